@@ -1,0 +1,18 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+import SummaryLine from './test/support/summary-line-reporter.js';
+
+export default defineConfig({
+  resolve: {
+    // Tests import the package by its public name, exactly as a user would.
+    alias: { 'levitate-mm': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', new SummaryLine()],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
