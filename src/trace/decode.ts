@@ -1,0 +1,222 @@
+/**
+ * Decoding of the arguments of the memory syscalls from strace's text, with exact error positions.
+ */
+
+import { excerptAt } from './errors.js';
+import type { MemoryCall, MemorySyscallName } from './strace-types.js';
+import { type ArchXlat, MAP_HUGE_SHIFT } from './xlat.js';
+
+/** An error inside an argument text: `index` is relative to the start of that text. */
+export class ArgError {
+  constructor(
+    readonly index: number,
+    readonly expected: string,
+    readonly found: string,
+  ) {}
+}
+
+class Cursor {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  fail(expected: string, at = this.pos): never {
+    throw new ArgError(at, expected, excerptAt(this.text, at));
+  }
+
+  eat(s: string): boolean {
+    if (this.text.startsWith(s, this.pos)) {
+      this.pos += s.length;
+      return true;
+    }
+    return false;
+  }
+
+  expect(s: string, what = JSON.stringify(s)): void {
+    if (!this.eat(s)) this.fail(what);
+  }
+
+  match(re: RegExp): string | undefined {
+    re.lastIndex = this.pos;
+    const m = re.exec(this.text);
+    if (!m) return undefined;
+    this.pos += m[0].length;
+    return m[0];
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.text.length;
+  }
+}
+
+const HEX = /0[xX][0-9a-fA-F]+/y;
+const DEC = /[0-9]+/y;
+const SDEC = /-?[0-9]+/y;
+const NAME = /[A-Z_][A-Z0-9_]*/y;
+const COMMENT = / \/\* [^*]*(?:\*(?!\/)[^*]*)* \*\//y;
+
+function num(c: Cursor, what: string): bigint {
+  const h = c.match(HEX);
+  if (h !== undefined) return BigInt(h);
+  const d = c.match(DEC);
+  if (d !== undefined) return BigInt(d);
+  return c.fail(what);
+}
+
+function addr(c: Cursor): bigint {
+  if (c.eat('NULL')) return 0n;
+  return num(c, 'an address (NULL or 0x...)');
+}
+
+function unsigned(c: Cursor, what = 'an unsigned number'): bigint {
+  return num(c, what);
+}
+
+function signed(c: Cursor, what: string): bigint {
+  const h = c.match(HEX);
+  if (h !== undefined) return BigInt(h);
+  const d = c.match(SDEC);
+  if (d !== undefined) return BigInt(d);
+  return c.fail(what);
+}
+
+/**
+ * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
+ * `names` maps each accepted name to its value.
+ */
+function flags(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+  let value = 0n;
+  for (;;) {
+    const start = c.pos;
+    const name = c.match(NAME);
+    if (name !== undefined) {
+      const v = names.get(name);
+      if (v === undefined) c.fail(what, start);
+      value |= v;
+    } else {
+      const n = c.match(HEX) ?? c.match(DEC);
+      if (n === undefined) c.fail(what);
+      let v = BigInt(n);
+      if (c.eat('<<')) {
+        if (!c.eat('MAP_HUGE_SHIFT')) c.fail('MAP_HUGE_SHIFT');
+        v <<= MAP_HUGE_SHIFT;
+      }
+      value |= v;
+    }
+    c.match(COMMENT);
+    if (!c.eat('|')) return value;
+  }
+}
+
+/** A single value such as MADV_DONTNEED or `0x4bc /* MADV_??? *\/`. */
+function xval(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+  const start = c.pos;
+  const name = c.match(NAME);
+  let v: bigint;
+  if (name !== undefined) {
+    const known = names.get(name);
+    if (known === undefined) c.fail(what, start);
+    v = known;
+  } else {
+    const n = c.match(HEX) ?? c.match(DEC);
+    if (n === undefined) c.fail(what);
+    v = BigInt(n);
+  }
+  c.match(COMMENT);
+  return v;
+}
+
+const SEP = ', ';
+
+function sep(c: Cursor): void {
+  c.expect(SEP, '", " and another argument');
+}
+
+function end(c: Cursor): void {
+  if (!c.atEnd()) c.fail('")" (end of the arguments)');
+}
+
+const OFFSET_AT_END = /, (0[xX][0-9a-fA-F]+|[0-9]+)$/;
+
+/** Decode the argument text of a memory syscall (the text between the parentheses). */
+export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchXlat): MemoryCall {
+  const c: Cursor = new Cursor(args);
+  switch (name) {
+    case 'mmap': {
+      const a = addr(c);
+      sep(c);
+      const length = unsigned(c, 'a length');
+      sep(c);
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      sep(c);
+      const fl = flags(c, x.mapByName, 'a MAP_* flag or a number');
+      sep(c);
+      const fd = signed(c, 'a file descriptor');
+      let fdPath: string | undefined;
+      if (args[c.pos] === '<') {
+        // -y/-yy: the decoration may contain anything; it ends right before ", OFFSET)".
+        const m = OFFSET_AT_END.exec(args);
+        if (!m || m.index <= c.pos || args[m.index - 1] !== '>')
+          c.fail('a "<path>" decoration and ", offset"');
+        fdPath = args.slice(c.pos + 1, m.index - 1);
+        c.pos = m.index;
+      }
+      sep(c);
+      const offset = unsigned(c, 'an offset');
+      end(c);
+      const call: MemoryCall = { syscall: 'mmap', addr: a, length, prot, flags: fl, fd, offset };
+      if (fdPath !== undefined) call.fdPath = fdPath;
+      return call;
+    }
+    case 'munmap': {
+      const a = addr(c);
+      sep(c);
+      const length = unsigned(c, 'a length');
+      end(c);
+      return { syscall: 'munmap', addr: a, length };
+    }
+    case 'mprotect':
+    case 'pkey_mprotect': {
+      const a = addr(c);
+      sep(c);
+      const length = unsigned(c, 'a length');
+      sep(c);
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      if (name === 'pkey_mprotect') {
+        sep(c);
+        const pkey = signed(c, 'a protection key');
+        end(c);
+        return { syscall: 'pkey_mprotect', addr: a, length, prot, pkey };
+      }
+      end(c);
+      return { syscall: 'mprotect', addr: a, length, prot };
+    }
+    case 'brk': {
+      const a = addr(c);
+      end(c);
+      return { syscall: 'brk', addr: a };
+    }
+    case 'mremap': {
+      const oldAddress = addr(c);
+      sep(c);
+      const oldSize = unsigned(c, 'a length');
+      sep(c);
+      const newSize = unsigned(c, 'a length');
+      sep(c);
+      const fl = flags(c, x.mremapByName, 'a MREMAP_* flag or a number');
+      if (c.atEnd()) return { syscall: 'mremap', oldAddress, oldSize, newSize, flags: fl };
+      sep(c);
+      const newAddress = addr(c);
+      end(c);
+      return { syscall: 'mremap', oldAddress, oldSize, newSize, flags: fl, newAddress };
+    }
+    case 'madvise': {
+      const a = addr(c);
+      sep(c);
+      const length = unsigned(c, 'a length');
+      sep(c);
+      const advice = xval(c, x.madviseByName, 'a MADV_* advice or a number');
+      end(c);
+      return { syscall: 'madvise', addr: a, length, advice };
+    }
+  }
+}
