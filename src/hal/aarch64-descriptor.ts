@@ -1,0 +1,89 @@
+import type { PhysAddr } from './addr.js';
+import type { DescriptorFormat } from './descriptor.js';
+import type { PageGeometry } from './geometry.js';
+import { R_EXEC, R_READ, R_WRITE, type Rights } from './rights.js';
+
+/*
+ * AArch64 VMSAv8-64 stage-1 descriptors (ARM ARM D8.3), as Linux's arm64 pgtable-hwdef.h names them.
+ * Low half: bit 0 valid, bit 1 table (levels 0-2) / page (level 3), AttrIndx[4:2], AP[7:6], SH[9:8],
+ * AF bit 10, nG bit 11, OA from bit `pageShift` up to bit 47 (bits 47..32 in the high half).
+ * High half: PXN is bit 53 (21 of hi), UXN bit 54 (22 of hi).
+ */
+const VALID = 1 << 0;
+const TABLE_OR_PAGE = 1 << 1;
+const ATTR_NORMAL = 0 << 2; // MAIR index 0: normal write-back memory, as Linux's MT_NORMAL
+const AP_EL0 = 1 << 6; // AP[1]: EL0 may access
+const AP_RDONLY = 1 << 7; // AP[2]: read-only at every EL
+const SH_INNER = 3 << 8;
+const AF = 1 << 10;
+const NG = 1 << 11;
+const HI_PXN = 1 << 21;
+const HI_UXN = 1 << 22;
+const HI_OA_MASK = 0xffff; // OA bits 47..32
+
+/**
+ * The rights arm64 Linux gives each prot (arch/arm64/include/asm/pgtable-prot.h, protection_map):
+ * write implies read (there is no write-only encoding), exec alone is execute-only (AP=10, UXN=0),
+ * PROT_NONE grants user mode nothing.
+ */
+function rightsFor(prot: number): Rights {
+  const r = prot & 7;
+  if (r === 0) return 0;
+  let out = 0;
+  if (r & (R_READ | R_WRITE)) out |= R_READ;
+  if (r & R_WRITE) out |= R_WRITE;
+  if (r & R_EXEC) out |= R_EXEC;
+  return out;
+}
+
+export function aarch64Descriptors(geometry: PageGeometry): DescriptorFormat {
+  const pageMask = ~(geometry.pageSize - 1);
+  const loBits: number[] = [];
+  const hiBits: number[] = [];
+  for (let prot = 0; prot < 8; prot++) {
+    const r = rightsFor(prot);
+    let lo = VALID | TABLE_OR_PAGE | ATTR_NORMAL | SH_INNER | AF | NG;
+    if (r & R_READ) lo |= AP_EL0;
+    if (!(r & R_WRITE)) lo |= AP_RDONLY;
+    let hi = HI_PXN; // user pages are never executable by the kernel
+    if (!(r & R_EXEC)) hi |= HI_UXN;
+    loBits.push(lo >>> 0);
+    hiBits.push(hi >>> 0);
+  }
+  return {
+    arch: 'aarch64',
+    tableLo: (table) => (((table >>> 0) & pageMask) | VALID | TABLE_OR_PAGE) >>> 0,
+    tableHi: (table) => Math.floor(table / 2 ** 32) & HI_OA_MASK,
+    leafLo: (frame, prot) => (((frame >>> 0) & pageMask) | loBits[prot & 7]) >>> 0,
+    leafHi: (frame, prot) => (Math.floor(frame / 2 ** 32) & HI_OA_MASK) | hiBits[prot & 7],
+    isValid: (lo) => (lo & VALID) !== 0,
+    isTable: (lo) => (lo & (VALID | TABLE_OR_PAGE)) === (VALID | TABLE_OR_PAGE),
+    address: (lo, hi) => ((hi & HI_OA_MASK) * 2 ** 32 + ((lo & pageMask) >>> 0)) as PhysAddr,
+    userRights(lo, hi) {
+      let r = 0;
+      if (lo & AP_EL0) r |= R_READ;
+      if (lo & AP_EL0 && !(lo & AP_RDONLY)) r |= R_WRITE;
+      if (!(hi & HI_UXN)) r |= R_EXEC;
+      return r;
+    },
+    rightsFor,
+    // Entries are created young (AF set), as Linux does on fault; without FEAT_HAFDBS nothing changes.
+    touchedLo: (lo) => lo,
+    describe(lo, hi, level, last) {
+      if (!(lo & VALID)) return `L${level} invalid`;
+      const oa = ((hi & HI_OA_MASK) * 2 ** 32 + ((lo & pageMask) >>> 0)).toString(16);
+      if (!last) return `L${level} table -> 0x${oa}`;
+      const ap = (lo >>> 6) & 3;
+      const bits = [
+        `AP=${ap.toString(2).padStart(2, '0')}`,
+        `SH=${(lo >>> 8) & 3}`,
+        `AttrIndx=${(lo >>> 2) & 7}`,
+      ];
+      if (lo & AF) bits.push('AF');
+      if (lo & NG) bits.push('nG');
+      if (hi & HI_PXN) bits.push('PXN');
+      if (hi & HI_UXN) bits.push('UXN');
+      return `L${level} page -> 0x${oa} ${bits.join(' ')}`;
+    },
+  };
+}

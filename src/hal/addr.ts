@@ -1,0 +1,26 @@
+/**
+ * Address and frame units. Physical and virtual addresses are plain numbers at run time (exact below
+ * 2^53) but distinct types at compile time, so a physical address can never be passed where a user
+ * virtual address is expected, nor the reverse.
+ */
+declare const physBrand: unique symbol;
+declare const virtBrand: unique symbol;
+declare const kvirtBrand: unique symbol;
+
+/** A physical address in simulated RAM. */
+export type PhysAddr = number & { readonly [physBrand]: true };
+/** A user virtual address (below TASK_SIZE). */
+export type VirtAddr = number & { readonly [virtBrand]: true };
+/** A kernel virtual address in the linear map (`phys_to_virt`). */
+export type KernelAddr = number & { readonly [kvirtBrand]: true };
+
+export const phys = (n: number): PhysAddr => n as PhysAddr;
+export const virt = (n: number): VirtAddr => n as VirtAddr;
+
+/** Architectures the model implements, named as `uname -m` prints them. */
+export type Arch = 'aarch64' | 'x86_64';
+
+/** `0x7ffff7fff000`-style hex, the way the kernel prints addresses. */
+export function hex(n: number | bigint): string {
+  return `0x${n.toString(16)}`;
+}

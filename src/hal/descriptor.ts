@@ -1,0 +1,40 @@
+import type { Arch, PhysAddr } from './addr.js';
+import type { PageGeometry } from './geometry.js';
+import type { Rights } from './rights.js';
+
+/**
+ * One architecture's stage-1 descriptor format, behind one interface. A descriptor is a 64-bit word
+ * handled as two 32-bit halves (`lo` = bits 31..0, `hi` = bits 63..32).
+ *
+ * `leaf*` builds a last-level entry that grants user mode exactly the hardware rights `rightsFor(prot)`
+ * says; `userRights` decodes what an entry grants. The two are inverse on every prot.
+ */
+export interface DescriptorFormat {
+  readonly arch: Arch;
+  /** Halves of a table descriptor pointing at the next-level table at `table`. */
+  tableLo(table: PhysAddr): number;
+  tableHi(table: PhysAddr): number;
+  /** Halves of a last-level descriptor mapping `frame` with the rights of `prot`. */
+  leafLo(frame: PhysAddr, prot: number): number;
+  leafHi(frame: PhysAddr, prot: number): number;
+  /** A descriptor is valid (present) when bit 0 is set, on both architectures. */
+  isValid(lo: number): boolean;
+  /** At a non-last level, whether a valid entry points at a table (the model never uses blocks). */
+  isTable(lo: number): boolean;
+  /** The output address (frame or next table) of a valid entry. */
+  address(lo: number, hi: number): PhysAddr;
+  /** The user-mode rights a valid leaf grants. */
+  userRights(lo: number, hi: number): Rights;
+  /** The rights the hardware grants for `prot` (x86-64 cannot deny reads of a user page, AArch64 has exec-only). */
+  rightsFor(prot: number): Rights;
+  /** Sets the accessed (and, for a write, dirty) bits of a leaf the way the MMU would. */
+  touchedLo(lo: number, write: boolean): number;
+  /** Human-readable decoding, for the visualizer and failure messages. */
+  describe(lo: number, hi: number, level: number, last: boolean): string;
+}
+
+export function addressHalves(pa: number, pageSize: number): { lo: number; hi: number } {
+  return { lo: (pa >>> 0) & ~(pageSize - 1) & 0xffffffff, hi: Math.floor(pa / 2 ** 32) };
+}
+
+export type DescriptorFactory = (geometry: PageGeometry) => DescriptorFormat;

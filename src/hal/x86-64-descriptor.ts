@@ -1,0 +1,76 @@
+import type { PhysAddr } from './addr.js';
+import type { DescriptorFormat } from './descriptor.js';
+import type { PageGeometry } from './geometry.js';
+import { R_EXEC, R_READ, R_WRITE, type Rights } from './rights.js';
+
+/*
+ * x86-64 4-level paging entries (Intel SDM vol. 3 §4.5): P bit 0, RW bit 1, US bit 2, PWT 3, PCD 4,
+ * A bit 5, D bit 6, PS bit 7 (never set: no huge pages), G bit 8, address bits 51..12, NX bit 63
+ * (bit 31 of the high half). Intermediate entries grant everything (P|RW|US) and leave the decision
+ * to the leaf, as Linux's _PAGE_TABLE does.
+ */
+const P = 1 << 0;
+const RW = 1 << 1;
+const US = 1 << 2;
+const A = 1 << 5;
+const D = 1 << 6;
+const PS = 1 << 7;
+const HI_NX = 1 << 31;
+const HI_ADDR_MASK = 0xfffff; // address bits 51..32
+
+/**
+ * Without protection keys an x86-64 user page is readable whenever it is present and user-accessible:
+ * PROT_WRITE alone and PROT_EXEC alone can both be read. PROT_NONE becomes a supervisor-only entry.
+ */
+function rightsFor(prot: number): Rights {
+  const r = prot & 7;
+  if (r === 0) return 0;
+  let out = R_READ;
+  if (r & R_WRITE) out |= R_WRITE;
+  if (r & R_EXEC) out |= R_EXEC;
+  return out;
+}
+
+export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
+  const loBits: number[] = [];
+  const hiBits: number[] = [];
+  for (let prot = 0; prot < 8; prot++) {
+    const r = rightsFor(prot);
+    let lo = P | A;
+    if (r !== 0) lo |= US;
+    if (r & R_WRITE) lo |= RW;
+    loBits.push(lo);
+    hiBits.push(r & R_EXEC ? 0 : HI_NX >>> 0);
+  }
+  return {
+    arch: 'x86_64',
+    tableLo: (table) => (((table >>> 0) & 0xfffff000) | P | RW | US | A) >>> 0,
+    tableHi: (table) => Math.floor(table / 2 ** 32) & HI_ADDR_MASK,
+    leafLo: (frame, prot) => (((frame >>> 0) & 0xfffff000) | loBits[prot & 7]) >>> 0,
+    leafHi: (frame, prot) => ((Math.floor(frame / 2 ** 32) & HI_ADDR_MASK) | hiBits[prot & 7]) >>> 0,
+    isValid: (lo) => (lo & P) !== 0,
+    isTable: (lo) => (lo & (P | PS)) === P,
+    address: (lo, hi) => ((hi & HI_ADDR_MASK) * 2 ** 32 + ((lo & 0xfffff000) >>> 0)) as PhysAddr,
+    userRights(lo, hi) {
+      if (!(lo & P) || !(lo & US)) return 0;
+      let r = R_READ;
+      if (lo & RW) r |= R_WRITE;
+      if (!(hi & HI_NX)) r |= R_EXEC;
+      return r;
+    },
+    rightsFor,
+    touchedLo: (lo, write) => (write ? lo | A | D : lo | A) >>> 0,
+    describe(lo, hi, level, last) {
+      if (!(lo & P)) return `L${4 - level} not present`;
+      const addr = ((hi & HI_ADDR_MASK) * 2 ** 32 + ((lo & 0xfffff000) >>> 0)).toString(16);
+      const names = ['PML4E', 'PDPTE', 'PDE', 'PTE'];
+      const bits = ['P'];
+      if (lo & RW) bits.push('RW');
+      if (lo & US) bits.push('US');
+      if (lo & A) bits.push('A');
+      if (lo & D) bits.push('D');
+      if (hi & HI_NX) bits.push('NX');
+      return `${names[level]} ${last ? 'page' : 'table'} -> 0x${addr} ${bits.join(' ')}`;
+    },
+  };
+}

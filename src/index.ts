@@ -1,0 +1,34 @@
+/**
+ * levitate-mm: an executable model of a kernel memory-management subsystem.
+ *
+ * ```ts
+ * import { Kernel, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS } from 'levitate-mm';
+ * const kernel = new Kernel({ arch: 'aarch64', ramBytes: 8 * 2 ** 20 });
+ * const task = kernel.spawn();
+ * const addr = kernel.sys.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+ * task.write(addr, [1, 2, 3]);
+ * kernel.check(); // []
+ * ```
+ */
+export * from './abi/errno.js';
+export * from './abi/mman.js';
+export type { Arch, KernelAddr, PhysAddr, VirtAddr } from './hal/addr.js';
+export type { DescriptorFormat } from './hal/descriptor.js';
+export { PAGE_SIZES, type PageGeometry } from './hal/geometry.js';
+export { formatKernelAddr } from './hal/linear-map.js';
+export { type Access, formatRights, type Rights } from './hal/rights.js';
+export { Kernel, type KernelOptions } from './kernel/kernel.js';
+export { type FaultReason, PageFaultError } from './kernel/page-fault.js';
+export { KernelPanic } from './kernel/panic.js';
+export { Task } from './kernel/task.js';
+export { AddressSpace } from './mm/address-space.js';
+export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';
+export type { Layout, LayoutOptions } from './mm/layout.js';
+export { MmapGuard } from './mm/mmap-guard.js';
+export { PageTable } from './mm/page-table.js';
+export { UndoLog } from './mm/undo-log.js';
+export * from './mm/vm-flags.js';
+export { AnonIdentity, type MappedFile, Vma } from './mm/vma.js';
+export type { SyscallArg } from './syscall/args.js';
+export type { OpenFile, PagingMode } from './syscall/context.js';
+export { Syscalls } from './syscall/syscalls.js';

@@ -1,0 +1,159 @@
+import { aarch64Descriptors } from '../hal/aarch64-descriptor.js';
+import type { Arch } from '../hal/addr.js';
+import type { DescriptorFormat } from '../hal/descriptor.js';
+import { type PageGeometry, pageGeometry } from '../hal/geometry.js';
+import { LinearMap } from '../hal/linear-map.js';
+import { PhysicalMemory, RAM_CHUNK_BYTES } from '../hal/ram.js';
+import { Tlb } from '../hal/tlb.js';
+import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
+import { AddressSpace } from '../mm/address-space.js';
+import { FrameAllocator } from '../mm/frame-allocator.js';
+import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
+import { CommitAccounting } from '../mm/overcommit.js';
+import { type MmuContext, PageTable } from '../mm/page-table.js';
+import type { PagingMode, SyscallContext } from '../syscall/context.js';
+import { Syscalls } from '../syscall/syscalls.js';
+import { checkInvariants } from './check.js';
+import { Mmu } from './mmu.js';
+import { Task } from './task.js';
+
+/** Boot parameters; every one has a default. */
+export interface KernelOptions {
+  /** `aarch64` (the seed's first architecture, the default) or `x86_64`. */
+  arch?: Arch;
+  /** Simulated RAM in bytes (default 64 MiB); committed on the host only as it is touched. */
+  ramBytes?: number;
+  /** Page size: 4096 (default); 16384 or 65536 on aarch64. */
+  pageSize?: number;
+  /** `eager` (default, the seed's: every page allocated at mmap) or `demand` (Linux's: on first touch). */
+  paging?: PagingMode;
+  /** Layout and limits, defaulting to Linux's values for the arch without randomization. */
+  layout?: LayoutOptions;
+  /** Entries of the software TLB (a power of two, default 1024). */
+  tlbEntries?: number;
+}
+
+/** Physical address where RAM starts: 1 GiB on the AArch64 `virt` board, 1 MiB on x86-64 (below it is legacy). */
+const RAM_BASE: Record<Arch, number> = { aarch64: 0x4000_0000, x86_64: 0x10_0000 };
+
+/**
+ * The kernel: simulated RAM, the frame allocator, the TLB and the tasks. `spawn()` creates a task
+ * with an address space of its own and makes it current; `sys` runs memory syscalls as the current
+ * task; `check()` runs the invariant checker over everything.
+ */
+export class Kernel {
+  readonly arch: Arch;
+  readonly pageSize: number;
+  readonly paging: PagingMode;
+  readonly geometry: PageGeometry;
+  readonly format: DescriptorFormat;
+  readonly ram: PhysicalMemory;
+  readonly frames: FrameAllocator;
+  readonly tlb: Tlb;
+  readonly linearMap: LinearMap;
+  readonly layout: Layout;
+  readonly accounting: CommitAccounting;
+  /** The memory syscalls, executed by the current task. */
+  readonly sys: Syscalls;
+  private readonly mmu = new Mmu();
+  private readonly mmuContext: MmuContext;
+  private readonly taskList = new Map<number, Task>();
+  private nextPid = 1;
+  private currentTask: Task | null = null;
+
+  constructor(options: KernelOptions = {}) {
+    this.arch = options.arch ?? 'aarch64';
+    this.pageSize = options.pageSize ?? 4096;
+    this.paging = options.paging ?? 'eager';
+    if (this.paging !== 'eager' && this.paging !== 'demand')
+      throw new RangeError(`unknown paging mode ${this.paging}`);
+    this.geometry = pageGeometry(this.arch, this.pageSize);
+    this.format =
+      this.arch === 'aarch64' ? aarch64Descriptors(this.geometry) : x86_64Descriptors(this.geometry);
+    const ramBytes = options.ramBytes ?? 64 * 2 ** 20;
+    const granule = Math.max(RAM_CHUNK_BYTES, this.pageSize);
+    if (!Number.isSafeInteger(ramBytes) || ramBytes < granule || ramBytes % granule !== 0) {
+      throw new RangeError(`ramBytes must be a positive multiple of ${granule}`);
+    }
+    this.ram = new PhysicalMemory(RAM_BASE[this.arch], ramBytes);
+    this.frames = new FrameAllocator(this.ram, this.pageSize);
+    this.tlb = new Tlb(this.pageSize, options.tlbEntries ?? 1024);
+    this.linearMap = new LinearMap(this.arch);
+    this.layout = defaultLayout(this.arch, this.pageSize, ramBytes, options.layout);
+    this.accounting = new CommitAccounting(this.layout);
+    this.mmuContext = {
+      ram: this.ram,
+      frames: this.frames,
+      format: this.format,
+      geometry: this.geometry,
+      tlb: this.tlb,
+    };
+    this.sys = new Syscalls(() => this.syscallContext());
+  }
+
+  /** The running task, or null before the first spawn. */
+  get current(): Task | null {
+    return this.currentTask;
+  }
+
+  /** Live tasks by pid. */
+  get tasks(): ReadonlyMap<number, Task> {
+    return this.taskList;
+  }
+
+  /**
+   * Creates a task with a new, empty address space (one root table) and makes it current.
+   * Throws if not even the root table can be allocated.
+   */
+  spawn(): Task {
+    const pageTable = PageTable.create(this.mmuContext);
+    if (pageTable === null) throw new Error('spawn: out of memory for the root page table');
+    const space = new AddressSpace(this.mmuContext, pageTable, this.layout);
+    const task = new Task(this.nextPid++, space, this.mmu);
+    this.taskList.set(task.pid, task);
+    this.currentTask = task;
+    return task;
+  }
+
+  /** Makes `task` the current task (a context switch: the next syscalls run in its address space). */
+  switchTo(task: Task): void {
+    if (this.taskList.get(task.pid) !== task) throw new Error(`switchTo: task ${task.pid} is not alive`);
+    this.currentTask = task;
+  }
+
+  /** Ends a task: every frame and table of its address space goes back to the allocator. */
+  exit(task: Task): void {
+    if (this.taskList.get(task.pid) !== task) throw new Error(`exit: task ${task.pid} is not alive`);
+    const space = task.mm;
+    let accounted = 0;
+    for (const v of space.vmas) if (v.flags & 0x100000) accounted += (v.end - v.start) / this.pageSize;
+    space.pageTable.destroy((_va, frame) => space.releaseFrame(frame));
+    space.vmas.clear();
+    this.accounting.uncharge(accounted);
+    task.markExited();
+    this.taskList.delete(task.pid);
+    if (this.currentTask === task) this.currentTask = null;
+  }
+
+  /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */
+  check(): string[] {
+    return checkInvariants(
+      this.frames,
+      this.format,
+      this.tlb,
+      [...this.taskList.values()].map((t) => t.mm),
+    );
+  }
+
+  private syscallContext(): SyscallContext {
+    const task = this.currentTask;
+    if (task === null) throw new Error('no current task: call kernel.spawn() first');
+    return {
+      arch: this.arch,
+      paging: this.paging,
+      space: task.mm,
+      accounting: this.accounting,
+      files: task.files,
+    };
+  }
+}

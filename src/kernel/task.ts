@@ -1,0 +1,62 @@
+import type { PhysAddr } from '../hal/addr.js';
+import type { AddressSpace } from '../mm/address-space.js';
+import type { OpenFile } from '../syscall/context.js';
+import type { Mmu } from './mmu.js';
+
+/**
+ * A task (process): a pid, its address space, whose page-table root is its `ttbr0`, and its open
+ * files. User-mode reads and writes go through the MMU against this task's own tables, so two tasks
+ * can never see each other's memory.
+ */
+export class Task {
+  /** The task's file descriptors, as mmap sees them. */
+  readonly files = new Map<number, OpenFile>();
+  private alive = true;
+
+  constructor(
+    readonly pid: number,
+    readonly mm: AddressSpace,
+    private readonly mmu: Mmu,
+  ) {}
+
+  /** Physical address of the root translation table (TTBR0_EL1 on AArch64, CR3 on x86-64). */
+  get ttbr0(): PhysAddr {
+    return this.mm.pageTable.root;
+  }
+
+  get exited(): boolean {
+    return !this.alive;
+  }
+
+  /** Reads `n` bytes at user address `addr`; throws a PageFaultError if any page is unmapped or not readable. */
+  read(addr: number, n: number): Uint8Array {
+    this.assertAlive();
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(n) || addr < 0 || n < 0) {
+      throw new RangeError('read: address and length must be non-negative integers');
+    }
+    return this.mmu.read(this.mm, addr, n);
+  }
+
+  /** Writes `bytes` at user address `addr`; throws a PageFaultError (and writes nothing) if any page is unmapped or read-only. */
+  write(addr: number, bytes: Uint8Array | readonly number[] | string): void {
+    this.assertAlive();
+    if (!Number.isSafeInteger(addr) || addr < 0)
+      throw new RangeError('write: address must be a non-negative integer');
+    const data =
+      typeof bytes === 'string'
+        ? new TextEncoder().encode(bytes)
+        : bytes instanceof Uint8Array
+          ? bytes
+          : Uint8Array.from(bytes);
+    this.mmu.write(this.mm, addr, data);
+  }
+
+  /** @internal Marks the task dead; the kernel frees its address space. */
+  markExited(): void {
+    this.alive = false;
+  }
+
+  private assertAlive(): void {
+    if (!this.alive) throw new Error(`task ${this.pid} has exited`);
+  }
+}

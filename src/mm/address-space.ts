@@ -1,0 +1,179 @@
+import { ENOMEM } from '../abi/errno.js';
+import type { PhysAddr } from '../hal/addr.js';
+import type { Layout } from './layout.js';
+import type { MmuContext, PageTable } from './page-table.js';
+import type { UndoLog } from './undo-log.js';
+import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import type { Vma } from './vma.js';
+import { VmaTree } from './vma-tree.js';
+
+/** `VM_STACK` on x86-64 and arm64 (no VM_GROWSUP). */
+const VM_STACK = VM_GROWSDOWN;
+
+/** `is_data_mapping`: private, writable, not a stack. Counted against RLIMIT_DATA. */
+export function isDataMapping(flags: number): boolean {
+  return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) === VM_WRITE;
+}
+
+function isExecMapping(flags: number): boolean {
+  return (flags & (VM_WRITE | VM_EXEC | VM_STACK)) === VM_EXEC;
+}
+
+function isStackMapping(flags: number): boolean {
+  return (flags & VM_STACK) === VM_STACK;
+}
+
+/**
+ * One address space (Linux's `mm_struct`): the VMAs that say what is mapped, the page tables that
+ * say which frames back it, the layout, and the per-mm counters.
+ *
+ * Invariant (checked by `Kernel.check`): every present leaf lies inside a VMA and grants no more
+ * than the hardware rights of that VMA's prot. Every VMA change goes through the methods below,
+ * which record their inverse in the caller's undo log, so a syscall can roll back to exactly the
+ * state it started from.
+ */
+export class AddressSpace {
+  readonly vmas = new VmaTree<Vma>();
+  readonly pageSize: number;
+  /** Pages mapped (`total_vm`), of which data (`data_vm`), stack (`stack_vm`) and exec-only (`exec_vm`). */
+  totalVm = 0;
+  dataVm = 0;
+  stackVm = 0;
+  execVm = 0;
+  /** Pages charged to the overcommit accounting (`VM_ACCOUNT` VMAs). */
+  accountedVm = 0;
+  /** The program break: heap start (`start_brk`) and current break (`brk`), unaligned as Linux stores it. */
+  startBrk = 0;
+  brk = 0;
+  /** `start_data`/`end_data` (RLIMIT_DATA for brk counts them) and `start_stack` ([stack] naming). */
+  startData = 0;
+  endData = 0;
+  startStack = 0;
+
+  constructor(
+    readonly ctx: MmuContext,
+    readonly pageTable: PageTable,
+    readonly layout: Layout,
+  ) {
+    this.pageSize = ctx.geometry.pageSize;
+  }
+
+  /** Whether new VMAs are marked soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
+  get softDirty(): boolean {
+    return this.layout.softDirty;
+  }
+
+  get mapCount(): number {
+    return this.vmas.size;
+  }
+
+  private statAccount(flags: number, pages: number): void {
+    this.totalVm += pages;
+    if (isExecMapping(flags)) this.execVm += pages;
+    else if (isStackMapping(flags)) this.stackVm += pages;
+    else if (isDataMapping(flags)) this.dataVm += pages;
+  }
+
+  /** `may_expand_vm`: whether `pages` more pages with `flags` fit RLIMIT_AS and RLIMIT_DATA. */
+  mayExpandVm(flags: number, pages: number): boolean {
+    const limitPages = (limit: number) =>
+      Number.isFinite(limit) ? Math.floor(limit / this.pageSize) : Number.POSITIVE_INFINITY;
+    if (this.totalVm + pages > limitPages(this.layout.rlimitAs)) return false;
+    if (isDataMapping(flags) && this.dataVm + pages > limitPages(this.layout.rlimitData)) return false;
+    return true;
+  }
+
+  /** Adds a VMA (which must not overlap any) and records its removal as the inverse. */
+  insertVma(vma: Vma, undo: UndoLog | null): void {
+    this.vmas.insert(vma);
+    this.statAccount(vma.flags, (vma.end - vma.start) / this.pageSize);
+    undo?.record(() => this.removeVma(vma, null));
+  }
+
+  /** Removes a VMA from the tree (its pages are the caller's business) and records re-insertion. */
+  removeVma(vma: Vma, undo: UndoLog | null): void {
+    this.vmas.remove(vma);
+    this.statAccount(vma.flags, -(vma.end - vma.start) / this.pageSize);
+    undo?.record(() => this.insertVma(vma, null));
+  }
+
+  /** Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. */
+  setBounds(vma: Vma, start: number, end: number, undo: UndoLog | null): void {
+    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff };
+    const delta = (end - start - (old.end - old.start)) / this.pageSize;
+    vma.pgoff += (start - old.start) / this.pageSize;
+    this.vmas.setBounds(vma, start, end);
+    this.statAccount(vma.flags, delta);
+    undo?.record(() => {
+      this.setBounds(vma, old.start, old.end, null);
+      vma.pgoff = old.pgoff;
+    });
+  }
+
+  /** Changes a VMA's flags in place, keeping the counters right, and records the inverse. */
+  setFlags(vma: Vma, flags: number, undo: UndoLog | null): void {
+    const old = vma.flags;
+    const pages = (vma.end - vma.start) / this.pageSize;
+    this.statAccount(old, -pages);
+    vma.flags = flags;
+    this.statAccount(flags, pages);
+    undo?.record(() => this.setFlags(vma, old, null));
+  }
+
+  /**
+   * Splits `vma` at `at` (strictly inside it): `vma` keeps [start, at), and the returned new VMA
+   * covers [at, end) with every attribute copied and pgoff advanced (`__split_vma`).
+   */
+  splitVma(vma: Vma, at: number, undo: UndoLog | null): Vma {
+    const upper = vma.cloneAt(at, vma.end, this.pageSize);
+    this.setBounds(vma, vma.start, at, undo);
+    this.insertVma(upper, undo);
+    return upper;
+  }
+
+  /**
+   * Makes [start, end) a union of whole VMAs by splitting the ones that straddle its ends, then
+   * detaches them from the tree (`vms_gather_munmap_vmas` followed by detaching). Returns the
+   * detached VMAs in address order, or -ENOMEM when a split would exceed max_map_count. The pages
+   * stay mapped: freeing them is the caller's step after its point of no return.
+   */
+  detachRange(start: number, end: number, undo: UndoLog): Vma[] | number {
+    let first = this.vmas.firstIntersecting(start, end);
+    if (first === undefined) return [];
+    if (first.start < start) {
+      // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
+      if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
+      first = this.splitVma(first, start, undo);
+    }
+    const out: Vma[] = [];
+    for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
+      if (v.end > end) this.splitVma(v, end, undo);
+      out.push(v);
+    }
+    for (const v of out) this.removeVma(v, undo);
+    return out;
+  }
+
+  /** Drops one reference to a user frame taken out of the page tables, freeing it at zero. */
+  releaseFrame(frame: PhysAddr): void {
+    const { frames } = this.ctx;
+    if (frames.count[frames.frameIndex(frame)] === 0) frames.freePage(frame);
+  }
+
+  /** Unmaps every page in [start, end) and frees the frames no other mapping holds. */
+  zapRange(start: number, end: number): void {
+    this.pageTable.unmapRange(start, end, (_va, frame) => this.releaseFrame(frame));
+  }
+
+  /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */
+  startGap(vma: Vma): number {
+    if (!(vma.flags & VM_GROWSDOWN)) return vma.start;
+    const s = vma.start - this.layout.stackGuardGap;
+    return Math.max(s, 0);
+  }
+
+  /** Every VMA in address order. */
+  *[Symbol.iterator](): IterableIterator<Vma> {
+    yield* this.vmas;
+  }
+}

@@ -1,0 +1,97 @@
+import type { Arch } from '../hal/addr.js';
+
+/**
+ * The parameters of a user address space that decide where mappings go and what limits apply,
+ * with defaults computed as Linux 6.18 computes them without address randomization.
+ */
+export interface Layout {
+  /** First address above user space (x86-64: 2^47 - one page; arm64: 2^48). */
+  readonly taskSize: number;
+  /** Top of the top-down mmap area (`mm->mmap_base`). */
+  readonly mmapBase: number;
+  /** Bottom of the bottom-up fallback search (`TASK_UNMAPPED_BASE`). */
+  readonly unmappedBase: number;
+  /** Effective `mmap_min_addr` (max of the sysctl and CONFIG_LSM_MMAP_MIN_ADDR): raises hints, bounds searches. */
+  readonly mmapMinAddr: number;
+  /** The sysctl `vm.mmap_min_addr` alone: MAP_FIXED below it needs CAP_SYS_RAWIO. */
+  readonly dacMmapMinAddr: number;
+  /** Whether the task holds CAP_SYS_RAWIO (root does). */
+  readonly capSysRawio: boolean;
+  /** Gap kept below a grows-down mapping (`stack_guard_gap`, 256 pages). */
+  readonly stackGuardGap: number;
+  /** `vm.max_map_count`. */
+  readonly maxMapCount: number;
+  /** The MAP_32BIT window on x86-64 ([1 GiB, 2 GiB)), null where the flag does not exist. */
+  readonly map32bit: { readonly start: number; readonly end: number } | null;
+  /** Resource limits in bytes (Infinity = RLIM_INFINITY). */
+  readonly rlimitAs: number;
+  readonly rlimitData: number;
+  readonly rlimitStack: number;
+  /** Overcommit policy (`vm.overcommit_memory`) and the RAM and swap, in pages, the heuristic compares against. */
+  readonly overcommitMemory: 0 | 1 | 2;
+  readonly overcommitRatio: number;
+  readonly totalRamPages: number;
+  readonly totalSwapPages: number;
+  /** PMD size: THP alignment of anonymous mappings whose length is a multiple of it. */
+  readonly pmdSize: number;
+  /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (x86-64 has it, arm64 does not). */
+  readonly softDirty: boolean;
+}
+
+export type LayoutOptions = Partial<Layout>;
+
+const MiB = 2 ** 20;
+
+function pageAlign(n: number, pageSize: number): number {
+  return Math.ceil(n / pageSize) * pageSize;
+}
+
+/**
+ * Linux's defaults for `arch` and `pageSize`, with an 8 MiB stack rlimit and no randomization:
+ * x86-64 mmap_base 0x7ffff7fff000 (arch/x86/mm/mmap.c), arm64 0xfffff8000000 (mm/util.c).
+ */
+export function defaultLayout(
+  arch: Arch,
+  pageSize: number,
+  ramBytes: number,
+  opts: LayoutOptions = {},
+): Layout {
+  const taskSize = opts.taskSize ?? (arch === 'x86_64' ? 2 ** 47 - pageSize : 2 ** 48);
+  const rlimitStack = opts.rlimitStack ?? 8 * MiB;
+  const stackGuardGap = opts.stackGuardGap ?? 256 * pageSize;
+  let mmapBase = opts.mmapBase;
+  if (mmapBase === undefined) {
+    // gap = stack rlimit + guard gap, clamped to [128 MiB, 5/6 of the top]; base = PAGE_ALIGN(top - gap).
+    const top = taskSize;
+    let gap = Number.isFinite(rlimitStack) ? rlimitStack + stackGuardGap : Number.POSITIVE_INFINITY;
+    const gapMax = Math.floor(top / 6) * 5;
+    gap = Math.min(Math.max(gap, 128 * MiB), gapMax);
+    mmapBase = pageAlign(top - gap, pageSize);
+  }
+  const pmdSize = opts.pmdSize ?? (pageSize * pageSize) / 8;
+  return {
+    taskSize,
+    mmapBase,
+    unmappedBase: opts.unmappedBase ?? pageAlign(arch === 'x86_64' ? taskSize / 3 : taskSize / 4, pageSize),
+    mmapMinAddr: opts.mmapMinAddr ?? Math.max(65536, pageSize),
+    dacMmapMinAddr: opts.dacMmapMinAddr ?? 4096,
+    capSysRawio: opts.capSysRawio ?? true,
+    stackGuardGap,
+    maxMapCount: opts.maxMapCount ?? 65530,
+    map32bit:
+      opts.map32bit !== undefined
+        ? opts.map32bit
+        : arch === 'x86_64'
+          ? { start: 0x40000000, end: 0x80000000 }
+          : null,
+    rlimitAs: opts.rlimitAs ?? Number.POSITIVE_INFINITY,
+    rlimitData: opts.rlimitData ?? Number.POSITIVE_INFINITY,
+    rlimitStack,
+    overcommitMemory: opts.overcommitMemory ?? 0,
+    overcommitRatio: opts.overcommitRatio ?? 50,
+    totalRamPages: opts.totalRamPages ?? Math.floor(ramBytes / pageSize),
+    totalSwapPages: opts.totalSwapPages ?? 0,
+    pmdSize,
+    softDirty: opts.softDirty ?? arch === 'x86_64',
+  };
+}

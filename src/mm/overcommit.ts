@@ -1,0 +1,42 @@
+import type { Layout } from './layout.js';
+
+/**
+ * Commit accounting (`vm_committed_as` and `__vm_enough_memory` in mm/util.c), shared by every
+ * address space of a kernel. Pages are charged for VM_ACCOUNT mappings (private, writable, not
+ * MAP_NORESERVE) and for the heap.
+ */
+export class CommitAccounting {
+  /** Pages charged right now (`Committed_AS` in /proc/meminfo, in pages). */
+  committed = 0;
+
+  constructor(private readonly layout: Layout) {}
+
+  /** `CommitLimit`: swap + RAM × overcommit_ratio%. */
+  get commitLimit(): number {
+    const l = this.layout;
+    return Math.floor((l.totalRamPages * l.overcommitRatio) / 100) + l.totalSwapPages;
+  }
+
+  /**
+   * Charges `pages` if the policy allows it: mode 1 always; mode 0 unless this one request exceeds
+   * all RAM and swap; mode 2 while the total stays under CommitLimit. Returns false (charging
+   * nothing) when refused.
+   */
+  charge(pages: number, totalVm: number): boolean {
+    const l = this.layout;
+    this.committed += pages;
+    if (l.overcommitMemory === 1) return true;
+    if (l.overcommitMemory === 0) {
+      if (pages <= l.totalRamPages + l.totalSwapPages) return true;
+    } else {
+      const reserve = Math.min(Math.floor(totalVm / 32), Math.floor((128 * 1024 * 1024) / 4096));
+      if (this.committed < this.commitLimit - reserve) return true;
+    }
+    this.committed -= pages;
+    return false;
+  }
+
+  uncharge(pages: number): void {
+    this.committed -= pages;
+  }
+}

@@ -1,0 +1,114 @@
+import type { AddressSpace } from './address-space.js';
+import type { UndoLog } from './undo-log.js';
+import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
+import type { AnonIdentity, MappedFile, Vma } from './vma.js';
+
+/** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
+export interface VmaMergeOp {
+  start: number;
+  end: number;
+  flags: number;
+  pgoff: number;
+  file: MappedFile | null;
+  anon: AnonIdentity | null;
+  droppable: boolean;
+}
+
+/**
+ * `is_mergeable_anon_vma`: two anonymous identities are compatible when they are the same, or when
+ * one is missing and (for a merge into an existing VMA) that VMA's identity is not shared with a
+ * fork. The model has no fork yet, so every chain is singular.
+ */
+function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
+  return a === null || b === null || a === b;
+}
+
+/** `is_mergeable_vma`: equal flags apart from soft-dirty, same file, same droppable state. */
+function attributesMatch(vma: Vma, op: VmaMergeOp): boolean {
+  return (
+    ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 && vma.file === op.file && vma.droppable === op.droppable
+  );
+}
+
+/**
+ * `vma_merge_new_range` (mm/vma.c): tries to make [op.start, op.end) part of the VMA before it,
+ * the one after it, or both, as Linux does for a new mapping, brk growth and mremap targets.
+ * Returns the VMA that now covers the range, or null when no merge applies.
+ */
+export function mergeNewRange(space: AddressSpace, op: VmaMergeOp, undo: UndoLog): Vma | null {
+  if (op.flags & VM_SPECIAL) return null;
+  const pageSize = space.pageSize;
+  const prev = space.vmas.prevBefore(op.start);
+  const next = space.vmas.lowerBound(op.end);
+  const canLeft =
+    prev !== undefined &&
+    prev.end === op.start &&
+    attributesMatch(prev, op) &&
+    anonCompatible(op.anon, prev.anon) &&
+    prev.pgoff + (prev.end - prev.start) / pageSize === op.pgoff;
+  let canRight =
+    next !== undefined &&
+    next.start === op.end &&
+    attributesMatch(next, op) &&
+    anonCompatible(op.anon, next.anon) &&
+    next.pgoff === op.pgoff + (op.end - op.start) / pageSize;
+  if (canLeft && canRight) canRight = anonCompatible(prev!.anon, next!.anon);
+  if (canLeft && canRight) {
+    const end = next!.end;
+    const anon = prev!.anon ?? next!.anon;
+    space.removeVma(next!, undo);
+    space.setBounds(prev!, prev!.start, end, undo);
+    setAnon(prev!, anon, undo);
+    markSoftDirty(space, prev!, undo);
+    return prev!;
+  }
+  if (canLeft) {
+    space.setBounds(prev!, prev!.start, op.end, undo);
+    setAnon(prev!, prev!.anon ?? op.anon, undo);
+    markSoftDirty(space, prev!, undo);
+    return prev!;
+  }
+  if (canRight) {
+    space.setBounds(next!, op.start, next!.end, undo);
+    setAnon(next!, next!.anon ?? op.anon, undo);
+    markSoftDirty(space, next!, undo);
+    return next!;
+  }
+  return null;
+}
+
+function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
+  if (vma.anon === anon) return;
+  const old = vma.anon;
+  vma.anon = anon;
+  undo.record(() => {
+    vma.anon = old;
+  });
+}
+
+function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): void {
+  if (space.softDirty && !(vma.flags & VM_SOFTDIRTY)) space.setFlags(vma, vma.flags | VM_SOFTDIRTY, undo);
+}
+
+/** `anon_vma_compatible`: adjacent, same file, flags equal but for access rights and soft-dirty, contiguous pgoff. */
+function identityShareable(a: Vma, b: Vma, pageSize: number): boolean {
+  return (
+    a.end === b.start &&
+    a.file === b.file &&
+    ((a.flags ^ b.flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
+    b.pgoff === a.pgoff + (b.start - a.start) / pageSize
+  );
+}
+
+/**
+ * `find_mergeable_anon_vma`: when a VMA gets its first anonymous page, it reuses the identity of a
+ * neighbour it could later merge with (next first, then prev), so that mprotect and friends can
+ * merge them back.
+ */
+export function findMergeableAnon(space: AddressSpace, vma: Vma): AnonIdentity | null {
+  const next = space.vmas.next(vma);
+  if (next?.anon && identityShareable(vma, next, space.pageSize)) return next.anon;
+  const prev = space.vmas.prev(vma);
+  if (prev?.anon && identityShareable(prev, vma, space.pageSize)) return prev.anon;
+  return null;
+}

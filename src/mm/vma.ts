@@ -1,0 +1,87 @@
+import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
+
+/**
+ * The identity of a region of anonymous memory (Linux's `anon_vma`): VMAs that came from splitting
+ * one VMA share it, and two VMAs may merge only if their identities are compatible. Assigned on the
+ * first fault (or the eager population) of a VMA that has none.
+ */
+export class AnonIdentity {
+  private static nextId = 1;
+  readonly id = AnonIdentity.nextId++;
+}
+
+/** A mapped file, as far as the model needs one: a name for maps, a device and inode. */
+export interface MappedFile {
+  readonly path: string;
+  readonly major: number;
+  readonly minor: number;
+  readonly inode: number;
+}
+
+/**
+ * One virtual memory area: a page-aligned range [start, end) of an address space with one set of
+ * rights and flags (Linux's `vm_area_struct`).
+ *
+ * `start` and `end` belong to the address space's VMA tree and change only through it.
+ */
+export class Vma {
+  /** First byte of the range (page-aligned). */
+  start: number;
+  /** One past the last byte (page-aligned, > start). */
+  end: number;
+  /** `vm_flags`: VM_READ/WRITE/EXEC, the VM_MAY* bits and the hidden flags that decide merging. */
+  flags: number;
+  /** `vm_pgoff`: for anonymous private memory the page number it was created at, for files the file page. */
+  pgoff: number;
+  /** Anonymous identity, or null while no page of it has ever been populated. */
+  anon: AnonIdentity | null;
+  /** The backing file, or null for anonymous memory. */
+  file: MappedFile | null;
+  /** A fixed name for special mappings (`[vdso]`, `[vvar]`) and named anonymous memory; '' otherwise. */
+  name: string;
+  /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
+  droppable: boolean;
+
+  constructor(init: {
+    start: number;
+    end: number;
+    flags: number;
+    pgoff: number;
+    anon?: AnonIdentity | null;
+    file?: MappedFile | null;
+    name?: string;
+    droppable?: boolean;
+  }) {
+    this.start = init.start;
+    this.end = init.end;
+    this.flags = init.flags;
+    this.pgoff = init.pgoff;
+    this.anon = init.anon ?? null;
+    this.file = init.file ?? null;
+    this.name = init.name ?? '';
+    this.droppable = init.droppable ?? false;
+  }
+
+  /** The PROT_* bits the VMA grants (its VM_READ/WRITE/EXEC). */
+  get prot(): number {
+    return this.flags & (VM_READ | VM_WRITE | VM_EXEC);
+  }
+
+  get shared(): boolean {
+    return (this.flags & VM_MAYSHARE) !== 0;
+  }
+
+  /** A copy of every field, for splitting: the piece starting `offsetPages` pages into this VMA. */
+  cloneAt(start: number, end: number, pageSize: number): Vma {
+    return new Vma({
+      start,
+      end,
+      flags: this.flags,
+      pgoff: this.pgoff + (start - this.start) / pageSize,
+      anon: this.anon,
+      file: this.file,
+      name: this.name,
+      droppable: this.droppable,
+    });
+  }
+}

@@ -1,0 +1,305 @@
+import { EBADF, EEXIST, EINVAL, ENOMEM } from '../abi/errno.js';
+import {
+  MAP_ANONYMOUS,
+  MAP_DROPPABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_HUGE_MASK,
+  MAP_HUGE_SHIFT,
+  MAP_HUGETLB,
+  MAP_LOCKED,
+  MAP_NONBLOCK,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_STACK,
+  MAP_SYNC,
+  MAP_TYPE,
+} from '../abi/mman.js';
+import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { populateRange, prepareAnon } from '../mm/fault.js';
+import { FrameUse } from '../mm/frame-allocator.js';
+import { MmapGuard } from '../mm/mmap-guard.js';
+import { getUnmappedArea } from '../mm/unmapped-area.js';
+import {
+  VM_ACCOUNT,
+  VM_DONTDUMP,
+  VM_GROWSDOWN,
+  VM_LOCKED,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYSHARE,
+  VM_MAYWRITE,
+  VM_NOHUGEPAGE,
+  VM_NORESERVE,
+  VM_SHARED,
+  VM_SOFTDIRTY,
+  VM_SYNC,
+  VM_WIPEONFORK,
+  VM_WRITE,
+  vmFlagsFromProt,
+} from '../mm/vm-flags.js';
+import { Vma } from '../mm/vma.js';
+import { mergeNewRange } from '../mm/vma-merge.js';
+import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWord } from './args.js';
+import type { SyscallContext } from './context.js';
+
+/** Huge page sizes (log2) the model's hugetlb knows; none has pages reserved, as on a default system. */
+const HUGE_SHIFTS = { x86_64: [21, 30], aarch64: [16, 21, 25, 30] } as const;
+
+/**
+ * mmap(2): `sys_mmap` → `ksys_mmap_pgoff` → `do_mmap` → `__mmap_region` of Linux 6.18, with the
+ * argument checks in the kernel's order (the first failing one decides the errno), then the change
+ * made under an `MmapGuard`: a failure at any step, including any frame or page-table allocation,
+ * leaves the address space, the page tables and the frame counts exactly as they were, and a
+ * MAP_FIXED mapping that fails gives the replaced mapping back with its data (Linux ≥ 6.12).
+ *
+ * In eager paging every page is allocated, zeroed and mapped before the call returns (the seed's
+ * loop). In demand paging only the VMA is created; MAP_POPULATE then prefaults.
+ */
+export function sysMmap(
+  ctx: SyscallContext,
+  addrArg: SyscallArg,
+  lenArg: SyscallArg,
+  protArg: SyscallArg,
+  flagsArg: SyscallArg,
+  fdArg: SyscallArg,
+  offArg: SyscallArg,
+): number {
+  const addrW = toWord(addrArg);
+  const lenW = toWord(lenArg);
+  const protW = toWord(protArg);
+  const flagsW = toWord(flagsArg);
+  const fdW = toWord(fdArg);
+  const offW = toWord(offArg);
+  if (addrW === null || lenW === null || protW === null || flagsW === null || fdW === null || offW === null) {
+    return -EINVAL;
+  }
+  const { space, arch } = ctx;
+  const { layout, pageSize } = space;
+  const prot = low32(protW);
+  let flags = low32(flagsW);
+
+  // 1. sys_mmap: the offset must be page-aligned, whatever else is wrong.
+  if (modPow2(offW, pageSize) !== 0) return -EINVAL;
+  const pgoff = typeof offW === 'number' ? offW / pageSize : offW / BigInt(pageSize);
+
+  // 2-4. ksys_mmap_pgoff: the file, or hugetlb for anonymous memory.
+  let file = null;
+  if (!(flags & MAP_ANONYMOUS)) {
+    const open = ctx.files.get(asInt(fdW));
+    if (open === undefined) return -EBADF;
+    if (flags & MAP_HUGETLB) return -EINVAL;
+    file = open;
+  } else if (flags & MAP_HUGETLB) {
+    const shift = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    if (shift !== 0 && !(HUGE_SHIFTS[arch] as readonly number[]).includes(shift)) return -EINVAL;
+    return -ENOMEM;
+  }
+
+  // 6. do_mmap
+  if (lenW === 0) return -EINVAL;
+  if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
+  let addr: number;
+  let hugeAddr = false;
+  if (flags & MAP_FIXED) {
+    hugeAddr = typeof addrW !== 'number' || addrW >= layout.taskSize;
+    addr = hugeAddr ? layout.taskSize : (addrW as number);
+  } else {
+    // round_hint_to_min. A hint beyond user space can never be taken, but it is still a hint (it
+    // turns off THP alignment), so it is kept as TASK_SIZE, which every hint check refuses.
+    const hint = typeof addrW === 'number' ? addrW - (addrW % pageSize) : layout.taskSize;
+    addr =
+      hint !== 0 && hint < layout.mmapMinAddr ? Math.ceil(layout.mmapMinAddr / pageSize) * pageSize : hint;
+    if (addr > layout.taskSize) addr = layout.taskSize;
+  }
+  const lenAligned = pageAlign(lenW, pageSize);
+  if (lenAligned === 0) return -ENOMEM;
+  // (10. pgoff + pages cannot overflow from the 64-bit syscall: EOVERFLOW is unreachable here.)
+  if (space.mapCount > layout.maxMapCount) return -ENOMEM;
+  // 12. __get_unmapped_area: a length beyond user space never fits.
+  if (typeof lenAligned !== 'number' || lenAligned > layout.taskSize) return -ENOMEM;
+  const len = lenAligned;
+
+  let vmFlags = vmFlagsFromProt(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
+  if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
+  if (flags & MAP_SYNC) vmFlags |= VM_SYNC;
+  if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
+
+  // 13-16. Address selection; MAP_FIXED only gets its range checked.
+  if (hugeAddr) return -ENOMEM;
+  const start = getUnmappedArea(space, arch, {
+    addr,
+    len,
+    pgoff: num(pgoff),
+    flags,
+    vmFlags,
+    isFile: file !== null,
+  });
+  if (start < 0) return start;
+  const end = start + len;
+
+  // 17. MAP_FIXED_NOREPLACE refuses any overlap.
+  if (flags & MAP_FIXED_NOREPLACE && space.vmas.firstIntersecting(start, end) !== undefined) return -EEXIST;
+
+  // 26-32. The mapping type.
+  let vmaPgoff: number;
+  let droppable = false;
+  if (file !== null) {
+    return -EINVAL; // file mappings arrive with the file table (strace replay issue)
+  }
+  switch (flags & MAP_TYPE) {
+    case MAP_SHARED:
+      if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+      vmaPgoff = 0;
+      vmFlags |= VM_SHARED | VM_MAYSHARE;
+      break;
+    case MAP_DROPPABLE:
+      if (flags & MAP_LOCKED || flags & MAP_HUGETLB || vmFlags & VM_GROWSDOWN) return -EINVAL;
+      droppable = true;
+      vmFlags |= VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
+      vmaPgoff = start / pageSize;
+      break;
+    case MAP_PRIVATE:
+      vmaPgoff = start / pageSize;
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (flags & MAP_NORESERVE && layout.overcommitMemory !== 2) vmFlags |= VM_NORESERVE;
+
+  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable);
+  if (result >= 0 && ctx.paging === 'demand') {
+    // mm_populate after success; its failures are not the syscall's.
+    if (vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE) {
+      populateMapped(ctx, start, end);
+    }
+  }
+  return result;
+}
+
+/** `__mm_populate` for demand paging: prefault every accessible page of the new mapping. */
+function populateMapped(ctx: SyscallContext, start: number, end: number): void {
+  const { space } = ctx;
+  for (
+    let v = space.vmas.firstIntersecting(start, end);
+    v !== undefined && v.start < end;
+    v = space.vmas.next(v)
+  ) {
+    if (v.prot === 0) continue;
+    // A read-only private page would map the shared zero page in Linux; the model maps a zeroed frame.
+    if (v.flags & VM_WRITE && !(v.flags & VM_SHARED)) prepareAnon(space, v);
+    if (!populateRange(space, Math.max(start, v.start), Math.min(end, v.end), v.prot)) return;
+  }
+}
+
+/**
+ * `__mmap_region`: replace whatever is in [start, start+len), check the limits, merge or insert the
+ * VMA and, in eager paging, populate it, all under one guard.
+ */
+function mmapRegion(
+  ctx: SyscallContext,
+  start: number,
+  len: number,
+  vmFlagsIn: number,
+  pgoff: number,
+  droppable: boolean,
+): number {
+  const { space } = ctx;
+  const { pageSize } = space;
+  const end = start + len;
+  let vmFlags = vmFlagsIn;
+  using guard = new MmapGuard(space);
+  const undo = guard.undo;
+
+  // Gather the VMAs being replaced (MAP_FIXED), splitting the ones that straddle the range.
+  const replaced = space.detachRange(start, end, undo);
+  if (typeof replaced === 'number') return replaced;
+  let replacedPages = 0;
+  let replacedAccounted = 0;
+  for (const v of replaced) {
+    const n = (v.end - v.start) / pageSize;
+    replacedPages += n;
+    if (v.flags & VM_ACCOUNT) replacedAccounted += n;
+  }
+  const pages = len / pageSize;
+  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return -ENOMEM;
+
+  // A private writable mapping is charged against the overcommit policy, net of the accounted pages
+  // it replaces (their charge carries over); otherwise the replaced charge is returned on commit.
+  if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
+    const charged = pages - replacedAccounted;
+    if (charged > 0) {
+      if (!ctx.accounting.charge(charged, space.totalVm)) return -ENOMEM;
+      undo.record(() => ctx.accounting.uncharge(charged));
+    }
+    vmFlags |= VM_ACCOUNT;
+  } else if (replacedAccounted > 0) {
+    undo.onCommit(() => ctx.accounting.uncharge(replacedAccounted));
+  }
+  if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
+
+  let vma = mergeNewRange(
+    space,
+    { start, end, flags: vmFlags, pgoff, file: null, anon: null, droppable },
+    undo,
+  );
+  if (vma === null) {
+    vma = new Vma({ start, end, flags: vmFlags, pgoff, droppable });
+    space.insertVma(vma, undo);
+  }
+
+  if (ctx.paging === 'eager') {
+    if (!populateEager(ctx, guard, start, end, vmFlags)) return -ENOMEM;
+    if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
+      const target = vma;
+      prepareAnon(space, target);
+      undo.record(() => {
+        target.anon = null;
+      });
+    }
+  } else if (replaced.length > 0) {
+    // The replaced pages go only once nothing can fail any more.
+    undo.onCommit(() => space.zapRange(start, end));
+  }
+  guard.commit();
+  return start;
+}
+
+/**
+ * The seed's loop: for every page allocate a frame, zero it, map it with exactly the VMA's rights
+ * and track it, replacing (and remembering) whatever a MAP_FIXED range held. Returns false on the
+ * first allocation failure; the guard then undoes everything.
+ */
+function populateEager(
+  ctx: SyscallContext,
+  guard: MmapGuard,
+  start: number,
+  end: number,
+  vmFlags: number,
+): boolean {
+  const { space } = ctx;
+  const { frames, ram } = space.ctx;
+  const { pageTable, pageSize } = space;
+  const prot = vmFlagsFromProt(vmFlags);
+  const old = new Uint32Array(2);
+  for (let va = start; va < end; va += pageSize) {
+    const frame = frames.allocPage(FrameUse.UserData);
+    if (frame === null) return false;
+    ram.zero(frame, pageSize);
+    if (pageTable.isMapped(va as VirtAddr)) {
+      pageTable.replace(va as VirtAddr, frame, prot, old);
+      guard.trackReplaced(va as VirtAddr, frame, old[0], old[1]);
+      continue;
+    }
+    if (!pageTable.map(va as VirtAddr, frame as PhysAddr, prot)) {
+      frames.freePage(frame);
+      return false;
+    }
+    guard.track(va as VirtAddr, frame);
+  }
+  return true;
+}
