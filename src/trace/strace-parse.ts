@@ -300,6 +300,7 @@ function findResult(text: string, from: number): { close: number; tail: ParsedTa
 
 function buildCall(
   state: ParserState,
+  text: string,
   base: { line: number; raw: string; prefix: LinePrefix; pid?: number },
   name: string,
   args: string,
@@ -327,7 +328,7 @@ function buildCall(
       const idx = resumed
         ? resumedArgsIndex + (e.index - resumed.unfinishedArgs.length)
         : argsIndex + e.index;
-      throw new LineError(idx, e.expected, e.found);
+      throw new LineError(idx, e.expected, excerptAt(text, idx));
     }
   }
   state.stats.otherCalls++;
@@ -406,7 +407,7 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       unfinishedArgs: pend.args,
       resumedArgs,
     };
-    return buildCall(state, base, name, pend.args + resumedArgs, -1, tail, resumed, argsIndex);
+    return buildCall(state, text, base, name, pend.args + resumedArgs, -1, tail, resumed, argsIndex);
   }
 
   const nameMatch = RE_NAME.exec(body);
@@ -424,7 +425,7 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     return ev;
   }
   const { close, tail } = findResult(text, argsIndex);
-  return buildCall(state, base, name, text.slice(argsIndex, close), argsIndex, tail, undefined, -1);
+  return buildCall(state, text, base, name, text.slice(argsIndex, close), argsIndex, tail, undefined, -1);
 }
 
 /**

@@ -42,7 +42,7 @@ export type SyscallResult =
   | {
       kind: 'value';
       value: bigint;
-      /** Whether strace printed the value in hex. */
+      /** Whether strace printed the value in hex (`0x...`; note that its `%#lx` prints zero as `0`). */
       hex: boolean;
       /** The text inside `<...>` after the value (-y/-yy), if any. */
       decoration?: string;
