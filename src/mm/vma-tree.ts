@@ -355,18 +355,20 @@ export class VmaTree<V extends VmaBounds> {
       }
     }
     this.count++;
-    this.fixup(x);
+    this.fixup(x, null);
   }
 
   /** Removes v (by identity). Throws `VmaTree.remove: not present` if v is not in the tree. */
   remove(v: V): void {
     let x = this.nodeOf(v, 'remove');
+    let changed: Node<V> | null = null;
     if (x.left !== null && x.right !== null) {
       // Move the successor's item into x, then unlink the successor node (which has no left child).
       const s = leftmost(x.right);
       x.item = s.item;
       x.start = s.start;
       x.end = s.end;
+      changed = x;
       x = s;
     }
     const child = x.left !== null ? x.left : x.right;
@@ -376,7 +378,7 @@ export class VmaTree<V extends VmaBounds> {
     else if (p.left === x) p.left = child;
     else p.right = child;
     this.count--;
-    if (p !== null) this.fixup(p);
+    if (p !== null) this.fixup(p, changed);
   }
 
   /**
@@ -482,9 +484,15 @@ export class VmaTree<V extends VmaBounds> {
     return x;
   }
 
-  /** Walks from x to the root, recomputing the augmentation and restoring AVL balance. */
-  private fixup(x: Node<V> | null): void {
+  /**
+   * Walks from x towards the root, recomputing the augmentation and restoring AVL balance. Stops as
+   * soon as a subtree's height and augmentation come out unchanged (its ancestors are then still
+   * right), but never before `mustReach` (a node whose own bounds changed) has been recomputed.
+   */
+  private fixup(x: Node<V> | null, mustReach: Node<V> | null): void {
     while (x !== null) {
+      const { height, lo, hi, gap } = x;
+      if (x === mustReach) mustReach = null;
       const l = x.left;
       const r = x.right;
       const lh = l === null ? 0 : l.height;
@@ -502,6 +510,7 @@ export class VmaTree<V extends VmaBounds> {
       } else {
         pull(x);
       }
+      if (mustReach === null && x.height === height && x.lo === lo && x.hi === hi && x.gap === gap) return;
       x = x.parent;
     }
   }
