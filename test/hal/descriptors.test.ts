@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { aarch64Descriptors } from '../../src/hal/aarch64-descriptor.js';
+import type { PhysAddr } from '../../src/hal/addr.js';
+import { pageGeometry } from '../../src/hal/geometry.js';
+import { R_EXEC, R_READ, R_WRITE } from '../../src/hal/rights.js';
+import { x86_64Descriptors } from '../../src/hal/x86-64-descriptor.js';
+
+const bit = (lo: number, hi: number, n: number) => (n < 32 ? (lo >>> n) & 1 : (hi >>> (n - 32)) & 1);
+
+describe('AArch64 stage-1 descriptors', () => {
+  const d = aarch64Descriptors(pageGeometry('aarch64', 4096));
+  const frame = 0x1_2345_6000 as PhysAddr;
+
+  it('encodes a table descriptor as valid|table with the next table address', () => {
+    const lo = d.tableLo(frame);
+    const hi = d.tableHi(frame);
+    expect(lo & 3).toBe(3);
+    expect(d.isTable(lo)).toBe(true);
+    expect(d.address(lo, hi)).toBe(frame);
+  });
+
+  it('sets AF, nG, inner-shareable, AttrIndx 0 and PXN on every user page', () => {
+    for (let prot = 0; prot < 8; prot++) {
+      const lo = d.leafLo(frame, prot);
+      const hi = d.leafHi(frame, prot);
+      expect(bit(lo, hi, 0)).toBe(1);
+      expect(bit(lo, hi, 1)).toBe(1);
+      expect(bit(lo, hi, 10)).toBe(1); // AF
+      expect(bit(lo, hi, 11)).toBe(1); // nG
+      expect((lo >>> 8) & 3).toBe(3); // SH inner
+      expect((lo >>> 2) & 7).toBe(0); // AttrIndx
+      expect(bit(lo, hi, 53)).toBe(1); // PXN
+      expect(d.address(lo, hi)).toBe(frame);
+    }
+  });
+
+  it('uses AP[2:1] and UXN exactly as arm64 Linux does', () => {
+    const ap = (prot: number) => (d.leafLo(frame, prot) >>> 6) & 3;
+    const uxn = (prot: number) => bit(d.leafLo(frame, prot), d.leafHi(frame, prot), 54);
+    expect([ap(0), uxn(0)]).toEqual([0b10, 1]); // PROT_NONE: no EL0 access
+    expect([ap(1), uxn(1)]).toEqual([0b11, 1]); // R: read-only
+    expect([ap(3), uxn(3)]).toEqual([0b01, 1]); // RW
+    expect([ap(2), uxn(2)]).toEqual([0b01, 1]); // W alone is RW
+    expect([ap(4), uxn(4)]).toEqual([0b10, 0]); // X alone: execute-only
+    expect([ap(5), uxn(5)]).toEqual([0b11, 0]); // RX
+    expect([ap(7), uxn(7)]).toEqual([0b01, 0]); // RWX
+  });
+
+  it('decodes the rights it encodes', () => {
+    for (let prot = 0; prot < 8; prot++) {
+      expect(d.userRights(d.leafLo(frame, prot), d.leafHi(frame, prot))).toBe(d.rightsFor(prot));
+    }
+    expect(d.rightsFor(0)).toBe(0);
+    expect(d.rightsFor(4)).toBe(R_EXEC);
+    expect(d.rightsFor(2)).toBe(R_READ | R_WRITE);
+  });
+
+  it('places the output address at the granule for 64 KiB pages', () => {
+    const d64 = aarch64Descriptors(pageGeometry('aarch64', 65536));
+    const f = 0x4_0001_0000 as PhysAddr;
+    expect(d64.address(d64.leafLo(f, 3), d64.leafHi(f, 3))).toBe(f);
+  });
+});
+
+describe('x86-64 paging entries', () => {
+  const d = x86_64Descriptors(pageGeometry('x86_64', 4096));
+  const frame = 0x7_89ab_c000 as PhysAddr;
+
+  it('grants everything in intermediate entries', () => {
+    const lo = d.tableLo(frame);
+    expect(lo & 0x7).toBe(0x7); // P RW US
+    expect(d.isTable(lo)).toBe(true);
+    expect(d.address(lo, d.tableHi(frame))).toBe(frame);
+  });
+
+  it('sets P, US, RW and NX from prot', () => {
+    const e = (prot: number) => ({ lo: d.leafLo(frame, prot), hi: d.leafHi(frame, prot) });
+    expect(bit(e(0).lo, e(0).hi, 2)).toBe(0); // PROT_NONE: supervisor only
+    expect(bit(e(1).lo, e(1).hi, 1)).toBe(0);
+    expect(bit(e(1).lo, e(1).hi, 63)).toBe(1);
+    expect(bit(e(3).lo, e(3).hi, 1)).toBe(1);
+    expect(bit(e(5).lo, e(5).hi, 63)).toBe(0);
+    for (let prot = 0; prot < 8; prot++) expect(d.address(e(prot).lo, e(prot).hi)).toBe(frame);
+  });
+
+  it('cannot deny reads of a present user page', () => {
+    expect(d.rightsFor(2)).toBe(R_READ | R_WRITE);
+    expect(d.rightsFor(4)).toBe(R_READ | R_EXEC);
+    for (let prot = 0; prot < 8; prot++) {
+      expect(d.userRights(d.leafLo(frame, prot), d.leafHi(frame, prot))).toBe(d.rightsFor(prot));
+    }
+  });
+
+  it('sets accessed and dirty on a write', () => {
+    const lo = d.leafLo(frame, 3);
+    expect(d.touchedLo(lo, true) & 0x60).toBe(0x60);
+    expect(d.touchedLo(lo & ~0x60, false) & 0x60).toBe(0x20);
+  });
+});

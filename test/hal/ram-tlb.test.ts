@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { PhysAddr, VirtAddr } from '../../src/hal/addr.js';
+import { PhysicalMemory, RAM_CHUNK_BYTES } from '../../src/hal/ram.js';
+import { Tlb } from '../../src/hal/tlb.js';
+import { KernelPanic } from '../../src/kernel/panic.js';
+
+describe('PhysicalMemory', () => {
+  it('commits nothing until written, and reads zero before', () => {
+    const ram = new PhysicalMemory(0x4000_0000, 4 * 2 ** 30);
+    expect(ram.committedBytes).toBe(0);
+    const out = new Uint8Array(8).fill(7);
+    ram.read((0x4000_0000 + 2 ** 31) as PhysAddr, out, 0, 8);
+    expect([...out]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    ram.write((0x4000_0000 + 3 * 2 ** 30) as PhysAddr, Uint8Array.of(1, 2, 3), 0, 3);
+    expect(ram.committedBytes).toBe(RAM_CHUNK_BYTES);
+  });
+
+  it('stores 64-bit words as two halves', () => {
+    const ram = new PhysicalMemory(0, RAM_CHUNK_BYTES);
+    ram.write64(8 as PhysAddr, 0xdeadbeef, 0x80000001);
+    expect(ram.readLo(8 as PhysAddr)).toBe(0xdeadbeef);
+    expect(ram.readHi(8 as PhysAddr)).toBe(0x80000001);
+    const bytes = new Uint8Array(8);
+    ram.read(8 as PhysAddr, bytes, 0, 8);
+    expect([...bytes]).toEqual([0xef, 0xbe, 0xad, 0xde, 0x01, 0x00, 0x00, 0x80]);
+  });
+
+  it('panics on an address outside RAM', () => {
+    const ram = new PhysicalMemory(0x1000_0000, RAM_CHUNK_BYTES);
+    expect(() => ram.readLo(0 as PhysAddr)).toThrow(KernelPanic);
+  });
+});
+
+describe('Tlb', () => {
+  const rights = new Uint8Array(1);
+
+  it('caches per root and per page', () => {
+    const tlb = new Tlb(4096, 16);
+    tlb.insert(0x1000 as PhysAddr, 0x7000 as VirtAddr, 0x9000 as PhysAddr, 3);
+    expect(tlb.lookup(0x1000 as PhysAddr, 0x7abc as VirtAddr, rights)).toBe(0x9000);
+    expect(rights[0]).toBe(3);
+    expect(tlb.lookup(0x2000 as PhysAddr, 0x7000 as VirtAddr, rights)).toBe(-1);
+  });
+
+  it('invalidates one page, one root, or everything', () => {
+    const tlb = new Tlb(4096, 64);
+    tlb.insert(0x1000 as PhysAddr, 0x7000 as VirtAddr, 0x9000 as PhysAddr, 1);
+    tlb.insert(0x1000 as PhysAddr, 0x8000 as VirtAddr, 0xa000 as PhysAddr, 1);
+    tlb.insert(0x2000 as PhysAddr, 0x7000 as VirtAddr, 0xb000 as PhysAddr, 1);
+    tlb.invalidatePage(0x1000 as PhysAddr, 0x7000 as VirtAddr);
+    expect(tlb.lookup(0x1000 as PhysAddr, 0x7000 as VirtAddr, rights)).toBe(-1);
+    expect(tlb.lookup(0x1000 as PhysAddr, 0x8000 as VirtAddr, rights)).toBe(0xa000);
+    tlb.invalidateRoot(0x1000 as PhysAddr);
+    expect(tlb.lookup(0x1000 as PhysAddr, 0x8000 as VirtAddr, rights)).toBe(-1);
+    expect(tlb.lookup(0x2000 as PhysAddr, 0x7000 as VirtAddr, rights)).toBe(0xb000);
+    tlb.invalidateAll();
+    expect([...tlb.entriesInUse()]).toEqual([]);
+  });
+});
