@@ -50,16 +50,38 @@ class Cursor {
 
 const HEX = /0[xX][0-9a-fA-F]+/y;
 const DEC = /[0-9]+/y;
-const SDEC = /-?[0-9]+/y;
 const NAME = /[A-Z_][A-Z0-9_]*/y;
 const COMMENT = / \/\* [^*]*(?:\*(?!\/)[^*]*)* \*\//y;
 
+function isHexDigit(ch: number): boolean {
+  return (ch >= 48 && ch <= 57) || (ch >= 97 && ch <= 102) || (ch >= 65 && ch <= 70);
+}
+
+/** A decimal or 0x-hex number, scanned by hand (this is the hot path of large logs). */
 function num(c: Cursor, what: string): bigint {
-  const h = c.match(HEX);
-  if (h !== undefined) return BigInt(h);
-  const d = c.match(DEC);
-  if (d !== undefined) return BigInt(d);
-  return c.fail(what);
+  const t = c.text;
+  const start = c.pos;
+  let i = start;
+  const hex =
+    t.charCodeAt(i) === 48 && (t.charCodeAt(i + 1) | 0x20) === 120 && isHexDigit(t.charCodeAt(i + 2));
+  if (hex) {
+    i += 3;
+    while (isHexDigit(t.charCodeAt(i))) i++;
+  } else {
+    while (t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) i++;
+    if (i === start) return c.fail(what);
+  }
+  c.pos = i;
+  // Up to 13 hex or 15 decimal digits fit exactly in a double; converting from a number is faster.
+  if (hex ? i - start - 2 <= 13 : i - start <= 15) {
+    let v = 0;
+    for (let j = hex ? start + 2 : start; j < i; j++) {
+      const ch = t.charCodeAt(j);
+      v = v * (hex ? 16 : 10) + (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
+    }
+    return BigInt(v);
+  }
+  return BigInt(t.slice(start, i));
 }
 
 function addr(c: Cursor): bigint {
@@ -72,18 +94,44 @@ function unsigned(c: Cursor, what = 'an unsigned number'): bigint {
 }
 
 function signed(c: Cursor, what: string): bigint {
-  const h = c.match(HEX);
-  if (h !== undefined) return BigInt(h);
-  const d = c.match(SDEC);
-  if (d !== undefined) return BigInt(d);
-  return c.fail(what);
+  if (c.text.charCodeAt(c.pos) === 45) {
+    c.pos++;
+    return -num(c, what);
+  }
+  return num(c, what);
 }
 
 /**
  * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
  * `names` maps each accepted name to its value.
  */
+/** Decoded flag expressions, per name table: logs repeat the same few expressions all the time. */
+const flagCaches = new WeakMap<Map<string, bigint>, Map<string, bigint>>();
+const FLAG_CACHE_LIMIT = 4096;
+
 function flags(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+  let cache = flagCaches.get(names);
+  if (!cache) {
+    cache = new Map();
+    flagCaches.set(names, cache);
+  }
+  let end = c.text.indexOf(',', c.pos);
+  if (end < 0) end = c.text.length;
+  const token = c.text.slice(c.pos, end);
+  const hit = cache.get(token);
+  if (hit !== undefined) {
+    c.pos = end;
+    return hit;
+  }
+  const value = flagsUncached(c, names, what);
+  if (c.pos === end) {
+    if (cache.size >= FLAG_CACHE_LIMIT) cache.clear();
+    cache.set(token, value);
+  }
+  return value;
+}
+
+function flagsUncached(c: Cursor, names: Map<string, bigint>, what: string): bigint {
   let value = 0n;
   for (;;) {
     const start = c.pos;

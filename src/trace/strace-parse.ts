@@ -298,10 +298,17 @@ function findResult(text: string, from: number): { close: number; tail: ParsedTa
   return fail(text, text.length, '") = " and a result, or " <unfinished ...>"');
 }
 
+interface EventFields {
+  line: number;
+  raw: string;
+  prefix: LinePrefix;
+  pid: number | undefined;
+}
+
 function buildCall(
   state: ParserState,
   text: string,
-  base: { line: number; raw: string; prefix: LinePrefix; pid?: number },
+  base: EventFields,
   name: string,
   args: string,
   argsIndex: number,
@@ -309,15 +316,24 @@ function buildCall(
   resumed: ResumedInfo | undefined,
   resumedArgsIndex: number,
 ): MemoryCallEvent | OtherCallEvent {
-  const common = { ...base, name, args, result: tail.result } as const;
-  const extra: { duration?: Duration; resumed?: ResumedInfo } = {};
-  if (tail.duration) extra.duration = tail.duration;
-  if (resumed) extra.resumed = resumed;
+  // Objects are built with a fixed shape (no spreads): this is the hot path of large logs.
   if (MEMORY_SET.has(name)) {
     try {
       const call = decodeMemoryArgs(name as MemorySyscallName, args, state.xlat);
       state.stats.memoryCalls++;
-      return { kind: 'memory', ...common, ...extra, call };
+      return {
+        kind: 'memory',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        name,
+        args,
+        result: tail.result,
+        duration: tail.duration,
+        resumed,
+        call,
+      };
     } catch (e) {
       if (!(e instanceof ArgError)) throw e;
       if (resumed && e.index < resumed.unfinishedArgs.length) {
@@ -332,22 +348,57 @@ function buildCall(
     }
   }
   state.stats.otherCalls++;
-  return { kind: 'other', ...common, ...extra };
+  return {
+    kind: 'other',
+    line: base.line,
+    raw: base.raw,
+    prefix: base.prefix,
+    pid: base.pid,
+    name,
+    args,
+    result: tail.result,
+    duration: tail.duration,
+    resumed,
+  };
 }
 
 function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent {
   const { prefix, pos } = parsePrefix(text, state);
   const pid = prefix.pid ?? state.defaultPid;
-  const base =
-    pid === undefined ? { line: lineNo, raw: text, prefix } : { line: lineNo, raw: text, prefix, pid };
+  const base: EventFields = { line: lineNo, raw: text, prefix, pid };
   const body = text.slice(pos);
   if (body.startsWith('+++ ')) {
     const exited = /^\+\+\+ exited with (\d+) \+\+\+$/.exec(body);
-    if (exited) return { kind: 'exit', ...base, status: Number(exited[1]) };
+    if (exited)
+      return {
+        kind: 'exit',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        status: Number(exited[1]),
+      };
     const killed = /^\+\+\+ killed by (SIG[A-Z0-9_]+|\d+)( \(core dumped\))? \+\+\+$/.exec(body);
-    if (killed) return { kind: 'killed', ...base, signal: killed[1], coreDumped: killed[2] !== undefined };
+    if (killed)
+      return {
+        kind: 'killed',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        signal: killed[1],
+        coreDumped: killed[2] !== undefined,
+      };
     const sup = /^\+\+\+ superseded by execve in pid (\d+) \+\+\+$/.exec(body);
-    if (sup) return { kind: 'superseded', ...base, byPid: Number(sup[1]) };
+    if (sup)
+      return {
+        kind: 'superseded',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        byPid: Number(sup[1]),
+      };
     return fail(
       text,
       pos + 4,
@@ -356,11 +407,30 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
   }
   if (body.startsWith('--- ')) {
     const stopped = /^--- stopped by (SIG[A-Z0-9_]+) ---$/.exec(body);
-    if (stopped) return { kind: 'signal', ...base, signal: stopped[1], info: '', stopped: true };
+    if (stopped)
+      return {
+        kind: 'signal',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        signal: stopped[1],
+        info: '',
+        stopped: true,
+      };
     const sig = /^--- (SIG[A-Z0-9_+]+|\d+) \{(.*)\} ---$/.exec(body);
     if (sig) {
       const info = sig[2];
-      const ev: TraceEvent = { kind: 'signal', ...base, signal: sig[1], info, stopped: false };
+      const ev: TraceEvent = {
+        kind: 'signal',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        signal: sig[1],
+        info,
+        stopped: false,
+      };
       const a = /(?:^|, )si_addr=(NULL|0x[0-9a-fA-F]+)/.exec(info);
       if (a) ev.siAddr = a[1] === 'NULL' ? 0n : BigInt(a[1]);
       const c = /(?:^|, )si_code=([A-Za-z0-9_]+)/.exec(info);
@@ -383,7 +453,15 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
           ? { ...pend, args: pend.args + more }
           : { name, args: more, line: lineNo, prefix };
       state.pending.set(pid, pendingCall);
-      return { kind: 'unfinished', ...base, name, args: more };
+      return {
+        kind: 'unfinished',
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
+        name,
+        args: more,
+      };
     }
     const { close, tail } = findResult(text, argsIndex);
     const resumedArgs = text.slice(argsIndex, close);
@@ -391,7 +469,10 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       state.stats.otherCalls++;
       const ev: OtherCallEvent = {
         kind: 'other',
-        ...base,
+        line: base.line,
+        raw: base.raw,
+        prefix: base.prefix,
+        pid: base.pid,
         name,
         args: resumedArgs,
         result: tail.result,
@@ -420,7 +501,15 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     const detached = text.endsWith(DETACHED);
     const args = text.slice(argsIndex, text.length - (detached ? DETACHED : UNFINISHED).length);
     if (!detached) state.pending.set(pid, { name, args, line: lineNo, prefix });
-    const ev: UnfinishedEvent = { kind: 'unfinished', ...base, name, args };
+    const ev: UnfinishedEvent = {
+      kind: 'unfinished',
+      line: base.line,
+      raw: base.raw,
+      prefix: base.prefix,
+      pid: base.pid,
+      name,
+      args,
+    };
     if (detached) ev.detached = true;
     return ev;
   }
