@@ -13,7 +13,10 @@ import { KernelPanic } from './panic.js';
 export class Mmu {
   private readonly rights = new Uint8Array(1);
 
-  /** The frame backing the page at `va` for an `access`, faulting it in if the handler can. */
+  /**
+   * The frame backing the page that holds `va`, for an `access`, faulting it in if the handler can.
+   * A fault reports `va` itself, as the hardware's FAR/CR2 would.
+   */
   frameFor(space: AddressSpace, va: VirtAddr, access: Access): PhysAddr {
     const { tlb } = space.ctx;
     const root = space.pageTable.root;
@@ -28,7 +31,6 @@ export class Mmu {
         return frame as PhysAddr;
       }
       const outcome = handlePageFault(space, va, access);
-      if (outcome === 'oom') throw new PageFaultError(va, access, 'denied');
       if (outcome !== 'resolved') throw new PageFaultError(va, access, outcome);
     }
     throw new KernelPanic(`fault at 0x${va.toString(16)} resolved but still not accessible`);
@@ -61,7 +63,7 @@ export class Mmu {
       const at = va + done;
       const inPage = at % pageSize;
       const len = Math.min(pageSize - inPage, n - done);
-      const frame = this.frameFor(space, (at - inPage) as VirtAddr, access);
+      const frame = this.frameFor(space, at as VirtAddr, access);
       pieces.push(frame + inPage, done, len);
       done += len;
     }

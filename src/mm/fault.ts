@@ -9,7 +9,7 @@ import { AnonIdentity } from './vma.js';
 import { findMergeableAnon } from './vma-merge.js';
 
 /** How a fault ended: resolved (retry the access), or the SIGSEGV reason, or out of memory. */
-export type FaultOutcome = 'resolved' | FaultReason | 'oom';
+export type FaultOutcome = 'resolved' | FaultReason;
 
 /**
  * `anon_vma_prepare`: give a VMA its anonymous identity the first time a page of it is populated,
@@ -34,11 +34,11 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   const page = (va - (va % space.pageSize)) as VirtAddr;
   if (space.pageTable.isMapped(page)) return 'denied';
   const frame = frames.allocPage(FrameUse.UserData);
-  if (frame === null) return 'oom';
+  if (frame === null) return 'out-of-memory';
   ram.zero(frame, space.pageSize);
   if (!space.pageTable.map(page, frame, vma.prot)) {
     frames.freePage(frame);
-    return 'oom';
+    return 'out-of-memory';
   }
   prepareAnon(space, vma);
   return 'resolved';

@@ -578,15 +578,17 @@ export class VmaTree<V extends VmaBounds> {
     if (f[xb + GAP] < length) return -1;
     // Every internal gap of the subtree lies within [lo, hi].
     if (Math.min(f[xb + HI], high) - Math.max(f[xb + LO], low) < length) return -1;
+    // Everything right of x lies above x.end, everything left of it below x.start: skip a side (without
+    // touching its cache lines) when the window leaves no room for `length` there.
     const r = n[(x << 4) + RIGHT];
-    if (r !== NIL) {
+    if (r !== NIL && high - Math.max(f[xb + END], low) >= length) {
       const res = this.searchRev(r, low, high, length);
       if (res >= 0) return res;
       const b = Math.min(f[(r << 3) + LO], high);
       if (b - Math.max(f[xb + END], low) >= length) return b;
     }
     const l = n[(x << 4) + LEFT];
-    if (l !== NIL) {
+    if (l !== NIL && Math.min(f[xb + START], high) - low >= length) {
       const b = Math.min(f[xb + START], high);
       if (b - Math.max(f[(l << 3) + HI], low) >= length) return b;
       return this.searchRev(l, low, high, length);
@@ -603,14 +605,14 @@ export class VmaTree<V extends VmaBounds> {
     if (f[xb + GAP] < length) return -1;
     if (Math.min(f[xb + HI], high) - Math.max(f[xb + LO], low) < length) return -1;
     const l = n[(x << 4) + LEFT];
-    if (l !== NIL) {
+    if (l !== NIL && Math.min(f[xb + START], high) - low >= length) {
       const res = this.searchFwd(l, low, high, length);
       if (res >= 0) return res;
       const a = Math.max(f[(l << 3) + HI], low);
       if (Math.min(f[xb + START], high) - a >= length) return a;
     }
     const r = n[(x << 4) + RIGHT];
-    if (r !== NIL) {
+    if (r !== NIL && high - Math.max(f[xb + END], low) >= length) {
       const a = Math.max(f[xb + END], low);
       if (Math.min(f[(r << 3) + LO], high) - a >= length) return a;
       return this.searchFwd(r, low, high, length);

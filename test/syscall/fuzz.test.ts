@@ -1,0 +1,75 @@
+/**
+ * Bad input from a user is answered with a negative errno or a valid address, never an exception,
+ * and never leaves the kernel inconsistent.
+ */
+import fc from 'fast-check';
+import { EBADF, EEXIST, EINVAL, ENOMEM, EPERM, Kernel, type SyscallArg } from 'levitate-mm';
+import { describe, expect, it } from 'vitest';
+
+const ERRNOS = new Set([EINVAL, ENOMEM, EBADF, EEXIST, EPERM]);
+
+/** Register values a fuzzer would try: small, huge, negative, unaligned, 64-bit extremes. */
+const word: fc.Arbitrary<SyscallArg> = fc.oneof(
+  fc.integer({ min: -5, max: 5 }),
+  fc.integer({ min: 0, max: 64 }).map((p) => p * 4096),
+  fc.integer({ min: 0, max: 2 ** 20 }),
+  fc.constantFrom(4095, 4097, 2 ** 21, 2 ** 47 - 4096, 2 ** 47, 2 ** 48, -4096, Number.MAX_SAFE_INTEGER),
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  fc.bigInt({ min: -(2n ** 63n), max: -1n }),
+);
+const flags: fc.Arbitrary<SyscallArg> = fc.oneof(
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.constantFrom(0x22, 0x21, 0x23, 0x32, 0x122, 0x100022, 0x8022, 0x4022, 0x40022, 0x02, 0x01, 0x0f, 0x08),
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+);
+
+describe.each(['aarch64', 'x86_64'] as const)('fuzzed mmap and munmap on %s', (arch) => {
+  it.each(['eager', 'demand'] as const)(
+    'never throw, always answer -errno or a valid address (%s paging)',
+    (paging) => {
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.oneof(
+              fc.tuple(fc.constant('mmap' as const), word, word, word, flags, word, word),
+              fc.tuple(fc.constant('munmap' as const), word, word),
+            ),
+            { minLength: 1, maxLength: 12 },
+          ),
+          (calls) => {
+            const kernel = new Kernel({ arch, paging, ramBytes: 4 * 2 ** 20 });
+            kernel.spawn();
+            const taskSize = kernel.layout.taskSize;
+            for (const call of calls) {
+              let r: number;
+              if (call[0] === 'mmap') {
+                const [, a, l, p, f, fd, off] = call;
+                r = kernel.sys.mmap(a, l, p, f, fd, off);
+                if (r >= 0) {
+                  expect(r % kernel.pageSize).toBe(0);
+                  expect(r).toBeLessThan(taskSize);
+                } else {
+                  expect(ERRNOS.has(-r)).toBe(true);
+                }
+              } else {
+                r = kernel.sys.munmap(call[1], call[2]);
+                expect(r === 0 || r === -EINVAL || r === -ENOMEM).toBe(true);
+              }
+              expect(typeof r).toBe('number');
+              expect(kernel.check()).toEqual([]);
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+    },
+  );
+
+  it('answers -EINVAL for values no register can hold (fractions, NaN)', () => {
+    const kernel = new Kernel({ arch });
+    kernel.spawn();
+    expect(kernel.sys.mmap(0, 4096.5, 3, 0x22, -1, 0)).toBe(-EINVAL);
+    expect(kernel.sys.mmap(Number.NaN, 4096, 3, 0x22, -1, 0)).toBe(-EINVAL);
+    expect(kernel.sys.munmap(0x10000, Number.POSITIVE_INFINITY)).toBe(-EINVAL);
+  });
+});
