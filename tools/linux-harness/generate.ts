@@ -31,7 +31,7 @@ export interface GenerateOptions {
   badFraction?: number;
 }
 
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export const ARG_COUNT: Record<OpName, number> = {
   mmap: 6,
@@ -165,6 +165,9 @@ interface Region {
   alive: boolean;
   /** Placed by the kernel's top-down search (no hint, no MAP_32BIT, no fixed address). */
   topdown: boolean;
+  /** Created with a hint below mmap_min_addr: it sits just above 64 KiB, below the harness image,
+   * so nothing may extend far past its end. */
+  low?: boolean;
 }
 
 class Gen {
@@ -339,7 +342,8 @@ class Gen {
       kind = `${kind}:hint-low`;
     }
     const idx = this.emit('mmap', [hint, len, prot, flags, -1, 0], kind);
-    this.addRegion(idx, len, prot, flags, hint === '0' && variant !== '32bit');
+    const r = this.addRegion(idx, len, prot, flags, hint === '0' && variant !== '32bit');
+    if (kind.endsWith(':hint-low')) r.low = true;
   }
 
   mmapFixedOver(): void {
@@ -535,7 +539,7 @@ class Gen {
         const nl = rng.chance(0.7) ? r.len : rng.int(1, pages + 4) * P;
         if (what === 'fixed-over') {
           const o = this.region();
-          if (!o || o === r) {
+          if (!o || o === r || o.low) {
             this.mremapSame(r);
             return;
           }
@@ -879,13 +883,10 @@ class Gen {
         () =>
           this.emit(
             'mremap',
-            [
-              at,
-              rl,
-              rng.chance(0.5) ? rl : rl + P,
-              rng.pick([MREMAP_DONTUNMAP, MREMAP_DONTUNMAP | MREMAP_MAYMOVE]),
-              0,
-            ],
+            // DONTUNMAP without MAYMOVE, or with old_len != new_len: EINVAL.
+            rng.chance(0.5)
+              ? [at, rl, rl, MREMAP_DONTUNMAP, 0]
+              : [at, rl, rl + P, MREMAP_DONTUNMAP | MREMAP_MAYMOVE, 0],
             'bad:mremap-dontunmap',
           ),
       ],
@@ -909,7 +910,13 @@ class Gen {
         () =>
           this.emit(
             'mremap',
-            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, rng.chance(0.5) ? plus(at, P) : plus(at, 0x123)],
+            [
+              at,
+              rl,
+              rl,
+              MREMAP_MAYMOVE | MREMAP_FIXED,
+              rng.chance(0.5) ? plus(at, Math.floor(rl / P / 2) * P) : plus(at, 0x123),
+            ],
             'bad:mremap-fixed-overlap-or-unaligned',
           ),
       ],
@@ -951,7 +958,7 @@ class Gen {
       [0.7, () => this.emit('madvise', [at, rl, MADV.FREE], 'edge:madvise-free')],
       [0.7, () => this.emit('madvise', [at, rl, MADV.REMOVE], 'edge:madvise-remove')],
       [1, () => this.emit('touch', [hex(FAR + rng.int(0, 255) * P), 1], 'bad:touch-unmapped')],
-      [0.7, () => this.emit('peek', [hex(rng.pick([FAR, 0x1000, 0x10000]))], 'bad:peek-unmapped')],
+      [0.7, () => this.emit('peek', [hex(rng.pick([FAR, 0x2000, FAR + 0x123]))], 'bad:peek-unmapped')],
     ];
     rng.weighted(cases)();
   }

@@ -381,6 +381,7 @@ int main(void) {
   out_file_block("max_map_count", "/proc/sys/vm/max_map_count");
   out_file_block("mmap_min_addr", "/proc/sys/vm/mmap_min_addr");
   out_file_block("thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled");
+  out_file_block("thp_shmem_enabled", "/sys/kernel/mm/transparent_hugepage/shmem_enabled");
   static const struct {
     const char *name;
     int res;

@@ -55,6 +55,7 @@ export interface Fixture {
     max_map_count: number;
     mmap_min_addr: number;
     thp_enabled: string;
+    thp_shmem_enabled: string;
   };
   rlimits: { stack: RLimit; as: RLimit; data: RLimit };
   stat: {
@@ -290,7 +291,7 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
   const mt = /^MemTotal:\s+(\d+) kB$/m.exec(meminfo);
   if (!mt) throw new Error('no MemTotal in /proc/meminfo');
   const thp = requireBlock(raw, 'thp_enabled');
-  const thpSel = /\[(\w+)\]/.exec(thp)?.[1] ?? thp.trim();
+  const selected = (s: string): string => /\[([\w-]+)\]/.exec(s)?.[1] ?? s.trim();
   const rl = (n: string): RLimit => {
     const r = raw.rlimits.get(n);
     if (!r) throw new Error(`no rlimit ${n}`);
@@ -307,7 +308,8 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
       overcommit_ratio: toInt(requireBlock(raw, 'overcommit_ratio'), 'overcommit_ratio'),
       max_map_count: toInt(requireBlock(raw, 'max_map_count'), 'max_map_count'),
       mmap_min_addr: toInt(requireBlock(raw, 'mmap_min_addr'), 'mmap_min_addr'),
-      thp_enabled: thpSel,
+      thp_enabled: selected(thp),
+      thp_shmem_enabled: selected(requireBlock(raw, 'thp_shmem_enabled')),
     },
     rlimits: { stack: rl('stack'), as: rl('as'), data: rl('data') },
     stat: statFields(requireBlock(raw, 'stat')),
