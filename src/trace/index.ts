@@ -28,6 +28,7 @@ export {
 } from './strace-format.js';
 export {
   createParserState,
+  findPerPidFiles,
   finishParse,
   type ParserState,
   type ParseStats,

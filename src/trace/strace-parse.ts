@@ -7,7 +7,8 @@
  */
 
 import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { ArgError, decodeMemoryArgs } from './decode.js';
@@ -546,7 +547,7 @@ export function parseLine(line: string, state: ParserState): TraceEvent {
     }
     const ev = parseBody(text, state, lineNo);
     // strace never resumes the unfinished call of a process that is gone.
-    if (ev.kind === 'exit' || ev.kind === 'killed') state.pending.delete(ev.pid);
+    if (ev.kind === 'exit' || ev.kind === 'killed' || ev.kind === 'superseded') state.pending.delete(ev.pid);
     if (splitAt !== undefined && (ev.kind === 'memory' || ev.kind === 'other')) ev.splitAt = splitAt;
     return ev;
   } catch (e) {
@@ -652,4 +653,20 @@ export function parseStraceFile(
     if (pid !== undefined) opts.pid = pid;
   }
   return parseReadable(createReadStream(path), opts, state ?? createParserState(opts));
+}
+
+/**
+ * The files of a `strace -ff -o PREFIX` run: every `PREFIX.PID` next to PREFIX, sorted by pid
+ * (which is also the order in which the processes were created, barring pid wrap-around).
+ */
+export async function findPerPidFiles(prefix: string): Promise<Array<{ pid: number; path: string }>> {
+  const dir = dirname(prefix);
+  const base = basename(prefix);
+  const out: Array<{ pid: number; path: string }> = [];
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const rest = name.slice(base.length + 1);
+    if (/^\d+$/.test(rest)) out.push({ pid: Number(rest), path: join(dir, name) });
+  }
+  return out.sort((a, b) => a.pid - b.pid);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   createParserState,
+  findPerPidFiles,
   formatCall,
   formatEvent,
   MEMORY_SYSCALLS,
@@ -122,5 +123,16 @@ describe('real strace fixtures', () => {
     expect(seg?.kind === 'signal' && seg.siCode).toBe('SEGV_ACCERR');
     expect(events.at(-1)?.kind).toBe('killed');
     for (const e of mem) expect(e.duration).toBeDefined();
+  });
+});
+
+describe('-ff per-pid files', () => {
+  it('finds the files of a -ff prefix in pid order and takes each pid from its name', async () => {
+    const files = await findPerPidFiles(join(DIR, 'sh-pipeline-ff', 'trace'));
+    expect(files.length).toBe(4);
+    expect(files.map((f) => f.pid)).toEqual([...files.map((f) => f.pid)].sort((a, b) => a - b));
+    for (const f of files) {
+      for await (const e of parseStraceFile(f.path, { perPidFile: true })) expect(e.pid).toBe(f.pid);
+    }
   });
 });
