@@ -1,4 +1,30 @@
-/** The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. */
+/**
+ * The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. Pure TypeScript.
+ *
+ * Parsing (one event per input line; constant memory apart from calls left `<unfinished ...>`):
+ *
+ *   const state = createParserState({ file: 'app.strace', lenient: false, arch: 'x86_64' });
+ *   for await (const ev of parseStraceFile('app.strace', {}, state)) {
+ *     if (ev.kind === 'memory') {            // mmap, munmap, mprotect, pkey_mprotect, brk, mremap, madvise
+ *       const answer = model.run(ev.call);   // ev.call: MemoryCall, all values bigint
+ *       out.write(`${formatCall(ev, { result: answer })}\n`);  // the original line if the answers agree
+ *     } else {
+ *       out.write(`${formatEvent(ev)}\n`);  // every other line verbatim
+ *     }
+ *   }
+ *   finishParse(state);                      // calls never resumed
+ *
+ * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines,
+ * `parseReadable` a stream (e.g. process.stdin), `parseStraceText` a string. Bad input throws
+ * `TraceSyntaxError` (`file:line:column: expected ..., found ...`); with `lenient: true` it becomes an
+ * `invalid` event and is counted in `state.stats.invalid`.
+ *
+ * A joined `<unfinished ...>`/`<... resumed>` call is reported once, as a `memory`/`other` event on its
+ * resumed line (with `resumed` set); the `<unfinished ...>` line itself is an `unfinished` event that
+ * prints verbatim, and formatCall prints the resumed line, so the printed log lines up with the input.
+ *
+ * /proc/PID/maps: `parseMaps(text)` / `formatMaps(entries)`, exact to the byte (bigint addresses).
+ */
 
 export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
 export { TraceSyntaxError } from './errors.js';

@@ -106,7 +106,7 @@ const RE_NUMERIC = /^( *)(\d+)(?:\.(\d+))? /;
 const RE_PAREN_REL = /^\(\+( *\d+(?:\.\d+)?)\) /;
 const RE_NAME = /^[A-Za-z_][A-Za-z0-9_]*\(/;
 const RE_RESUMED = /^<\.\.\. ([A-Za-z_][A-Za-z0-9_]*) resumed>/;
-const RE_EMBEDDED_MESSAGE = /strace: Process \d+ (?:attached|detached)(?: .*)?$/;
+const RE_EMBEDDED_MESSAGE = /strace: Process \d+ (?:attached|detached)$/;
 const UNFINISHED = ' <unfinished ...>';
 const DETACHED = ' <detached ...>';
 

@@ -297,6 +297,7 @@ describe('unfinished and resumed calls', () => {
     ].join('\n');
     const { events } = parseStraceText(text);
     expect(events[0]).toMatchObject({ kind: 'message', attached: 4289 });
+    expect(one('write(2, "strace: Process 5 attached to me", 32) = 32')).toMatchObject({ kind: 'other' });
     expect(events[1]).toMatchObject({ kind: 'memory', pid: 4288, line: 2, splitAt: text.indexOf('strace:') });
   });
 });
