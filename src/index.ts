@@ -32,3 +32,5 @@ export { AnonIdentity, type MappedFile, Vma } from './mm/vma.js';
 export type { SyscallArg } from './syscall/args.js';
 export type { OpenFile, PagingMode } from './syscall/context.js';
 export { Syscalls } from './syscall/syscalls.js';
+export * as trace from './trace/index.js';
+export { formatMaps, formatMapsLine, type MapsEntry, parseMaps, parseMapsLine } from './trace/proc-maps.js';

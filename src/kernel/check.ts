@@ -3,6 +3,7 @@ import { formatRights } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { type FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
+import type { MemoryObject } from '../mm/memory-object.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 
@@ -40,6 +41,7 @@ export function checkInvariants(
     out.push(`free counter says ${frames.freePages}, free lists hold ${freeCount}`);
 
   const userRefs = new Uint32Array(n);
+  const objects = new Set<MemoryObject>();
   for (const space of spaces) {
     const tableOwner = (f: number) => {
       if (owners[f] !== 0) out.push(`table frame ${hex(frames.frameAddress(f))} is owned twice`);
@@ -58,11 +60,15 @@ export function checkInvariants(
     }
     checkLeaves(space, format, frames, userRefs, out);
     checkVmas(space, out);
+    for (const v of space.vmas) if (v.file !== null) objects.add(v.file);
+  }
+  for (const object of objects) {
+    for (const frame of object.pages.values()) userRefs[frames.frameIndex(frame)]++;
   }
 
   for (let f = 0; f < n; f++) {
     const addr = hex(frames.frameAddress(f));
-    if (userRefs[f] > 0) {
+    if (userRefs[f] > 0 && frames.use[f] !== FrameUse.Kernel) {
       if (owners[f] !== 0) out.push(`frame ${addr} is both a table and user memory`);
       if (frames.use[f] !== FrameUse.UserData) out.push(`user frame ${addr} is not marked as user memory`);
       if (frames.count[f] !== userRefs[f])

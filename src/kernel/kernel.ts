@@ -1,5 +1,5 @@
 import { aarch64Descriptors } from '../hal/aarch64-descriptor.js';
-import type { Arch } from '../hal/addr.js';
+import type { Arch, PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import { type PageGeometry, pageGeometry } from '../hal/geometry.js';
 import { LinearMap } from '../hal/linear-map.js';
@@ -7,8 +7,9 @@ import { PhysicalMemory, RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { Tlb } from '../hal/tlb.js';
 import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
 import { AddressSpace } from '../mm/address-space.js';
-import { FrameAllocator } from '../mm/frame-allocator.js';
+import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
+import type { MemoryObject } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
@@ -55,6 +56,8 @@ export class Kernel {
   readonly accounting: CommitAccounting;
   /** The memory syscalls, executed by the current task. */
   readonly sys: Syscalls;
+  /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
+  readonly zeroFrame: PhysAddr;
   private readonly mmu = new Mmu();
   private readonly mmuContext: MmuContext;
   private readonly taskList = new Map<number, Task>();
@@ -89,6 +92,10 @@ export class Kernel {
       tlb: this.tlb,
     };
     this.sys = new Syscalls(() => this.syscallContext());
+    const zero = this.frames.allocPage(FrameUse.Kernel);
+    if (zero === null) throw new RangeError('ramBytes leaves no frame for the zero page');
+    this.ram.zero(zero, this.pageSize);
+    this.zeroFrame = zero;
   }
 
   /** The running task, or null before the first spawn. */
@@ -108,7 +115,7 @@ export class Kernel {
   spawn(): Task {
     const pageTable = PageTable.create(this.mmuContext);
     if (pageTable === null) throw new Error('spawn: out of memory for the root page table');
-    const space = new AddressSpace(this.mmuContext, pageTable, this.layout);
+    const space = new AddressSpace(this.mmuContext, pageTable, this.layout, this.accounting, this.zeroFrame);
     const task = new Task(this.nextPid++, space, this.mmu);
     this.taskList.set(task.pid, task);
     this.currentTask = task;
@@ -128,7 +135,12 @@ export class Kernel {
     let accounted = 0;
     for (const v of space.vmas) if (v.flags & 0x100000) accounted += (v.end - v.start) / this.pageSize;
     space.pageTable.destroy((_va, frame) => space.releaseFrame(frame));
-    space.vmas.clear();
+    const objects = new Set<MemoryObject>();
+    for (const v of [...space.vmas]) {
+      space.removeVma(v, null);
+      if (v.file !== null) objects.add(v.file);
+    }
+    for (const o of objects) space.releaseObject(o);
     this.accounting.uncharge(accounted);
     task.markExited();
     this.taskList.delete(task.pid);

@@ -1,6 +1,9 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { PhysAddr } from '../hal/addr.js';
+import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
+import type { MemoryObject } from './memory-object.js';
+import type { CommitAccounting } from './overcommit.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
@@ -50,10 +53,17 @@ export class AddressSpace {
   endData = 0;
   startStack = 0;
 
+  /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
+  gateArea = false;
+
   constructor(
     readonly ctx: MmuContext,
     readonly pageTable: PageTable,
     readonly layout: Layout,
+    /** The kernel-wide commit accounting. */
+    readonly accounting: CommitAccounting,
+    /** The shared zero page that read faults on anonymous memory map. */
+    readonly zeroFrame: PhysAddr,
   ) {
     this.pageSize = ctx.geometry.pageSize;
   }
@@ -86,6 +96,7 @@ export class AddressSpace {
   /** Adds a VMA (which must not overlap any) and records its removal as the inverse. */
   insertVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.insert(vma);
+    if (vma.file !== null) vma.file.mappers++;
     this.statAccount(vma.flags, (vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.removeVma(vma, null));
   }
@@ -93,6 +104,7 @@ export class AddressSpace {
   /** Removes a VMA from the tree (its pages are the caller's business) and records re-insertion. */
   removeVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.remove(vma);
+    if (vma.file !== null) vma.file.mappers--;
     this.statAccount(vma.flags, -(vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.insertVma(vma, null));
   }
@@ -154,10 +166,25 @@ export class AddressSpace {
     return out;
   }
 
-  /** Drops one reference to a user frame taken out of the page tables, freeing it at zero. */
+  /**
+   * Called after a reference to a user frame was dropped: frees it once nothing holds it. Kernel
+   * frames (the zero page) are never freed this way.
+   */
   releaseFrame(frame: PhysAddr): void {
     const { frames } = this.ctx;
-    if (frames.count[frames.frameIndex(frame)] === 0) frames.freePage(frame);
+    const f = frames.frameIndex(frame);
+    if (frames.count[f] === 0 && frames.use[f] === FrameUse.UserData) frames.freePage(frame);
+  }
+
+  /** Frees the pages of a file or shmem object that no VMA maps any more. */
+  releaseObject(object: MemoryObject): void {
+    if (object.mappers > 0) return;
+    const { frames } = this.ctx;
+    for (const frame of object.pages.values()) {
+      frames.count[frames.frameIndex(frame)]--;
+      this.releaseFrame(frame);
+    }
+    object.pages.clear();
   }
 
   /** Unmaps every page in [start, end) and frees the frames no other mapping holds. */

@@ -3,17 +3,16 @@ import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
 import type { FaultReason } from '../kernel/page-fault.js';
 import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
-import { VM_SHARED } from './vm-flags.js';
-import type { Vma } from './vma.js';
-import { AnonIdentity } from './vma.js';
+import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import { AnonIdentity, type Vma } from './vma.js';
 import { findMergeableAnon } from './vma-merge.js';
 
-/** How a fault ended: resolved (retry the access), or the SIGSEGV reason, or out of memory. */
+/** How a fault ended: resolved (retry the access), or why it could not be. */
 export type FaultOutcome = 'resolved' | FaultReason;
 
 /**
- * `anon_vma_prepare`: give a VMA its anonymous identity the first time a page of it is populated,
- * reusing a compatible neighbour's.
+ * `anon_vma_prepare`: give a private VMA its anonymous identity the first time it gets a page of
+ * its own, reusing a compatible neighbour's.
  */
 export function prepareAnon(space: AddressSpace, vma: Vma): void {
   if (vma.anon !== null || vma.flags & VM_SHARED) return;
@@ -21,22 +20,121 @@ export function prepareAnon(space: AddressSpace, vma: Vma): void {
 }
 
 /**
- * The page-fault handler (`handle_mm_fault` for anonymous memory): a fault on a page of a VMA whose
- * rights allow the access gets a zeroed frame mapped with the VMA's rights; anything else is a
- * SIGSEGV reason. In eager mode every page of a VMA is already present, so only the SIGSEGV
- * outcomes occur.
+ * The rights of a private page that is not the task's own copy yet (the zero page, a page-cache
+ * page): the VMA's, minus write; a writable VMA keeps read, since write implies read on both
+ * architectures (Linux's PAGE_COPY).
+ */
+function copyOnWriteProt(prot: number): number {
+  return prot & VM_WRITE ? (prot & ~VM_WRITE) | VM_READ : prot;
+}
+
+/** The page offset inside the VMA's object (file or shmem) of the page at `page`. */
+function objectIndex(space: AddressSpace, vma: Vma, page: number): number {
+  return vma.pgoff + (page - vma.start) / space.pageSize;
+}
+
+/** A zeroed frame, or null when RAM is exhausted. */
+function zeroedFrame(space: AddressSpace): PhysAddr | null {
+  const { frames, ram } = space.ctx;
+  const frame = frames.allocPage(FrameUse.UserData);
+  if (frame !== null) ram.zero(frame, space.pageSize);
+  return frame;
+}
+
+/** The object's frame for a page, allocated (zeroed: the model has no file contents) on first use. */
+function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | null {
+  const object = vma.file!;
+  const index = objectIndex(space, vma, page);
+  const have = object.pages.get(index);
+  if (have !== undefined) return have;
+  const frame = zeroedFrame(space);
+  if (frame === null) return null;
+  object.pages.set(index, frame);
+  space.ctx.frames.count[space.ctx.frames.frameIndex(frame)]++;
+  return frame;
+}
+
+/**
+ * `expand_downwards`: a fault below a grows-down VMA extends it, if the stack rlimit, the guard gap
+ * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null.
+ */
+function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
+  if (!(vma.flags & VM_GROWSDOWN)) return null;
+  const { layout } = space;
+  if (page < layout.mmapMinAddr) return null;
+  const prev = space.vmas.prev(vma);
+  if (prev !== undefined && !(prev.flags & VM_GROWSDOWN) && prev.flags & (VM_READ | VM_WRITE | VM_EXEC)) {
+    if (page - prev.end < layout.stackGuardGap) return null;
+  }
+  if (prev !== undefined && prev.end > page) return null;
+  const grow = (vma.start - page) / space.pageSize;
+  if (grow > vma.pgoff) return null;
+  if (!space.mayExpandVm(vma.flags, grow)) return null;
+  if (vma.end - page > layout.rlimitStack) return null;
+  if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
+  prepareAnon(space, vma);
+  space.setBounds(vma, page, vma.end, null);
+  return vma;
+}
+
+/**
+ * The page-fault handler (`handle_mm_fault`): finds the VMA (growing a stack if the address is just
+ * below one), checks the access against the VMA's rights, then backs the page:
+ * - private anonymous memory: a read maps the shared zero page, a write a zeroed frame of its own
+ *   (copy-on-write when the zero page or a file page was mapped);
+ * - shared memory and files: the object's page, private writes copying it.
+ * Anything else is a SIGSEGV reason; running out of frames is an out-of-memory kill.
  */
 export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Access): FaultOutcome {
-  const vma = space.vmas.find(va);
+  const page = va - (va % space.pageSize);
+  let vma = space.vmas.lowerBound(va);
   if (vma === undefined) return 'not-mapped';
+  if (vma.start > va) {
+    const grown = expandStack(space, vma, page);
+    if (grown === null) return 'not-mapped';
+    vma = grown;
+  }
   const { format, frames, ram } = space.ctx;
   if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) return 'denied';
-  const page = (va - (va % space.pageSize)) as VirtAddr;
-  if (space.pageTable.isMapped(page)) return 'denied';
-  const frame = frames.allocPage(FrameUse.UserData);
+  const pt = space.pageTable;
+  const present = pt.translate(page as VirtAddr);
+  const write = access === 'write';
+  if (present >= 0) {
+    // Present but not permitted: the only resolvable case is a private write to a read-only copy.
+    if (!write || vma.flags & VM_SHARED) return 'denied';
+    const copy = frames.allocPage(FrameUse.UserData);
+    if (copy === null) return 'out-of-memory';
+    ram.copy(copy, present as PhysAddr, space.pageSize);
+    prepareAnon(space, vma);
+    const old = new Uint32Array(2);
+    pt.replace(page as VirtAddr, copy, vma.prot, old);
+    space.releaseFrame(present as PhysAddr);
+    return 'resolved';
+  }
+  if (vma.flags & VM_SHARED) {
+    const frame = objectPage(space, vma, page);
+    if (frame === null) return 'out-of-memory';
+    if (!pt.map(page as VirtAddr, frame, vma.prot)) return 'out-of-memory';
+    return 'resolved';
+  }
+  if (!write) {
+    // A read maps the zero page (anonymous) or the page-cache page (file), without write access.
+    const frame = vma.file === null ? space.zeroFrame : objectPage(space, vma, page);
+    if (frame === null) return 'out-of-memory';
+    if (!pt.map(page as VirtAddr, frame, copyOnWriteProt(vma.prot))) return 'out-of-memory';
+    return 'resolved';
+  }
+  const frame = vma.file === null ? zeroedFrame(space) : frames.allocPage(FrameUse.UserData);
   if (frame === null) return 'out-of-memory';
-  ram.zero(frame, space.pageSize);
-  if (!space.pageTable.map(page, frame, vma.prot)) {
+  if (vma.file !== null) {
+    const cached = objectPage(space, vma, page);
+    if (cached === null) {
+      frames.freePage(frame);
+      return 'out-of-memory';
+    }
+    ram.copy(frame, cached, space.pageSize);
+  }
+  if (!pt.map(page as VirtAddr, frame, vma.prot)) {
     frames.freePage(frame);
     return 'out-of-memory';
   }
@@ -45,21 +143,17 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
 }
 
 /**
- * Allocates, zeroes and maps every page of [start, end) that is not yet present, with `prot`
- * (MAP_POPULATE in demand mode). Stops at the first allocation failure and reports it: populate
- * errors are not the syscall's (Linux ignores them), the pages stay for the fault handler.
+ * Faults in every page of [start, end) as `access` would (MAP_POPULATE, MADV_POPULATE_*,
+ * mlock). Stops at the first failure and reports it.
  */
-export function populateRange(space: AddressSpace, start: number, end: number, prot: number): boolean {
-  const { frames, ram } = space.ctx;
+export function populateRange(space: AddressSpace, start: number, end: number, access: Access): FaultOutcome {
+  const rights = new Uint8Array(1);
+  const need = ACCESS_RIGHT[access];
   for (let va = start; va < end; va += space.pageSize) {
-    if (space.pageTable.isMapped(va as VirtAddr)) continue;
-    const frame = frames.allocPage(FrameUse.UserData);
-    if (frame === null) return false;
-    ram.zero(frame, space.pageSize);
-    if (!space.pageTable.map(va as VirtAddr, frame as PhysAddr, prot)) {
-      frames.freePage(frame);
-      return false;
-    }
+    const frame = space.pageTable.translate(va as VirtAddr, rights);
+    if (frame >= 0 && rights[0] & need) continue;
+    const outcome = handlePageFault(space, va as VirtAddr, access);
+    if (outcome !== 'resolved') return outcome;
   }
-  return true;
+  return 'resolved';
 }

@@ -1,3 +1,4 @@
+import type { MemoryObject } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
 
 /**
@@ -10,13 +11,8 @@ export class AnonIdentity {
   readonly id = AnonIdentity.nextId++;
 }
 
-/** A mapped file, as far as the model needs one: a name for maps, a device and inode. */
-export interface MappedFile {
-  readonly path: string;
-  readonly major: number;
-  readonly minor: number;
-  readonly inode: number;
-}
+/** What a file-backed VMA maps: a file's page cache or a shmem object. */
+export type MappedFile = MemoryObject;
 
 /**
  * One virtual memory area: a page-aligned range [start, end) of an address space with one set of

@@ -21,11 +21,13 @@ import {
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
 import { FrameUse } from '../mm/frame-allocator.js';
+import { type MemoryObject, newShmem } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
 import {
   VM_ACCOUNT,
   VM_DONTDUMP,
+  VM_EXEC,
   VM_GROWSDOWN,
   VM_LOCKED,
   VM_MAYEXEC,
@@ -34,6 +36,7 @@ import {
   VM_MAYWRITE,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
+  VM_READ,
   VM_SHARED,
   VM_SOFTDIRTY,
   VM_SYNC,
@@ -181,7 +184,11 @@ export function sysMmap(
   return result;
 }
 
-/** `__mm_populate` for demand paging: prefault every accessible page of the new mapping. */
+/**
+ * `__mm_populate` for demand paging: fault in every accessible page of the new mapping, with write
+ * faults where it is writable (so private pages get frames of their own) and read faults elsewhere
+ * (the zero page). Failures are ignored, as Linux ignores them.
+ */
 function populateMapped(ctx: SyscallContext, start: number, end: number): void {
   const { space } = ctx;
   for (
@@ -189,10 +196,9 @@ function populateMapped(ctx: SyscallContext, start: number, end: number): void {
     v !== undefined && v.start < end;
     v = space.vmas.next(v)
   ) {
-    if (v.prot === 0) continue;
-    // A read-only private page would map the shared zero page in Linux; the model maps a zeroed frame.
-    if (v.flags & VM_WRITE && !(v.flags & VM_SHARED)) prepareAnon(space, v);
-    if (!populateRange(space, Math.max(start, v.start), Math.min(end, v.end), v.prot)) return;
+    if (!(v.flags & (VM_READ | VM_WRITE | VM_EXEC))) continue;
+    const access = v.flags & VM_WRITE ? ('write' as const) : ('read' as const);
+    if (populateRange(space, Math.max(start, v.start), Math.min(end, v.end), access) !== 'resolved') return;
   }
 }
 
@@ -242,18 +248,21 @@ function mmapRegion(
   }
   if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
 
-  let vma = mergeNewRange(
-    space,
-    { start, end, flags: vmFlags, pgoff, file: null, anon: null, droppable },
-    undo,
-  );
+  // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
+  let file: MemoryObject | null = null;
+  if (vmFlags & VM_SHARED) {
+    const shmem = newShmem();
+    file = shmem;
+    undo.record(() => space.releaseObject(shmem));
+  }
+  let vma = mergeNewRange(space, { start, end, flags: vmFlags, pgoff, file, anon: null, droppable }, undo);
   if (vma === null) {
-    vma = new Vma({ start, end, flags: vmFlags, pgoff, droppable });
+    vma = new Vma({ start, end, flags: vmFlags, pgoff, file, droppable });
     space.insertVma(vma, undo);
   }
 
   if (ctx.paging === 'eager') {
-    if (!populateEager(ctx, guard, start, end, vmFlags)) return -ENOMEM;
+    if (!populateEager(ctx, guard, vma, start, end)) return -ENOMEM;
     if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
       const target = vma;
       prepareAnon(space, target);
@@ -274,17 +283,11 @@ function mmapRegion(
  * and track it, replacing (and remembering) whatever a MAP_FIXED range held. Returns false on the
  * first allocation failure; the guard then undoes everything.
  */
-function populateEager(
-  ctx: SyscallContext,
-  guard: MmapGuard,
-  start: number,
-  end: number,
-  vmFlags: number,
-): boolean {
+function populateEager(ctx: SyscallContext, guard: MmapGuard, vma: Vma, start: number, end: number): boolean {
   const { space } = ctx;
   const { frames, ram } = space.ctx;
   const { pageTable, pageSize } = space;
-  const prot = vmFlagsFromProt(vmFlags);
+  const prot = vma.prot;
   const old = new Uint32Array(2);
   for (let va = start; va < end; va += pageSize) {
     const frame = frames.allocPage(FrameUse.UserData);
@@ -300,6 +303,11 @@ function populateEager(
       return false;
     }
     guard.track(va as VirtAddr, frame);
+    if (vma.file !== null) {
+      // Shared memory: the page belongs to the object too, which holds its own reference.
+      vma.file.pages.set(vma.pgoff + (va - vma.start) / pageSize, frame);
+      frames.count[frames.frameIndex(frame)]++;
+    }
   }
   return true;
 }

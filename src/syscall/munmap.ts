@@ -46,5 +46,6 @@ export function unmapRange(ctx: SyscallContext, start: number, end: number): num
     space.zapRange(v.start, v.end);
   }
   if (accounted > 0) ctx.accounting.uncharge(accounted);
+  for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
   return 0;
 }
