@@ -20,6 +20,8 @@ export { type Access, formatRights, type Rights } from './hal/rights.js';
 export { Kernel, type KernelOptions } from './kernel/kernel.js';
 export { type FaultReason, PageFaultError } from './kernel/page-fault.js';
 export { KernelPanic } from './kernel/panic.js';
+export { procMaps, smapsFlags } from './kernel/procfs.js';
+export { type Snapshot, SnapshotError } from './kernel/snapshot.js';
 export { Task } from './kernel/task.js';
 export { AddressSpace } from './mm/address-space.js';
 export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';

@@ -12,10 +12,12 @@ import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js'
 import type { MemoryObject } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
+import { VM_ACCOUNT } from '../mm/vm-flags.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { checkInvariants } from './check.js';
 import { Mmu } from './mmu.js';
+import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
 import { Task } from './task.js';
 
 /** Boot parameters; every one has a default. */
@@ -122,6 +124,29 @@ export class Kernel {
     return task;
   }
 
+  /**
+   * Creates a task whose address space is rebuilt from a /proc snapshot (see `Snapshot`) and makes
+   * it current. Throws a `SnapshotError` for a snapshot no address space could have.
+   */
+  spawnFromSnapshot(snapshot: Snapshot): Task {
+    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize);
+    const task = this.spawn();
+    const space = task.mm;
+    let accounted = 0;
+    for (const vma of built.vmas) {
+      space.insertVma(vma, null);
+      if (vma.flags & VM_ACCOUNT) accounted += (vma.end - vma.start) / this.pageSize;
+    }
+    this.accounting.committed += accounted;
+    space.gateArea = built.gateArea;
+    space.startBrk = snapshot.startBrk ?? built.brk?.start ?? 0;
+    space.brk = snapshot.brk ?? built.brk?.end ?? space.startBrk;
+    space.startStack = snapshot.startStack ?? (built.stack ? built.stack.end - 2 * this.pageSize : 0);
+    space.startData = snapshot.startData ?? 0;
+    space.endData = snapshot.endData ?? 0;
+    return task;
+  }
+
   /** Makes `task` the current task (a context switch: the next syscalls run in its address space). */
   switchTo(task: Task): void {
     if (this.taskList.get(task.pid) !== task) throw new Error(`switchTo: task ${task.pid} is not alive`);
@@ -133,7 +158,7 @@ export class Kernel {
     if (this.taskList.get(task.pid) !== task) throw new Error(`exit: task ${task.pid} is not alive`);
     const space = task.mm;
     let accounted = 0;
-    for (const v of space.vmas) if (v.flags & 0x100000) accounted += (v.end - v.start) / this.pageSize;
+    for (const v of space.vmas) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / this.pageSize;
     space.pageTable.destroy((_va, frame) => space.releaseFrame(frame));
     const objects = new Set<MemoryObject>();
     for (const v of [...space.vmas]) {

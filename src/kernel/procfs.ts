@@ -35,10 +35,16 @@ export function mapsEntry(space: AddressSpace, vma: Vma): MapsEntry {
 export function procMaps(space: AddressSpace): string {
   let out = '';
   for (const vma of space.vmas) out += `${formatMapsLine(mapsEntry(space, vma))}\n`;
+  if (space.gateArea) out += `${VSYSCALL_LINE}\n`;
   return out;
 }
 
+/** x86-64's vsyscall page: printed last, but a gate area, not a VMA (so not counted in map_count). */
+const VSYSCALL_LINE = 'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]';
+
 /** The `VmFlags:` line of each VMA, as /proc/PID/smaps shows it, in address order. */
 export function smapsFlags(space: AddressSpace): string[] {
-  return [...space.vmas].map((v) => smapsVmFlags(v.flags));
+  const out = [...space.vmas].map((v) => smapsVmFlags(v.flags) + (v.droppable ? ' dp' : ''));
+  if (space.gateArea) out.push('ex');
+  return out;
 }

@@ -75,6 +75,16 @@ const SMAPS_NAMES: [number, string][] = [
   [VM_NOHUGEPAGE, 'nh'],
 ];
 
+/** Parses a `VmFlags:` line (names separated by spaces) back into vm_flags; unknown names are ignored. */
+export function parseSmapsVmFlags(line: string): number {
+  let flags = 0;
+  for (const name of line.trim().split(/\s+/)) {
+    const hit = SMAPS_NAMES.find(([, n]) => n === name);
+    if (hit) flags |= hit[0];
+  }
+  return flags;
+}
+
 export function smapsVmFlags(flags: number): string {
   const names: string[] = [];
   for (const [bit, name] of SMAPS_NAMES) if (flags & bit) names.push(name);
