@@ -96,6 +96,20 @@ export function vmasFromSnapshot(
   let stack: Vma | undefined;
   let lastEnd = 0;
   entries.forEach((e, i) => {
+    // RELRO: a read-only private file piece directly below the writable piece of the same file was
+    // mapped writable (and charged) by the loader, then mprotect()ed read-only; it keeps VM_ACCOUNT.
+    const next = entries[i + 1];
+    const relro =
+      next !== undefined &&
+      !e.perms.shared &&
+      !e.perms.write &&
+      !isAnonymous(e) &&
+      next.name === e.name &&
+      next.inode === e.inode &&
+      next.start === e.end &&
+      next.perms.write &&
+      !next.perms.shared &&
+      next.offset === e.offset + (e.end - e.start);
     const where = `maps line ${i + 1} (${e.start.toString(16)}-${e.end.toString(16)} ${e.name})`;
     if (e.name === '[vsyscall]') {
       gateArea = true;
@@ -109,7 +123,7 @@ export function vmasFromSnapshot(
       throw new SnapshotError(`${where}: not page-aligned or empty`);
     if (start < lastEnd) throw new SnapshotError(`${where}: overlaps or is out of order`);
     lastEnd = end;
-    let flags = snapshot.vmFlags ? parseSmapsVmFlags(snapshot.vmFlags[i]) : inferFlags(e);
+    let flags = snapshot.vmFlags ? parseSmapsVmFlags(snapshot.vmFlags[i]) : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
     const droppable = snapshot.vmFlags ? /\bdp\b/.test(snapshot.vmFlags[i]) : false;
     let file: MemoryObject | null = null;
     let pgoff = start / pageSize;

@@ -2,6 +2,7 @@ import type { PhysAddr } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import type { OpenFile } from '../syscall/context.js';
 import type { Mmu } from './mmu.js';
+import { PageFaultError } from './page-fault.js';
 
 /**
  * A task (process): a pid, its address space, whose page-table root is its `ttbr0`, and its open
@@ -28,27 +29,31 @@ export class Task {
     return !this.alive;
   }
 
-  /** Reads `n` bytes at user address `addr`; throws a PageFaultError if any page is unmapped or not readable. */
-  read(addr: number, n: number): Uint8Array {
+  /**
+   * Reads `n` bytes at user address `addr`; throws a PageFaultError if any page is unmapped or not
+   * readable. An address is a 64-bit value (number or bigint): beyond user space it faults.
+   */
+  read(addr: number | bigint, n: number): Uint8Array {
     this.assertAlive();
-    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(n) || addr < 0 || n < 0) {
-      throw new RangeError('read: address and length must be non-negative integers');
-    }
-    return this.mmu.read(this.mm, addr, n);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('read: length must be a non-negative integer');
+    return this.mmu.read(this.mm, this.userAddress(addr, n, 'read'), n);
   }
 
   /** Writes `bytes` at user address `addr`; throws a PageFaultError (and writes nothing) if any page is unmapped or read-only. */
-  write(addr: number, bytes: Uint8Array | readonly number[] | string): void {
+  write(addr: number | bigint, bytes: Uint8Array | readonly number[] | string): void {
     this.assertAlive();
-    if (!Number.isSafeInteger(addr) || addr < 0)
-      throw new RangeError('write: address must be a non-negative integer');
     const data =
-      typeof bytes === 'string'
-        ? new TextEncoder().encode(bytes)
-        : bytes instanceof Uint8Array
-          ? bytes
-          : Uint8Array.from(bytes);
-    this.mmu.write(this.mm, addr, data);
+      typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
+    this.mmu.write(this.mm, this.userAddress(addr, data.length, 'write'), data);
+  }
+
+  /** `addr` as a user address, or the SEGV_MAPERR fault an address beyond user space gives. */
+  private userAddress(addr: number | bigint, n: number, access: 'read' | 'write'): number {
+    if (typeof addr === 'number' && !Number.isInteger(addr)) throw new RangeError(`${access}: address must be an integer`);
+    const a = BigInt.asUintN(64, BigInt(addr));
+    const top = BigInt(this.mm.layout.taskSize);
+    if (n > 0 && a + BigInt(n) > top) throw new PageFaultError(Number(a >= top ? a : top), access, 'not-mapped');
+    return Number(a);
   }
 
   /** @internal Marks the task dead; the kernel frees its address space. */

@@ -34,8 +34,15 @@ export interface Layout {
   readonly totalSwapPages: number;
   /** PMD size: THP alignment of anonymous mappings whose length is a multiple of it. */
   readonly pmdSize: number;
-  /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (x86-64 has it, arm64 does not). */
+  /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (off on the reference kernel, whose smaps shows no `sd`). */
   readonly softDirty: boolean;
+  /** arm64 CPU features that make PROT_BTI / PROT_MTE valid (none on a Cortex-A57). */
+  readonly armBti: boolean;
+  readonly armMte: boolean;
+  /** CONFIG_COMPAT_BRK: brk may go down to end_data instead of start_brk. */
+  readonly compatBrk: boolean;
+  /** Personality READ_IMPLIES_EXEC. */
+  readonly readImpliesExec: boolean;
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -92,6 +99,10 @@ export function defaultLayout(
     totalRamPages: opts.totalRamPages ?? Math.floor(ramBytes / pageSize),
     totalSwapPages: opts.totalSwapPages ?? 0,
     pmdSize,
-    softDirty: opts.softDirty ?? arch === 'x86_64',
+    softDirty: opts.softDirty ?? false,
+    armBti: opts.armBti ?? false,
+    armMte: opts.armMte ?? false,
+    compatBrk: opts.compatBrk ?? false,
+    readImpliesExec: opts.readImpliesExec ?? false,
   };
 }

@@ -281,18 +281,80 @@ export class PageTable {
   }
 
   /**
-   * Rewrites the rights of every present leaf in [start, end) to those of `prot` (mprotect),
-   * invalidating each changed page. Allocates nothing.
+   * Rewrites the rights of every present leaf in [start, end) to those of the prot `protFor` gives
+   * for its frame (mprotect), invalidating each changed page. Allocates nothing.
    */
-  protectRange(start: number, end: number, prot: number): void {
+  protectRange(start: number, end: number, protFor: (frame: PhysAddr, va: number) => number): void {
+    const { ram, format, tlb } = this.ctx;
     this.visitLeaves(start, end, (e, va) => {
-      const { ram, format, tlb } = this.ctx;
       const lo = ram.readLo(e);
       const hi = ram.readHi(e);
       const frame = format.address(lo, hi);
-      ram.write64(e, format.leafLo(frame, prot), format.leafHi(frame, prot));
+      const prot = protFor(frame, va);
+      const nlo = format.leafLo(frame, prot);
+      const nhi = format.leafHi(frame, prot);
+      if (nlo === lo && nhi === hi) return;
+      ram.write64(e, nlo, nhi);
       tlb.invalidatePage(this.root, va as VirtAddr);
     });
+  }
+
+  /**
+   * Moves the present leaves of [from, from+len) to the same offsets at `to` (mremap's
+   * `move_page_tables`): frames keep their references, no data is copied. Tables the destination
+   * needs are allocated; when one cannot be, the move stops there. Emptied source tables are kept
+   * (so a move back can never need memory) until `prune`. Returns the number of bytes of the range
+   * fully handled: `len` on success.
+   */
+  moveRange(from: number, to: number, len: number): number {
+    const { ram, format, frames, tlb } = this.ctx;
+    const moves: number[] = [];
+    this.visitLeaves(from, from + len, (_e, va) => moves.push(va));
+    for (const va of moves) {
+      const src = this.leafEntry(va, false) as PhysAddr;
+      const srcTable = this.cachedLeafTable;
+      const lo = ram.readLo(src);
+      const hi = ram.readHi(src);
+      const dst = this.leafEntry(to + (va - from), true);
+      if (dst < 0) return va - from;
+      const dstTable = this.cachedLeafTable;
+      if (format.isValid(ram.readLo(dst as PhysAddr)))
+        throw new KernelPanic(`moveRange: 0x${(to + va - from).toString(16)} is mapped`);
+      ram.write64(dst as PhysAddr, lo, hi);
+      frames.count[frames.frameIndex(dstTable as PhysAddr)]++;
+      ram.write64(src, 0, 0);
+      frames.count[frames.frameIndex(srcTable as PhysAddr)]--;
+      tlb.invalidatePage(this.root, va as VirtAddr);
+    }
+    return len;
+  }
+
+  /** Frees every intermediate table under [start, end) that holds no valid entry. */
+  prune(start: number, end: number): void {
+    if (start >= end) return;
+    this.cachedRegion = -1;
+    const { ram, format, frames, geometry } = this.ctx;
+    const walk = (table: number, level: number, base: number): number => {
+      const span = geometry.levelSpan[level];
+      const first = Math.max(0, Math.floor((start - base) / span));
+      const lastIdx = Math.min(geometry.levelMask[level], Math.ceil((end - base) / span) - 1);
+      const tf = frames.frameIndex(table as PhysAddr);
+      if (level < this.last) {
+        for (let i = first; i <= lastIdx; i++) {
+          const e = (table + i * 8) as PhysAddr;
+          const lo = ram.readLo(e);
+          if (!format.isValid(lo)) continue;
+          const child = format.address(lo, ram.readHi(e));
+          if (walk(child, level + 1, base + i * span) === 0) {
+            ram.write64(e, 0, 0);
+            frames.count[tf]--;
+            frames.freePage(child);
+          }
+        }
+      }
+      return frames.count[tf];
+    };
+    walk(this.root, 0, 0);
   }
 
   /** Calls `fn(entryAddress, va)` for each present leaf in [start, end), in address order. */

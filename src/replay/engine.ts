@@ -26,7 +26,7 @@
  * The break. A task without a `[heap]` in its snapshot starts its break where the log's first
  * `brk(NULL)` says it was (the break is placed by execve, before the log begins).
  */
-import { EACCES, EBADF } from '../abi/errno.js';
+import { EACCES, EBADF, EINVAL } from '../abi/errno.js';
 import type { Arch } from '../hal/addr.js';
 import { Kernel } from '../kernel/kernel.js';
 import { procMaps } from '../kernel/procfs.js';
@@ -215,6 +215,8 @@ export class Replayer {
     } as Record<DivergenceReason, number>,
   };
   private peakFrames = 0;
+  /** Whether the first pid has been seen. */
+  private started = false;
   /** The first task's /proc/PID/maps when it ended (exit) or at finish. */
   firstMaps: string | undefined;
 
@@ -308,7 +310,8 @@ export class Replayer {
     const known = this.byPid.get(pid);
     if (known !== undefined) return known;
     let st: TaskState;
-    if (this.lastState === undefined) {
+    if (!this.started) {
+      this.started = true;
       st = this.first ?? this.newState(this.kernel.spawn(), false);
       this.first = st;
     } else {
@@ -327,7 +330,7 @@ export class Replayer {
       const execd = ev.kind === 'memory' && ev.call.syscall === 'brk' && ev.call.addr === 0n;
       if (execd && !share) st = this.newState(this.kernel.spawn(), false);
       else if (parent && share === false) st = this.forkOf(parent);
-      else st = parent ?? this.lastState;
+      else st = parent ?? this.lastState ?? this.newState(this.kernel.spawn(), false);
     }
     return this.attach(st, pid);
   }
@@ -634,7 +637,7 @@ export class Replayer {
           return { reason: 'follows-difference', causeLine: seen.mismatchLine };
       }
       const anon = (call.flags & 0x20n) !== 0n;
-      if (!anon && !this.fileMappings && model < 0 && log.kind === 'value') {
+      if (!anon && !this.fileMappings && model === -EINVAL) {
         return { reason: 'file-mapping' };
       }
     }

@@ -132,8 +132,13 @@ export function sysMmap(
   if (flags & MAP_SYNC) vmFlags |= VM_SYNC;
   if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
 
-  // 13-16. Address selection; MAP_FIXED only gets its range checked.
-  if (hugeAddr) return -ENOMEM;
+  // 13-16. Address selection; MAP_FIXED only gets its range checked. A fixed address in the last
+  // 4095 bytes of the 64-bit space is an "error value" to __get_unmapped_area, returned as is.
+  if (hugeAddr) {
+    const top = 2n ** 64n;
+    if (typeof addrW === 'bigint' && addrW >= top - 4095n) return Number(addrW - top);
+    return -ENOMEM;
+  }
   const start = getUnmappedArea(space, arch, {
     addr,
     len,

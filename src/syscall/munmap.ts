@@ -32,7 +32,12 @@ export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: Sysc
  * of no return, their pages, their frames, their emptied tables and their commit charge.
  * Shared by munmap, brk shrinking and mremap. Returns 0 or -ENOMEM.
  */
-export function unmapRange(ctx: SyscallContext, start: number, end: number): number {
+export function unmapRange(
+  ctx: SyscallContext,
+  start: number,
+  end: number,
+  opts: { uncharge?: boolean } = {},
+): number {
   const { space } = ctx;
   if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
   using undo = new UndoLog();
@@ -45,7 +50,7 @@ export function unmapRange(ctx: SyscallContext, start: number, end: number): num
     if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
     space.zapRange(v.start, v.end);
   }
-  if (accounted > 0) ctx.accounting.uncharge(accounted);
+  if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
   for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
   return 0;
 }

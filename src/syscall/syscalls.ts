@@ -1,6 +1,10 @@
 import type { SyscallArg } from './args.js';
+import { sysBrk } from './brk.js';
 import type { SyscallContext } from './context.js';
+import { sysMadvise } from './madvise.js';
 import { sysMmap } from './mmap.js';
+import { sysMprotect } from './mprotect.js';
+import { sysMremap } from './mremap.js';
 import { sysMunmap } from './munmap.js';
 
 /**
@@ -24,5 +28,28 @@ export class Syscalls {
 
   munmap(addr: SyscallArg, len: SyscallArg): number {
     return sysMunmap(this.context(), addr, len);
+  }
+
+  mprotect(addr: SyscallArg, len: SyscallArg, prot: SyscallArg): number {
+    return sysMprotect(this.context(), addr, len, prot);
+  }
+
+  /** The new break, or the old one when the request is refused (brk never returns an errno). */
+  brk(addr: SyscallArg): number {
+    return sysBrk(this.context(), addr);
+  }
+
+  mremap(
+    oldAddr: SyscallArg,
+    oldLen: SyscallArg,
+    newLen: SyscallArg,
+    flags: SyscallArg,
+    newAddr: SyscallArg = 0,
+  ): number {
+    return sysMremap(this.context(), oldAddr, oldLen, newLen, flags, newAddr);
+  }
+
+  madvise(addr: SyscallArg, len: SyscallArg, advice: SyscallArg): number {
+    return sysMadvise(this.context(), addr, len, advice);
   }
 }

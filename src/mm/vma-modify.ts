@@ -1,0 +1,122 @@
+import { ENOMEM } from '../abi/errno.js';
+import type { AddressSpace } from './address-space.js';
+import type { UndoLog } from './undo-log.js';
+import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
+import type { AnonIdentity, Vma } from './vma.js';
+
+/** `is_mergeable_anon_vma` without forks: identities are compatible when one is missing or they are the same. */
+function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
+  return a === null || b === null || a === b;
+}
+
+/** What the modified range [start, end) of `middle` would be, as a merge candidate. */
+interface Proposed {
+  start: number;
+  end: number;
+  flags: number;
+  pgoff: number;
+  middle: Vma;
+}
+
+function attributesMatch(neighbour: Vma, p: Proposed): boolean {
+  return (
+    ((neighbour.flags ^ p.flags) & ~VM_SOFTDIRTY) === 0 &&
+    neighbour.file === p.middle.file &&
+    neighbour.name === p.middle.name &&
+    neighbour.droppable === p.middle.droppable &&
+    anonCompatible(neighbour.anon, p.middle.anon)
+  );
+}
+
+function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
+  if (vma.anon === anon) return;
+  const old = vma.anon;
+  vma.anon = anon;
+  undo.record(() => {
+    vma.anon = old;
+  });
+}
+
+/**
+ * `vma_merge_existing_range` (mm/vma.c, 6.18): when [start, end) touches an end of `middle`, try to
+ * give it to the neighbour on that side (or to both, deleting `middle`). Returns the VMA that now
+ * covers [start, end), or null when no merge applies.
+ */
+function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vma | null {
+  const { middle } = p;
+  const leftSide = p.start === middle.start;
+  const rightSide = p.end === middle.end;
+  if (p.flags & VM_SPECIAL || (!leftSide && !rightSide)) return null;
+  const pageSize = space.pageSize;
+  const prev = leftSide ? space.vmas.prev(middle) : undefined;
+  const next = rightSide ? space.vmas.next(middle) : undefined;
+  const mergeLeft =
+    prev !== undefined &&
+    prev.end === p.start &&
+    attributesMatch(prev, p) &&
+    prev.pgoff + (prev.end - prev.start) / pageSize === p.pgoff;
+  let mergeRight =
+    next !== undefined &&
+    next.start === p.end &&
+    attributesMatch(next, p) &&
+    next.pgoff === p.pgoff + (p.end - p.start) / pageSize;
+  if (mergeLeft && mergeRight) mergeRight = anonCompatible(prev!.anon, next!.anon);
+  if (!mergeLeft && !mergeRight) return null;
+  const removeMiddle = leftSide && rightSide;
+  if (mergeLeft && mergeRight) {
+    const anon = prev!.anon ?? next!.anon ?? middle.anon;
+    const end = next!.end;
+    space.removeVma(middle, undo);
+    space.removeVma(next!, undo);
+    space.setBounds(prev!, prev!.start, end, undo);
+    setAnon(prev!, anon, undo);
+    return prev!;
+  }
+  if (mergeLeft) {
+    const anon = prev!.anon ?? middle.anon;
+    if (removeMiddle) space.removeVma(middle, undo);
+    else space.setBounds(middle, p.end, middle.end, undo);
+    space.setBounds(prev!, prev!.start, p.end, undo);
+    setAnon(prev!, anon, undo);
+    return prev!;
+  }
+  const anon = next!.anon ?? middle.anon;
+  if (removeMiddle) space.removeVma(middle, undo);
+  else space.setBounds(middle, middle.start, p.start, undo);
+  space.setBounds(next!, p.start, next!.end, undo);
+  setAnon(next!, anon, undo);
+  return next!;
+}
+
+/**
+ * `vma_modify` (mm/vma.c): isolates [start, end) of `vma` as one VMA that the caller may then give
+ * new flags, merging it into a neighbour when the new flags allow, otherwise splitting off the
+ * parts outside the range (each split refused at max_map_count). Returns that VMA or -ENOMEM.
+ * The caller's undo log covers every step; Linux would keep a first split when the second one
+ * fails, the model undoes it (an invisible difference: the two pieces look alike).
+ */
+export function modifyVmaRange(
+  space: AddressSpace,
+  vma: Vma,
+  start: number,
+  end: number,
+  flags: number,
+  undo: UndoLog,
+): Vma | number {
+  const merged = mergeExistingRange(
+    space,
+    { start, end, flags, pgoff: vma.pgoff + (start - vma.start) / space.pageSize, middle: vma },
+    undo,
+  );
+  if (merged !== null) return merged;
+  let target = vma;
+  if (target.start < start) {
+    if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
+    target = space.splitVma(target, start, undo);
+  }
+  if (target.end > end) {
+    if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
+    space.splitVma(target, end, undo);
+  }
+  return target;
+}

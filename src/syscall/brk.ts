@@ -1,0 +1,114 @@
+import type { AddressSpace } from '../mm/address-space.js';
+import { UndoLog } from '../mm/undo-log.js';
+import {
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_MAYEXEC,
+  VM_MAYREAD,
+  VM_MAYWRITE,
+  VM_READ,
+  VM_SOFTDIRTY,
+  VM_WRITE,
+} from '../mm/vm-flags.js';
+import { Vma } from '../mm/vma.js';
+import { type SyscallArg, toWord } from './args.js';
+import type { SyscallContext } from './context.js';
+import { unmapRange } from './munmap.js';
+
+/**
+ * brk(2): `SYSCALL_DEFINE1(brk)` (mm/mmap.c, 6.18). It never returns an errno: it answers the new
+ * break, or the old one when the request cannot be granted (below the heap start, over
+ * RLIMIT_DATA, into the next mapping or its guard gap, over a limit). The exact unaligned value is
+ * stored; shrinking unmaps whatever lies in the freed pages, foreign mappings included.
+ */
+export function sysBrk(ctx: SyscallContext, brkArg: SyscallArg): number {
+  const { space } = ctx;
+  const w = toWord(brkArg);
+  const orig = space.brk;
+  if (w === null || typeof w !== 'number' || w > space.layout.taskSize) return orig;
+  const brk = w;
+  const { layout, pageSize } = space;
+  const minBrk = layout.compatBrk ? space.endData : space.startBrk;
+  if (brk < minBrk) return orig;
+  // check_data_rlimit
+  if (
+    Number.isFinite(layout.rlimitData) &&
+    brk - space.startBrk + (space.endData - space.startData) > layout.rlimitData
+  ) {
+    return orig;
+  }
+  const align = (n: number) => Math.ceil(n / pageSize) * pageSize;
+  const newBrk = align(brk);
+  const oldBrk = align(space.brk);
+  if (oldBrk === newBrk) {
+    space.brk = brk;
+    return brk;
+  }
+  if (brk <= space.brk) {
+    // Shrinking: there must be a mapping in the freed pages; everything there goes.
+    const found = space.vmas.firstIntersecting(newBrk, oldBrk);
+    if (found === undefined) return orig;
+    space.brk = brk;
+    if (unmapRange(ctx, newBrk, oldBrk) !== 0) {
+      space.brk = orig;
+      return orig;
+    }
+    return brk;
+  }
+  // Growing: keep a page (or a stack's guard gap) free below the next mapping.
+  const next = space.vmas.firstIntersecting(oldBrk, newBrk + pageSize + layout.stackGuardGap);
+  if (next !== undefined && newBrk + pageSize > space.startGap(next)) return orig;
+  if (!doBrkFlags(ctx, oldBrk, newBrk - oldBrk)) return orig;
+  space.brk = brk;
+  return brk;
+}
+
+/** The flags of heap memory (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`). */
+function heapFlags(ctx: SyscallContext): number {
+  const exec = ctx.space.layout.readImpliesExec && ctx.arch === 'x86_64' ? VM_EXEC : 0;
+  return VM_READ | VM_WRITE | exec | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+}
+
+/**
+ * `do_brk_flags`: map [addr, addr+len) as heap, extending the VMA that ends at `addr` when it can
+ * (`just_expand`: never merging with the next one), else a new VMA. All or nothing.
+ */
+function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
+  const { space } = ctx;
+  const flags = heapFlags(ctx);
+  const pages = len / space.pageSize;
+  if (!space.mayExpandVm(flags, pages)) return false;
+  if (space.mapCount > space.layout.maxMapCount) return false;
+  using undo = new UndoLog();
+  if (!ctx.accounting.charge(pages, space.totalVm)) return false;
+  undo.record(() => ctx.accounting.uncharge(pages));
+  const prev = brkVma(space, addr);
+  if (
+    prev !== undefined &&
+    prev.end === addr &&
+    ((prev.flags ^ flags) & ~VM_SOFTDIRTY) === 0 &&
+    prev.file === null &&
+    prev.name === '' &&
+    !prev.droppable &&
+    prev.pgoff + (prev.end - prev.start) / space.pageSize === addr / space.pageSize
+  ) {
+    space.setBounds(prev, prev.start, addr + len, undo);
+    markSoftDirty(space, prev, undo);
+  } else {
+    const vma = new Vma({ start: addr, end: addr + len, flags, pgoff: addr / space.pageSize });
+    space.insertVma(vma, undo);
+    markSoftDirty(space, vma, undo);
+  }
+  undo.commit();
+  return true;
+}
+
+function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): void {
+  if (space.softDirty && !(vma.flags & VM_SOFTDIRTY)) space.setFlags(vma, vma.flags | VM_SOFTDIRTY, undo);
+}
+
+/** `vma_prev_limit(vmi, start_brk)`: the VMA just below `addr`, if it lies at or above the heap start. */
+function brkVma(space: AddressSpace, addr: number): Vma | undefined {
+  const prev = space.vmas.prevBefore(addr);
+  return prev !== undefined && prev.end > space.startBrk ? prev : undefined;
+}
