@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Arch } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { runDemo } from './demo.js';
+import { registerReplay } from './replay.js';
 
 /** A command-line mistake found after parsing: one line on stderr, exit status 2. */
 class UsageError extends Error {}
@@ -39,8 +40,10 @@ program
     process.exitCode = ok ? 0 : 1;
   });
 
+registerReplay(program);
+
 try {
-  program.parse();
+  await program.parseAsync();
 } catch (err) {
   const e = err as { code?: string; exitCode?: number; message?: string };
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);

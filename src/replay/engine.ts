@@ -35,7 +35,7 @@ import type { LayoutOptions } from '../mm/layout.js';
 import { MemoryObject } from '../mm/memory-object.js';
 import type { SyscallArg } from '../syscall/args.js';
 import type { PagingMode } from '../syscall/context.js';
-import { parseMaps } from '../trace/proc-maps.js';
+import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { formatCall, formatResult, hex } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { AddressMap } from './address-map.js';
@@ -48,8 +48,8 @@ export interface ReplayOptions {
   /** Default `demand` (Linux's). */
   paging?: PagingMode;
   layout?: LayoutOptions;
-  /** /proc/PID/maps text the first task starts from. */
-  maps?: string;
+  /** /proc/PID/maps text (or its parsed lines) the first task starts from. */
+  maps?: string | readonly MapsEntry[];
   /** Name of the snapshot, for messages. */
   mapsName?: string;
   /** Translate addresses of mappings the log created to where the model placed them (ASLR). */
@@ -280,7 +280,7 @@ export class Replayer {
 
   private attach(st: TaskState, pid: number): TaskState {
     st.pids.add(pid);
-    st.allPids.push(pid);
+    if (pid >= 0) st.allPids.push(pid);
     this.byPid.set(pid, st);
     return st;
   }
@@ -806,8 +806,8 @@ function probeFileMappings(options: ReplayOptions): boolean {
 }
 
 /** The arch a /proc/PID/maps snapshot belongs to, when its addresses say: [vsyscall] or above 2^47. */
-export function archOfMaps(text: string): Arch | undefined {
-  const entries = parseMaps(text);
+export function archOfMaps(maps: string | readonly MapsEntry[]): Arch | undefined {
+  const entries = typeof maps === 'string' ? parseMaps(maps) : maps;
   if (entries.some((e) => e.name === '[vsyscall]')) return 'x86_64';
   if (entries.some((e) => e.end > 1n << 47n)) return 'aarch64';
   return undefined;

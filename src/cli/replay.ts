@@ -1,0 +1,456 @@
+/**
+ * `levitate-mm replay TRACE`: run the memory calls of a real strace log through the model and print
+ * the model's answer to each in strace's own format (see REPLAY_HELP).
+ */
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import type { Readable } from 'node:stream';
+import { type Command, Option } from 'commander';
+import type { Arch } from '../hal/addr.js';
+import { PAGE_SIZES } from '../hal/geometry.js';
+import { SnapshotError } from '../kernel/snapshot.js';
+import { drive, type TraceInput } from '../replay/drive.js';
+import {
+  archOfMaps,
+  type CallOutcome,
+  type DivergenceReason,
+  ReplayContradiction,
+  type ReplaySummary,
+  Replayer,
+  resultText,
+} from '../replay/engine.js';
+import { TraceSyntaxError } from '../trace/errors.js';
+import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
+import { findPerPidFiles } from '../trace/strace-parse.js';
+import {
+  type LayoutFlags,
+  layoutFrom,
+  machineDefaults,
+  parseAddress,
+  parseBytes,
+  parseCount,
+  parseLimit,
+} from './replay-options.js';
+
+export const REPLAY_HELP = `
+Recording a log:
+  strace -f -e trace=%memory -o app.strace ./app args     # one file, every process and thread
+  strace -f -tt -T -y -e trace=%memory -o app.strace ./app  # with times, durations and fd paths
+  strace -ff -e trace=%memory -o app ./app                 # one file per process: app.PID
+  (also: strace's default output on stderr, -t/-tt/-ttt/-r, -yy, unfiltered logs)
+
+Replaying it:
+  levitate-mm replay app.strace > model.strace      # then: diff app.strace model.strace
+  levitate-mm replay app.strace --relocate          # a log recorded with ASLR on (the usual case)
+  levitate-mm replay app                            # the app.PID files of strace -ff
+  strace -f -e trace=%memory ./app 2>&1 >/dev/null | levitate-mm replay -
+
+Output: every input line again on standard output (or --trace-out), memory calls with the model's
+result, so that diff shows exactly the calls on which the model differs from Linux; then a summary
+on standard error: calls replayed, how many differed and why, and for each process its mappings at
+the end and at the peak, mapped and resident bytes, page-table pages, and the frames in use.
+
+Why a result may differ (the summary counts each reason):
+  aslr                the log was recorded with address randomization: use --relocate
+  unknown-memory      the call works on memory mapped before the log began (the program and
+                      ld.so, mapped by execve); give the process's maps at its start with --maps
+  follows-difference  the call works on memory an earlier differing call left out (or elsewhere)
+  file-mapping        a file mapping, which the model's mmap does not map yet
+  unexplained         the model and Linux disagree
+
+How the log is read: one task per process (a thread shares its process's task; a pid whose first
+call is brk(NULL) is a newly exec'd program with an empty address space; clone/fork/vfork and
+execve lines, when the log has them, decide exactly). The first process starts from --maps, or
+empty; its break starts where the log's first brk(NULL) says. An fd an mmap uses is opened, by its
+-y path (or "fd N"), as the log's open/close lines say, else read-write. Memory calls the model
+does not have yet print with the log's result and count as "not modelled".
+
+With --relocate, an address inside a mapping the log created is translated to where the model
+placed that mapping, and results are compared modulo that translation; a mapping the kernel placed
+compares equal wherever the model put it. Differing lines then show the model's own address.
+
+Exit status: 0 when the log was replayed (even with differences; with --check, 1 when any result
+differed), 2 for a usage error, a missing or unreadable file, a line that cannot be parsed
+(file:line:column: what was expected), a bad snapshot, or a log that contradicts its snapshot.`;
+
+/** A mistake in the input or the options: one line on stderr, exit status 2. */
+export class ReplayUsageError extends Error {}
+
+interface ReplayFlags extends LayoutFlags {
+  maps?: string;
+  arch?: Arch;
+  pageSize: number;
+  ram: number;
+  paging: 'eager' | 'demand';
+  relocate?: boolean;
+  lenient?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  check?: boolean;
+  traceOut?: string;
+  mapsOut?: string;
+  progress?: boolean;
+}
+
+/** Buffered line output to a file descriptor or to process.stdout, in chunks (constant memory). */
+class LineSink {
+  private buf: string[] = [];
+  private size = 0;
+  constructor(private readonly target: number | 'stdout') {}
+  write(s: string): void {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size >= 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.buf.length === 0) return;
+    const chunk = this.buf.join('');
+    this.buf = [];
+    this.size = 0;
+    if (this.target === 'stdout') process.stdout.write(chunk);
+    else writeSync(this.target, chunk);
+  }
+  close(): void {
+    this.flush();
+    if (this.target !== 'stdout') closeSync(this.target);
+  }
+}
+
+function openOut(path: string): LineSink {
+  try {
+    return new LineSink(openSync(path, 'w'));
+  } catch (e) {
+    throw new ReplayUsageError(`cannot write ${path}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
+  }
+}
+
+/** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
+async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInput[]; bytes: number }> {
+  if (trace === undefined || trace === '-') {
+    return { inputs: [{ name: '<stdin>', open: () => process.stdin }], bytes: 0 };
+  }
+  if (existsSync(trace)) {
+    const st = statSync(trace);
+    if (st.isDirectory()) throw new ReplayUsageError(`${trace}: is a directory, not a strace log`);
+    return { inputs: [{ name: trace, open: () => createReadStream(trace) }], bytes: st.size };
+  }
+  let files: Array<{ pid: number; path: string }> = [];
+  try {
+    files = await findPerPidFiles(trace);
+  } catch {
+    files = [];
+  }
+  if (files.length === 0) {
+    throw new ReplayUsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
+  }
+  let bytes = 0;
+  const inputs = files.map((f) => {
+    bytes += statSync(f.path).size;
+    return { name: f.path, pid: f.pid, open: () => createReadStream(f.path) as Readable };
+  });
+  return { inputs, bytes };
+}
+
+const REASON_TEXT: Record<DivergenceReason, string> = {
+  aslr: 'placed elsewhere by ASLR (use --relocate)',
+  'unknown-memory': 'on memory mapped before the log began',
+  'follows-difference': 'following an earlier difference',
+  'file-mapping': 'file mappings not modelled yet',
+  unexplained: 'unexplained',
+};
+
+function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+/** The text summary (lines without the `levitate-mm replay: ` prefix). */
+export function summaryLines(s: ReplaySummary, modelled: string[]): string[] {
+  const out: string[] = [];
+  const why = (Object.keys(s.reasons) as DivergenceReason[])
+    .filter((r) => s.reasons[r] > 0)
+    .map((r) => `${s.reasons[r]} ${REASON_TEXT[r]}`);
+  out.push(
+    `${s.replayed} memory calls replayed: ${s.matched} same result, ${s.differed} different` +
+      (why.length > 0 ? ` (${why.join(', ')})` : ''),
+  );
+  const extra: string[] = [];
+  if (s.notModelled > 0) {
+    const missing = ['mmap', 'munmap', 'mprotect', 'brk', 'mremap', 'madvise'].filter(
+      (n) => !modelled.includes(n),
+    );
+    extra.push(
+      `${s.notModelled} not modelled (printed with the log's result${missing.length ? `; the model has no ${missing.join(', ')} yet` : ''})`,
+    );
+  }
+  if (s.noResult > 0) extra.push(`${s.noResult} without a result in the log`);
+  if (s.invalidLines > 0) extra.push(`${s.invalidLines} unparseable lines skipped`);
+  if (extra.length > 0) out.push(extra.join('; '));
+  for (const t of s.tasks) {
+    const who =
+      t.pids.length === 0 ? 'process' : `pid ${t.pids.slice(0, 4).join(',')}${t.pids.length > 4 ? ',…' : ''}`;
+    out.push(
+      `${who}${t.exited ? ' (at exit)' : ''}: ${t.mappings} mappings (peak ${t.peakMappings}), ` +
+        `${bytesText(t.mappedBytes)} mapped, ${bytesText(t.residentBytes)} resident, ${t.pageTablePages} page-table pages`,
+    );
+  }
+  out.push(`frames in use: ${s.framesInUse} (peak ${s.peakFramesInUse}) of ${bytesText(s.pageSize)} each`);
+  return out;
+}
+
+/** A progress line on a terminal, once the replay has run for a second. */
+class Progress {
+  private readonly start = Date.now();
+  private last = 0;
+  private shown = false;
+  constructor(
+    private readonly total: number,
+    private readonly bytesRead: () => number,
+  ) {}
+  update(lines: number): void {
+    const now = Date.now();
+    if (now - this.start < 1000 || now - this.last < 100) return;
+    this.last = now;
+    this.shown = true;
+    const rate = Math.round(lines / ((now - this.start) / 1000));
+    let bar = '';
+    if (this.total > 0) {
+      const f = Math.min(1, this.bytesRead() / this.total);
+      const w = 30;
+      const n = Math.round(f * w);
+      bar = `[${'#'.repeat(n)}${'.'.repeat(w - n)}] ${(f * 100).toFixed(0).padStart(3)}% `;
+    }
+    process.stderr.write(`\r\x1b[Kreplay: ${bar}${lines} lines, ${rate} lines/s`);
+  }
+  done(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+  }
+}
+
+function callJson(o: CallOutcome, file: string | undefined): string {
+  const ev = o.event;
+  const rec: Record<string, unknown> = {};
+  if (file !== undefined) rec.file = file;
+  rec.line = ev.line;
+  if (ev.pid !== undefined) rec.pid = ev.pid;
+  rec.syscall = ev.call.syscall;
+  rec.status = o.status;
+  if (o.reason !== undefined) rec.reason = o.reason;
+  if (o.causeLine !== undefined) rec.causeLine = o.causeLine;
+  rec.log = resultText(ev.call.syscall, ev.result);
+  rec.model = o.status === 'match' || o.status === 'differ' ? resultText(ev.call.syscall, o.printed) : null;
+  if (o.model !== undefined && o.model >= 0 && /^(mmap|mremap|brk)$/.test(ev.call.syscall)) rec.modelAddress = `0x${o.model.toString(16)}`;
+  return JSON.stringify(rec);
+}
+
+export async function runReplay(trace: string | undefined, flags: ReplayFlags): Promise<number> {
+  let maps: readonly MapsEntry[] | undefined;
+  if (flags.maps !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(flags.maps, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ReplayUsageError(
+        `${flags.maps}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`,
+      );
+    }
+    maps = parseMaps(text, flags.maps);
+  }
+  const arch: Arch =
+    flags.arch ?? (maps ? archOfMaps(maps) : undefined) ?? (process.arch === 'arm64' ? 'aarch64' : 'x86_64');
+  if (!PAGE_SIZES[arch].includes(flags.pageSize)) {
+    throw new ReplayUsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
+  }
+  const { inputs, bytes } = await inputsFor(trace);
+  const layout = layoutFrom(flags, flags.pageSize, machineDefaults());
+  let replayer: Replayer;
+  try {
+    replayer = new Replayer({
+      arch,
+      pageSize: flags.pageSize,
+      ramBytes: flags.ram,
+      paging: flags.paging,
+      layout,
+      maps,
+      mapsName: flags.maps,
+      relocate: flags.relocate ?? false,
+    });
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new ReplayUsageError(`${flags.maps}: ${e.message}`);
+    throw e;
+  }
+
+  const perPid = inputs.length > 1;
+  const stdoutTrace = !flags.json && !flags.quiet;
+  const stdout = new LineSink('stdout');
+  const outs: LineSink[] = [];
+  if (flags.traceOut !== undefined) {
+    if (perPid) for (const i of inputs) outs.push(openOut(`${flags.traceOut}.${i.pid}`));
+    else outs.push(openOut(flags.traceOut));
+  }
+  let progress: Progress | undefined;
+  if (flags.progress !== false && process.stderr.isTTY) {
+    let read = 0;
+    const streams: Readable[] = [];
+    for (const i of inputs) {
+      const open = i.open;
+      i.open = () => {
+        const s = open();
+        streams.push(s);
+        return s;
+      };
+    }
+    progress = new Progress(bytes, () => {
+      read = 0;
+      for (const s of streams) read += (s as { bytesRead?: number }).bytesRead ?? 0;
+      return read;
+    });
+  }
+  let jsonFirst = true;
+  if (flags.json) stdout.write('{"calls":[');
+  let left: Awaited<ReturnType<typeof drive>>;
+  try {
+    left = await drive(
+      replayer,
+      inputs,
+      { arch, lenient: flags.lenient ?? false },
+      {
+        line(text, input) {
+          if (stdoutTrace) stdout.write(`${text}\n`);
+          if (outs.length > 0) outs[perPid ? input : 0].write(`${text}\n`);
+        },
+        call: flags.json
+          ? (o, input) => {
+              stdout.write(
+                `${jsonFirst ? '\n' : ',\n'}${callJson(o, perPid ? inputs[input].name : undefined)}`,
+              );
+              jsonFirst = false;
+            }
+          : undefined,
+        progress: progress ? (n) => progress.update(n) : undefined,
+      },
+    );
+  } catch (e) {
+    progress?.done();
+    stdout.flush();
+    for (const o of outs) o.close();
+    if (e instanceof TraceSyntaxError) throw new ReplayUsageError(e.message);
+    if (e instanceof ReplayContradiction) {
+      const name = inputs.length === 1 ? inputs[0].name : 'the log';
+      throw new ReplayUsageError(`${name}:${e.message.replace(/^line /, '')}`);
+    }
+    if (e instanceof SnapshotError) throw new ReplayUsageError(e.message);
+    throw e;
+  }
+  progress?.done();
+  const summary = replayer.finish();
+  for (const o of outs) o.close();
+  if (flags.mapsOut !== undefined) {
+    const m = openOut(flags.mapsOut);
+    m.write(replayer.firstMaps ?? '');
+    m.close();
+  }
+  if (flags.json) {
+    const unfinished = left.map((u) => ({ file: u.file, line: u.line, pid: u.pid, syscall: u.name }));
+    stdout.write(
+      `${jsonFirst ? '' : '\n'}],\n"summary":${JSON.stringify({ ...summary, modelled: replayer.modelled, relocate: replayer.relocate, unfinished })}}\n`,
+    );
+    stdout.flush();
+  } else {
+    stdout.flush();
+    const lines = summaryLines(summary, replayer.modelled);
+    process.stderr.write(lines.map((l) => `levitate-mm replay: ${l}\n`).join(''));
+  }
+  return flags.check && summary.differed > 0 ? 1 : 0;
+}
+
+/** Adds `replay` to the program (inheriting its error output and exit override). */
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description("replay an strace log's memory calls through the model and print the model's answers")
+    .argument('[trace]', 'strace output file, the PREFIX of strace -ff files, or - (default) for stdin')
+    .option('--maps <file>', 'a /proc/PID/maps snapshot the first process starts from')
+    .addOption(
+      new Option('--arch <arch>', 'architecture (default: from --maps, else this machine)').choices([
+        'x86_64',
+        'aarch64',
+      ]),
+    )
+    .option('--page-size <bytes>', 'page size (4096; 16384 or 65536 on aarch64)', parseBytes, 4096)
+    .option('--ram <size>', 'simulated RAM (committed lazily)', parseBytes, 4 * 2 ** 30)
+    .addOption(
+      new Option('--paging <mode>', 'when frames are allocated')
+        .choices(['demand', 'eager'])
+        .default('demand'),
+    )
+    .option(
+      '--total-ram <size>',
+      "RAM the overcommit heuristic counts (default: this machine's MemTotal)",
+      parseBytes,
+    )
+    .option(
+      '--total-swap <size>',
+      "swap the overcommit heuristic counts (default: this machine's)",
+      parseBytes,
+    )
+    .addOption(
+      new Option('--overcommit <mode>', "vm.overcommit_memory (default: this machine's)").choices([
+        '0',
+        '1',
+        '2',
+      ]),
+    )
+    .option('--max-map-count <n>', "vm.max_map_count (default: this machine's)", parseCount)
+    .option(
+      '--mmap-base <addr>',
+      "top of the mmap area (default: Linux's without randomization)",
+      parseAddress,
+    )
+    .option('--task-size <addr>', 'end of user address space', parseAddress)
+    .option('--mmap-min-addr <addr>', 'vm.mmap_min_addr', parseAddress)
+    .option('--rlimit-as <size>', 'RLIMIT_AS (default unlimited)', parseLimit)
+    .option('--rlimit-data <size>', 'RLIMIT_DATA (default unlimited)', parseLimit)
+    .option('--rlimit-stack <size>', 'RLIMIT_STACK (default 8M; sets the mmap base)', parseLimit)
+    .option('--relocate', 'translate addresses of mappings the log created (logs recorded with ASLR)')
+    .option('--lenient', 'skip lines that cannot be parsed (printed unchanged, counted)')
+    .option('--json', 'print a JSON report (every call and the summary) instead of the trace')
+    .option('-q, --quiet', 'print no trace on standard output, only the summary')
+    .option('--check', 'exit with status 1 when any result differed')
+    .option('--trace-out <file>', 'write the replayed trace to FILE (with strace -ff input: FILE.PID)')
+    .option('--maps-out <file>', "write the first process's final /proc/PID/maps to FILE")
+    .option('--no-progress', 'no progress line on a terminal')
+    .addHelpText('after', REPLAY_HELP)
+    .action(async (trace: string | undefined, flags: ReplayFlags) => {
+      // `| head`: a closed pipe ends the replay quietly, as it ends strace or cat.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+        throw e;
+      });
+      try {
+        process.exitCode = await runReplay(trace, flags);
+      } catch (e) {
+        if (e instanceof ReplayUsageError || e instanceof TraceSyntaxError || e instanceof SnapshotError) {
+          process.stderr.write(`levitate-mm: ${e.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw e;
+      }
+    });
+}
