@@ -22,8 +22,8 @@ import {
   type CallOutcome,
   type DivergenceReason,
   ReplayContradiction,
-  type ReplaySummary,
   Replayer,
+  type ReplaySummary,
   resultText,
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
@@ -253,7 +253,8 @@ function callJson(o: CallOutcome, file: string | undefined): string {
   if (o.causeLine !== undefined) rec.causeLine = o.causeLine;
   rec.log = resultText(ev.call.syscall, ev.result);
   rec.model = o.status === 'match' || o.status === 'differ' ? resultText(ev.call.syscall, o.printed) : null;
-  if (o.model !== undefined && o.model >= 0 && /^(mmap|mremap|brk)$/.test(ev.call.syscall)) rec.modelAddress = `0x${o.model.toString(16)}`;
+  if (o.model !== undefined && o.model >= 0 && /^(mmap|mremap|brk)$/.test(ev.call.syscall))
+    rec.modelAddress = `0x${o.model.toString(16)}`;
   return JSON.stringify(rec);
 }
 
