@@ -123,7 +123,9 @@ export function vmasFromSnapshot(
       throw new SnapshotError(`${where}: not page-aligned or empty`);
     if (start < lastEnd) throw new SnapshotError(`${where}: overlaps or is out of order`);
     lastEnd = end;
-    let flags = snapshot.vmFlags ? parseSmapsVmFlags(snapshot.vmFlags[i]) : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
+    let flags = snapshot.vmFlags
+      ? parseSmapsVmFlags(snapshot.vmFlags[i])
+      : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
     const droppable = snapshot.vmFlags ? /\bdp\b/.test(snapshot.vmFlags[i]) : false;
     let file: MemoryObject | null = null;
     let pgoff = start / pageSize;

@@ -35,7 +35,8 @@ export class Task {
    */
   read(addr: number | bigint, n: number): Uint8Array {
     this.assertAlive();
-    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('read: length must be a non-negative integer');
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new RangeError('read: length must be a non-negative integer');
     return this.mmu.read(this.mm, this.userAddress(addr, n, 'read'), n);
   }
 
@@ -43,16 +44,22 @@ export class Task {
   write(addr: number | bigint, bytes: Uint8Array | readonly number[] | string): void {
     this.assertAlive();
     const data =
-      typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes);
+      typeof bytes === 'string'
+        ? new TextEncoder().encode(bytes)
+        : bytes instanceof Uint8Array
+          ? bytes
+          : Uint8Array.from(bytes);
     this.mmu.write(this.mm, this.userAddress(addr, data.length, 'write'), data);
   }
 
   /** `addr` as a user address, or the SEGV_MAPERR fault an address beyond user space gives. */
   private userAddress(addr: number | bigint, n: number, access: 'read' | 'write'): number {
-    if (typeof addr === 'number' && !Number.isInteger(addr)) throw new RangeError(`${access}: address must be an integer`);
+    if (typeof addr === 'number' && !Number.isInteger(addr))
+      throw new RangeError(`${access}: address must be an integer`);
     const a = BigInt.asUintN(64, BigInt(addr));
     const top = BigInt(this.mm.layout.taskSize);
-    if (n > 0 && a + BigInt(n) > top) throw new PageFaultError(Number(a >= top ? a : top), access, 'not-mapped');
+    if (n > 0 && a + BigInt(n) > top)
+      throw new PageFaultError(Number(a >= top ? a : top), access, 'not-mapped');
     return Number(a);
   }
 

@@ -117,7 +117,7 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     if (!pt.map(page as VirtAddr, frame, vma.prot)) return 'out-of-memory';
     return 'resolved';
   }
-  if (!write) {
+  if (!write && (vma.file !== null || space.layout.zeroPageReads)) {
     // A read maps the zero page (anonymous) or the page-cache page (file), without write access.
     const frame = vma.file === null ? space.zeroFrame : objectPage(space, vma, page);
     if (frame === null) return 'out-of-memory';

@@ -43,6 +43,13 @@ export interface Layout {
   readonly compatBrk: boolean;
   /** Personality READ_IMPLIES_EXEC. */
   readonly readImpliesExec: boolean;
+  /**
+   * Whether a read fault on private anonymous memory maps the shared zero page (classic Linux) or
+   * allocates a page of its own, giving the VMA its anonymous identity. The reference machine's
+   * kernel allocates (a read of 1 MiB raises Rss by 1 MiB there, and a read VMA no longer merges
+   * as an untouched one), so that is the default.
+   */
+  readonly zeroPageReads: boolean;
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -104,5 +111,6 @@ export function defaultLayout(
     armMte: opts.armMte ?? false,
     compatBrk: opts.compatBrk ?? false,
     readImpliesExec: opts.readImpliesExec ?? false,
+    zeroPageReads: opts.zeroPageReads ?? false,
   };
 }

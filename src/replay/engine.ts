@@ -633,7 +633,8 @@ export class Replayer {
       if ((call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0n && call.addr <= MAX_ADDR) {
         const len = call.length > MAX_ADDR ? 0 : Number(call.length);
         const seen = st.map.inspect(Number(call.addr), Number(call.addr) + len, !this.relocate);
-        if (seen.mismatchLine !== undefined) return { reason: 'follows-difference', causeLine: seen.mismatchLine };
+        if (seen.mismatchLine !== undefined)
+          return { reason: 'follows-difference', causeLine: seen.mismatchLine };
       }
       const anon = (call.flags & 0x20n) !== 0n;
       if (!anon && !this.fileMappings && model === -EINVAL) {

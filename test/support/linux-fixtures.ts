@@ -8,7 +8,12 @@ export interface Fixture {
   arch: 'x86_64' | 'aarch64';
   pageSize: number;
   memTotalKiB: number;
-  settings: { overcommit_memory: 0 | 1 | 2; overcommit_ratio: number; max_map_count: number; mmap_min_addr: number };
+  settings: {
+    overcommit_memory: 0 | 1 | 2;
+    overcommit_ratio: number;
+    max_map_count: number;
+    mmap_min_addr: number;
+  };
   rlimits: Record<'stack' | 'as' | 'data', { cur: string; max: string }>;
   stat: Record<'start_code' | 'end_code' | 'start_data' | 'end_data' | 'start_brk' | 'start_stack', string>;
   euid: number;
@@ -32,12 +37,15 @@ const limit = (s: string) => (BigInt(s) >= 2n ** 63n ? Number.POSITIVE_INFINITY 
 /** Renumbers shmem inodes (a system-wide counter) by first appearance, keeping the name column. */
 export function normalizeShmemInodes(maps: string): string {
   const renamed = new Map<string, number>();
-  return maps.replace(/^(\S+ \S+ \S+ 00:01 )(\d+)( +)(.*)$/gm, (_m, head: string, ino: string, pad: string, name) => {
-    if (!renamed.has(ino)) renamed.set(ino, renamed.size + 1);
-    const col = head.length + ino.length + pad.length;
-    const prefix = `${head}${renamed.get(ino)} `;
-    return `${prefix.padEnd(Math.max(col, prefix.length))}${name}`;
-  });
+  return maps.replace(
+    /^(\S+ \S+ \S+ 00:01 )(\d+)( +)(.*)$/gm,
+    (_m, head: string, ino: string, pad: string, name) => {
+      if (!renamed.has(ino)) renamed.set(ino, renamed.size + 1);
+      const col = head.length + ino.length + pad.length;
+      const prefix = `${head}${renamed.get(ino)} `;
+      return `${prefix.padEnd(Math.max(col, prefix.length))}${name}`;
+    },
+  );
 }
 
 /** What replaying one fixture found: the first op whose result differed, and the final state. */
@@ -123,7 +131,8 @@ export function replayFixture(f: Fixture, afterEach?: (kernel: Kernel, i: number
         throw new Error(`unknown op ${op.op}`);
     }
     const want = op.result === 'fault' ? `fault ${op.fault}` : op.result;
-    if (got !== want) mismatch = `op ${i} ${op.kind} ${op.op}(${op.args.join(', ')}): Linux ${want}, model ${got}`;
+    if (got !== want)
+      mismatch = `op ${i} ${op.kind} ${op.op}(${op.args.join(', ')}): Linux ${want}, model ${got}`;
     afterEach?.(kernel, i);
   });
   return { mismatch, maps: procMaps(task.mm), vmflags: smapsFlags(task.mm), check: kernel.check() };
