@@ -1,0 +1,159 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticLog } from '../../src/replay/synthetic.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixtures = join(root, 'test/fixtures/strace');
+const cli = (args: string[], input?: string) =>
+  spawnSync(process.execPath, ['dist/cli/main.js', 'replay', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    input,
+    maxBuffer: 1 << 28,
+  });
+const tmp = mkdtempSync(join(tmpdir(), 'levitate-replay-'));
+const ANON = 'PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0';
+
+beforeAll(() => {
+  // The command under test is the build; make sure it is the current source.
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
+});
+
+describe('levitate-mm replay', () => {
+  it('prints a log the model wrote unchanged, with a summary on stderr, exit 0', () => {
+    const log = `${[...syntheticLog({ calls: 500, seed: 3 })].join('\n')}\n`;
+    const file = join(tmp, 'self.strace');
+    writeFileSync(file, log);
+    const r = cli([file]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(log);
+    expect(r.stderr).toMatch(/500 memory calls replayed: 500 same result, 0 different/);
+    expect(r.stderr).toMatch(/mappings \(peak \d+\), .* mapped, .* resident, \d+ page-table pages/);
+    expect(r.stderr).toMatch(/frames in use: \d+ \(peak \d+\)/);
+  });
+
+  it('reads standard input (no TRACE, or -)', () => {
+    const input = `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000\n`;
+    for (const args of [[], ['-']]) {
+      const r = cli(args, input);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(input);
+    }
+  });
+
+  it('shows exactly the differing calls to diff, and exits 1 with --check', () => {
+    const file = join(fixtures, 'mm-exercise.strace');
+    const input = readFileSync(file, 'utf8').split('\n');
+    const r = cli([file, '--relocate', '--total-ram', '24098M']);
+    expect(r.status).toBe(0);
+    const out = r.stdout.split('\n');
+    expect(out).toHaveLength(input.length);
+    const differing = out.filter((l, i) => l !== input[i]);
+    const m = /(\d+) same result, (\d+) different/.exec(r.stderr)!;
+    expect(differing).toHaveLength(Number(m[2]));
+    expect(Number(m[1])).toBe(39);
+    expect(cli([file, '--relocate', '--check', '-q']).status).toBe(1);
+  });
+
+  it('writes --trace-out and --maps-out', () => {
+    const traceOut = join(tmp, 'out.strace');
+    const mapsOut = join(tmp, 'out.maps');
+    const input = `brk(NULL) = 0x555555560000\nmmap(NULL, 8192, ${ANON}) = 0x7ffff7ffd000\n`;
+    const r = cli(['-', '--trace-out', traceOut, '--maps-out', mapsOut, '-q'], input);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(readFileSync(traceOut, 'utf8')).toBe(input);
+    expect(readFileSync(mapsOut, 'utf8')).toBe('7ffff7ffd000-7ffff7fff000 rw-p 00000000 00:00 0 \n');
+  });
+
+  it('replays the files of strace -ff given their prefix, --trace-out as a prefix too', () => {
+    const out = join(tmp, 'ff');
+    const r = cli([join(fixtures, 'sh-pipeline-ff/trace'), '--relocate', '--trace-out', out, '-q']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/112 memory calls replayed: 31 same result/);
+    expect(readFileSync(`${out}.3107`, 'utf8').split('\n')).toHaveLength(
+      readFileSync(join(fixtures, 'sh-pipeline-ff/trace.3107'), 'utf8').split('\n').length,
+    );
+  });
+
+  it('gives file:line:column for a line it cannot parse, exit 2; --lenient skips and counts it', () => {
+    const file = join(tmp, 'bad.strace');
+    writeFileSync(
+      file,
+      `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000\nmmap(NULL, 4096, PROT_RAED, MAP_PRIVATE, -1, 0) = 0x1000\n`,
+    );
+    const r = cli([file, '-q']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      `levitate-mm: ${file}:2:18: expected a PROT_* flag or a number, found "PROT_RAED"\n`,
+    );
+    const l = cli([file, '--lenient']);
+    expect(l.status).toBe(0);
+    expect(l.stdout).toBe(readFileSync(file, 'utf8'));
+    expect(l.stderr).toMatch(/1 unparseable lines skipped/);
+  });
+
+  it('answers missing files, bad snapshots and contradicting snapshots with one line, exit 2', () => {
+    const badMaps = join(tmp, 'bad.maps');
+    writeFileSync(
+      badMaps,
+      '7ffff7ff0000-7ffff7fff000 rw-p 00000000 00:00 0 \n7ffff7ff8000-7ffff7fff800 rw-p 00000000 00:00 0 \n',
+    );
+    const cases: Array<[string[], RegExp]> = [
+      [['nonexistent.strace'], /^levitate-mm: nonexistent\.strace: no such file/],
+      [['-', '--maps', 'nonexistent.maps'], /^levitate-mm: nonexistent\.maps: no such file/],
+      [['-', '--maps', badMaps], /^levitate-mm: .*bad\.maps: maps line 2 .*(overlaps|page-aligned)/],
+      [
+        [join(fixtures, 'python3-memory.strace'), '--maps', join(fixtures, 'maps/python3.maps')],
+        /^levitate-mm: .*python3-memory\.strace:1: brk\(NULL\) returned 0x3899000, but the break in .* is 0x38f32000/,
+      ],
+      [['--arch', 'sparc'], /^levitate-mm: .*sparc/],
+      [['--total-ram', 'lots'], /^levitate-mm: .*not a size/],
+      [
+        ['--page-size', '16384', '--arch', 'x86_64'],
+        /^levitate-mm: page size 16384 is not supported on x86_64/,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = cli(args, '');
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('relocates a log recorded with ASLR: --relocate finds the same results', () => {
+    const file = join(fixtures, 'node-memory-f.strace');
+    const plain = cli([file, '-q']);
+    const relocated = cli([file, '-q', '--relocate']);
+    expect(plain.stderr).toMatch(/143 same result/);
+    expect(relocated.stderr).toMatch(/189 same result/);
+    expect(relocated.stderr).not.toMatch(/unexplained/);
+  });
+
+  it('prints a JSON report with every call and the summary', () => {
+    const r = cli([join(fixtures, 'python3-memory.strace'), '--json', '--relocate']);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      calls: Array<{ line: number; syscall: string; status: string; log: string; model: string | null }>;
+      summary: { replayed: number; matched: number; tasks: unknown[]; modelled: string[] };
+    };
+    expect(report.calls).toHaveLength(report.summary.replayed);
+    expect(report.calls.filter((c) => c.status === 'match')).toHaveLength(report.summary.matched);
+    expect(report.calls[0]).toMatchObject({ line: 1, syscall: 'brk', log: '0x3899000' });
+    expect(report.summary.tasks).toHaveLength(1);
+  });
+
+  it('documents itself in --help', () => {
+    const r = cli(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/strace -f -e trace=%memory -o app\.strace/);
+    expect(r.stdout).toMatch(/--relocate/);
+    expect(r.stdout).toMatch(/Exit status/);
+  });
+});
