@@ -8,61 +8,82 @@ import { UndoLog } from './undo-log.js';
  * the syscall's VMA changes. A page that replaced an existing one (MAP_FIXED) gets its old entry
  * back, data and all; the old frame is freed only on commit.
  *
- * Created with `using guard = new MmapGuard(space)` once per syscall; tracking a page is an array
- * push, never a scope of its own.
+ * Created with `using guard = new MmapGuard(space)` once per syscall. Pages mapped one after the
+ * other (the common case) are kept as runs of addresses, so tracking a page costs a comparison;
+ * their frames are found again in the page table when a rollback needs them.
  */
 export class MmapGuard implements Disposable {
   /** VMA changes and deferred effects of the same syscall. */
   readonly undo = new UndoLog();
-  private readonly vas: number[] = [];
-  private readonly frames: number[] = [];
-  /** For each tracked page, the replaced leaf's halves, or -1 when the page was not mapped before. */
-  private readonly oldLo: number[] = [];
-  private readonly oldHi: number[] = [];
+  /** Runs of freshly mapped pages, as [start, end) pairs. */
+  private readonly runs: number[] = [];
+  private runStart = 0;
+  private runEnd = 0;
+  /** Replaced pages: address and the old leaf's halves. */
+  private readonly replacedVa: number[] = [];
+  private readonly replacedLo: number[] = [];
+  private readonly replacedHi: number[] = [];
+  private count = 0;
 
   constructor(private readonly space: AddressSpace) {}
 
   /** Records a page mapped where nothing was mapped. */
-  track(va: VirtAddr, frame: PhysAddr): void {
-    this.vas.push(va);
-    this.frames.push(frame);
-    this.oldLo.push(-1);
-    this.oldHi.push(-1);
+  track(va: VirtAddr, _frame: PhysAddr): void {
+    this.count++;
+    if (va === this.runEnd && this.runEnd !== this.runStart) {
+      this.runEnd += this.space.pageSize;
+      return;
+    }
+    if (this.runEnd !== this.runStart) this.runs.push(this.runStart, this.runEnd);
+    this.runStart = va;
+    this.runEnd = va + this.space.pageSize;
   }
 
   /** Records a page that replaced the leaf `lo`/`hi` (whose frame is freed on commit). */
-  trackReplaced(va: VirtAddr, frame: PhysAddr, lo: number, hi: number): void {
-    this.vas.push(va);
-    this.frames.push(frame);
-    this.oldLo.push(lo);
-    this.oldHi.push(hi);
+  trackReplaced(va: VirtAddr, _frame: PhysAddr, lo: number, hi: number): void {
+    this.count++;
+    this.replacedVa.push(va);
+    this.replacedLo.push(lo);
+    this.replacedHi.push(hi);
   }
 
+  /** Pages tracked so far. */
   get tracked(): number {
-    return this.vas.length;
+    return this.count;
   }
 
   /** Keeps every page: frees the frames that replaced pages held, then commits the VMA changes. */
   commit(): void {
     const { format } = this.space.ctx;
-    for (let i = 0; i < this.vas.length; i++) {
-      if (this.oldLo[i] !== -1) this.space.releaseFrame(format.address(this.oldLo[i], this.oldHi[i]));
+    for (let i = 0; i < this.replacedVa.length; i++) {
+      this.space.releaseFrame(format.address(this.replacedLo[i], this.replacedHi[i]));
     }
-    this.vas.length = 0;
+    this.forget();
     this.undo.commit();
   }
 
-  /** Unmaps (or restores) every tracked page newest first, frees their frames, then undoes the VMA changes. */
+  /** Unmaps or restores every tracked page, frees their frames, then undoes the VMA changes. */
   [Symbol.dispose](): void {
     if (this.undo.committed) return;
     const { pageTable } = this.space;
-    for (let i = this.vas.length - 1; i >= 0; i--) {
-      const va = this.vas[i] as VirtAddr;
-      if (this.oldLo[i] === -1) pageTable.unmap(va);
-      else pageTable.restore(va, this.oldLo[i], this.oldHi[i]);
-      this.space.releaseFrame(this.frames[i] as PhysAddr);
+    if (this.runEnd !== this.runStart) this.runs.push(this.runStart, this.runEnd);
+    for (let i = 0; i < this.runs.length; i += 2) {
+      for (let va = this.runs[i]; va < this.runs[i + 1]; va += this.space.pageSize) {
+        const frame = pageTable.unmap(va as VirtAddr);
+        if (frame >= 0) this.space.releaseFrame(frame as PhysAddr);
+      }
     }
-    this.vas.length = 0;
+    for (let i = this.replacedVa.length - 1; i >= 0; i--) {
+      const frame = pageTable.restore(this.replacedVa[i] as VirtAddr, this.replacedLo[i], this.replacedHi[i]);
+      this.space.releaseFrame(frame);
+    }
+    this.forget();
     this.undo[Symbol.dispose]();
+  }
+
+  private forget(): void {
+    this.runs.length = 0;
+    this.runStart = this.runEnd = 0;
+    this.replacedVa.length = this.replacedLo.length = this.replacedHi.length = 0;
   }
 }

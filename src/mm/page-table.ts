@@ -329,6 +329,36 @@ export class PageTable {
     return len;
   }
 
+  /**
+   * Takes the present leaves of [start, end) out of the tables without dropping their frames'
+   * references, and returns them as [va, lo, hi] triples; the emptied tables stay until `prune`.
+   * `reattachLeaves` puts them back exactly, so an unmap can be undone until its commit.
+   */
+  detachLeaves(start: number, end: number): number[] {
+    const { ram, frames, tlb } = this.ctx;
+    const pageSize = this.ctx.geometry.pageSize;
+    const out: number[] = [];
+    this.visitLeaves(start, end, (e, va) => {
+      out.push(va, ram.readLo(e), ram.readHi(e));
+      ram.write64(e, 0, 0);
+      frames.count[frames.frameIndex((e - (e % pageSize)) as PhysAddr)]--;
+      tlb.invalidatePage(this.root, va as VirtAddr);
+    });
+    this.cachedRegion = -1;
+    return out;
+  }
+
+  /** Writes back leaves taken out by `detachLeaves` (their tables must still exist). */
+  reattachLeaves(leaves: readonly number[]): void {
+    const { ram, frames } = this.ctx;
+    for (let i = 0; i < leaves.length; i += 3) {
+      const e = this.leafEntry(leaves[i], false);
+      if (e < 0) throw new KernelPanic(`reattachLeaves: no table for 0x${leaves[i].toString(16)}`);
+      ram.write64(e as PhysAddr, leaves[i + 1], leaves[i + 2]);
+      frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
+    }
+  }
+
   /** Frees every intermediate table under [start, end) that holds no valid entry. */
   prune(start: number, end: number): void {
     if (start >= end) return;

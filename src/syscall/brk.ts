@@ -1,5 +1,7 @@
 import type { AddressSpace } from '../mm/address-space.js';
-import { UndoLog } from '../mm/undo-log.js';
+import { MmapGuard } from '../mm/mmap-guard.js';
+import { populateEager } from '../mm/populate-eager.js';
+import type { UndoLog } from '../mm/undo-log.js';
 import {
   VM_ACCOUNT,
   VM_EXEC,
@@ -71,7 +73,8 @@ function heapFlags(ctx: SyscallContext): number {
 
 /**
  * `do_brk_flags`: map [addr, addr+len) as heap, extending the VMA that ends at `addr` when it can
- * (`just_expand`: never merging with the next one), else a new VMA. All or nothing.
+ * (`just_expand`: never merging with the next one), else a new VMA. All or nothing: in eager
+ * paging the new pages are allocated too, under the same guard.
  */
 function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
   const { space } = ctx;
@@ -79,7 +82,8 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
   const pages = len / space.pageSize;
   if (!space.mayExpandVm(flags, pages)) return false;
   if (space.mapCount > space.layout.maxMapCount) return false;
-  using undo = new UndoLog();
+  using guard = new MmapGuard(space);
+  const undo = guard.undo;
   if (!ctx.accounting.charge(pages, space.totalVm)) return false;
   undo.record(() => ctx.accounting.uncharge(pages));
   const prev = brkVma(space, addr);
@@ -99,7 +103,10 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
   }
-  undo.commit();
+  // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
+  if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))
+    return false;
+  guard.commit();
   return true;
 }
 

@@ -20,9 +20,9 @@ import {
 } from '../abi/mman.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
-import { FrameUse } from '../mm/frame-allocator.js';
 import { type MemoryObject, newShmem } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
+import { populateEager } from '../mm/populate-eager.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
 import {
   VM_ACCOUNT,
@@ -267,7 +267,7 @@ function mmapRegion(
   }
 
   if (ctx.paging === 'eager') {
-    if (!populateEager(ctx, guard, vma, start, end)) return -ENOMEM;
+    if (!populateEager(space, guard, vma, start, end)) return -ENOMEM;
     if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
       const target = vma;
       prepareAnon(space, target);
@@ -281,38 +281,4 @@ function mmapRegion(
   }
   guard.commit();
   return start;
-}
-
-/**
- * The seed's loop: for every page allocate a frame, zero it, map it with exactly the VMA's rights
- * and track it, replacing (and remembering) whatever a MAP_FIXED range held. Returns false on the
- * first allocation failure; the guard then undoes everything.
- */
-function populateEager(ctx: SyscallContext, guard: MmapGuard, vma: Vma, start: number, end: number): boolean {
-  const { space } = ctx;
-  const { frames, ram } = space.ctx;
-  const { pageTable, pageSize } = space;
-  const prot = vma.prot;
-  const old = new Uint32Array(2);
-  for (let va = start; va < end; va += pageSize) {
-    const frame = frames.allocPage(FrameUse.UserData);
-    if (frame === null) return false;
-    ram.zero(frame, pageSize);
-    if (pageTable.isMapped(va as VirtAddr)) {
-      pageTable.replace(va as VirtAddr, frame, prot, old);
-      guard.trackReplaced(va as VirtAddr, frame, old[0], old[1]);
-      continue;
-    }
-    if (!pageTable.map(va as VirtAddr, frame as PhysAddr, prot)) {
-      frames.freePage(frame);
-      return false;
-    }
-    guard.track(va as VirtAddr, frame);
-    if (vma.file !== null) {
-      // Shared memory: the page belongs to the object too, which holds its own reference.
-      vma.file.pages.set(vma.pgoff + (va - vma.start) / pageSize, frame);
-      frames.count[frames.frameIndex(frame)]++;
-    }
-  }
-  return true;
 }

@@ -1,7 +1,8 @@
 import { EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../abi/mman.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { UndoLog } from '../mm/undo-log.js';
+import { MmapGuard } from '../mm/mmap-guard.js';
+import { populateEager } from '../mm/populate-eager.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
 import {
   VM_ACCOUNT,
@@ -28,7 +29,7 @@ import {
   type Word,
 } from './args.js';
 import type { SyscallContext } from './context.js';
-import { sysMunmap, unmapRange } from './munmap.js';
+import { sysMunmap, sysMunmapChecks, unmapRange, unmapRangeInTransaction } from './munmap.js';
 
 /** One mremap call in progress (Linux's `struct vma_remap_struct`). */
 interface Remap {
@@ -151,7 +152,8 @@ function expandVma(ctx: SyscallContext, r: Remap): number {
   const { space } = ctx;
   const vma = r.vma!;
   if (vma.end - r.addr === r.oldLen && expandable(space, vma, r.delta)) {
-    using undo = new UndoLog();
+    using guard = new MmapGuard(space);
+    const undo = guard.undo;
     if (vma.flags & VM_ACCOUNT) {
       const pages = r.delta / space.pageSize;
       if (!ctx.accounting.charge(pages, space.totalVm)) return -ENOMEM;
@@ -172,13 +174,17 @@ function expandVma(ctx: SyscallContext, r: Remap): number {
       undo,
     );
     if (merged === null) return -ENOMEM;
-    undo.commit();
+    const oldEnd = r.addr + r.oldLen;
+    if (ctx.paging === 'eager' && !populateEager(space, guard, merged, oldEnd, oldEnd + r.delta))
+      return -ENOMEM;
+    guard.commit();
     return r.addr;
   }
   if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
   const err = setNewAddr(ctx, r);
   if (err !== 0) return err;
-  return moveVma(ctx, r);
+  using guard = new MmapGuard(space);
+  return moveVma(ctx, r, guard);
 }
 
 /** `vma_expandable`: nothing in [end, end+delta) and the grown range still inside user space. */
@@ -188,17 +194,24 @@ function expandable(space: AddressSpace, vma: Vma, delta: number): boolean {
   return end <= space.layout.taskSize;
 }
 
-/** `mremap_to`: move to the given (MREMAP_FIXED) or a chosen (MREMAP_DONTUNMAP) address. */
+/**
+ * `mremap_to`: move to the given (MREMAP_FIXED) or a chosen (MREMAP_DONTUNMAP) address. Clearing
+ * the target and cutting the source's tail belong to the same transaction as the move: if the move
+ * fails, they are undone too.
+ */
 function mremapTo(ctx: SyscallContext, r: Remap): number {
   const { space } = ctx;
+  using guard = new MmapGuard(space);
   if (r.flags & MREMAP_FIXED) {
-    const res = unmapRange(ctx, r.newAddr, r.newAddr + r.newLen);
+    const res = unmapRangeInTransaction(ctx, r.newAddr, r.newAddr + r.newLen, guard.undo);
     if (res !== 0) return res;
     r.vma = space.vmas.find(r.addr);
     if (r.vma === undefined) return -EFAULT;
   }
   if (r.type === 'shrink') {
-    const res = shrinkTail(ctx, r);
+    const tail = sysMunmapChecks(ctx, r.addr + r.newLen, sub(r.oldLenW, r.newLen));
+    if (tail < 0) return tail;
+    const res = unmapRangeInTransaction(ctx, r.addr + r.newLen, r.addr + r.newLen + tail, guard.undo);
     if (res !== 0) return res;
     r.vma = space.vmas.find(r.addr);
     if (r.vma === undefined) return -EFAULT;
@@ -208,7 +221,7 @@ function mremapTo(ctx: SyscallContext, r: Remap): number {
     return -ENOMEM;
   const err = setNewAddr(ctx, r);
   if (err !== 0) return err;
-  return moveVma(ctx, r);
+  return moveVma(ctx, r, guard);
 }
 
 /** `vrm_set_new_addr`: get_unmapped_area with MAP_FIXED, a hint (DONTUNMAP) or nothing. */
@@ -237,13 +250,13 @@ function setNewAddr(ctx: SyscallContext, r: Remap): number {
  * entries, then unmap the source (or, with MREMAP_DONTUNMAP, leave it empty). A failed entry move
  * is undone and the copy removed, leaving everything as it was.
  */
-function moveVma(ctx: SyscallContext, r: Remap): number {
+function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
   const { space } = ctx;
   const { pageSize } = space;
   // prep_move_vma: room for the copy and for splitting the source.
   if (space.mapCount + 2 > space.layout.maxMapCount) return -ENOMEM;
   const vma = r.vma!;
-  using undo = new UndoLog();
+  const undo = guard.undo;
   if (vma.flags & VM_ACCOUNT) {
     const pages = (r.flags & MREMAP_DONTUNMAP ? r.newLen : r.delta) / pageSize;
     if (pages > 0) {
@@ -280,8 +293,19 @@ function moveVma(ctx: SyscallContext, r: Remap): number {
     pt.prune(r.newAddr, r.newAddr + r.oldLen);
     return -ENOMEM;
   }
+  // Eager paging backs the grown tail now; if it cannot, the entries go back and nothing moved.
+  if (
+    ctx.paging === 'eager' &&
+    r.newLen > r.oldLen &&
+    !populateEager(space, guard, target, r.newAddr + r.oldLen, newEnd)
+  ) {
+    pt.moveRange(r.newAddr, r.addr, r.oldLen);
+    guard[Symbol.dispose]();
+    pt.prune(r.newAddr, newEnd);
+    return -ENOMEM;
+  }
   pt.prune(r.addr, r.addr + r.oldLen);
-  undo.commit();
+  guard.commit();
   // Point of no return: the entries are at the new address.
   if (r.flags & MREMAP_DONTUNMAP) {
     const old = space.vmas.find(r.addr);

@@ -1,7 +1,8 @@
 import { EINVAL } from '../abi/errno.js';
+import type { PhysAddr } from '../hal/addr.js';
 import { UndoLog } from '../mm/undo-log.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
-import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWord } from './args.js';
+import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWord, type Word } from './args.js';
 import type { SyscallContext } from './context.js';
 
 /**
@@ -12,8 +13,15 @@ export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: Sysc
   const startW = toWord(addrArg);
   const lenW = toWord(lenArg);
   if (startW === null || lenW === null) return -EINVAL;
-  const { space } = ctx;
-  const { layout, pageSize } = space;
+  const len = sysMunmapChecks(ctx, startW, lenW);
+  if (len < 0) return len;
+  const start = num(startW);
+  return unmapRange(ctx, start, start + len);
+}
+
+/** munmap's argument checks (`do_vmi_munmap`): the page-aligned length, or -EINVAL. */
+export function sysMunmapChecks(ctx: SyscallContext, startW: Word, lenW: Word): number {
+  const { layout, pageSize } = ctx.space;
   if (
     modPow2(startW, pageSize) !== 0 ||
     gt(startW, layout.taskSize) ||
@@ -21,10 +29,8 @@ export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: Sysc
   ) {
     return -EINVAL;
   }
-  const start = num(startW);
   const len = num(pageAlign(lenW, pageSize));
-  if (len === 0) return -EINVAL;
-  return unmapRange(ctx, start, start + len);
+  return len === 0 ? -EINVAL : len;
 }
 
 /**
@@ -52,5 +58,38 @@ export function unmapRange(
   }
   if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
   for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
+  return 0;
+}
+
+/**
+ * An unmap inside a larger transaction (mremap's clearing of its target): the VMAs of [start, end)
+ * are detached and their page-table entries set aside, both undone if `undo` rolls back; only when
+ * it commits are the frames, the emptied tables and the commit charge released.
+ */
+export function unmapRangeInTransaction(
+  ctx: SyscallContext,
+  start: number,
+  end: number,
+  undo: UndoLog,
+): number {
+  const { space } = ctx;
+  if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
+  const detached = space.detachRange(start, end, undo);
+  if (typeof detached === 'number') return detached;
+  const leaves = space.pageTable.detachLeaves(start, end);
+  undo.record(() => space.pageTable.reattachLeaves(leaves));
+  undo.onCommit(() => {
+    const { format, frames } = space.ctx;
+    for (let i = 0; i < leaves.length; i += 3) {
+      const frame = format.address(leaves[i + 1], leaves[i + 2]);
+      frames.count[frames.frameIndex(frame)]--;
+      space.releaseFrame(frame as PhysAddr);
+    }
+    space.pageTable.prune(start, end);
+    let accounted = 0;
+    for (const v of detached) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
+    if (accounted > 0) ctx.accounting.uncharge(accounted);
+    for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
+  });
   return 0;
 }

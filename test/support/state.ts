@@ -1,0 +1,27 @@
+import { type Kernel, procMaps, smapsFlags, type Task } from 'levitate-mm';
+
+/**
+ * Everything a failed syscall must leave as it was: the maps and hidden flags, the program break,
+ * every present page-table entry (address, frame, rights), a fingerprint of each mapped frame's
+ * contents, the page-table pages, the free frames and the commit charge.
+ */
+export function captureState(kernel: Kernel, task: Task): string {
+  const space = task.mm;
+  const bytes = new Uint8Array(32);
+  const leaves = space.pageTable.leaves().map((l) => {
+    kernel.ram.read(l.frame, bytes, 0, 32);
+    let sum = 0;
+    for (const b of bytes) sum = (sum * 31 + b) >>> 0;
+    return `${l.va.toString(16)}->${l.frame.toString(16)}:${l.rights}:${sum.toString(16)}`;
+  });
+  return [
+    procMaps(space),
+    smapsFlags(space).join('|'),
+    `brk ${space.brk} start ${space.startBrk}`,
+    `tables ${space.pageTable.tables().length}`,
+    `free ${kernel.frames.freePages}`,
+    `committed ${kernel.accounting.committed}`,
+    `vm ${space.totalVm}/${space.dataVm}/${space.stackVm}/${space.execVm}`,
+    ...leaves,
+  ].join('\n');
+}
