@@ -15,6 +15,7 @@ import {
   MAP_POPULATE,
   MAP_SHARED,
   MAP_STACK,
+  MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   PROT_EXEC,
@@ -324,5 +325,33 @@ describe('v6.16: a faulted VMA may merge into an unfaulted neighbour on mprotect
       expect(maps(t)).toEqual([anonLine(A, A + 4 * P, 'rw-p')]);
       expect(vmFlags(t)).toEqual([nr ? 'rd wr mr mw me nr' : RW_AC]);
     }
+  });
+});
+
+describe('MREMAP_DONTUNMAP and the old VMA', () => {
+  it('a whole faulted VMA left behind is unfaulted again: RW→RO drops ac and it merges with a fresh RO neighbour', () => {
+    const { sys, t } = setup();
+    sys.mmap(A, 2 * P, RW, FNR, -1, 0);
+    t.write(A, [1]);
+    expect(sys.mremap(A, 2 * P, 2 * P, MOVE | MREMAP_DONTUNMAP, B)).toBe(B);
+    expect(sys.mprotect(A, 2 * P, PROT_READ)).toBe(0);
+    sys.mmap(A + 2 * P, 2 * P, PROT_READ, FNR, -1, 0);
+    expect(maps(t)).toEqual([anonLine(A, A + 4 * P, 'r--p'), anonLine(B, B + 2 * P, 'rw-p')]);
+    expect(vmFlags(t)).toEqual([RO, RW_AC]);
+  });
+
+  it('a page moved out of the middle of a faulted VMA: the split pieces stay faulted (RW→RO keeps ac)', () => {
+    const { sys, t } = setup();
+    sys.mmap(A, 4 * P, RW, FNR, -1, 0);
+    t.write(A, [1]);
+    expect(sys.mremap(A + P, P, P, MOVE | MREMAP_DONTUNMAP, B)).toBe(B);
+    expect(sys.mprotect(A + P, P, PROT_READ)).toBe(0);
+    expect(maps(t)).toEqual([
+      anonLine(A, A + P, 'rw-p'),
+      anonLine(A + P, A + 2 * P, 'r--p'),
+      anonLine(A + 2 * P, A + 4 * P, 'rw-p'),
+      anonLine(B, B + P, 'rw-p'),
+    ]);
+    expect(vmFlags(t)).toEqual([RW_AC, RO_AC, RW_AC, RW_AC]);
   });
 });
