@@ -331,24 +331,32 @@ export class PageTable {
 
   /**
    * Takes the present leaves of [start, end) out of the tables without dropping their frames'
-   * references, and returns them as [va, lo, hi] triples; the emptied tables stay until `prune`.
-   * `reattachLeaves` puts them back exactly, so an unmap can be undone until its commit.
+   * references. Each leaf table they came from is held (its entry count raised by one) so that
+   * nothing frees it while the leaves are away; `reattachLeaves` puts them back exactly and
+   * `releaseTables` drops the holds. This lets an unmap be undone until its commit.
    */
-  detachLeaves(start: number, end: number): number[] {
+  detachLeaves(start: number, end: number): { leaves: number[]; tables: number[] } {
     const { ram, frames, tlb } = this.ctx;
     const pageSize = this.ctx.geometry.pageSize;
-    const out: number[] = [];
+    const leaves: number[] = [];
+    const tables: number[] = [];
     this.visitLeaves(start, end, (e, va) => {
-      out.push(va, ram.readLo(e), ram.readHi(e));
+      const table = e - (e % pageSize);
+      const f = frames.frameIndex(table as PhysAddr);
+      if (tables[tables.length - 1] !== table) {
+        tables.push(table);
+        frames.count[f]++;
+      }
+      leaves.push(va, ram.readLo(e), ram.readHi(e));
       ram.write64(e, 0, 0);
-      frames.count[frames.frameIndex((e - (e % pageSize)) as PhysAddr)]--;
+      frames.count[f]--;
       tlb.invalidatePage(this.root, va as VirtAddr);
     });
     this.cachedRegion = -1;
-    return out;
+    return { leaves, tables };
   }
 
-  /** Writes back leaves taken out by `detachLeaves` (their tables must still exist). */
+  /** Writes back leaves taken out by `detachLeaves` (their tables are held, so they still exist). */
   reattachLeaves(leaves: readonly number[]): void {
     const { ram, frames } = this.ctx;
     for (let i = 0; i < leaves.length; i += 3) {
@@ -357,6 +365,12 @@ export class PageTable {
       ram.write64(e as PhysAddr, leaves[i + 1], leaves[i + 2]);
       frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
     }
+  }
+
+  /** Drops the holds `detachLeaves` put on tables; the caller prunes the ones left empty. */
+  releaseTables(tables: readonly number[]): void {
+    const { frames } = this.ctx;
+    for (const t of tables) frames.count[frames.frameIndex(t as PhysAddr)]--;
   }
 
   /** Frees every intermediate table under [start, end) that holds no valid entry. */

@@ -279,6 +279,11 @@ function mmapRegion(
     // The replaced pages go only once nothing can fail any more.
     undo.onCommit(() => space.zapRange(start, end));
   }
+  // A replaced shared mapping may have been the last one of its object.
+  for (const v of replaced) {
+    const object = v.file;
+    if (object !== null) undo.onCommit(() => space.releaseObject(object));
+  }
   guard.commit();
   return start;
 }

@@ -76,8 +76,11 @@ export function unmapRangeInTransaction(
   if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
   const detached = space.detachRange(start, end, undo);
   if (typeof detached === 'number') return detached;
-  const leaves = space.pageTable.detachLeaves(start, end);
-  undo.record(() => space.pageTable.reattachLeaves(leaves));
+  const { leaves, tables } = space.pageTable.detachLeaves(start, end);
+  undo.record(() => {
+    space.pageTable.reattachLeaves(leaves);
+    space.pageTable.releaseTables(tables);
+  });
   undo.onCommit(() => {
     const { format, frames } = space.ctx;
     for (let i = 0; i < leaves.length; i += 3) {
@@ -85,6 +88,7 @@ export function unmapRangeInTransaction(
       frames.count[frames.frameIndex(frame)]--;
       space.releaseFrame(frame as PhysAddr);
     }
+    space.pageTable.releaseTables(tables);
     space.pageTable.prune(start, end);
     let accounted = 0;
     for (const v of detached) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
