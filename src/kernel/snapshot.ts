@@ -57,7 +57,9 @@ function inferFlags(e: MapsEntry): number {
   if (special !== undefined) return special;
   let flags = (e.perms.read ? VM_READ : 0) | (e.perms.write ? VM_WRITE : 0) | (e.perms.exec ? VM_EXEC : 0);
   if (e.perms.shared) {
-    flags |= VM_SHARED | VM_MAYSHARE | VM_MAYREAD | VM_MAYEXEC | (e.perms.write ? VM_MAYWRITE : 0);
+    // A shared mapping that is not writable is taken to come from a read-only descriptor, which
+    // Linux maps without VM_SHARED and VM_MAYWRITE (`rd mr me ms`).
+    flags |= VM_MAYSHARE | VM_MAYREAD | VM_MAYEXEC | (e.perms.write ? VM_SHARED | VM_MAYWRITE : 0);
   } else {
     flags |= VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
     if (e.perms.write) flags |= VM_ACCOUNT;

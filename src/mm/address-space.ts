@@ -55,6 +55,13 @@ export class AddressSpace {
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
+  /**
+   * Boundaries where Linux leaves two mergeable VMAs side by side (a split kept after a refused
+   * second split); the invariant checker does not expect them merged.
+   */
+  readonly keptSplits = new Set<number>();
+  /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
+  readonly guards = new Set<number>();
 
   constructor(
     readonly ctx: MmuContext,
@@ -190,6 +197,12 @@ export class AddressSpace {
   /** Unmaps every page in [start, end) and frees the frames no other mapping holds. */
   zapRange(start: number, end: number): void {
     this.pageTable.unmapRange(start, end, (_va, frame) => this.releaseFrame(frame));
+  }
+
+  /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */
+  clearGuards(start: number, end: number): void {
+    if (this.guards.size === 0) return;
+    for (const page of [...this.guards]) if (page >= start && page < end) this.guards.delete(page);
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */

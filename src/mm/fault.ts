@@ -87,6 +87,7 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
  */
 export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Access): FaultOutcome {
   const page = va - (va % space.pageSize);
+  if (space.guards.size > 0 && space.guards.has(page)) return 'not-mapped';
   let vma = space.vmas.lowerBound(va);
   if (vma === undefined) return 'not-mapped';
   if (vma.start > va) {

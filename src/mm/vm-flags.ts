@@ -32,6 +32,8 @@ export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/** KSM may merge this VMA's pages (bit 31: negative as a 32-bit int, which every flag operation here is). */
+export const VM_MERGEABLE = 1 << 31;
 
 /** Flags that make a VMA special: never merged (`VM_SPECIAL`). */
 export const VM_SPECIAL = VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP;
@@ -73,6 +75,7 @@ const SMAPS_NAMES: [number, string][] = [
   [VM_MIXEDMAP, 'mm'],
   [VM_HUGEPAGE, 'hg'],
   [VM_NOHUGEPAGE, 'nh'],
+  [VM_MERGEABLE, 'mg'],
 ];
 
 /** Parses a `VmFlags:` line (names separated by spaces) back into vm_flags; unknown names are ignored. */

@@ -92,8 +92,8 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
  * `vma_modify` (mm/vma.c): isolates [start, end) of `vma` as one VMA that the caller may then give
  * new flags, merging it into a neighbour when the new flags allow, otherwise splitting off the
  * parts outside the range (each split refused at max_map_count). Returns that VMA or -ENOMEM.
- * The caller's undo log covers every step; Linux would keep a first split when the second one
- * fails, the model undoes it (an invisible difference: the two pieces look alike).
+ * Merges are recorded in the caller's undo log; splits are kept even when the call then fails, as
+ * in Linux, where a first split survives a refused second one as two look-alike lines.
  */
 export function modifyVmaRange(
   space: AddressSpace,
@@ -112,11 +112,16 @@ export function modifyVmaRange(
   let target = vma;
   if (target.start < start) {
     if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
-    target = space.splitVma(target, start, undo);
+    // Splits are never undone, in Linux as here: nothing after them can fail but the next split.
+    target = space.splitVma(target, start, null);
   }
   if (target.end > end) {
-    if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
-    space.splitVma(target, end, undo);
+    if (space.mapCount >= space.layout.maxMapCount) {
+      // Linux keeps a first split when the second is refused: two look-alike VMAs remain.
+      if (target !== vma) space.keptSplits.add(start);
+      return -ENOMEM;
+    }
+    space.splitVma(target, end, null);
   }
   return target;
 }

@@ -7,11 +7,15 @@ import { UndoLog } from '../mm/undo-log.js';
 import {
   VM_DONTCOPY,
   VM_DONTDUMP,
+  VM_DONTEXPAND,
   VM_HUGEPAGE,
+  VM_HUGETLB,
   VM_IO,
   VM_LOCKED,
   VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_MERGEABLE,
+  VM_MIXEDMAP,
   VM_NOHUGEPAGE,
   VM_PFNMAP,
   VM_RAND_READ,
@@ -28,9 +32,9 @@ import { add, addOverflows, low32, modPow2, num, pageAlign, type SyscallArg, toW
 import type { SyscallContext } from './context.js';
 
 /**
- * Advice values Linux 6.18 accepts (`madvise_behavior_valid`, with CONFIG_SWAP, CONFIG_KSM,
- * CONFIG_TRANSPARENT_HUGEPAGE). MADV_HWPOISON and MADV_SOFT_OFFLINE, which poison real pages, and
- * the guard-region advice (MADV_GUARD_INSTALL/REMOVE) are not modelled and answer EINVAL.
+ * Advice values Linux 6.18 accepts (`madvise_behavior_valid`, with CONFIG_SWAP, CONFIG_KSM and
+ * CONFIG_TRANSPARENT_HUGEPAGE; without CONFIG_MEMORY_FAILURE, so MADV_HWPOISON and
+ * MADV_SOFT_OFFLINE are EINVAL, as on the reference kernel).
  */
 const VALID = new Set([
   M.MADV_NORMAL,
@@ -56,6 +60,8 @@ const VALID = new Set([
   M.MADV_POPULATE_WRITE,
   M.MADV_DONTNEED_LOCKED,
   M.MADV_COLLAPSE,
+  M.MADV_GUARD_INSTALL,
+  M.MADV_GUARD_REMOVE,
 ]);
 
 /**
@@ -125,8 +131,22 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
     case M.MADV_WILLNEED:
     case M.MADV_COLD:
     case M.MADV_PAGEOUT:
-    case M.MADV_COLLAPSE:
       return vma;
+    case M.MADV_COLLAPSE:
+      return madviseCollapse(space, vma);
+    case M.MADV_GUARD_INSTALL:
+    case M.MADV_GUARD_REMOVE: {
+      let disallowed = VM_SPECIAL | VM_HUGETLB;
+      if (advice === M.MADV_GUARD_INSTALL) disallowed |= VM_LOCKED;
+      if (vma.flags & disallowed) return -EINVAL;
+      if (advice === M.MADV_GUARD_INSTALL) {
+        space.zapRange(start, end);
+        for (let va = start; va < end; va += space.pageSize) space.guards.add(va);
+      } else {
+        for (let va = start; va < end; va += space.pageSize) space.guards.delete(va);
+      }
+      return vma;
+    }
     case M.MADV_DONTNEED:
     case M.MADV_DONTNEED_LOCKED:
     case M.MADV_FREE: {
@@ -173,9 +193,12 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
       flags &= ~VM_DONTDUMP;
       break;
     case M.MADV_MERGEABLE:
+      // ksm_madvise: VMAs KSM cannot work on keep their flags; the model never merges pages.
+      if (!(flags & VM_MERGEABLE) && !(flags & KSM_INCOMPATIBLE) && !vma.droppable) flags |= VM_MERGEABLE;
+      break;
     case M.MADV_UNMERGEABLE:
-      // KSM: the model never merges pages, and VM_MERGEABLE is not tracked (bit 31).
-      return vma;
+      flags &= ~VM_MERGEABLE;
+      break;
     case M.MADV_HUGEPAGE:
       flags = (flags & ~VM_NOHUGEPAGE) | VM_HUGEPAGE;
       break;
@@ -190,6 +213,22 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
   space.setFlags(target, flags, undo);
   undo.commit();
   return target;
+}
+
+/** `vma_ksm_compatible`: the flags of VMAs whose MADV_MERGEABLE is ignored. */
+const KSM_INCOMPATIBLE =
+  VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP;
+
+/**
+ * `madvise_collapse`: only memory that can hold a whole, aligned PMD-sized page can be collapsed;
+ * the model has no huge pages, so a collapsible range simply succeeds.
+ */
+function madviseCollapse(space: AddressSpace, vma: Vma): Vma | number {
+  if (vma.file !== null || vma.flags & (VM_SPECIAL | VM_HUGETLB)) return -EINVAL;
+  const pmd = space.layout.pmdSize;
+  const first = Math.ceil(vma.start / pmd) * pmd;
+  if (first + pmd > vma.end) return -EINVAL;
+  return vma;
 }
 
 /** `madvise_remove`: punch a hole in a shared writable mapping's object; its pages read zero afterwards. */

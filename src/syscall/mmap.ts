@@ -1,5 +1,6 @@
-import { EBADF, EEXIST, EINVAL, ENOMEM } from '../abi/errno.js';
+import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW } from '../abi/errno.js';
 import {
+  LEGACY_MAP_MASK,
   MAP_ANONYMOUS,
   MAP_DROPPABLE,
   MAP_FIXED,
@@ -14,9 +15,11 @@ import {
   MAP_POPULATE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MAP_SHARED_VALIDATE,
   MAP_STACK,
   MAP_SYNC,
   MAP_TYPE,
+  PROT_WRITE,
 } from '../abi/mman.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
@@ -47,7 +50,7 @@ import {
 import { Vma } from '../mm/vma.js';
 import { mergeNewRange } from '../mm/vma-merge.js';
 import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWord } from './args.js';
-import type { SyscallContext } from './context.js';
+import type { OpenFile, SyscallContext } from './context.js';
 
 /** Huge page sizes (log2) the model's hugetlb knows; none has pages reserved, as on a default system. */
 const HUGE_SHIFTS = { x86_64: [21, 30], aarch64: [16, 21, 25, 30] } as const;
@@ -154,32 +157,39 @@ export function sysMmap(
   if (flags & MAP_FIXED_NOREPLACE && space.vmas.firstIntersecting(start, end) !== undefined) return -EEXIST;
 
   // 26-32. The mapping type.
-  let vmaPgoff: number;
+  let vmaPgoff = 0;
   let droppable = false;
+  let object: MemoryObject | 'shmem' | null = null;
   if (file !== null) {
-    return -EINVAL; // file mappings arrive with the file table (strace replay issue)
-  }
-  switch (flags & MAP_TYPE) {
-    case MAP_SHARED:
-      if (vmFlags & VM_GROWSDOWN) return -EINVAL;
-      vmaPgoff = 0;
-      vmFlags |= VM_SHARED | VM_MAYSHARE;
-      break;
-    case MAP_DROPPABLE:
-      if (flags & MAP_LOCKED || flags & MAP_HUGETLB || vmFlags & VM_GROWSDOWN) return -EINVAL;
-      droppable = true;
-      vmFlags |= VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
-      vmaPgoff = start / pageSize;
-      break;
-    case MAP_PRIVATE:
-      vmaPgoff = start / pageSize;
-      break;
-    default:
-      return -EINVAL;
+    const checked = fileMappingFlags(file, flags, prot, vmFlags, pgoff, len, pageSize);
+    if (checked < 0) return checked;
+    vmFlags = checked;
+    // A shared mapping of /dev/zero is shared anonymous memory (`mmap_zero`).
+    object = file.file.path === '/dev/zero' && vmFlags & VM_MAYSHARE ? 'shmem' : file.file;
+    vmaPgoff = num(pgoff);
+  } else {
+    switch (flags & MAP_TYPE) {
+      case MAP_SHARED:
+        if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+        vmaPgoff = 0;
+        vmFlags |= VM_SHARED | VM_MAYSHARE;
+        break;
+      case MAP_DROPPABLE:
+        if (flags & MAP_LOCKED || flags & MAP_HUGETLB || vmFlags & VM_GROWSDOWN) return -EINVAL;
+        droppable = true;
+        vmFlags |= VM_WIPEONFORK | VM_DONTDUMP | VM_NORESERVE;
+        vmaPgoff = start / pageSize;
+        break;
+      case MAP_PRIVATE:
+        vmaPgoff = start / pageSize;
+        break;
+      default:
+        return -EINVAL;
+    }
   }
   if (flags & MAP_NORESERVE && layout.overcommitMemory !== 2) vmFlags |= VM_NORESERVE;
 
-  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable);
+  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable, object);
   if (result >= 0 && ctx.paging === 'demand') {
     // mm_populate after success; its failures are not the syscall's.
     if (vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE) {
@@ -218,6 +228,7 @@ function mmapRegion(
   vmFlagsIn: number,
   pgoff: number,
   droppable: boolean,
+  object: MemoryObject | 'shmem' | null,
 ): number {
   const { space } = ctx;
   const { pageSize } = space;
@@ -254,8 +265,8 @@ function mmapRegion(
   if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
 
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
-  let file: MemoryObject | null = null;
-  if (vmFlags & VM_SHARED) {
+  let file: MemoryObject | null = object === 'shmem' ? null : object;
+  if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
     const shmem = newShmem();
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
@@ -286,4 +297,38 @@ function mmapRegion(
   }
   guard.commit();
   return start;
+}
+
+/**
+ * The file branch of `do_mmap`: which mapping types and flags a file accepts, the rights its open
+ * mode allows, and the vm_flags that follow (a shared mapping of a read-only descriptor may never
+ * become writable, so it has neither VM_SHARED nor VM_MAYWRITE). Returns the flags or -errno.
+ */
+function fileMappingFlags(
+  open: OpenFile,
+  flagsIn: number,
+  prot: number,
+  vmFlagsIn: number,
+  pgoff: number | bigint,
+  len: number,
+  pageSize: number,
+): number {
+  let flags = flagsIn;
+  let vmFlags = vmFlagsIn;
+  // file_mmap_ok: the end of the mapping must fit MAX_LFS_FILESIZE.
+  if (BigInt(pgoff) * BigInt(pageSize) + BigInt(len) > 2n ** 63n - 1n) return -EOVERFLOW;
+  const type = flags & MAP_TYPE;
+  if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
+    // MAP_SHARED silently drops flags it does not know; MAP_SHARED_VALIDATE refuses them.
+    if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK;
+    if (flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
+    if (prot & PROT_WRITE && !open.writable) return -EACCES;
+    vmFlags |= VM_SHARED | VM_MAYSHARE;
+    if (!open.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
+  } else if (type !== MAP_PRIVATE) {
+    return -EINVAL;
+  }
+  if (!open.readable) return -EACCES;
+  if (vmFlags & VM_GROWSDOWN) return -EINVAL;
+  return vmFlags;
 }

@@ -92,7 +92,6 @@ export function sysMremap(
     const endNew = add(newAddrW, newLen);
     if (gt(endOld, newAddrW) && gt(endNew, addrW)) return -EINVAL;
   }
-  if (space.mapCount + 4 > layout.maxMapCount) return -ENOMEM;
   // Nothing is mapped at or above TASK_SIZE, so such a source has no VMA.
   if (typeof addrW !== 'number' || addrW >= taskSize) return -EFAULT;
   const r: Remap = {
@@ -201,6 +200,8 @@ function expandable(space: AddressSpace, vma: Vma, delta: number): boolean {
  */
 function mremapTo(ctx: SyscallContext, r: Remap): number {
   const { space } = ctx;
+  // Room for splitting both the target and the source, checked before either is touched.
+  if (space.mapCount + 2 >= space.layout.maxMapCount - 3) return -ENOMEM;
   using guard = new MmapGuard(space);
   if (r.flags & MREMAP_FIXED) {
     const res = unmapRangeInTransaction(ctx, r.newAddr, r.newAddr + r.newLen, guard.undo);
@@ -254,7 +255,7 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
   const { space } = ctx;
   const { pageSize } = space;
   // prep_move_vma: room for the copy and for splitting the source.
-  if (space.mapCount + 2 > space.layout.maxMapCount) return -ENOMEM;
+  if (space.mapCount >= space.layout.maxMapCount - 3) return -ENOMEM;
   const vma = r.vma!;
   const undo = guard.undo;
   if (vma.flags & VM_ACCOUNT) {

@@ -58,6 +58,7 @@ export function unmapRange(
   }
   if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
   for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
+  space.clearGuards(start, end);
   return 0;
 }
 
