@@ -107,6 +107,10 @@ export class PhysicalMemory {
       return;
     }
     const off = (pa - this.base) % RAM_CHUNK_BYTES;
+    if (len <= 16) {
+      for (let k = 0; k < len; k++) dst[dstOffset + k] = u8[off + k];
+      return;
+    }
     dst.set(u8.subarray(off, off + len), dstOffset);
   }
 
@@ -115,6 +119,10 @@ export class PhysicalMemory {
     const i = this.chunkIndex(pa);
     const u8 = this.bytes[i] ?? this.commit(i);
     const off = (pa - this.base) % RAM_CHUNK_BYTES;
+    if (len <= 16) {
+      for (let k = 0; k < len; k++) u8[off + k] = src[srcOffset + k];
+      return;
+    }
     u8.set(src.subarray(srcOffset, srcOffset + len), off);
   }
 

@@ -58,6 +58,12 @@ export class Mmu {
     copy: (pa: PhysAddr, offset: number, len: number) => void,
   ): void {
     const pageSize = space.pageSize;
+    const inFirst = va % pageSize;
+    if (inFirst + n <= pageSize) {
+      // The common case: the access stays inside one page.
+      if (n > 0) copy((this.frameFor(space, va as VirtAddr, access) + inFirst) as PhysAddr, 0, n);
+      return;
+    }
     const pieces: number[] = [];
     for (let done = 0; done < n; ) {
       const at = va + done;

@@ -54,6 +54,13 @@ export class Task {
 
   /** `addr` as a user address, or the SEGV_MAPERR fault an address beyond user space gives. */
   private userAddress(addr: number | bigint, n: number, access: 'read' | 'write'): number {
+    if (
+      typeof addr === 'number' &&
+      addr >= 0 &&
+      addr + n <= this.mm.layout.taskSize &&
+      Number.isInteger(addr)
+    )
+      return addr;
     if (typeof addr === 'number' && !Number.isInteger(addr))
       throw new RangeError(`${access}: address must be an integer`);
     const a = BigInt.asUintN(64, BigInt(addr));

@@ -8,6 +8,8 @@ export type Word = number | bigint;
 export type SyscallArg = number | bigint;
 
 const TWO64 = 1n << 64n;
+/** -1 as a register holds it (the usual `fd` of an anonymous mapping), computed once. */
+const MINUS_ONE = TWO64 - 1n;
 
 /**
  * The 64-bit register value of `x`, or null when `x` is not an integer (a NaN or a fraction cannot
@@ -15,8 +17,9 @@ const TWO64 = 1n << 64n;
  */
 export function toWord(x: SyscallArg): Word | null {
   if (typeof x === 'number') {
+    if (x >= 0 && x <= Number.MAX_SAFE_INTEGER && Number.isInteger(x)) return x;
+    if (x === -1) return MINUS_ONE;
     if (!Number.isInteger(x)) return null;
-    if (x >= 0 && x <= Number.MAX_SAFE_INTEGER) return x;
     return canonical(BigInt(x));
   }
   if (typeof x !== 'bigint') return null;
@@ -40,6 +43,7 @@ export function hasHighBits(w: Word): boolean {
 
 /** The low 32 bits as a signed int (an `int fd`). */
 export function asInt(w: Word): number {
+  if (w === MINUS_ONE) return -1;
   return low32(w) | 0;
 }
 
