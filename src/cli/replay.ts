@@ -62,15 +62,14 @@ Why a result may differ (the summary counts each reason):
   unknown-memory      the call works on memory mapped before the log began (the program and
                       ld.so, mapped by execve); give the process's maps at its start with --maps
   follows-difference  the call works on memory an earlier differing call left out (or elsewhere)
-  file-mapping        a file mapping, which the model's mmap does not map yet
   unexplained         the model and Linux disagree
 
 How the log is read: one task per process (a thread shares its process's task; a pid whose first
 call is brk(NULL) is a newly exec'd program with an empty address space; clone/fork/vfork and
 execve lines, when the log has them, decide exactly). The first process starts from --maps, or
 empty; its break starts where the log's first brk(NULL) says. An fd an mmap uses is opened, by its
--y path (or "fd N"), as the log's open/close lines say, else read-write. Memory calls the model
-does not have yet print with the log's result and count as "not modelled".
+-y path (or "fd N"), as the log's open/close lines say, else read-write; file pages read as
+zeros, since the model has the file's name but not its contents.
 
 With --relocate, an address inside a mapping the log created is translated to where the model
 placed that mapping, and results are compared modulo that translation; a mapping the kernel placed

@@ -19,7 +19,7 @@ export interface VmaMergeOp {
  * one is missing and (for a merge into an existing VMA) that VMA's identity is not shared with a
  * fork. The model has no fork yet, so every chain is singular.
  */
-function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
+export function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
   return a === null || b === null || a === b;
 }
 
@@ -77,7 +77,8 @@ export function mergeNewRange(space: AddressSpace, op: VmaMergeOp, undo: UndoLog
   return null;
 }
 
-function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
+/** Gives `vma` the identity `anon`, recording the old one in `undo`. */
+export function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
   if (vma.anon === anon) return;
   const old = vma.anon;
   vma.anon = anon;

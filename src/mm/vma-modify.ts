@@ -2,12 +2,8 @@ import { ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from './address-space.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { AnonIdentity, Vma } from './vma.js';
-
-/** `is_mergeable_anon_vma` without forks: identities are compatible when one is missing or they are the same. */
-function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
-  return a === null || b === null || a === b;
-}
+import type { Vma } from './vma.js';
+import { anonCompatible, setAnon } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
 interface Proposed {
@@ -26,15 +22,6 @@ function attributesMatch(neighbour: Vma, p: Proposed): boolean {
     neighbour.droppable === p.middle.droppable &&
     anonCompatible(neighbour.anon, p.middle.anon)
   );
-}
-
-function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
-  if (vma.anon === anon) return;
-  const old = vma.anon;
-  vma.anon = anon;
-  undo.record(() => {
-    vma.anon = old;
-  });
 }
 
 /**

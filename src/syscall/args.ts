@@ -31,6 +31,17 @@ function canonical(b: bigint): Word {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** The register values of several arguments, or null when one of them is not an integer. */
+export function toWords(...args: SyscallArg[]): Word[] | null {
+  const out: Word[] = [];
+  for (const a of args) {
+    const w = toWord(a);
+    if (w === null) return null;
+    out.push(w);
+  }
+  return out;
+}
+
 /** The low 32 bits, unsigned (flags, prot, advice). */
 export function low32(w: Word): number {
   return typeof w === 'number' ? w >>> 0 : Number(w & 0xffffffffn);

@@ -28,7 +28,7 @@ import {
 } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 import { modifyVmaRange } from '../mm/vma-modify.js';
-import { add, addOverflows, low32, modPow2, num, pageAlign, type SyscallArg, toWord } from './args.js';
+import { add, addOverflows, low32, modPow2, num, pageAlign, type SyscallArg, toWords } from './args.js';
 import type { SyscallContext } from './context.js';
 
 /**
@@ -76,10 +76,9 @@ export function sysMadvise(
   lenArg: SyscallArg,
   adviceArg: SyscallArg,
 ): number {
-  const startW = toWord(addrArg);
-  const lenW = toWord(lenArg);
-  const adviceW = toWord(adviceArg);
-  if (startW === null || lenW === null || adviceW === null) return -EINVAL;
+  const words = toWords(addrArg, lenArg, adviceArg);
+  if (words === null) return -EINVAL;
+  const [startW, lenW, adviceW] = words;
   const advice = low32(adviceW) | 0; // `int behavior`
   if (!VALID.has(advice)) return -EINVAL;
   const { space } = ctx;

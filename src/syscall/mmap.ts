@@ -21,7 +21,6 @@ import {
   MAP_TYPE,
   PROT_WRITE,
 } from '../abi/mman.js';
-import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
 import { type MemoryObject, newShmem } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
@@ -49,7 +48,7 @@ import {
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
 import { mergeNewRange } from '../mm/vma-merge.js';
-import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWord } from './args.js';
+import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
 
 /** Huge page sizes (log2) the model's hugetlb knows; none has pages reserved, as on a default system. */
@@ -74,15 +73,9 @@ export function sysMmap(
   fdArg: SyscallArg,
   offArg: SyscallArg,
 ): number {
-  const addrW = toWord(addrArg);
-  const lenW = toWord(lenArg);
-  const protW = toWord(protArg);
-  const flagsW = toWord(flagsArg);
-  const fdW = toWord(fdArg);
-  const offW = toWord(offArg);
-  if (addrW === null || lenW === null || protW === null || flagsW === null || fdW === null || offW === null) {
-    return -EINVAL;
-  }
+  const words = toWords(addrArg, lenArg, protArg, flagsArg, fdArg, offArg);
+  if (words === null) return -EINVAL;
+  const [addrW, lenW, protW, flagsW, fdW, offW] = words;
   const { space, arch } = ctx;
   const { layout, pageSize } = space;
   const prot = low32(protW);

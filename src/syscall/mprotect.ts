@@ -32,7 +32,7 @@ import {
   num,
   pageAlign,
   type SyscallArg,
-  toWord,
+  toWords,
 } from './args.js';
 import type { SyscallContext } from './context.js';
 
@@ -48,10 +48,9 @@ export function sysMprotect(
   lenArg: SyscallArg,
   protArg: SyscallArg,
 ): number {
-  const startW = toWord(addrArg);
-  const lenW = toWord(lenArg);
-  const protW = toWord(protArg);
-  if (startW === null || lenW === null || protW === null) return -EINVAL;
+  const words = toWords(addrArg, lenArg, protArg);
+  if (words === null) return -EINVAL;
+  const [startW, lenW, protW] = words;
   const { space, arch } = ctx;
   const pageSize = space.pageSize;
   const protLow = low32(protW);

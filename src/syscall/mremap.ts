@@ -25,7 +25,7 @@ import {
   pageAlign,
   type SyscallArg,
   sub,
-  toWord,
+  toWords,
   type Word,
 } from './args.js';
 import type { SyscallContext } from './context.js';
@@ -61,13 +61,9 @@ export function sysMremap(
   flagsArg: SyscallArg,
   newAddrArg: SyscallArg,
 ): number {
-  const addrW = toWord(addrArg);
-  const oldW = toWord(oldLenArg);
-  const newW = toWord(newLenArg);
-  const flagsW = toWord(flagsArg);
-  const newAddrW = toWord(newAddrArg);
-  if (addrW === null || oldW === null || newW === null || flagsW === null || newAddrW === null)
-    return -EINVAL;
+  const words = toWords(addrArg, oldLenArg, newLenArg, flagsArg, newAddrArg);
+  if (words === null) return -EINVAL;
+  const [addrW, oldW, newW, flagsW, newAddrW] = words;
   const { space } = ctx;
   const { pageSize, layout } = space;
   const taskSize = layout.taskSize;

@@ -2,7 +2,7 @@ import { EINVAL } from '../abi/errno.js';
 import type { PhysAddr } from '../hal/addr.js';
 import { UndoLog } from '../mm/undo-log.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
-import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWord, type Word } from './args.js';
+import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWords, type Word } from './args.js';
 import type { SyscallContext } from './context.js';
 
 /**
@@ -10,9 +10,9 @@ import type { SyscallContext } from './context.js';
  * only punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes.
  */
 export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: SyscallArg): number {
-  const startW = toWord(addrArg);
-  const lenW = toWord(lenArg);
-  if (startW === null || lenW === null) return -EINVAL;
+  const words = toWords(addrArg, lenArg);
+  if (words === null) return -EINVAL;
+  const [startW, lenW] = words;
   const len = sysMunmapChecks(ctx, startW, lenW);
   if (len < 0) return len;
   const start = num(startW);

@@ -34,19 +34,8 @@ export function loadFixtures(dir: string): { name: string; fixture: Fixture }[] 
 
 const limit = (s: string) => (BigInt(s) >= 2n ** 63n ? Number.POSITIVE_INFINITY : Number(s));
 
-/** Renumbers shmem inodes (a system-wide counter) by first appearance, keeping the name column. */
-export function normalizeShmemInodes(maps: string): string {
-  const renamed = new Map<string, number>();
-  return maps.replace(
-    /^(\S+ \S+ \S+ 00:01 )(\d+)( +)(.*)$/gm,
-    (_m, head: string, ino: string, pad: string, name) => {
-      if (!renamed.has(ino)) renamed.set(ino, renamed.size + 1);
-      const col = head.length + ino.length + pad.length;
-      const prefix = `${head}${renamed.get(ino)} `;
-      return `${prefix.padEnd(Math.max(col, prefix.length))}${name}`;
-    },
-  );
-}
+/** Renumbers shmem inodes (a system-wide counter), as the recorder does. */
+export { normalizeShmemInodes } from '../../tools/linux-harness/record.js';
 
 /** What replaying one fixture found: the first op whose result differed, and the final state. */
 export interface ReplayOutcome {
