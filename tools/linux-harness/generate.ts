@@ -10,7 +10,12 @@
  *   $startbrk   start_brk from /proc/self/stat
  *   terms are combined with '+' and '-', no spaces: `$3+0x2000`, `$startbrk-0x1000`
  *
- * CLI: npx tsx tools/linux-harness/generate.ts --seed 7 [--min-ops 40] [--max-ops 80] [--json]
+ * `opts.arch` selects the target's address-space constants: 'x86_64' (the default; its output is
+ * unchanged by the option's existence) or 'aarch64' (TASK_SIZE 2^48, so the "beyond TASK_SIZE"
+ * addresses differ, and MAP_32BIT is an ignored bit there, so such mappings are top-down).
+ * Both consume the PRNG identically; only constants and region bookkeeping differ.
+ *
+ * CLI: npx tsx tools/linux-harness/generate.ts --seed 7 [--min-ops 40] [--max-ops 80] [--arch aarch64] [--json]
  */
 import { pathToFileURL } from 'node:url';
 
@@ -29,7 +34,47 @@ export interface GenerateOptions {
   maxOps?: number;
   /** Probability that a generated op is a deliberate bad input. */
   badFraction?: number;
+  /** Target architecture (default 'x86_64'). */
+  arch?: GenArch;
 }
+
+export type GenArch = 'x86_64' | 'aarch64';
+
+/** Addresses at or beyond TASK_SIZE (or ranges ending past it) per architecture. Each list has the
+ * same length for both, so the PRNG is consumed identically. */
+interface ArchConsts {
+  /** MAP_FIXED at these with length 2 pages ends past TASK_SIZE: ENOMEM. */
+  fixedBeyond: readonly (number | bigint)[];
+  /** munmap at these: EINVAL (start beyond TASK_SIZE), or nothing mapped. */
+  munmapBeyond: readonly (number | bigint)[];
+  /** munmap lengths that are huge. */
+  munmapHugeLen: readonly bigint[];
+  brkBeyond: readonly bigint[];
+  /** mremap MREMAP_FIXED targets beyond TASK_SIZE. */
+  mremapBeyond: readonly number[];
+  /** MAP_32BIT restricts placement (x86_64) or is an ignored bit (aarch64). */
+  map32bitMeaningful: boolean;
+}
+const ARCH: Record<GenArch, ArchConsts> = {
+  x86_64: {
+    fixedBeyond: [0x800000000000, 0x7ffffffff000, 0x7fffffffe000, 0xfffffffffffff000n],
+    munmapBeyond: [0x800000000000, 0x7ffffffff000, 0xffffffffff600000n],
+    munmapHugeLen: [(1n << 64n) - 1n, (1n << 64n) - 1n - 0xfffn, 1n << 47n],
+    brkBeyond: [(1n << 64n) - 1n, 0x800000000000n, 0x7ffffffff000n],
+    mremapBeyond: [0x7ffffffff000, 0x800000000000],
+    map32bitMeaningful: true,
+  },
+  // TASK_SIZE is 0x1000000000000 and its last page is usable (the [stack] ends there), so the
+  // x86 values (0x7ffffffff000, 0x800000000000) are ordinary free addresses on arm64.
+  aarch64: {
+    fixedBeyond: [0x1000000000000, 0xfffffffff000, 0x1000000001000, 0xfffffffffffff000n],
+    munmapBeyond: [0x1000000000000, 0x1000000001000, 0xffffffffff600000n],
+    munmapHugeLen: [(1n << 64n) - 1n, (1n << 64n) - 1n - 0xfffn, 1n << 48n],
+    brkBeyond: [(1n << 64n) - 1n, 0x1000000000000n, 0x1000000001000n],
+    mremapBeyond: [0x1000000000000, 0x1000000001000],
+    map32bitMeaningful: false,
+  },
+};
 
 export const GENERATOR_VERSION = 2;
 
@@ -179,7 +224,13 @@ class Gen {
   blockerOff = -1;
   arenaUsed: number[] = [];
 
-  constructor(readonly rng: Rng) {}
+  readonly arch: ArchConsts;
+  constructor(
+    readonly rng: Rng,
+    arch: GenArch = 'x86_64',
+  ) {
+    this.arch = ARCH[arch];
+  }
 
   emit(op: OpName, args: (string | number)[], kind: string): number {
     const a = args.map((x) => (typeof x === 'number' ? (x < 0 ? `-${hex(-x)}` : hex(x)) : x));
@@ -342,7 +393,7 @@ class Gen {
       kind = `${kind}:hint-low`;
     }
     const idx = this.emit('mmap', [hint, len, prot, flags, -1, 0], kind);
-    const r = this.addRegion(idx, len, prot, flags, hint === '0' && variant !== '32bit');
+    const r = this.addRegion(idx, len, prot, flags, hint === '0' && (variant !== '32bit' || !this.arch.map32bitMeaningful));
     if (kind.endsWith(':hint-low')) r.low = true;
   }
 
@@ -753,7 +804,7 @@ class Gen {
           this.emit(
             'mmap',
             [
-              hex(rng.pick([0x800000000000, 0x7ffffffff000, 0x7fffffffe000, 0xfffffffffffff000n])),
+              hex(rng.pick(this.arch.fixedBeyond)),
               2 * P,
               3,
               ANON_PRIVATE | MAP_FIXED,
@@ -813,7 +864,7 @@ class Gen {
         () =>
           this.emit(
             'munmap',
-            [at, hex(rng.pick([U64_MAX, U64_MAX - 0xfffn, 1n << 47n]))],
+            [at, hex(rng.pick(this.arch.munmapHugeLen))],
             'bad:munmap-len-huge',
           ),
       ],
@@ -822,7 +873,7 @@ class Gen {
         () =>
           this.emit(
             'munmap',
-            [hex(rng.pick([0x800000000000, 0x7ffffffff000, 0xffffffffff600000n])), P],
+            [hex(rng.pick(this.arch.munmapBeyond)), P],
             'bad:munmap-beyond',
           ),
       ],
@@ -874,7 +925,7 @@ class Gen {
       [
         1,
         () =>
-          this.emit('brk', [hex(rng.pick([U64_MAX, 0x800000000000n, 0x7ffffffff000n]))], 'bad:brk-beyond'),
+          this.emit('brk', [hex(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond'),
       ],
       [1, () => this.emit('mremap', [at, rl, rl, rng.pick([8, 0x10, 0x80000000]), 0], 'bad:mremap-flags')],
       [1, () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, hex(ARENA)], 'bad:mremap-fixed-no-maymove')],
@@ -925,7 +976,7 @@ class Gen {
         () =>
           this.emit(
             'mremap',
-            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, hex(rng.pick([0x7ffffffff000, 0x800000000000]))],
+            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, hex(rng.pick(this.arch.mremapBeyond))],
             'bad:mremap-fixed-beyond',
           ),
       ],
@@ -964,7 +1015,7 @@ class Gen {
   }
 }
 
-const DEFAULTS: Required<GenerateOptions> = { minOps: 40, maxOps: 80, badFraction: 0.2 };
+const DEFAULTS: Required<GenerateOptions> = { minOps: 40, maxOps: 80, badFraction: 0.2, arch: 'x86_64' };
 
 /** The deterministic op sequence for `seed`. Op 0 is always the sentinel reservation. */
 export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[] {
@@ -972,7 +1023,8 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
   if (!Number.isInteger(seed)) throw new Error(`seed must be an integer, got ${seed}`);
   if (o.minOps < 2 || o.maxOps < o.minOps) throw new Error('need 2 <= minOps <= maxOps');
   const rng = new Rng(seed);
-  const g = new Gen(rng);
+  if (!(o.arch in ARCH)) throw new Error(`unknown arch ${String(o.arch)}`);
+  const g = new Gen(rng, o.arch);
   const n = rng.int(o.minOps, o.maxOps);
   g.emit('mmap', ['0', SENTINEL_LEN, 0, ANON_PRIVATE | MAP_NORESERVE, -1, 0], 'sentinel');
   const warmup = rng.int(2, 4);
@@ -1015,9 +1067,10 @@ function main(argv: string[]): void {
     if (a === '--seed') seed = val();
     else if (a === '--min-ops') opts.minOps = val();
     else if (a === '--max-ops') opts.maxOps = val();
+    else if (a === '--arch') opts.arch = argv[++i] as GenArch;
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: generate.ts [--seed N] [--min-ops N] [--max-ops N] [--json]\n');
+      process.stdout.write('usage: generate.ts [--seed N] [--min-ops N] [--max-ops N] [--arch x86_64|aarch64] [--json]\n');
       return;
     } else throw new Error(`unknown option ${a}`);
   }

@@ -1,5 +1,5 @@
 /*
- * levitate-mm Linux differential-test harness (x86_64, static, no malloc).
+ * levitate-mm Linux differential-test harness (x86_64 or aarch64, static, no malloc).
  *
  * Reads a sequence of memory ops from stdin (one per line), executes them with
  * raw syscalls and prints what the kernel answered.  See README.md next to this
@@ -7,7 +7,7 @@
  *
  * Rules this program follows so that it never changes its own address space
  * except through the recorded ops:
- *   - every syscall is made with inline `syscall` (no errno, no libc wrappers
+ *   - every syscall is made with inline `syscall` (aarch64: `svc #0`; no errno, no libc wrappers
  *     apart from sigaction/sigsetjmp/siglongjmp, which allocate nothing);
  *   - all buffers are static (.bss) and are pre-faulted before the "before"
  *     snapshot, so no page of ours is touched for the first time during the run;
@@ -26,10 +26,33 @@
 typedef unsigned long u64;
 
 #define PAGE 4096UL
+#ifdef __aarch64__
+#define TASK_SIZE 0x1000000000000UL /* aarch64, 48-bit user VA (no LPA2 on the recording CPU) */
+#else
 #define TASK_SIZE 0x7ffffffff000UL /* x86_64, 4-level paging */
+#endif
 #define MAP_FIXED_ 0x10UL
 #define MAP_FIXED_NOREPLACE_ 0x100000UL
 
+#ifdef __aarch64__
+/* arm64 uses the generic syscall table (<sys/syscall.h> of the aarch64 toolchain gives
+ * SYS_mmap 222, SYS_munmap 215, SYS_mprotect 226, SYS_brk 214, SYS_mremap 216, SYS_madvise 233,
+ * SYS_openat 56, SYS_read 63, SYS_write 64, SYS_close 57, SYS_exit_group 94, ...). */
+static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  register long x4 __asm__("x4") = e;
+  register long x5 __asm__("x5") = f;
+  __asm__ volatile("svc #0"
+                   : "+r"(x0)
+                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                   : "memory", "cc");
+  return x0;
+}
+#else
 static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
   long ret;
   register long r10 __asm__("r10") = d;
@@ -41,6 +64,7 @@ static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
                    : "rcx", "r11", "memory");
   return ret;
 }
+#endif
 #define sc1(n, a) sc6(n, (long)(a), 0, 0, 0, 0, 0)
 #define sc2(n, a, b) sc6(n, (long)(a), (long)(b), 0, 0, 0, 0)
 #define sc3(n, a, b, c) sc6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
