@@ -92,6 +92,7 @@ export class Kernel {
       format: this.format,
       geometry: this.geometry,
       tlb: this.tlb,
+      linearMap: this.linearMap,
     };
     this.sys = new Syscalls(() => this.syscallContext());
     const zero = this.frames.allocPage(FrameUse.Kernel);

@@ -1,6 +1,7 @@
-import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import type { KernelAddr, PhysAddr, VirtAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import type { PageGeometry } from '../hal/geometry.js';
+import type { LinearMap } from '../hal/linear-map.js';
 import type { PhysicalMemory } from '../hal/ram.js';
 import type { Rights } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
@@ -14,6 +15,7 @@ export interface MmuContext {
   readonly format: DescriptorFormat;
   readonly geometry: PageGeometry;
   readonly tlb: Tlb;
+  readonly linearMap: LinearMap;
 }
 
 /**
@@ -186,6 +188,17 @@ export class PageTable {
     const hi = ram.readHi(e as PhysAddr);
     if (rightsOut) rightsOut[0] = format.userRights(lo, hi);
     return format.address(lo, hi);
+  }
+
+  /**
+   * `user_va_to_kernel_ptr`: the kernel's own address (in the linear map) of the byte at user
+   * address `va`, or null when the page is not mapped. No rights are checked: it is the kernel's
+   * view, as in the seed's `mm_user` helper.
+   */
+  userVaToKernelPtr(va: VirtAddr): KernelAddr | null {
+    const frame = this.translate(va);
+    if (frame < 0) return null;
+    return this.ctx.linearMap.physToVirt((frame + (va % this.ctx.geometry.pageSize)) as PhysAddr);
   }
 
   /** The halves of the leaf for `va` (zero when unmapped), for tests and the visualizer. */

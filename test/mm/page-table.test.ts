@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PhysAddr, VirtAddr } from '../../src/hal/addr.js';
-import { Kernel } from '../../src/index.js';
+import { formatKernelAddr, Kernel } from '../../src/index.js';
 import { FrameUse } from '../../src/mm/frame-allocator.js';
 import { GEOMETRIES } from '../support/kernels.js';
 
@@ -68,5 +68,23 @@ describe('Kernel.spawn', () => {
     const kernel = new Kernel({ ramBytes: 256 * 1024 });
     kernel.frames.failAfter(0);
     expect(() => kernel.spawn()).toThrow(/out of memory/);
+  });
+});
+
+describe('PageTable.userVaToKernelPtr', () => {
+  it('gives the linear-map address of the mapped byte, or null', () => {
+    const kernel = new Kernel({ arch: 'aarch64' });
+    const task = kernel.spawn();
+    const addr = kernel.sys.mmap(0, 8192, 3, 0x22, -1, 0);
+    task.write(addr + 4096 + 5, [0x5a]);
+    const pt = task.mm.pageTable;
+    const ka = pt.userVaToKernelPtr((addr + 4096 + 5) as VirtAddr);
+    expect(ka).not.toBeNull();
+    const pa = kernel.linearMap.virtToPhys(ka!);
+    const byte = new Uint8Array(1);
+    kernel.ram.read(pa, byte, 0, 1);
+    expect(byte[0]).toBe(0x5a);
+    expect(formatKernelAddr(ka!)).toBe(`0xffff8000${pa.toString(16).padStart(8, '0')}`);
+    expect(pt.userVaToKernelPtr(0x1000 as VirtAddr)).toBeNull();
   });
 });
