@@ -19,8 +19,3 @@ export const virt = (n: number): VirtAddr => n as VirtAddr;
 
 /** Architectures the model implements, named as `uname -m` prints them. */
 export type Arch = 'aarch64' | 'x86_64';
-
-/** `0x7ffff7fff000`-style hex, the way the kernel prints addresses. */
-export function hex(n: number | bigint): string {
-  return `0x${n.toString(16)}`;
-}

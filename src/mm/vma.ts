@@ -67,7 +67,7 @@ export class Vma {
     return (this.flags & VM_MAYSHARE) !== 0;
   }
 
-  /** A copy of every field, for splitting: the piece starting `offsetPages` pages into this VMA. */
+  /** A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match (splits, moves). */
   cloneAt(start: number, end: number, pageSize: number): Vma {
     return new Vma({
       start,
