@@ -18,8 +18,10 @@ describe('arm64 console framing', () => {
 
   it('round-trips a formatted frame', () => {
     const log = parseConsoleLog(
-      formatFrame('B 7 0') + formatFrame(`O 7 0 0 ${Buffer.from('hi\n').toString('base64')}`) +
-        formatFrame(`Z 7 0 0 3 1 ${crc32('hi\n').toString(16).padStart(8, '0')} 0 0`) + formatFrame('X 1'),
+      formatFrame('B 7 0') +
+        formatFrame(`O 7 0 0 ${Buffer.from('hi\n').toString('base64')}`) +
+        formatFrame(`Z 7 0 0 3 1 ${crc32('hi\n').toString(16).padStart(8, '0')} 0 0`) +
+        formatFrame('X 1'),
     );
     expect(log.garbled).toBe(0);
     expect(log.done).toBe(1);
@@ -37,14 +39,14 @@ describe('arm64 console log parser on a recorded boot', () => {
     for (const r of log.runs.values()) {
       expect(r.problems).toEqual([]);
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/^harness levitate-linux-harness 1\n[^]*\nend \d+\n$/);
+      expect(r.stdout).toMatch(/^harness levitate-linux-harness 1\n[\s\S]*\nend \d+\n$/);
     }
   });
 
   it('turns the log into the fixtures the recorder wrote', () => {
     const res = fixturesFromLog(parseConsoleLog(SAMPLE), [1, 2], 2, GEN);
     expect(res.map((r) => r.problem)).toEqual([undefined, undefined]);
-    const expected = fs.readFileSync(path.join(TESTDATA, 'sample-seq-001.json'), 'utf8');
+    const expected = fs.readFileSync(path.join(TESTDATA, 'sample-seq-001.fixture'), 'utf8');
     expect(formatArm64Fixture(res[0].fixture!)).toBe(expected);
     expect(res[1].fixture!.arch).toBe('aarch64');
     expect(res[1].fixture!.kernel).toBe('6.18.15+deb13-arm64');
@@ -98,7 +100,8 @@ describe('arm64 console log parser on a recorded boot', () => {
 
   it('reports a harness failure without retrying', () => {
     const log = parseConsoleLog(
-      formatFrame('B 5 0') + formatFrame(`E 5 0 0 ${Buffer.from('harness: unsafe op\n').toString('base64')}`) +
+      formatFrame('B 5 0') +
+        formatFrame(`E 5 0 0 ${Buffer.from('harness: unsafe op\n').toString('base64')}`) +
         formatFrame('Z 5 0 768 0 0 00000000 19 1'),
     );
     const [r] = fixturesFromLog(log, [5], 1);

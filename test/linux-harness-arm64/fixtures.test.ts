@@ -2,21 +2,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ARG_COUNT, GENERATOR_VERSION, generateSequence } from '../../tools/linux-harness/generate.js';
-import { formatArm64Fixture, type Arm64Fixture, KERNEL } from '../../tools/linux-harness-arm64/record.js';
+import { type Arm64Fixture, formatArm64Fixture, KERNEL } from '../../tools/linux-harness-arm64/record.js';
 
 const DIR = path.join(import.meta.dirname, '..', 'fixtures', 'linux-aarch64');
 const files = fs
   .readdirSync(DIR)
   .filter((f) => /^seq-\d{3}\.json$/.test(f))
   .sort();
-const load = (f: string): Arm64Fixture => JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as Arm64Fixture;
+const load = (f: string): Arm64Fixture =>
+  JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8')) as Arm64Fixture;
 const dec = /^-?\d+$/;
 const hex64 = /^0x[0-9a-f]{1,16}$/;
 
 /** Evaluates a symbolic literal (no $ references) the way the harness does, modulo 2^64. */
 function literal(expr: string): bigint {
   let v = 0n;
-  for (const m of expr.matchAll(/([+-]?)(0x[0-9a-f]+|\d+)/g)) v += m[1] === '-' ? -BigInt(m[2]) : BigInt(m[2]);
+  for (const m of expr.matchAll(/([+-]?)(0x[0-9a-f]+|\d+)/g))
+    v += m[1] === '-' ? -BigInt(m[2]) : BigInt(m[2]);
   return BigInt.asUintN(64, v);
 }
 
@@ -84,16 +86,10 @@ describe('linux-aarch64 fixtures', () => {
     for (const f of files) {
       const fx = load(f);
       const before = fx.mapsBefore.split('\n').filter((l) => l !== '');
-      expect(before.map((l) => l.slice(73) || '(anon)'), f).toEqual([
-        '/harness',
-        '/harness',
-        '/harness',
-        '(anon)',
-        '[heap]',
-        '[vvar]',
-        '[vdso]',
-        '[stack]',
-      ]);
+      expect(
+        before.map((l) => l.slice(73) || '(anon)'),
+        f,
+      ).toEqual(['/harness', '/harness', '/harness', '(anon)', '[heap]', '[vvar]', '[vdso]', '[stack]']);
       expect(before[5].startsWith('fffff7ffa000-fffff7ffe000 r--p ')).toBe(true);
       expect(before[6].startsWith('fffff7ffe000-fffff8000000 r-xp ')).toBe(true);
       expect(before[7].startsWith('fffffffdf000-1000000000000 rw-p ')).toBe(true);

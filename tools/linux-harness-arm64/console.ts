@@ -145,7 +145,12 @@ export function parseConsoleLog(text: string): ConsoleLog {
   for (const key of order) {
     const p = parts.get(key)!;
     const slash = key.lastIndexOf('/');
-    const run: ConsoleRun = { id: key.slice(0, slash), rep: Number(key.slice(slash + 1)), complete: false, problems: [] };
+    const run: ConsoleRun = {
+      id: key.slice(0, slash),
+      rep: Number(key.slice(slash + 1)),
+      complete: false,
+      problems: [],
+    };
     if (!p.begun) run.problems.push('no begin frame');
     if (!p.end) run.problems.push('no end frame');
     const join = (chunks: Map<number, Buffer>, n: number, what: string): Buffer | undefined => {
@@ -165,9 +170,11 @@ export function parseConsoleLog(text: string): ConsoleLog {
       run.status = p.end.status;
       const out = join(p.out, p.end.outChunks, 'stdout');
       const err = join(p.err, p.end.errChunks, 'stderr');
-      if (out && out.length !== p.end.outBytes) run.problems.push(`stdout is ${out.length} bytes, expected ${p.end.outBytes}`);
+      if (out && out.length !== p.end.outBytes)
+        run.problems.push(`stdout is ${out.length} bytes, expected ${p.end.outBytes}`);
       else if (out && crc32(out) !== p.end.outCrc) run.problems.push('stdout checksum mismatch');
-      if (err && err.length !== p.end.errBytes) run.problems.push(`stderr is ${err.length} bytes, expected ${p.end.errBytes}`);
+      if (err && err.length !== p.end.errBytes)
+        run.problems.push(`stderr is ${err.length} bytes, expected ${p.end.errBytes}`);
       if (out) run.stdout = out.toString('latin1');
       if (err) run.stderr = err.toString('latin1');
     }

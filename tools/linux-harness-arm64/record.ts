@@ -16,7 +16,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GENERATOR_VERSION, type GenerateOptions, generateSequence, serializeSequence } from '../linux-harness/generate.js';
+import {
+  GENERATOR_VERSION,
+  type GenerateOptions,
+  generateSequence,
+  serializeSequence,
+} from '../linux-harness/generate.js';
 import {
   type Fixture,
   type FixtureOp,
@@ -52,7 +57,18 @@ export const KERNEL = {
   release: '6.18.15+deb13-arm64',
 } as const;
 
-export const QEMU_ARGS = ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '1024', '-nographic', '-no-reboot', '-nic', 'none'];
+export const QEMU_ARGS = [
+  '-M',
+  'virt',
+  '-cpu',
+  'cortex-a57',
+  '-m',
+  '1024',
+  '-nographic',
+  '-no-reboot',
+  '-nic',
+  'none',
+];
 export const BOOT_PARAMS = 'console=ttyAMA0 norandmaps panic=-1 transparent_hugepage=madvise';
 /** Host packages (Debian 12 names) the recorder needs, and the command each provides. */
 export const HOST_PACKAGES: ReadonlyArray<[pkg: string, provides: string]> = [
@@ -64,9 +80,17 @@ export const HOST_PACKAGES: ReadonlyArray<[pkg: string, provides: string]> = [
 
 export class EnvironmentError extends Error {}
 
-function sh(cmd: string, args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...opts });
-  return { ok: r.status === 0 && !r.error, out: r.stdout ?? '', err: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  return {
+    ok: r.status === 0 && !r.error,
+    out: r.stdout ?? '',
+    err: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}`,
+  };
 }
 
 function sha256File(p: string): string {
@@ -76,8 +100,12 @@ function sha256File(p: string): string {
 // ---- host tools -------------------------------------------------------------------------------
 
 /** Installs the missing host packages with apt-get (as root), or says what to install. */
-export function ensureHostTools(install = true, log: (s: string) => void = (s) => void process.stderr.write(`${s}\n`)): void {
-  if (process.platform !== 'linux') throw new EnvironmentError(`recording needs a Linux host (this is ${process.platform})`);
+export function ensureHostTools(
+  install = true,
+  log: (s: string) => void = (s) => void process.stderr.write(`${s}\n`),
+): void {
+  if (process.platform !== 'linux')
+    throw new EnvironmentError(`recording needs a Linux host (this is ${process.platform})`);
   if (!fs.existsSync('/usr/bin/dpkg-deb') || !fs.existsSync('/usr/bin/apt-get')) {
     throw new EnvironmentError('recording needs a Debian-like host with apt-get and dpkg-deb');
   }
@@ -107,7 +135,13 @@ export function ensureHostTools(install = true, log: (s: string) => void = (s) =
  */
 function privateApt(cacheDir: string): string {
   const c = path.join(cacheDir, 'apt');
-  for (const d of ['etc/apt/sources.list.d', 'etc/apt/preferences.d', 'etc/apt/apt.conf.d', 'state/lists/partial', 'cache/archives/partial']) {
+  for (const d of [
+    'etc/apt/sources.list.d',
+    'etc/apt/preferences.d',
+    'etc/apt/apt.conf.d',
+    'state/lists/partial',
+    'cache/archives/partial',
+  ]) {
     fs.mkdirSync(path.join(c, d), { recursive: true });
   }
   const status = path.join(c, 'state/status');
@@ -140,7 +174,10 @@ function privateApt(cacheDir: string): string {
 }
 
 /** Returns the path of the pinned kernel Image, downloading and unpacking it when needed. */
-export function ensureKernel(cacheDir: string, log: (s: string) => void = (s) => void process.stderr.write(`${s}\n`)): string {
+export function ensureKernel(
+  cacheDir: string,
+  log: (s: string) => void = (s) => void process.stderr.write(`${s}\n`),
+): string {
   const debDir = path.join(cacheDir, 'debs');
   const deb = path.join(debDir, KERNEL.filename);
   const imageDir = path.join(cacheDir, `kernel-${KERNEL.release}`);
@@ -153,7 +190,8 @@ export function ensureKernel(cacheDir: string, log: (s: string) => void = (s) =>
     const conf = privateApt(cacheDir);
     const env = { ...process.env, APT_CONFIG: conf };
     const up = sh('apt-get', ['update'], { env });
-    if (!up.ok) throw new EnvironmentError(`apt-get update for arm64 ${KERNEL.suite} failed:\n${up.err.slice(-2000)}`);
+    if (!up.ok)
+      throw new EnvironmentError(`apt-get update for arm64 ${KERNEL.suite} failed:\n${up.err.slice(-2000)}`);
     const dl = sh('apt-get', ['download', `${KERNEL.package}=${KERNEL.version}`], { env, cwd: debDir });
     if (!dl.ok || !fs.existsSync(deb)) {
       const policy = sh('apt-cache', ['policy', KERNEL.package], { env }).out.trim();
@@ -172,8 +210,16 @@ export function ensureKernel(cacheDir: string, log: (s: string) => void = (s) =>
     }
   }
   fs.mkdirSync(imageDir, { recursive: true });
-  const tar = spawnSync('sh', ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -x -O "$2" > "$3"`, 'x', deb, KERNEL.image, image]);
-  if (tar.status !== 0) throw new EnvironmentError(`unpacking ${KERNEL.image} from ${deb} failed: ${tar.stderr}`);
+  const tar = spawnSync('sh', [
+    '-c',
+    `dpkg-deb --fsys-tarfile "$1" | tar -x -O "$2" > "$3"`,
+    'x',
+    deb,
+    KERNEL.image,
+    image,
+  ]);
+  if (tar.status !== 0)
+    throw new EnvironmentError(`unpacking ${KERNEL.image} from ${deb} failed: ${tar.stderr}`);
   const got = sha256File(image);
   if (got !== KERNEL.imageSha256) {
     throw new EnvironmentError(`${image} has SHA256 ${got}, expected ${KERNEL.imageSha256}`);
@@ -203,7 +249,11 @@ export function buildGuestPrograms(buildDir: string): void {
  * Writes the initramfs (newc cpio, uncompressed) for these sequences. /init and /harness come
  * first, so the harness's inode (shown in its maps lines) does not depend on the sequences.
  */
-export function writeInitramfs(buildDir: string, seqs: ReadonlyArray<[id: string, text: string]>, runs: number): string {
+export function writeInitramfs(
+  buildDir: string,
+  seqs: ReadonlyArray<[id: string, text: string]>,
+  runs: number,
+): string {
   const root = path.join(buildDir, 'root');
   const seqDir = path.join(root, 'seq');
   fs.rmSync(seqDir, { recursive: true, force: true });
@@ -229,12 +279,18 @@ export function boot(kernel: string, initramfs: string, logFile: string, timeout
   const r = spawnSync(
     'qemu-system-aarch64',
     [...QEMU_ARGS, '-kernel', kernel, '-initrd', initramfs, '-append', BOOT_PARAMS],
-    { encoding: 'latin1', maxBuffer: 1024 * 1024 * 1024, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      encoding: 'latin1',
+      maxBuffer: 1024 * 1024 * 1024,
+      timeout: timeoutMs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const text = `${r.stdout ?? ''}`;
   fs.writeFileSync(logFile, text, 'latin1');
   if (r.error) throw new Error(`qemu-system-aarch64: ${String(r.error)} (console log in ${logFile})`);
-  if (r.status !== 0) throw new Error(`qemu-system-aarch64 exited with ${r.status}: ${r.stderr} (console log in ${logFile})`);
+  if (r.status !== 0)
+    throw new Error(`qemu-system-aarch64 exited with ${r.status}: ${r.stderr} (console log in ${logFile})`);
   return text;
 }
 
@@ -252,7 +308,14 @@ export function generatorOptions(o: GenerateOptions = {}): GenerateOptions {
   return g;
 }
 
-const STAT_FIELDS = { start_code: 26, end_code: 27, start_data: 45, end_data: 46, start_brk: 47, start_stack: 28 } as const;
+const STAT_FIELDS = {
+  start_code: 26,
+  end_code: 27,
+  start_data: 45,
+  end_data: 46,
+  start_brk: 47,
+  start_stack: 28,
+} as const;
 
 /** Builds the fixture from one harness output, exactly like the x86_64 recorder but for aarch64. */
 export function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions = {}): Arm64Fixture {
@@ -278,13 +341,17 @@ export function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions
     return r;
   };
   const stat = block('stat');
-  const tail = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' ');
+  const tail = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .trim()
+    .split(' ');
   const sf = (n: number): string => {
     const v = tail[n - 3];
     if (v === undefined || !/^\d+$/.test(v)) throw new Error(`bad /proc/self/stat field ${n}`);
     return v;
   };
-  if (block('uname_machine') !== 'aarch64') throw new Error(`not an aarch64 kernel: ${block('uname_machine')}`);
+  if (block('uname_machine') !== 'aarch64')
+    throw new Error(`not an aarch64 kernel: ${block('uname_machine')}`);
   const mapsAfter = block('maps_after');
   return {
     kernel: block('uname_release'),
@@ -317,7 +384,11 @@ export function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions
     ops: raw.ops.map((r, i) => {
       const g = ops[i];
       if (g.op !== r.name) throw new Error(`op ${i}: generated ${g.op}, harness ran ${r.name}`);
-      const o: { -readonly [K in keyof FixtureOp]?: FixtureOp[K] } = { op: r.name, args: r.args, result: r.result };
+      const o: { -readonly [K in keyof FixtureOp]?: FixtureOp[K] } = {
+        op: r.name,
+        args: r.args,
+        result: r.result,
+      };
       if (r.fault) o.fault = r.fault;
       if (g.args.some((a) => a.includes('$'))) o.symbolicArgs = g.args;
       o.kind = g.kind;
@@ -351,15 +422,24 @@ export interface SeedResult {
 }
 
 /** Turns a parsed console log into one result per seed (ids are decimal seeds). */
-export function fixturesFromLog(log: ConsoleLog, seeds: readonly number[], runs: number, gen: GenerateOptions = {}): SeedResult[] {
+export function fixturesFromLog(
+  log: ConsoleLog,
+  seeds: readonly number[],
+  runs: number,
+  gen: GenerateOptions = {},
+): SeedResult[] {
   return seeds.map((seed): SeedResult => {
     const fixtures: Arm64Fixture[] = [];
     for (let rep = 0; rep < runs; rep++) {
       const run = log.runs.get(`${seed}/${rep}`);
       if (!run) return { seed, problem: `run ${rep} missing from the console log`, retry: true };
-      if (!run.complete) return { seed, problem: `run ${rep} incomplete: ${run.problems.join('; ')}`, retry: true };
+      if (!run.complete)
+        return { seed, problem: `run ${rep} incomplete: ${run.problems.join('; ')}`, retry: true };
       if (run.status !== 0) {
-        return { seed, problem: `run ${rep}: harness wait status ${run.status}: ${(run.stderr ?? '').trim()}` };
+        return {
+          seed,
+          problem: `run ${rep}: harness wait status ${run.status}: ${(run.stderr ?? '').trim()}`,
+        };
       }
       try {
         fixtures.push(makeArm64Fixture(run.stdout!, seed, gen));
@@ -369,7 +449,8 @@ export function fixturesFromLog(log: ConsoleLog, seeds: readonly number[], runs:
     }
     const first = normalized(fixtures[0]);
     for (let i = 1; i < fixtures.length; i++) {
-      if (normalized(fixtures[i]) !== first) return { seed, problem: `runs 0 and ${i} of the same sequence differ` };
+      if (normalized(fixtures[i]) !== first)
+        return { seed, problem: `runs 0 and ${i} of the same sequence differ` };
     }
     return { seed, fixture: fixtures[0] };
   });
@@ -441,9 +522,22 @@ function parseCli(argv: string[]): CliOptions {
   return o;
 }
 
-const ERRNO: Record<number, string> = { 1: 'EPERM', 9: 'EBADF', 12: 'ENOMEM', 14: 'EFAULT', 17: 'EEXIST', 22: 'EINVAL', 95: 'EOPNOTSUPP' };
+const ERRNO: Record<number, string> = {
+  1: 'EPERM',
+  9: 'EBADF',
+  12: 'ENOMEM',
+  14: 'EFAULT',
+  17: 'EEXIST',
+  22: 'EINVAL',
+  95: 'EOPNOTSUPP',
+};
 
-function writeFixtures(o: CliOptions, results: Map<number, Arm64Fixture>, seeds: number[], started: number): void {
+function writeFixtures(
+  o: CliOptions,
+  results: Map<number, Arm64Fixture>,
+  seeds: number[],
+  started: number,
+): void {
   fs.mkdirSync(o.out, { recursive: true });
   for (const f of fs.readdirSync(o.out)) if (/^seq-\d+\.json$/.test(f)) fs.rmSync(path.join(o.out, f));
   const digest = createHash('sha256');
@@ -501,7 +595,10 @@ function main(argv: string[]): void {
       if (r.fixture) results.set(r.seed, r.fixture);
       else bad.push(`seed ${r.seed}: ${r.problem}`);
     }
-    if (bad.length) throw new Error(`${o.fromLog}: ${bad.length} seeds without a fixture (${log.garbled} garbled lines):\n${bad.join('\n')}`);
+    if (bad.length)
+      throw new Error(
+        `${o.fromLog}: ${bad.length} seeds without a fixture (${log.garbled} garbled lines):\n${bad.join('\n')}`,
+      );
     writeFixtures(o, results, seeds, started);
     return;
   }
@@ -538,7 +635,8 @@ function main(argv: string[]): void {
     }
     pending = retry;
   }
-  if (pending.length > 0) throw new Error(`no complete output for seeds ${pending.join(', ')} after ${o.maxBoots} boots`);
+  if (pending.length > 0)
+    throw new Error(`no complete output for seeds ${pending.join(', ')} after ${o.maxBoots} boots`);
   writeFixtures(o, results, seeds, started);
 }
 

@@ -393,7 +393,13 @@ class Gen {
       kind = `${kind}:hint-low`;
     }
     const idx = this.emit('mmap', [hint, len, prot, flags, -1, 0], kind);
-    const r = this.addRegion(idx, len, prot, flags, hint === '0' && (variant !== '32bit' || !this.arch.map32bitMeaningful));
+    const r = this.addRegion(
+      idx,
+      len,
+      prot,
+      flags,
+      hint === '0' && (variant !== '32bit' || !this.arch.map32bitMeaningful),
+    );
     if (kind.endsWith(':hint-low')) r.low = true;
   }
 
@@ -803,14 +809,7 @@ class Gen {
         () =>
           this.emit(
             'mmap',
-            [
-              hex(rng.pick(this.arch.fixedBeyond)),
-              2 * P,
-              3,
-              ANON_PRIVATE | MAP_FIXED,
-              -1,
-              0,
-            ],
+            [hex(rng.pick(this.arch.fixedBeyond)), 2 * P, 3, ANON_PRIVATE | MAP_FIXED, -1, 0],
             'bad:mmap-fixed-beyond-task-size',
           ),
       ],
@@ -859,24 +858,8 @@ class Gen {
       ],
       [1, () => this.emit('munmap', [plus(at, rng.pick([1, 0x800, 0xfff])), P], 'bad:munmap-unaligned')],
       [1, () => this.emit('munmap', [at, 0], 'bad:munmap-len0')],
-      [
-        1,
-        () =>
-          this.emit(
-            'munmap',
-            [at, hex(rng.pick(this.arch.munmapHugeLen))],
-            'bad:munmap-len-huge',
-          ),
-      ],
-      [
-        0.7,
-        () =>
-          this.emit(
-            'munmap',
-            [hex(rng.pick(this.arch.munmapBeyond)), P],
-            'bad:munmap-beyond',
-          ),
-      ],
+      [1, () => this.emit('munmap', [at, hex(rng.pick(this.arch.munmapHugeLen))], 'bad:munmap-len-huge')],
+      [0.7, () => this.emit('munmap', [hex(rng.pick(this.arch.munmapBeyond)), P], 'bad:munmap-beyond')],
       [
         1,
         () =>
@@ -922,11 +905,7 @@ class Gen {
       [1, () => this.emit('mprotect', [hex(FAR + rng.int(0, 255) * P), P, 1], 'bad:mprotect-unmapped')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSDOWN], 'bad:mprotect-growsdown-flag')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSUP], 'bad:mprotect-growsup')],
-      [
-        1,
-        () =>
-          this.emit('brk', [hex(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond'),
-      ],
+      [1, () => this.emit('brk', [hex(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond')],
       [1, () => this.emit('mremap', [at, rl, rl, rng.pick([8, 0x10, 0x80000000]), 0], 'bad:mremap-flags')],
       [1, () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, hex(ARENA)], 'bad:mremap-fixed-no-maymove')],
       [
@@ -1070,7 +1049,9 @@ function main(argv: string[]): void {
     else if (a === '--arch') opts.arch = argv[++i] as GenArch;
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: generate.ts [--seed N] [--min-ops N] [--max-ops N] [--arch x86_64|aarch64] [--json]\n');
+      process.stdout.write(
+        'usage: generate.ts [--seed N] [--min-ops N] [--max-ops N] [--arch x86_64|aarch64] [--json]\n',
+      );
       return;
     } else throw new Error(`unknown option ${a}`);
   }
