@@ -95,6 +95,11 @@ export class Kernel {
       linearMap: this.linearMap,
     };
     this.sys = new Syscalls(() => this.syscallContext());
+    this.frames.reclaim = () => {
+      let freed = 0;
+      for (const task of this.taskList.values()) freed += task.mm.reclaimLazyFree();
+      return freed;
+    };
     const zero = this.frames.allocPage(FrameUse.Kernel);
     if (zero === null) throw new RangeError('ramBytes leaves no frame for the zero page');
     this.ram.zero(zero, this.pageSize);

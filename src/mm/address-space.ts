@@ -1,5 +1,5 @@
 import { ENOMEM } from '../abi/errno.js';
-import type { PhysAddr } from '../hal/addr.js';
+import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
@@ -62,6 +62,11 @@ export class AddressSpace {
   readonly keptSplits = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
   readonly guards = new Set<number>();
+  /**
+   * Pages given up with MADV_FREE, by address, with the frame they held then: write-protected so
+   * that a write takes them back, and reclaimed (dropped, to read zero) only when RAM runs out.
+   */
+  readonly lazyFree = new Map<number, PhysAddr>();
 
   constructor(
     readonly ctx: MmuContext,
@@ -197,6 +202,29 @@ export class AddressSpace {
   /** Unmaps every page in [start, end) and frees the frames no other mapping holds. */
   zapRange(start: number, end: number): void {
     this.pageTable.unmapRange(start, end, (_va, frame) => this.releaseFrame(frame));
+    this.forgetLazyFree(start, end);
+  }
+
+  /** Takes the MADV_FREE marks off [start, end) (the pages were unmapped, moved or rewritten). */
+  forgetLazyFree(start: number, end: number): void {
+    if (this.lazyFree.size === 0) return;
+    for (const va of [...this.lazyFree.keys()]) if (va >= start && va < end) this.lazyFree.delete(va);
+  }
+
+  /** Drops every page still given up with MADV_FREE and unchanged since; returns the frames freed. */
+  reclaimLazyFree(): number {
+    const { frames } = this.ctx;
+    const before = frames.freePages;
+    for (const [va, frame] of this.lazyFree) {
+      if (this.pageTable.translate(va as VirtAddr) === frame) this.zapPage(va);
+    }
+    this.lazyFree.clear();
+    return frames.freePages - before;
+  }
+
+  private zapPage(va: number): void {
+    const frame = this.pageTable.unmap(va as VirtAddr);
+    if (frame >= 0) this.releaseFrame(frame as PhysAddr);
   }
 
   /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */

@@ -101,8 +101,15 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   const present = pt.translate(page as VirtAddr);
   const write = access === 'write';
   if (present >= 0) {
-    // Present but not permitted: the only resolvable case is a private write to a read-only copy.
+    // Present but not permitted: the only resolvable cases are a write to a page given up with
+    // MADV_FREE (it is taken back) and a private write to a read-only copy.
     if (!write || vma.flags & VM_SHARED) return 'denied';
+    if (space.lazyFree.get(page) === present) {
+      space.lazyFree.delete(page);
+      const prot = vma.prot;
+      space.pageTable.protectRange(page, page + space.pageSize, () => prot);
+      return 'resolved';
+    }
     const copy = frames.allocPage(FrameUse.UserData);
     if (copy === null) return 'out-of-memory';
     ram.copy(copy, present as PhysAddr, space.pageSize);

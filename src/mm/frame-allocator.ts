@@ -57,6 +57,11 @@ export class FrameAllocator {
   frees = 0;
   /** Allocations refused, by injection or because RAM ran out. */
   failures = 0;
+  /**
+   * Called when RAM has really run out (never for an injected failure): frees what memory can be
+   * reclaimed (pages given up with MADV_FREE) and returns how many frames it freed.
+   */
+  reclaim: (() => number) | null = null;
 
   constructor(ram: PhysicalMemory, pageSize: number) {
     this.pageSize = pageSize;
@@ -134,7 +139,7 @@ export class FrameAllocator {
   /** One frame, or null when RAM is exhausted or a failure was injected. The frame is not zeroed. */
   allocPage(use: FrameUse): PhysAddr | null {
     if (this.injectFailure()) return null;
-    if (this.pcpCount === 0 && !this.refillPcp()) {
+    if (this.pcpCount === 0 && !this.refillPcp() && !this.reclaimed()) {
       this.failures++;
       return null;
     }
@@ -253,6 +258,12 @@ export class FrameAllocator {
       if (this.freeOrder[head] === order) return true;
     }
     return false;
+  }
+
+  /** Runs the reclaim hook after RAM ran out; true when a frame is on the fast path again. */
+  private reclaimed(): boolean {
+    if (this.reclaim === null || this.reclaim() === 0) return false;
+    return this.pcpCount > 0 || this.refillPcp();
   }
 
   private refillPcp(): boolean {

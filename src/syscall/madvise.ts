@@ -153,8 +153,10 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
       if (advice !== M.MADV_DONTNEED_LOCKED) forbidden |= VM_LOCKED;
       if (vma.flags & forbidden) return -EINVAL;
       if (advice === M.MADV_FREE) {
-        // Only private anonymous memory can be freed lazily; without memory pressure its data stays.
+        // Only private anonymous memory can be freed lazily: its pages stay until RAM runs out
+        // (then they read zero), and a write before that takes a page back.
         if (vma.file !== null) return -EINVAL;
+        lazyFree(space, vma, start, end);
         return vma;
       }
       space.zapRange(start, end);
@@ -212,6 +214,20 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
   space.setFlags(target, flags, undo);
   undo.commit();
   return target;
+}
+
+/**
+ * `madvise_free_single_vma`: mark every page of its own in [start, end) as given up, and take
+ * write access away so that the first write cancels the mark (the dirty-bit test of reclaim).
+ */
+function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
+  const prot = vma.prot;
+  const readOnly = prot & VM_WRITE ? (prot & ~VM_WRITE) | VM_READ : prot;
+  space.pageTable.protectRange(start, end, (frame, va) => {
+    if (frame === space.zeroFrame) return prot;
+    space.lazyFree.set(va, frame);
+    return readOnly;
+  });
 }
 
 /** `vma_ksm_compatible`: the flags of VMAs whose MADV_MERGEABLE is ignored. */

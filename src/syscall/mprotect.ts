@@ -161,7 +161,7 @@ export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end
   const cow = (prot & ~VM_WRITE) | PROT_READ;
   const file = vma.file;
   space.pageTable.protectRange(start, end, (frame: PhysAddr, va: number) => {
-    if (frame === space.zeroFrame) return cow;
+    if (frame === space.zeroFrame || space.lazyFree.get(va) === frame) return cow;
     if (file !== null && file.pages.get(vma.pgoff + (va - vma.start) / space.pageSize) === frame) return cow;
     return prot;
   });

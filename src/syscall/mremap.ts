@@ -302,6 +302,7 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
     return -ENOMEM;
   }
   pt.prune(r.addr, r.addr + r.oldLen);
+  space.forgetLazyFree(r.addr, r.addr + r.oldLen);
   guard.commit();
   // Point of no return: the entries are at the new address.
   if (r.flags & MREMAP_DONTUNMAP) {

@@ -91,6 +91,7 @@ export function unmapRangeInTransaction(
     }
     space.pageTable.releaseTables(tables);
     space.pageTable.prune(start, end);
+    space.forgetLazyFree(start, end);
     let accounted = 0;
     for (const v of detached) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
     if (accounted > 0) ctx.accounting.uncharge(accounted);
