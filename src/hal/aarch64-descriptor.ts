@@ -23,25 +23,35 @@ const HI_OA_MASK = 0xffff; // OA bits 47..32
 
 /**
  * The rights arm64 Linux gives each prot (arch/arm64/include/asm/pgtable-prot.h, protection_map):
- * write implies read (there is no write-only encoding), exec alone is execute-only (AP=10, UXN=0),
- * PROT_NONE grants user mode nothing.
+ * write implies read (there is no write-only encoding), PROT_NONE grants user mode nothing, and exec
+ * alone is execute-only (AP=10, UXN=0) only on CPUs with FEAT_EPAN; elsewhere (a Cortex-A57, say)
+ * Linux maps it readable as well.
  */
-function rightsFor(prot: number): Rights {
+function rightsFor(prot: number, execOnly: boolean): Rights {
   const r = prot & 7;
   if (r === 0) return 0;
   let out = 0;
-  if (r & (R_READ | R_WRITE)) out |= R_READ;
+  if (r & (R_READ | R_WRITE) || !execOnly) out |= R_READ;
   if (r & R_WRITE) out |= R_WRITE;
   if (r & R_EXEC) out |= R_EXEC;
   return out;
 }
 
-export function aarch64Descriptors(geometry: PageGeometry): DescriptorFormat {
+/** Options of the AArch64 format. */
+export interface Aarch64Features {
+  /** FEAT_EPAN: PROT_EXEC alone maps execute-only. */
+  readonly epan: boolean;
+}
+
+export function aarch64Descriptors(
+  geometry: PageGeometry,
+  features: Aarch64Features = { epan: false },
+): DescriptorFormat {
   const pageMask = ~(geometry.pageSize - 1);
   const loBits: number[] = [];
   const hiBits: number[] = [];
   for (let prot = 0; prot < 8; prot++) {
-    const r = rightsFor(prot);
+    const r = rightsFor(prot, features.epan);
     let lo = VALID | TABLE_OR_PAGE | ATTR_NORMAL | SH_INNER | AF | NG;
     if (r & R_READ) lo |= AP_EL0;
     if (!(r & R_WRITE)) lo |= AP_RDONLY;
@@ -66,7 +76,7 @@ export function aarch64Descriptors(geometry: PageGeometry): DescriptorFormat {
       if (!(hi & HI_UXN)) r |= R_EXEC;
       return r;
     },
-    rightsFor,
+    rightsFor: (prot) => rightsFor(prot, features.epan),
     // Entries are created young (AF set), as Linux does on fault; without FEAT_HAFDBS nothing changes.
     touchedLo: (lo) => lo,
     describe(lo, hi, level, last) {

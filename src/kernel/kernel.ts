@@ -36,6 +36,9 @@ export interface KernelOptions {
   tlbEntries?: number;
 }
 
+/** Simulated RAM when the options say nothing: 64 MiB. */
+const DEFAULT_RAM = 64 * 2 ** 20;
+
 /** Physical address where RAM starts: 1 GiB on the AArch64 `virt` board, 1 MiB on x86-64 (below it is legacy). */
 const RAM_BASE: Record<Arch, number> = { aarch64: 0x4000_0000, x86_64: 0x10_0000 };
 
@@ -73,9 +76,12 @@ export class Kernel {
     if (this.paging !== 'eager' && this.paging !== 'demand')
       throw new RangeError(`unknown paging mode ${this.paging}`);
     this.geometry = pageGeometry(this.arch, this.pageSize);
+    this.layout = defaultLayout(this.arch, this.pageSize, options.ramBytes ?? DEFAULT_RAM, options.layout);
     this.format =
-      this.arch === 'aarch64' ? aarch64Descriptors(this.geometry) : x86_64Descriptors(this.geometry);
-    const ramBytes = options.ramBytes ?? 64 * 2 ** 20;
+      this.arch === 'aarch64'
+        ? aarch64Descriptors(this.geometry, { epan: this.layout.armEpan })
+        : x86_64Descriptors(this.geometry);
+    const ramBytes = options.ramBytes ?? DEFAULT_RAM;
     const granule = Math.max(RAM_CHUNK_BYTES, this.pageSize);
     if (!Number.isSafeInteger(ramBytes) || ramBytes < granule || ramBytes % granule !== 0) {
       throw new RangeError(`ramBytes must be a positive multiple of ${granule}`);
@@ -84,7 +90,6 @@ export class Kernel {
     this.frames = new FrameAllocator(this.ram, this.pageSize);
     this.tlb = new Tlb(this.pageSize, options.tlbEntries ?? 1024);
     this.linearMap = new LinearMap(this.arch);
-    this.layout = defaultLayout(this.arch, this.pageSize, ramBytes, options.layout);
     this.accounting = new CommitAccounting(this.layout);
     this.mmuContext = {
       ram: this.ram,

@@ -38,6 +38,8 @@ export interface Layout {
   readonly softDirty: boolean;
   /** arm64 CPU features that make PROT_BTI / PROT_MTE valid (none on a Cortex-A57). */
   readonly armBti: boolean;
+  /** arm64 FEAT_EPAN, which makes PROT_EXEC alone execute-only (none on a Cortex-A57). */
+  readonly armEpan: boolean;
   readonly armMte: boolean;
   /** CONFIG_COMPAT_BRK: brk may go down to end_data instead of start_brk. */
   readonly compatBrk: boolean;
@@ -45,9 +47,10 @@ export interface Layout {
   readonly readImpliesExec: boolean;
   /**
    * Whether a read fault on private anonymous memory maps the shared zero page (classic Linux) or
-   * allocates a page of its own, giving the VMA its anonymous identity. The reference machine's
-   * kernel allocates (a read of 1 MiB raises Rss by 1 MiB there, and a read VMA no longer merges
-   * as an untouched one), so that is the default.
+   * allocates a page of its own, giving the VMA its anonymous identity. The defaults follow the
+   * reference kernels: the x86-64 one (6.18.44 on the project's machines) allocates (a read of
+   * 1 MiB raises Rss by 1 MiB, and a VMA only read no longer merges as an untouched one), the arm64
+   * one (Debian's 6.18.15 under qemu) maps the zero page.
    */
   readonly zeroPageReads: boolean;
 }
@@ -87,7 +90,8 @@ export function defaultLayout(
     taskSize,
     mmapBase,
     unmappedBase: opts.unmappedBase ?? pageAlign(arch === 'x86_64' ? taskSize / 3 : taskSize / 4, pageSize),
-    mmapMinAddr: opts.mmapMinAddr ?? Math.max(65536, pageSize),
+    // CONFIG_LSM_MMAP_MIN_ADDR of the reference kernels: 65536 on x86-64, 32768 on arm64 (Debian).
+    mmapMinAddr: opts.mmapMinAddr ?? Math.max(arch === 'x86_64' ? 65536 : 32768, pageSize),
     dacMmapMinAddr: opts.dacMmapMinAddr ?? 4096,
     capSysRawio: opts.capSysRawio ?? true,
     stackGuardGap,
@@ -108,9 +112,10 @@ export function defaultLayout(
     pmdSize,
     softDirty: opts.softDirty ?? false,
     armBti: opts.armBti ?? false,
+    armEpan: opts.armEpan ?? false,
     armMte: opts.armMte ?? false,
     compatBrk: opts.compatBrk ?? false,
     readImpliesExec: opts.readImpliesExec ?? false,
-    zeroPageReads: opts.zeroPageReads ?? false,
+    zeroPageReads: opts.zeroPageReads ?? arch === 'aarch64',
   };
 }

@@ -41,7 +41,7 @@ describe('AArch64 stage-1 descriptors', () => {
     expect([ap(1), uxn(1)]).toEqual([0b11, 1]); // R: read-only
     expect([ap(3), uxn(3)]).toEqual([0b01, 1]); // RW
     expect([ap(2), uxn(2)]).toEqual([0b01, 1]); // W alone is RW
-    expect([ap(4), uxn(4)]).toEqual([0b10, 0]); // X alone: execute-only
+    expect([ap(4), uxn(4)]).toEqual([0b11, 0]); // X alone without FEAT_EPAN: readable too
     expect([ap(5), uxn(5)]).toEqual([0b11, 0]); // RX
     expect([ap(7), uxn(7)]).toEqual([0b01, 0]); // RWX
   });
@@ -51,8 +51,16 @@ describe('AArch64 stage-1 descriptors', () => {
       expect(d.userRights(d.leafLo(frame, prot), d.leafHi(frame, prot))).toBe(d.rightsFor(prot));
     }
     expect(d.rightsFor(0)).toBe(0);
-    expect(d.rightsFor(4)).toBe(R_EXEC);
+    expect(d.rightsFor(4)).toBe(R_READ | R_EXEC);
     expect(d.rightsFor(2)).toBe(R_READ | R_WRITE);
+  });
+
+  it('maps PROT_EXEC alone execute-only (AP=10, UXN=0) on a CPU with FEAT_EPAN', () => {
+    const epan = aarch64Descriptors(pageGeometry('aarch64', 4096), { epan: true });
+    expect((epan.leafLo(frame, 4) >>> 6) & 3).toBe(0b10);
+    expect(bit(epan.leafLo(frame, 4), epan.leafHi(frame, 4), 54)).toBe(0);
+    expect(epan.rightsFor(4)).toBe(R_EXEC);
+    expect(epan.userRights(epan.leafLo(frame, 4), epan.leafHi(frame, 4))).toBe(R_EXEC);
   });
 
   it('places the output address at the granule for 64 KiB pages', () => {

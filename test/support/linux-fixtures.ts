@@ -1,6 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Kernel, type PageFaultError, procMaps, smapsFlags, type Task } from 'levitate-mm';
+import {
+  Kernel,
+  type LayoutOptions,
+  type PageFaultError,
+  procMaps,
+  smapsFlags,
+  type Task,
+} from 'levitate-mm';
 
 /** One recorded sequence (tools/linux-harness/README.md describes the format). */
 export interface Fixture {
@@ -46,7 +53,7 @@ export interface ReplayOutcome {
 }
 
 /** Boots a kernel configured as the recording machine was and starts a task from the fixture's snapshot. */
-export function bootFixture(f: Fixture): { kernel: Kernel; task: Task } {
+export function bootFixture(f: Fixture, layout: LayoutOptions = {}): { kernel: Kernel; task: Task } {
   const kernel = new Kernel({
     arch: f.arch,
     pageSize: f.pageSize,
@@ -62,6 +69,7 @@ export function bootFixture(f: Fixture): { kernel: Kernel; task: Task } {
       rlimitStack: limit(f.rlimits.stack.cur),
       rlimitAs: limit(f.rlimits.as.cur),
       rlimitData: limit(f.rlimits.data.cur),
+      ...layout,
     },
   });
   const task = kernel.spawnFromSnapshot({
@@ -76,8 +84,12 @@ export function bootFixture(f: Fixture): { kernel: Kernel; task: Task } {
 }
 
 /** Replays every op; stops at the first differing result and reports it. */
-export function replayFixture(f: Fixture, afterEach?: (kernel: Kernel, i: number) => void): ReplayOutcome {
-  const { kernel, task } = bootFixture(f);
+export function replayFixture(
+  f: Fixture,
+  afterEach?: (kernel: Kernel, i: number) => void,
+  layout: LayoutOptions = {},
+): ReplayOutcome {
+  const { kernel, task } = bootFixture(f, layout);
   let mismatch: string | null = null;
   f.ops.forEach((op, i) => {
     if (mismatch !== null) return;
