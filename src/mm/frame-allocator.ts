@@ -139,7 +139,9 @@ export class FrameAllocator {
   /** One frame, or null when RAM is exhausted or a failure was injected. The frame is not zeroed. */
   allocPage(use: FrameUse): PhysAddr | null {
     if (this.injectFailure()) return null;
-    if (this.pcpCount === 0 && !this.refillPcp() && !this.reclaimed()) {
+    // Reclaim runs only for user pages: those are never requested in the middle of a page-table
+    // walk, which reclaim (freeing emptied tables) could otherwise pull the ground from under.
+    if (this.pcpCount === 0 && !this.refillPcp() && !(use === FrameUse.UserData && this.reclaimed())) {
       this.failures++;
       return null;
     }
