@@ -80,8 +80,10 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
 /**
  * The page-fault handler (`handle_mm_fault`): finds the VMA (growing a stack if the address is just
  * below one), checks the access against the VMA's rights, then backs the page:
- * - private anonymous memory: a read maps the shared zero page, a write a zeroed frame of its own
- *   (copy-on-write when the zero page or a file page was mapped);
+ * - private anonymous memory: a write gets a zeroed frame of its own, a read the shared zero page
+ *   (`layout.zeroPageReads`) or, on kernels that do not use it there, a frame of its own too;
+ *   a write to the zero page or to a file page copies it;
+ * - a page given up with MADV_FREE: a write takes it back;
  * - shared memory and files: the object's page, private writes copying it.
  * Anything else is a SIGSEGV reason; running out of frames is an out-of-memory kill.
  */
