@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Arch } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
+import { RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { runDemo } from './demo.js';
 import { registerReplay } from './replay.js';
 
@@ -33,6 +34,10 @@ program
   .action((opts: { arch: Arch; pageSize: number; ram: number }) => {
     if (!PAGE_SIZES[opts.arch].includes(opts.pageSize)) {
       throw new UsageError(`page size ${opts.pageSize} is not supported on ${opts.arch}`);
+    }
+    const granule = Math.max(RAM_CHUNK_BYTES, opts.pageSize);
+    if (opts.ram < granule || opts.ram % granule !== 0) {
+      throw new UsageError(`--ram must be a positive multiple of ${granule / 1024}K`);
     }
     const ok = runDemo({ arch: opts.arch, pageSize: opts.pageSize, ramBytes: opts.ram }, (l) =>
       process.stdout.write(`${l}\n`),
