@@ -12,6 +12,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import os from 'node:os';
+import { benchOptions, nextMessage } from './lib/cli.js';
 import { type KernelRunner, nullSyscallNs } from './lib/kernel-side.js';
 import { calibrateMmOps, prepareMmOps, runMmOps } from './lib/linux-exact-kernel.js';
 import {
@@ -23,28 +24,24 @@ import {
   type OpResult,
   type OpShape,
 } from './lib/linux-exact-protocol.js';
-import { compileWorker, modelEntry } from './lib/load-model.js';
+import { compileWorker } from './lib/load-model.js';
 import { fmtNs, fmtRatio, markdownTable, median, quantile, textTable } from './lib/stats.js';
 
 // ---- options ------------------------------------------------------------------------------------
 
-const argv = process.argv.slice(2);
-function option(name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} wants a positive number`);
-  return v;
-}
-const QUICK = argv.includes('--quick');
-const ROUNDS = option('--rounds', QUICK ? 5 : 21);
-const BATCH_MS = option('--batch-ms', QUICK ? 10 : 30);
-const modelDirArg = argv.indexOf('--model-dir');
-const MODEL = modelEntry(modelDirArg >= 0 ? argv[modelDirArg + 1] : undefined);
-if ('missing' in MODEL) {
-  process.stderr.write(`bench: ${MODEL.missing}\n`);
-  process.exit(2);
-}
+const {
+  argv,
+  option,
+  quick: QUICK,
+  rounds: ROUNDS,
+  batchMs: BATCH_MS,
+  model: MODEL,
+} = benchOptions({
+  rounds: 21,
+  batchMs: 30,
+  quickRounds: 5,
+  quickBatchMs: 10,
+});
 /**
  * 65 528 VMAs before each operation: a 3-way mprotect split then peaks at 65 530, the default
  * vm.max_map_count; with 65 529 or more the split fails with ENOMEM, on Linux as in the model.
@@ -101,7 +98,7 @@ class ExactWorker {
       execArgv: [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const ready = await nextMessage(child);
+    const ready = await nextMessage<ExactReply>(child);
     if (!ready.ok || ready.kind !== 'ready') throw new Error(`model worker: ${JSON.stringify(ready)}`);
     return { worker: new ExactWorker(child), shapes: ready.shapes, buildMs: ready.buildMs };
   }
@@ -111,7 +108,7 @@ class ExactWorker {
     kind: K,
   ): Promise<Extract<ExactReply, { kind: K }>> {
     this.child.send(msg);
-    const reply = await nextMessage(this.child);
+    const reply = await nextMessage<ExactReply>(this.child);
     if (!reply.ok) throw new Error(`model worker: ${reply.error}`);
     if (reply.kind !== kind) throw new Error(`model worker: expected ${kind}, got ${reply.kind}`);
     return reply as Extract<ExactReply, { kind: K }>;
@@ -120,25 +117,6 @@ class ExactWorker {
   stop(): void {
     this.child.send({ cmd: 'exit' } satisfies ExactRequest);
   }
-}
-
-function nextMessage(child: ChildProcess): Promise<ExactReply> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown) => {
-      cleanup();
-      resolve(m as ExactReply);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`worker exited (${code}) before replying`));
-    };
-    const cleanup = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
 }
 
 // ---- setup --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { benchOptions } from './lib/cli.js';
 import {
   calibrateKernel,
   type KernelRunner,
@@ -18,30 +19,25 @@ import {
   prepareKernelSide,
   runKernelBatches,
 } from './lib/kernel-side.js';
-import { modelEntry, PAGE } from './lib/load-model.js';
+import { PAGE } from './lib/load-model.js';
 import { ModelWorker, measureMemory } from './lib/model-side.js';
 import type { BatchPlan, BatchResult, MemoryReport, ModelArch } from './lib/protocol.js';
 import { fmtBytes, fmtNs, fmtRatio, markdownTable, median, quantile, textTable } from './lib/stats.js';
 
 // ---- options ------------------------------------------------------------------------------------
 
-const argv = process.argv.slice(2);
-function option(name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} wants a positive number`);
-  return v;
-}
-const QUICK = argv.includes('--quick');
-const ROUNDS = option('--rounds', QUICK ? 5 : 25);
-const BATCH_MS = option('--batch-ms', QUICK ? 15 : 40);
-const modelDirArg = argv.indexOf('--model-dir');
-const MODEL = modelEntry(modelDirArg >= 0 ? argv[modelDirArg + 1] : undefined);
-if ('missing' in MODEL) {
-  process.stderr.write(`bench: ${MODEL.missing}\n`);
-  process.exit(2);
-}
+const {
+  argv,
+  quick: QUICK,
+  rounds: ROUNDS,
+  batchMs: BATCH_MS,
+  model: MODEL,
+} = benchOptions({
+  rounds: 25,
+  batchMs: 40,
+  quickRounds: 5,
+  quickBatchMs: 15,
+});
 const SIZES = [1, 16, 256, 65536];
 const ARCHS: ModelArch[] = ['x86_64', 'aarch64'];
 /** The issue's targets: model/kernel ns per page at or below this, by mapping size. */

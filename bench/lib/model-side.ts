@@ -1,5 +1,6 @@
 /** The parent's handle on a forked model worker (bench/lib/model-worker.ts). */
 import { type ChildProcess, fork } from 'node:child_process';
+import { nextMessage } from './cli.js';
 import { compileWorker, MODEL_RAM_BYTES } from './load-model.js';
 import type { MemoryReport, ModelArch, ModelReply, ModelRequest } from './protocol.js';
 
@@ -40,25 +41,6 @@ export class ModelWorker {
   stop(): void {
     this.child.send({ cmd: 'exit' } satisfies ModelRequest);
   }
-}
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown) => {
-      cleanup();
-      resolve(m as T);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`worker exited (${code}) before replying`));
-    };
-    const cleanup = () => {
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
 }
 
 /** Runs bench/lib/memory-worker.ts in a fresh plain-node process with --expose-gc; returns its report. */
