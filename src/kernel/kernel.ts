@@ -9,14 +9,15 @@ import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
 import { AddressSpace } from '../mm/address-space.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
-import type { MemoryObject } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
+import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { checkInvariants } from './check.js';
 import { Mmu } from './mmu.js';
+import { KernelPanic } from './panic.js';
 import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
 import { Task } from './task.js';
 
@@ -167,17 +168,11 @@ export class Kernel {
   /** Ends a task: every frame and table of its address space goes back to the allocator. */
   exit(task: Task): void {
     if (this.taskList.get(task.pid) !== task) throw new Error(`exit: task ${task.pid} is not alive`);
-    const space = task.mm;
-    let accounted = 0;
-    for (const v of space.vmas) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / this.pageSize;
-    space.pageTable.destroy((_va, frame) => space.releaseFrame(frame));
-    const objects = new Set<MemoryObject>();
-    for (const v of [...space.vmas]) {
-      space.removeVma(v, null);
-      if (v.file !== null) objects.add(v.file);
-    }
-    for (const o of objects) space.releaseObject(o);
-    this.accounting.uncharge(accounted);
+    // The same unmap as munmap over all of user space, then the root table goes too.
+    unmapRange(this.contextFor(task), 0, this.layout.taskSize);
+    task.mm.pageTable.destroy(() => {
+      throw new KernelPanic('exit: a page survived unmapping all of user space');
+    });
     task.markExited();
     this.taskList.delete(task.pid);
     if (this.currentTask === task) this.currentTask = null;
@@ -196,6 +191,10 @@ export class Kernel {
   private syscallContext(): SyscallContext {
     const task = this.currentTask;
     if (task === null) throw new Error('no current task: call kernel.spawn() first');
+    return this.contextFor(task);
+  }
+
+  private contextFor(task: Task): SyscallContext {
     return {
       arch: this.arch,
       paging: this.paging,

@@ -24,7 +24,7 @@ export function prepareAnon(space: AddressSpace, vma: Vma): void {
  * page): the VMA's, minus write; a writable VMA keeps read, since write implies read on both
  * architectures (Linux's PAGE_COPY).
  */
-function copyOnWriteProt(prot: number): number {
+export function copyOnWriteProt(prot: number): number {
   return prot & VM_WRITE ? (prot & ~VM_WRITE) | VM_READ : prot;
 }
 

@@ -12,6 +12,8 @@ export interface VmaMergeOp {
   file: MappedFile | null;
   anon: AnonIdentity | null;
   droppable: boolean;
+  /** The anonymous name (`[anon:NAME]`), '' for none. */
+  name?: string;
 }
 
 /**
@@ -26,20 +28,30 @@ export function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): 
 /** `is_mergeable_vma`: equal flags apart from soft-dirty, same file, same droppable state. */
 function attributesMatch(vma: Vma, op: VmaMergeOp): boolean {
   return (
-    ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 && vma.file === op.file && vma.droppable === op.droppable
+    ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 &&
+    vma.file === op.file &&
+    vma.droppable === op.droppable &&
+    vma.name === (op.name ?? '')
   );
 }
 
 /**
  * `vma_merge_new_range` (mm/vma.c): tries to make [op.start, op.end) part of the VMA before it,
  * the one after it, or both, as Linux does for a new mapping, brk growth and mremap targets.
- * Returns the VMA that now covers the range, or null when no merge applies.
+ * Returns the VMA that now covers the range, or null when no merge applies. With `expandOnly` it is
+ * `just_expand` mode: only `expandOnly.prev` may grow over the range.
  */
-export function mergeNewRange(space: AddressSpace, op: VmaMergeOp, undo: UndoLog): Vma | null {
+export function mergeNewRange(
+  space: AddressSpace,
+  op: VmaMergeOp,
+  undo: UndoLog,
+  expandOnly?: { prev: Vma | undefined },
+): Vma | null {
   if (op.flags & VM_SPECIAL) return null;
   const pageSize = space.pageSize;
-  const prev = space.vmas.prevBefore(op.start);
-  const next = space.vmas.lowerBound(op.end);
+  // `just_expand` (brk): only the given VMA below may grow; the one above is never merged.
+  const prev = expandOnly !== undefined ? expandOnly.prev : space.vmas.prevBefore(op.start);
+  const next = expandOnly !== undefined ? undefined : space.vmas.lowerBound(op.end);
   const canLeft =
     prev !== undefined &&
     prev.end === op.start &&
@@ -87,7 +99,8 @@ export function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): voi
   });
 }
 
-function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): void {
+/** New and grown VMAs are soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
+export function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): void {
   if (space.softDirty && !(vma.flags & VM_SOFTDIRTY)) space.setFlags(vma, vma.flags | VM_SOFTDIRTY, undo);
 }
 

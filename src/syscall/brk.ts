@@ -1,7 +1,6 @@
 import type { AddressSpace } from '../mm/address-space.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
-import type { UndoLog } from '../mm/undo-log.js';
 import {
   VM_ACCOUNT,
   VM_EXEC,
@@ -9,10 +8,10 @@ import {
   VM_MAYREAD,
   VM_MAYWRITE,
   VM_READ,
-  VM_SOFTDIRTY,
   VM_WRITE,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
+import { markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
 import { type SyscallArg, toWord } from './args.js';
 import type { SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
@@ -73,7 +72,7 @@ function heapFlags(ctx: SyscallContext): number {
 
 /**
  * `do_brk_flags`: map [addr, addr+len) as heap, extending the VMA that ends at `addr` when it can
- * (`just_expand`: never merging with the next one), else a new VMA. All or nothing: in eager
+ * (`vma_merge_new_range` in `just_expand` mode: never the next one), else a new VMA. All or nothing: in eager
  * paging the new pages are allocated too, under the same guard.
  */
 function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
@@ -86,20 +85,17 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
   const undo = guard.undo;
   if (!ctx.accounting.charge(pages, space.totalVm)) return false;
   undo.record(() => ctx.accounting.uncharge(pages));
-  const prev = brkVma(space, addr);
-  if (
-    prev !== undefined &&
-    prev.end === addr &&
-    ((prev.flags ^ flags) & ~VM_SOFTDIRTY) === 0 &&
-    prev.file === null &&
-    prev.name === '' &&
-    !prev.droppable &&
-    prev.pgoff + (prev.end - prev.start) / space.pageSize === addr / space.pageSize
-  ) {
-    space.setBounds(prev, prev.start, addr + len, undo);
-    markSoftDirty(space, prev, undo);
-  } else {
-    const vma = new Vma({ start: addr, end: addr + len, flags, pgoff: addr / space.pageSize });
+  const op = {
+    start: addr,
+    end: addr + len,
+    flags,
+    pgoff: addr / space.pageSize,
+    file: null,
+    anon: null,
+    droppable: false,
+  };
+  if (mergeNewRange(space, op, undo, { prev: brkVma(space, addr) }) === null) {
+    const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
   }
@@ -108,10 +104,6 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
     return false;
   guard.commit();
   return true;
-}
-
-function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): void {
-  if (space.softDirty && !(vma.flags & VM_SOFTDIRTY)) space.setFlags(vma, vma.flags | VM_SOFTDIRTY, undo);
 }
 
 /** `vma_prev_limit(vmi, start_brk)`: the VMA just below `addr`, if it lies at or above the heap start. */

@@ -2,7 +2,7 @@ import { EACCES, EAGAIN, EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import * as M from '../abi/mman.js';
 import type { Access } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { populateRange } from '../mm/fault.js';
+import { copyOnWriteProt, populateRange } from '../mm/fault.js';
 import { UndoLog } from '../mm/undo-log.js';
 import {
   VM_DONTCOPY,
@@ -222,7 +222,7 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
  */
 function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
   const prot = vma.prot;
-  const readOnly = prot & VM_WRITE ? (prot & ~VM_WRITE) | VM_READ : prot;
+  const readOnly = copyOnWriteProt(prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
     if (frame === space.zeroFrame) return prot;
     space.lazyFree.set(va, frame);

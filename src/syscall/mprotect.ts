@@ -11,6 +11,7 @@ import {
 } from '../abi/mman.js';
 import type { PhysAddr } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import { copyOnWriteProt } from '../mm/fault.js';
 import { UndoLog } from '../mm/undo-log.js';
 import {
   VM_ACCESS_FLAGS,
@@ -158,7 +159,7 @@ export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end
     space.pageTable.protectRange(start, end, () => prot);
     return;
   }
-  const cow = (prot & ~VM_WRITE) | PROT_READ;
+  const cow = copyOnWriteProt(prot);
   const file = vma.file;
   space.pageTable.protectRange(start, end, (frame: PhysAddr, va: number) => {
     if (frame === space.zeroFrame || space.lazyFree.get(va) === frame) return cow;

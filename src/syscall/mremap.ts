@@ -165,6 +165,7 @@ function expandVma(ctx: SyscallContext, r: Remap): number {
         file: vma.file,
         anon: vma.anon,
         droppable: vma.droppable,
+        name: vma.name,
       },
       undo,
     );
