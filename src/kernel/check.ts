@@ -147,7 +147,7 @@ function checkVmas(space: AddressSpace, out: string[]): void {
       out.push(`VMA ${hex(v.start)}-${hex(v.end)} is empty or not page-aligned`);
     }
     if (v.end > space.layout.taskSize) out.push(`VMA ${hex(v.start)}-${hex(v.end)} runs past TASK_SIZE`);
-    if (prev !== undefined && mergeable(prev, v, space.pageSize) && !space.keptSplits.has(v.start)) {
+    if (prev !== undefined && mergeable(prev, v, space.pageSize) && !space.unmergedBoundaries.has(v.start)) {
       out.push(
         `VMAs ${hex(prev.start)}-${hex(prev.end)} and ${hex(v.start)}-${hex(v.end)} should have been merged`,
       );

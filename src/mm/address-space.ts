@@ -56,10 +56,11 @@ export class AddressSpace {
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
   /**
-   * Boundaries where Linux leaves two mergeable VMAs side by side (a split kept after a refused
-   * second split); the invariant checker does not expect them merged.
+   * Boundaries where Linux leaves two mergeable VMAs side by side, because nothing there is a merge
+   * point: a split kept after a refused second split, a stack grown down until it touches the VMA
+   * below. The invariant checker does not expect them merged.
    */
-  readonly keptSplits = new Set<number>();
+  readonly unmergedBoundaries = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
   readonly guards = new Set<number>();
   /**

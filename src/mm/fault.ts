@@ -74,6 +74,7 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
   prepareAnon(space, vma);
   space.setBounds(vma, page, vma.end, null);
+  if (prev !== undefined && prev.end === page) space.unmergedBoundaries.add(page);
   return vma;
 }
 

@@ -105,7 +105,7 @@ export function modifyVmaRange(
   if (target.end > end) {
     if (space.mapCount >= space.layout.maxMapCount) {
       // Linux keeps a first split when the second is refused: two look-alike VMAs remain.
-      if (target !== vma) space.keptSplits.add(start);
+      if (target !== vma) space.unmergedBoundaries.add(start);
       return -ENOMEM;
     }
     space.splitVma(target, end, null);

@@ -231,3 +231,21 @@ describe.each(GEOMETRIES.flatMap((g) => (['eager', 'demand'] as const).map((pagi
     });
   },
 );
+
+describe('stack growth', () => {
+  it('grows a grows-down mapping down to the one below without merging them, as Linux does', () => {
+    const kernel = new Kernel({ arch: 'aarch64', paging: 'demand' });
+    const t = kernel.spawn();
+    const P = 4096;
+    const a = 0x7e00_0000_0000;
+    expect(kernel.sys.mmap(a, P, PROT_READ, ANON | MAP_FIXED | 0x100, -1, 0)).toBe(a);
+    expect(kernel.sys.mmap(a + 2 * P, 2 * P, PROT_READ, ANON | MAP_FIXED | 0x100, -1, 0)).toBe(a + 2 * P);
+    // A write below the upper stack extends it (then is refused: the mapping is read-only).
+    expect(() => t.write(a + P + 0x411, [1])).toThrow(/SEGV_ACCERR/);
+    expect([...t.mm.vmas].map((v) => [v.start, v.end])).toEqual([
+      [a, a + P],
+      [a + P, a + 4 * P],
+    ]);
+    expect(kernel.check()).toEqual([]);
+  });
+});
