@@ -1,5 +1,5 @@
-import { KernelPanic } from '../kernel/panic.js';
 import type { PhysAddr } from './addr.js';
+import { KernelPanic } from './panic.js';
 
 /** Bytes per lazily committed chunk of simulated RAM: 64 frames of 4 KiB, 4 of 64 KiB. */
 export const RAM_CHUNK_BYTES = 256 * 1024;

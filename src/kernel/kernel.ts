@@ -3,6 +3,7 @@ import type { Arch, PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import { type PageGeometry, pageGeometry } from '../hal/geometry.js';
 import { LinearMap } from '../hal/linear-map.js';
+import { KernelPanic } from '../hal/panic.js';
 import { PhysicalMemory, RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { Tlb } from '../hal/tlb.js';
 import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
@@ -17,7 +18,6 @@ import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { checkInvariants } from './check.js';
 import { Mmu } from './mmu.js';
-import { KernelPanic } from './panic.js';
 import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
 import { Task } from './task.js';
 

@@ -1,9 +1,9 @@
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { PageFaultError } from '../hal/page-fault.js';
+import { KernelPanic } from '../hal/panic.js';
 import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { handlePageFault } from '../mm/fault.js';
-import { PageFaultError } from './page-fault.js';
-import { KernelPanic } from './panic.js';
 
 /**
  * User-mode memory access as the hardware does it: TLB first, then a table walk that checks the

@@ -1,8 +1,8 @@
 import type { PhysAddr } from '../hal/addr.js';
+import { PageFaultError } from '../hal/page-fault.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import type { OpenFile } from '../syscall/context.js';
 import type { Mmu } from './mmu.js';
-import { PageFaultError } from './page-fault.js';
 
 /**
  * A task (process): a pid, its address space, whose page-table root is its `ttbr0`, and its open

@@ -1,6 +1,6 @@
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import type { FaultReason } from '../hal/page-fault.js';
 import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
-import type { FaultReason } from '../kernel/page-fault.js';
 import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';

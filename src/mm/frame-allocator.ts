@@ -1,6 +1,6 @@
 import type { PhysAddr } from '../hal/addr.js';
+import { KernelPanic } from '../hal/panic.js';
 import type { PhysicalMemory } from '../hal/ram.js';
-import { KernelPanic } from '../kernel/panic.js';
 
 /** What an allocated frame holds; recorded per frame so the invariant checker can account for it. */
 export const FrameUse = {

@@ -2,10 +2,10 @@ import type { KernelAddr, PhysAddr, VirtAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import type { PageGeometry } from '../hal/geometry.js';
 import type { LinearMap } from '../hal/linear-map.js';
+import { KernelPanic } from '../hal/panic.js';
 import type { PhysicalMemory } from '../hal/ram.js';
 import type { Rights } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
-import { KernelPanic } from '../kernel/panic.js';
 import { type FrameAllocator, FrameUse } from './frame-allocator.js';
 
 /** The hardware and allocator a page table works with; one per kernel. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PhysAddr, VirtAddr } from '../../src/hal/addr.js';
+import { KernelPanic } from '../../src/hal/panic.js';
 import { PhysicalMemory, RAM_CHUNK_BYTES } from '../../src/hal/ram.js';
 import { Tlb } from '../../src/hal/tlb.js';
-import { KernelPanic } from '../../src/kernel/panic.js';
 
 describe('PhysicalMemory', () => {
   it('commits nothing until written, and reads zero before', () => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PhysAddr } from '../../src/hal/addr.js';
+import { KernelPanic } from '../../src/hal/panic.js';
 import { PhysicalMemory } from '../../src/hal/ram.js';
-import { KernelPanic } from '../../src/kernel/panic.js';
 import { FrameAllocator, FrameUse } from '../../src/mm/frame-allocator.js';
 
 const BASE = 0x4000_0000;

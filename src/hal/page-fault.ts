@@ -1,4 +1,4 @@
-import type { Access } from '../hal/rights.js';
+import type { Access } from './rights.js';
 
 /**
  * Why a user access could not complete: nothing mapped there, the mapping forbids it, or no frame
