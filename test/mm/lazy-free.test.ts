@@ -40,3 +40,23 @@ describe('MADV_FREE', () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe('MADV_FREE regressions found by npm run fuzz', () => {
+  it('leaves the zero page read-only: a write after MADV_FREE gets a page of its own', () => {
+    // test/fixtures/fuzz/zero-page-made-writable-by-madv-free.json: the write landed in the zero
+    // page, and every page mapping it read the written bytes.
+    const k = new Kernel({ arch: 'aarch64', paging: 'demand' });
+    const t = k.spawn();
+    const a = k.sys.mmap(0, 2 * P, RW, ANON, -1, 0);
+    const b = k.sys.mmap(0, P, RW, ANON, -1, 0);
+    expect(t.read(a, 1)[0]).toBe(0);
+    expect(t.read(b, 1)[0]).toBe(0);
+    expect(t.mm.pageTable.translate(a as never)).toBe(k.zeroFrame);
+    expect(k.sys.madvise(a, 2 * P, MADV_FREE)).toBe(0);
+    t.write(a + 5, [0x53]);
+    expect(t.mm.pageTable.translate(a as never)).not.toBe(k.zeroFrame);
+    expect(t.read(a + 5, 1)[0]).toBe(0x53);
+    expect(t.read(b + 5, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+});
