@@ -3,7 +3,7 @@
  * back; when frames run out, the given-up pages are reclaimed first and read zero afterwards.
  */
 
-import { Kernel, MADV_FREE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from 'levitate-mm';
+import { Kernel, MADV_FREE, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
 
 const RW = PROT_READ | PROT_WRITE;
@@ -57,6 +57,22 @@ describe('MADV_FREE regressions found by npm run fuzz', () => {
     expect(t.mm.pageTable.translate(a as never)).not.toBe(k.zeroFrame);
     expect(t.read(a + 5, 1)[0]).toBe(0x53);
     expect(t.read(b + 5, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('forgets the marks of pages MAP_FIXED replaces (eager paging): reclaim keeps the new pages', () => {
+    // test/fixtures/fuzz/madv-free-marks-kept-by-map-fixed-eager.json: the new mapping's frames
+    // were the old ones again, so reclaim dropped live pages.
+    const k = new Kernel({ arch: 'x86_64', paging: 'eager' });
+    const t = k.spawn();
+    const a = k.sys.mmap(0, 4 * P, RW, ANON, -1, 0);
+    for (let p = 0; p < 4; p++) t.write(a + p * P, [p + 1]);
+    expect(k.sys.madvise(a, 4 * P, MADV_FREE)).toBe(0);
+    expect(k.sys.mmap(a, 4 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(a);
+    expect(t.mm.lazyFree.size).toBe(0);
+    for (let p = 0; p < 4; p++) t.write(a + p * P, [p + 9]);
+    k.frames.reclaim?.();
+    expect([0, 1, 2, 3].map((p) => t.read(a + p * P, 1)[0])).toEqual([9, 10, 11, 12]);
     expect(k.check()).toEqual([]);
   });
 });
