@@ -29,6 +29,13 @@ class Ref {
   overlaps(start: number, end: number, except?: Vma): boolean {
     return this.items.some((v) => v !== except && v.start < end && start < v.end);
   }
+  /** Whether [start, end) stays strictly between v's neighbours (setBounds keeps the order). */
+  fitsBetweenNeighbours(v: Vma, start: number, end: number): boolean {
+    const i = this.items.indexOf(v);
+    const prev = this.items[i - 1];
+    const next = this.items[i + 1];
+    return (prev === undefined || prev.end <= start) && (next === undefined || end <= next.start);
+  }
   insert(v: Vma): void {
     this.items.push(v);
     this.items.sort((a, b) => a.start - b.start);
@@ -237,6 +244,17 @@ describe('VmaTree basics', () => {
     t.setBounds(b, 2 ** 47 - 10 * P, 2 ** 47);
     expect(t.find(2 ** 47 - P)).toBe(b);
     expect(t.find(35 * P)).toBeUndefined();
+    expect(t.check()).toEqual([]);
+  });
+
+  it('setBounds refuses bounds past a neighbour, even ones that overlap nothing', () => {
+    // Found by a random seed of the property below: [3, 4) moved to [0, 1) would jump over [1, 2).
+    const high = vma(3, 4);
+    const low = vma(1, 2);
+    const t = treeOf(high, low);
+    expect(() => t.setBounds(high, 0, P)).toThrow(/^VmaTree\.setBounds: overlap/);
+    expect([high.start, high.end]).toEqual([3 * P, 4 * P]);
+    expect([...t]).toEqual([low, high]);
     expect(t.check()).toEqual([]);
   });
 
@@ -460,7 +478,7 @@ describe('VmaTree against a sorted-array model', () => {
                 const old = [v.start, v.end];
                 if (!(start < end)) {
                   expect(() => t.setBounds(v, start, end)).toThrow(/^VmaTree\.setBounds: invalid bounds/);
-                } else if (ref.overlaps(start, end, v)) {
+                } else if (!ref.fitsBetweenNeighbours(v, start, end)) {
                   expect(() => t.setBounds(v, start, end)).toThrow(/^VmaTree\.setBounds: overlap/);
                   expect([v.start, v.end]).toEqual(old);
                 } else {
