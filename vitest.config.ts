@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/fast-check-seed.ts'],
     reporters: ['default', new SummaryLine()],
     testTimeout: 120_000,
     hookTimeout: 120_000,
