@@ -61,19 +61,23 @@ export interface MachineDefaults {
   maxMapCount?: number;
 }
 
-export function machineDefaults(): MachineDefaults {
-  const meminfo = readOr('/proc/meminfo');
+/**
+ * The machine's values, read from `proc` (/proc, or a directory laid out like it: `meminfo`,
+ * `sys/vm/overcommit_memory`, ... as `--proc` gives, so that a replay can use another machine's).
+ */
+export function machineDefaults(proc = '/proc'): MachineDefaults {
+  const meminfo = readOr(`${proc}/meminfo`);
   const num = (p: string) => {
-    const t = readOr(p)?.trim();
+    const t = readOr(`${proc}/${p}`)?.trim();
     return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined;
   };
-  const oc = num('/proc/sys/vm/overcommit_memory');
+  const oc = num('sys/vm/overcommit_memory');
   return {
     totalRamBytes: meminfoBytes(meminfo, 'MemTotal'),
     totalSwapBytes: meminfoBytes(meminfo, 'SwapTotal'),
     overcommitMemory: oc === 0 || oc === 1 || oc === 2 ? oc : undefined,
-    overcommitRatio: num('/proc/sys/vm/overcommit_ratio'),
-    maxMapCount: num('/proc/sys/vm/max_map_count'),
+    overcommitRatio: num('sys/vm/overcommit_ratio'),
+    maxMapCount: num('sys/vm/max_map_count'),
   };
 }
 

@@ -96,6 +96,7 @@ interface ReplayFlags extends LayoutFlags {
   traceOut?: string;
   mapsOut?: string;
   progress?: boolean;
+  proc: string;
 }
 
 /** Buffered line output to a file descriptor or to process.stdout, in chunks (constant memory). */
@@ -277,7 +278,7 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     throw new ReplayUsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
   }
   const { inputs, bytes } = await inputsFor(trace);
-  const layout = layoutFrom(flags, flags.pageSize, machineDefaults());
+  const layout = layoutFrom(flags, flags.pageSize, machineDefaults(flags.proc));
   let replayer: Replayer;
   try {
     replayer = new Replayer({
@@ -417,6 +418,7 @@ export function registerReplay(program: Command): void {
       ]),
     )
     .option('--max-map-count <n>', "vm.max_map_count (default: this machine's)", parseCount)
+    .option('--proc <dir>', "where this machine's values are read from (meminfo, sys/vm/*)", '/proc')
     .option(
       '--mmap-base <addr>',
       "top of the mmap area (default: Linux's without randomization)",

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,13 @@ import { syntheticLog } from '../../src/replay/synthetic.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'test/fixtures/strace');
+/**
+ * The command as run on the machine the fixtures were recorded on, whatever machine runs the test:
+ * its /proc values and its architecture (each can be overridden by a later option).
+ */
+const HOST = ['--proc', join(fixtures, 'proc'), '--arch', 'x86_64'];
 const cli = (args: string[], input?: string) =>
-  spawnSync(process.execPath, ['dist/cli/main.js', 'replay', ...args], {
+  spawnSync(process.execPath, ['dist/cli/main.js', 'replay', ...HOST, ...args], {
     cwd: root,
     encoding: 'utf8',
     input,
@@ -147,6 +152,19 @@ describe('levitate-mm replay', () => {
     expect(report.calls.filter((c) => c.status === 'match')).toHaveLength(report.summary.matched);
     expect(report.calls[0]).toMatchObject({ line: 1, syscall: 'brk', log: '0x3899000' });
     expect(report.summary.tasks).toHaveLength(1);
+  });
+
+  it('takes the machine’s memory settings from --proc, never from the machine it runs on', () => {
+    const log = `mmap(NULL, 1073741824, ${ANON}) = 0x7fffb7e00000\n`;
+    expect(cli(['-q'], log).stderr).toMatch(/1 memory calls replayed: 1 same result/);
+    const small = join(tmp, 'proc-small');
+    mkdirSync(join(small, 'sys/vm'), { recursive: true });
+    writeFileSync(join(small, 'meminfo'), 'MemTotal:         524288 kB\nSwapTotal:             0 kB\n');
+    writeFileSync(join(small, 'sys/vm/overcommit_memory'), '2\n');
+    writeFileSync(join(small, 'sys/vm/overcommit_ratio'), '50\n');
+    // Strict overcommit on a 512 MiB machine: 1 GiB cannot be committed.
+    const r = cli(['-q', '--proc', small], log);
+    expect(r.stderr).toMatch(/1 memory calls replayed: 0 same result, 1 different/);
   });
 
   it('documents itself in --help', () => {
