@@ -3,25 +3,11 @@
  * and never leaves the kernel inconsistent.
  */
 import fc from 'fast-check';
-import { EBADF, EEXIST, EINVAL, ENOMEM, EPERM, Kernel, type SyscallArg } from 'levitate-mm';
+import { EBADF, EEXIST, EINVAL, ENOMEM, EPERM, Kernel } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { registerFlags as flags, registerWord as word } from '../../tools/fuzz/arbitraries.js';
 
 const ERRNOS = new Set([EINVAL, ENOMEM, EBADF, EEXIST, EPERM]);
-
-/** Register values a fuzzer would try: small, huge, negative, unaligned, 64-bit extremes. */
-const word: fc.Arbitrary<SyscallArg> = fc.oneof(
-  fc.integer({ min: -5, max: 5 }),
-  fc.integer({ min: 0, max: 64 }).map((p) => p * 4096),
-  fc.integer({ min: 0, max: 2 ** 20 }),
-  fc.constantFrom(4095, 4097, 2 ** 21, 2 ** 47 - 4096, 2 ** 47, 2 ** 48, -4096, Number.MAX_SAFE_INTEGER),
-  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  fc.bigInt({ min: -(2n ** 63n), max: -1n }),
-);
-const flags: fc.Arbitrary<SyscallArg> = fc.oneof(
-  fc.integer({ min: 0, max: 0xffffffff }),
-  fc.constantFrom(0x22, 0x21, 0x23, 0x32, 0x122, 0x100022, 0x8022, 0x4022, 0x40022, 0x02, 0x01, 0x0f, 0x08),
-  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-);
 
 describe.each(['aarch64', 'x86_64'] as const)('fuzzed mmap and munmap on %s', (arch) => {
   it.each(['eager', 'demand'] as const)(

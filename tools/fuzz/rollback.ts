@@ -1,0 +1,388 @@
+/**
+ * The rollback check: what a failed call may leave behind. A failed call leaves the state exactly as
+ * it was, except where Linux itself keeps a partial effect (each checked on Linux 6.18.44 with
+ * tools/fuzz/linux/partial-effects.c, whose output test/syscall/partial-effects.test.ts compares):
+ * - mprotect changes the VMAs of its range in turn and stops at the first hole or failing VMA,
+ *   keeping what it changed before;
+ * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the
+ *   end), and stops at the first VMA that refuses the advice, keeping what it did before;
+ * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure;
+ * - a user access that faults keeps the pages it faulted in before the failing one.
+ * For those, the applied part is checked by re-issuing the call over each VMA piece it applied to:
+ * that must succeed and change nothing; the piece where it stopped and everything after it, and
+ * everything outside the range, must be exactly as before.
+ */
+import {
+  EINVAL,
+  ENOMEM,
+  type Kernel,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  type Task,
+  VM_GROWSDOWN,
+  VM_IO,
+  VM_PFNMAP,
+  VM_READ,
+  VM_WRITE,
+} from 'levitate-mm';
+import {
+  captureSpace,
+  compareStates,
+  forgetReclaimed,
+  type Identities,
+  leafAt,
+  type SpaceState,
+  vmaAt,
+} from './state.js';
+
+export type SyscallName = 'mmap' | 'munmap' | 'mprotect' | 'brk' | 'mremap' | 'madvise';
+
+/** Whether a syscall result reports a failure. brk reports one by answering the old break. */
+export function callFailed(
+  name: SyscallName,
+  result: number,
+  before: SpaceState,
+  args: readonly bigint[],
+): boolean {
+  if (name === 'brk') return result === before.counters.brk && BigInt(result) !== BigInt.asUintN(64, args[0]);
+  return result < 0;
+}
+
+/** Runs one syscall of the current task. */
+export function issue(kernel: Kernel, name: SyscallName, a: readonly bigint[]): number {
+  switch (name) {
+    case 'mmap':
+      return kernel.sys.mmap(a[0], a[1], a[2], a[3], a[4], a[5]);
+    case 'munmap':
+      return kernel.sys.munmap(a[0], a[1]);
+    case 'mprotect':
+      return kernel.sys.mprotect(a[0], a[1], a[2]);
+    case 'brk':
+      return kernel.sys.brk(a[0]);
+    case 'mremap':
+      return kernel.sys.mremap(a[0], a[1], a[2], a[3], a[4]);
+    case 'madvise':
+      return kernel.sys.madvise(a[0], a[1], a[2]);
+  }
+}
+
+/** The outcome of a rollback check: problems in words, and the ranges the call still applied to. */
+export interface RollbackVerdict {
+  problems: string[];
+  applied: [number, number][];
+}
+
+interface Piece {
+  start: number;
+  end: number;
+}
+
+/** The VMA pieces of [start, end) in a snapshot, and whether a hole lies before each. */
+function piecesOf(state: SpaceState, start: number, end: number): (Piece & { afterHole: boolean })[] {
+  const out: (Piece & { afterHole: boolean })[] = [];
+  let cursor = start;
+  for (const v of state.vmas) {
+    if (v.end <= start || v.start >= end) continue;
+    const s = Math.max(v.start, start);
+    out.push({ start: s, end: Math.min(v.end, end), afterHole: s > cursor });
+    cursor = Math.min(v.end, end);
+  }
+  return out;
+}
+
+/** [start, end) of an (addr, len) pair as the walking syscalls compute it, or null for bad arguments. */
+function walkRange(addr: bigint, len: bigint, pageSize: number, taskSize: number): [number, number] | null {
+  const a = BigInt.asUintN(64, addr);
+  const l = BigInt.asUintN(64, len);
+  const ps = BigInt(pageSize);
+  if (a % ps !== 0n) return null;
+  const aligned = ((l + ps - 1n) / ps) * ps;
+  if (aligned === 0n || a + aligned > 2n ** 64n) return null;
+  // Nothing is mapped from TASK_SIZE on: a range reaching past it ends in a hole.
+  if (a >= BigInt(taskSize)) return null;
+  return [Number(a), Number(a + aligned)];
+}
+
+export interface FailedCall {
+  kernel: Kernel;
+  task: Task;
+  ids: Identities;
+  before: SpaceState;
+  name: SyscallName;
+  args: readonly bigint[];
+  result: number;
+  /** Whether the allocator refused an allocation during the call (injected or real). */
+  allocationFailed: boolean;
+}
+
+/** Checks what a failed syscall left behind against what Linux would leave. */
+export function checkFailedCall(call: FailedCall): RollbackVerdict {
+  const after = captureSpace(call.kernel, call.task, call.ids, call.before.ranges);
+  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way.
+  const c = call.allocationFailed ? { ...call, before: forgetReclaimed(call.before, after) } : call;
+  const ignoreCounters = call.allocationFailed ? ['freeFrames'] : [];
+  const { kernel, before } = c;
+  const pageSize = kernel.pageSize;
+  const exact = () => ({ problems: compareStates(before, after, pageSize, { ignoreCounters }), applied: [] });
+  if (c.name !== 'mprotect' && c.name !== 'madvise') return exact();
+  const range = walkRange(c.args[0], c.args[1], pageSize, kernel.layout.taskSize);
+  if (range === null) return exact();
+  if (c.name === 'madvise') {
+    const advice = Number(BigInt.asUintN(32, c.args[2]));
+    if (advice === MADV_POPULATE_READ || advice === MADV_POPULATE_WRITE)
+      return checkPopulate(c, after, range, advice === MADV_POPULATE_WRITE);
+  }
+  return checkWalk(c, after, range);
+}
+
+function outsideProblems(
+  before: SpaceState,
+  after: SpaceState,
+  pageSize: number,
+  [s, e]: [number, number],
+  anonMayAppear = false,
+): string[] {
+  return [
+    ...compareStates(before, after, pageSize, { range: [0, s], anonMayAppear }),
+    ...compareStates(before, after, pageSize, { range: [e, Number.POSITIVE_INFINITY], anonMayAppear }),
+  ];
+}
+
+/** mprotect and madvise: a prefix of the pieces applied, the rest untouched. */
+function checkWalk(c: FailedCall, after: SpaceState, range: [number, number]): RollbackVerdict {
+  const { kernel, task, ids, before } = c;
+  const pageSize = kernel.pageSize;
+  let [s, e] = range;
+  let prot = 0;
+  if (c.name === 'mprotect') {
+    prot = Number(BigInt.asUintN(32, c.args[2]));
+    if (prot & PROT_GROWSUP) return { problems: compareStates(before, after, pageSize), applied: [] };
+    if (prot & PROT_GROWSDOWN) {
+      // The range reaches down to the start of a grows-down VMA; on any other it is EINVAL.
+      const first = before.vmas.find((v) => v.end > s && v.start < e);
+      if (first === undefined || !(first.flags & VM_GROWSDOWN))
+        return { problems: compareStates(before, after, pageSize), applied: [] };
+      s = Math.min(s, first.start);
+    }
+    prot &= ~PROT_GROWSDOWN;
+  }
+  const problems = outsideProblems(before, after, pageSize, [s, e]);
+  const pieces = piecesOf(before, s, e);
+  const applied: [number, number][] = [];
+  const reissue = (p: Piece) => {
+    const args =
+      c.name === 'mprotect'
+        ? [BigInt(p.start), BigInt(p.end - p.start), BigInt(prot)]
+        : [BigInt(p.start), BigInt(p.end - p.start), c.args[2]];
+    const where = [[p.start, p.end] as const];
+    const was = captureSpace(kernel, task, ids, where);
+    const result = issue(kernel, c.name, args);
+    const now = captureSpace(kernel, task, ids, where);
+    return { result, changes: compareStates(was, now, pageSize, { range: [p.start, p.end] }) };
+  };
+  let stopped = false;
+  for (const [i, p] of pieces.entries()) {
+    const label = `piece ${i} [0x${p.start.toString(16)}, 0x${p.end.toString(16)})`;
+    const untouched = compareStates(before, after, pageSize, { range: [p.start, p.end] }).length === 0;
+    if (stopped || (c.name === 'mprotect' && (p.afterHole || (i === 0 && p.start > s)))) {
+      stopped = true;
+      if (!untouched) problems.push(`${label} changed after the walk had stopped (at a hole or a refusal)`);
+      continue;
+    }
+    const again = reissue(p);
+    if (again.result === 0) {
+      if (again.changes.length > 0)
+        problems.push(
+          `${label} was not changed, but the same call on it alone does: ${again.changes.join('; ')}`,
+        );
+      applied.push([p.start, p.end]);
+      continue;
+    }
+    // The piece refuses the call: that is where the walk stops, with this piece untouched.
+    stopped = true;
+    if (again.result !== c.result)
+      problems.push(`${label} alone answers ${again.result}, the whole call ${c.result}`);
+    if (!untouched) problems.push(`${label} refused the call but was changed`);
+  }
+  const covered = pieces.reduce((n, p) => n + (p.end - p.start), 0);
+  if (!stopped && c.result === -ENOMEM && covered === e - s)
+    problems.push('every piece accepts the call and the range has no hole, yet it answered -ENOMEM');
+  return { problems, applied };
+}
+
+/** MADV_POPULATE_*: the pages of a prefix of the range are populated, nothing else changed. */
+function checkPopulate(
+  c: FailedCall,
+  after: SpaceState,
+  range: [number, number],
+  write: boolean,
+): RollbackVerdict {
+  const { kernel, before } = c;
+  const pageSize = kernel.pageSize;
+  const [s, e] = range;
+  const need = write ? VM_WRITE : VM_READ;
+  // A populated page gives its VMA, which may reach outside the range, an anonymous identity.
+  const problems = outsideProblems(before, after, pageSize, range, true);
+  const guards = new Set(before.guards);
+  // The failure point: the first page that is not (now) accessible as asked.
+  let x = s;
+  let why = 'everything was populated';
+  for (; x < e; x += pageSize) {
+    const vma = vmaAt(before, x);
+    if (vma === undefined) {
+      why = 'hole';
+      break;
+    }
+    if (!(vma.flags & need) || vma.flags & (VM_IO | VM_PFNMAP)) {
+      why = 'refused';
+      break;
+    }
+    if (guards.has(x)) {
+      why = 'guard';
+      break;
+    }
+    const leaf = leafAt(after, x);
+    if (leaf === undefined || !(leaf[1] & need)) {
+      why = 'out of memory';
+      break;
+    }
+    const old = leafAt(before, x);
+    if (old !== undefined && old[1] & need && (old[0] !== leaf[0] || old[1] !== leaf[1]))
+      problems.push(`page 0x${x.toString(16)} was already populated, yet its entry changed`);
+  }
+  const expected: Record<string, number[]> = {
+    hole: [-12],
+    refused: [-EINVAL],
+    guard: [-14, -EINVAL, -12],
+    'out of memory': [-12],
+  };
+  if (!(expected[why] ?? []).includes(c.result))
+    problems.push(`MADV_POPULATE stopped (${why}) answering ${c.result}`);
+  if (why === 'out of memory' && !c.allocationFailed)
+    problems.push(
+      `MADV_POPULATE stopped at 0x${x.toString(16)} answering ${c.result} with no allocation refused`,
+    );
+  problems.push(
+    ...compareStates(before, after, pageSize, {
+      skipPages: (va) => va >= s && va < x,
+      anonMayAppear: true,
+      objectPagesMayAppear: true,
+      ignoreCounters: ['freeFrames'],
+    }),
+  );
+  return { problems, applied: [] };
+}
+
+/**
+ * A user access that faulted: the pages before the faulting one may have been faulted in, and a
+ * grows-down VMA may have grown down into the access, up to and including the faulting page (Linux
+ * grows the stack before it checks the access); the faulting page's entry, and everything outside
+ * the access, are as before.
+ */
+export function checkFailedAccess(
+  kernel: Kernel,
+  task: Task,
+  ids: Identities,
+  before: SpaceState,
+  addr: number,
+  len: number,
+  faultAt: number,
+  outOfMemory: boolean,
+): { problems: string[]; grown: [number, number][] } {
+  const after = captureSpace(kernel, task, ids, before.ranges);
+  const was = outOfMemory ? forgetReclaimed(before, after) : before;
+  const ps = kernel.pageSize;
+  const top = kernel.layout.taskSize;
+  if (!(addr + len <= top))
+    return {
+      problems: compareStates(was, after, ps, { ignoreCounters: outOfMemory ? ['freeFrames'] : [] }),
+      grown: [],
+    };
+  const first = addr - (addr % ps);
+  const fault = Math.max(first, faultAt - (faultAt % ps));
+  const end = Math.ceil((addr + Math.max(len, 1)) / ps) * ps;
+  if (fault >= end) return { problems: [`fault at 0x${faultAt.toString(16)} outside the access`], grown: [] };
+  const grown = after.vmas.filter((v) => {
+    const old = was.vmas.find((o) => o.end === v.end && o.start > v.start);
+    return old !== undefined && v.flags & VM_GROWSDOWN && v.start >= first;
+  });
+  const unGrown = (s: SpaceState) => ({
+    ...s,
+    // A stack grown to the VMA below stays apart from it, as in Linux.
+    unmerged: s.unmerged.filter((b) => !grown.some((g) => g.start === b)),
+    vmas: s.vmas.map((v) => {
+      const g = grown.find((x) => x.end === v.end);
+      if (g === undefined) return v;
+      const old = was.vmas.find((o) => o.end === v.end)!;
+      return { ...v, start: old.start, pgoff: old.pgoff };
+    }),
+  });
+  const now = unGrown(after);
+  // A page faulted in gives its VMA (all of it) an anonymous identity.
+  const problems = [
+    ...compareStates(was, now, ps, { range: [0, first], anonMayAppear: true }),
+    ...compareStates(was, now, ps, { range: [first, end], skipVmas: true, skipPages: (va) => va < fault }),
+    ...compareStates(was, now, ps, { range: [end, Number.POSITIVE_INFINITY], anonMayAppear: true }),
+    ...compareStates(was, now, ps, {
+      anonMayAppear: true,
+      objectPagesMayAppear: true,
+      skipPages: () => true,
+      ignoreCounters: COUNTERS,
+    }),
+  ];
+  return {
+    problems,
+    grown: grown.map((g) => [g.start, was.vmas.find((o) => o.end === g.end)!.start]),
+  };
+}
+
+/** The counters a faulting access may change (a grown stack, pages faulted in, reclaim). */
+const COUNTERS = [
+  'totalVm',
+  'dataVm',
+  'stackVm',
+  'execVm',
+  'accountedVm',
+  'freeFrames',
+  'committed',
+  'brk',
+  'startBrk',
+];
+
+/** The address ranges a call may act on, from its arguments (its page-table entries are compared). */
+export function callRanges(
+  name: SyscallName,
+  a: readonly bigint[],
+  pageSize: number,
+  vaSpan: number,
+  brk: number,
+): [number, number][] {
+  const ps = BigInt(pageSize);
+  const span = BigInt(vaSpan);
+  const range = (start: bigint, len: bigint): [number, number] => {
+    const s = BigInt.asUintN(64, start);
+    const lo = s - (s % ps);
+    const hi = s + BigInt.asUintN(64, len) + ps;
+    return [Number(lo < span ? lo : span), Number(hi < span ? hi : span)];
+  };
+  switch (name) {
+    case 'mmap':
+      return [range(a[0], a[1])];
+    case 'munmap':
+    case 'mprotect':
+    case 'madvise':
+      return [range(a[0], a[1])];
+    case 'brk': {
+      const b = BigInt(brk);
+      const to = BigInt.asUintN(64, a[0]);
+      return [to < b ? range(to, b - to) : range(b, to - b)];
+    }
+    case 'mremap': {
+      const old = BigInt.asUintN(64, a[1]);
+      const len = BigInt.asUintN(64, a[2]);
+      return [range(a[0], old > len ? old : len), range(a[4], len)];
+    }
+  }
+}

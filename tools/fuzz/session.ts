@@ -1,0 +1,264 @@
+/**
+ * One fuzz run: a kernel booted from a case's configuration, its task slots and their shadows, and
+ * the checks after each operation: no exception but a page fault from a user access, a result of
+ * the right shape, the rollback check after every failed call, the shadow after every access and
+ * every few operations in full, and the invariant checker every `checkEvery` operations.
+ */
+import { readFileSync } from 'node:fs';
+import { Kernel, KernelPanic, PageFaultError, type Snapshot, type Task } from 'levitate-mm';
+import type { Failure, FailureKind, FuzzConfig, FuzzOp } from './case.js';
+import { callFailed, callRanges, checkFailedAccess, checkFailedCall, issue } from './rollback.js';
+import { Shadow } from './shadow.js';
+import { captureSpace, Identities } from './state.js';
+
+/** The process a task starts as: a real one recorded on Linux for 4 KiB pages, a small made-up one otherwise. */
+function snapshotFor(config: FuzzConfig): Snapshot {
+  if (config.pageSize === 4096) {
+    const url = new URL(`../../test/fixtures/linux-${config.arch}/seq-001.json`, import.meta.url);
+    const f = JSON.parse(readFileSync(url, 'utf8')) as {
+      mapsBefore: string;
+      initialBrk: string;
+      stat: Record<string, string>;
+    };
+    return {
+      maps: f.mapsBefore,
+      startBrk: Number(f.stat.start_brk),
+      brk: Number(f.initialBrk),
+      startStack: Number(f.stat.start_stack),
+      startData: Number(f.stat.start_data),
+      endData: Number(f.stat.end_data),
+    };
+  }
+  const top = 2 ** 48;
+  const stack = top - 0x20000;
+  const hex = (n: number) => n.toString(16).padStart(8, '0');
+  return {
+    maps:
+      `${hex(0x400000)}-${hex(0x480000)} r-xp 00000000 00:02 6 /fuzz\n` +
+      `${hex(0x480000)}-${hex(0x4a0000)} rw-p 00080000 00:02 6 /fuzz\n` +
+      `${hex(stack)}-${hex(top)} rw-p 00000000 00:00 0 [stack]\n`,
+    startBrk: 0x4c0000,
+    brk: 0x4c0000,
+    startStack: top - 0x1000,
+  };
+}
+
+/** Hooks for tests of the fuzzer: change the kernel (e.g. plant a bug) right after boot. */
+export interface SessionHooks {
+  kernel?: (kernel: Kernel) => void;
+  /** Called with a line for each operation and its outcome. */
+  trace?: (line: string) => void;
+}
+
+export interface StepOutcome {
+  failure: Failure | null;
+  /** The syscall result (0 for accesses and exits), for the generator's symbolic arguments. */
+  result: number;
+}
+
+const SWEEP_EVERY = 256;
+const u64 = (s: string) => BigInt(s);
+
+export class Session {
+  readonly kernel: Kernel;
+  readonly tasks: Task[] = [];
+  readonly shadows: Shadow[] = [];
+  private readonly ids = new Identities();
+  private readonly snapshot: Snapshot;
+  private steps = 0;
+
+  constructor(
+    readonly config: FuzzConfig,
+    private readonly hooks: SessionHooks = {},
+  ) {
+    this.kernel = new Kernel({
+      arch: config.arch,
+      pageSize: config.pageSize,
+      paging: config.paging,
+      ramBytes: config.ramBytes,
+      layout: {
+        ...(config.totalRamPages !== undefined ? { totalRamPages: config.totalRamPages } : {}),
+        ...(config.overcommitMemory !== undefined ? { overcommitMemory: config.overcommitMemory } : {}),
+        ...(config.maxMapCount !== undefined ? { maxMapCount: config.maxMapCount } : {}),
+      },
+    });
+    hooks.kernel?.(this.kernel);
+    this.snapshot = snapshotFor(config);
+    for (let i = 0; i < config.tasks; i++) this.respawn(i);
+  }
+
+  private respawn(slot: number): void {
+    const task = this.kernel.spawnFromSnapshot(this.snapshot);
+    this.tasks[slot] = task;
+    this.shadows[slot] = Shadow.ofTask(task);
+  }
+
+  /** Runs one operation and the checks after it. */
+  step(op: FuzzOp, index: number): StepOutcome {
+    const outcome = this.checkedStep(op, index);
+    this.hooks.trace?.(
+      `${index} ${describeOp(op)} = ${outcome.result}${outcome.failure ? ` -> ${outcome.failure.kind}: ${outcome.failure.message}` : ''}`,
+    );
+    return outcome;
+  }
+
+  private checkedStep(op: FuzzOp, index: number): StepOutcome {
+    const fail = (kind: FailureKind, message: string): StepOutcome => ({
+      failure: { op: index, kind, message },
+      result: 0,
+    });
+    const { kernel } = this;
+    if (op.task < 0 || op.task >= this.tasks.length) return fail('exception', `no task slot ${op.task}`);
+    const task = this.tasks[op.task];
+    if (kernel.current !== task) kernel.switchTo(task);
+    let result = 0;
+    try {
+      if (op.call === 'exit') {
+        kernel.exit(task);
+        this.respawn(op.task);
+      } else {
+        const outcome = this.run(op, task);
+        if (typeof outcome === 'string')
+          return fail(
+            outcome.startsWith('rollback') ? 'rollback' : outcome.startsWith('shadow') ? 'shadow' : 'result',
+            outcome.replace(/^\w+: /, ''),
+          );
+        result = outcome;
+      }
+    } catch (e) {
+      kernel.frames.failAfter(-1);
+      return fail(
+        e instanceof KernelPanic ? 'panic' : 'exception',
+        e instanceof Error ? `${e.name}: ${e.message}` : String(e),
+      );
+    }
+    this.steps++;
+    if (this.steps % this.config.checkEvery === 0) {
+      const problems = kernel.check();
+      if (problems.length > 0) return fail('checker', problems.slice(0, 4).join('; '));
+    }
+    if (this.steps % SWEEP_EVERY === 0) {
+      const problems = this.shadows[op.task].sweep(kernel, this.tasks[op.task]);
+      if (problems.length > 0) return fail('shadow', problems.join('; '));
+    }
+    return { failure: null, result };
+  }
+
+  /** The final checks: the invariant checker and a full shadow sweep of every task. */
+  finish(index: number): Failure | null {
+    const problems = this.kernel.check();
+    if (problems.length > 0) return { op: index, kind: 'checker', message: problems.slice(0, 4).join('; ') };
+    for (const [i, task] of this.tasks.entries()) {
+      const diff = this.shadows[i].sweep(this.kernel, task);
+      if (diff.length > 0)
+        return { op: index, kind: 'shadow', message: `task slot ${i}: ${diff.join('; ')}` };
+    }
+    return null;
+  }
+
+  /** Runs a syscall or an access; returns its result, or a problem as `kind: message`. */
+  private run(op: Exclude<FuzzOp, { call: 'exit' }>, task: Task): number | string {
+    const { kernel } = this;
+    const slot = op.task;
+    const ps = kernel.pageSize;
+    let ranges: [number, number][];
+    if (op.call === 'read' || op.call === 'write') {
+      const at = Number(BigInt.asUintN(64, u64(op.addr)));
+      const n = op.call === 'read' ? op.len : op.data.length / 2;
+      ranges = [[at - (at % ps), Math.min(at + n + ps, kernel.geometry.vaSpan)]];
+    } else {
+      ranges = callRanges(op.call, op.args.map(u64), ps, kernel.geometry.vaSpan, task.mm.brk);
+    }
+    const before = captureSpace(kernel, task, this.ids, ranges);
+    const refusals = kernel.frames.failures;
+    if (op.inject !== undefined) kernel.frames.failAfter(op.inject);
+    if (op.call === 'read' || op.call === 'write') {
+      const addr = u64(op.addr);
+      const data = op.call === 'write' ? Uint8Array.from(Buffer.from(op.data, 'hex')) : null;
+      const len = data?.length ?? (op as { len: number }).len;
+      let bytes: Uint8Array | null = null;
+      try {
+        if (data !== null) task.write(addr, data);
+        else bytes = task.read(addr, len);
+      } catch (e) {
+        kernel.frames.failAfter(-1);
+        if (!(e instanceof PageFaultError)) throw e;
+        const { problems, grown } = checkFailedAccess(
+          kernel,
+          task,
+          this.ids,
+          before,
+          Number(addr),
+          len,
+          e.address,
+          e.reason === 'out-of-memory',
+        );
+        if (problems.length > 0) return `rollback: ${op.call} that faulted: ${problems.join('; ')}`;
+        for (const [start, end] of grown) this.shadows[slot].grow(start, end);
+        return 0;
+      }
+      kernel.frames.failAfter(-1);
+      const at = Number(addr);
+      const wrong =
+        data !== null ? this.shadows[slot].applyWrite(at, data) : this.shadows[slot].checkRead(at, bytes!);
+      return wrong === null ? 0 : `shadow: ${wrong}`;
+    }
+    const args = op.args.map(u64);
+    const result = issue(kernel, op.call, args);
+    kernel.frames.failAfter(-1);
+    const shape = badShape(op.call, result, kernel);
+    if (shape !== null) return `result: ${op.call} answered ${result}: ${shape}`;
+    const shadow = this.shadows[slot];
+    if (!callFailed(op.call, result, before, args)) {
+      shadow.applyCall(op.call, args, result, before.counters.brk, kernel.layout.taskSize);
+      return result;
+    }
+    const verdict = checkFailedCall({
+      kernel,
+      task,
+      ids: this.ids,
+      before,
+      name: op.call,
+      args,
+      result,
+      allocationFailed: kernel.frames.failures > refusals,
+    });
+    if (verdict.problems.length > 0)
+      return `rollback: ${op.call} answered ${result}: ${verdict.problems.slice(0, 6).join('; ')}`;
+    for (const [s, e] of verdict.applied)
+      shadow.applyCall(
+        op.call,
+        [BigInt(s), BigInt(e - s), args[2]],
+        0,
+        before.counters.brk,
+        kernel.layout.taskSize,
+      );
+    return result;
+  }
+}
+
+/** What is wrong with the shape of a result, or null: an errno is -1..-4095, an address page-aligned in user space. */
+function badShape(name: string, r: number, kernel: Kernel): string | null {
+  if (!Number.isSafeInteger(r)) return 'not an integer';
+  if (name === 'brk') return r >= 0 ? null : 'a negative break';
+  if (r < 0) return r >= -4095 ? null : 'below -4095';
+  if (name === 'mmap' || name === 'mremap') {
+    if (r % kernel.pageSize !== 0) return 'not page-aligned';
+    return r < kernel.layout.taskSize ? null : 'beyond TASK_SIZE';
+  }
+  return r === 0 ? null : 'neither 0 nor an errno';
+}
+
+/** One operation as a line: `task 1: mmap(0x0, 0x2000, …) [inject 2]`. */
+export function describeOp(op: FuzzOp): string {
+  const inject = 'inject' in op && op.inject !== undefined ? ` [allocation ${op.inject} fails]` : '';
+  const what =
+    op.call === 'exit'
+      ? 'exit'
+      : op.call === 'read'
+        ? `read(${op.addr}, ${op.len})`
+        : op.call === 'write'
+          ? `write(${op.addr}, ${op.data.length / 2} bytes)`
+          : `${op.call}(${op.args.join(', ')})`;
+  return `task ${op.task}: ${what}${inject}`;
+}
