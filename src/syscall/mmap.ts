@@ -279,7 +279,7 @@ function mmapRegion(
         target.anon = null;
       });
     }
-    // The replaced pages are gone, and with them their MADV_FREE marks (zapRange drops them below).
+    // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
     if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
   } else if (replaced.length > 0) {
     // The replaced pages go only once nothing can fail any more.

@@ -1,7 +1,7 @@
 /**
  * The rollback check: what a failed call may leave behind. A failed call leaves the state exactly as
  * it was, except where Linux itself keeps a partial effect (each checked on Linux 6.18.44 with
- * tools/fuzz/linux/partial-effects.c, whose output test/syscall/partial-effects.test.ts compares):
+ * tools/fuzz/linux/partial-effects.c, whose output test/syscall/madvise-partial-effects.test.ts compares):
  * - mprotect changes the VMAs of its range in turn and stops at the first hole or failing VMA,
  *   keeping what it changed before;
  * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the

@@ -1,8 +1,8 @@
 /*
  * What Linux keeps when mprotect or madvise fails part of the way through a range of several VMAs
- * (or holes), one line per scenario. test/syscall/partial-effects.test.ts runs the same scenarios
- * in the model and compares its lines with partial-effects.txt, this program's output on the
- * reference kernel:  cc -O1 -o /tmp/pe partial-effects.c && /tmp/pe > partial-effects.txt
+ * (or holes), one line per scenario. test/syscall/madvise-partial-effects.test.ts runs the same
+ * scenarios in the model and compares its lines with partial-effects.txt, this program's output on
+ * the reference kernel:  cc -O1 -o /tmp/pe partial-effects.c && /tmp/pe > partial-effects.txt
  *
  * Pages are 4 KiB. A, B: private anonymous read-write mappings; S, S2: shared anonymous ones;
  * R: private read-only; N: private PROT_NONE; D: MAP_DROPPABLE. "byte" is the first byte of the
