@@ -173,6 +173,8 @@ export interface CampaignReport {
   cases: number;
   failures: FoundFailure[];
   elapsedMs: number;
+  /** CPU time the campaign used (user + system). */
+  cpuMs: number;
 }
 
 const configName = (c: Pick<FuzzConfig, 'arch' | 'paging' | 'pageSize'>) =>
@@ -181,7 +183,12 @@ const configName = (c: Pick<FuzzConfig, 'arch' | 'paging' | 'pageSize'>) =>
 /** Runs generated cases round the configurations until every architecture's budget or the time is used. */
 export function runCampaign(o: CampaignOptions): CampaignReport {
   const started = Date.now();
-  const report: CampaignReport = { ops: {}, byConfig: {}, cases: 0, failures: [], elapsedMs: 0 };
+  const cpu = process.cpuUsage();
+  const report: CampaignReport = { ops: {}, byConfig: {}, cases: 0, failures: [], elapsedMs: 0, cpuMs: 0 };
+  const cpuMs = () => {
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / 1000;
+  };
   const arches = [...new Set(o.configs.map((c) => c.arch))];
   for (const a of arches) report.ops[a] = 0;
   const found = new Map<string, FoundFailure>();
@@ -214,9 +221,11 @@ export function runCampaign(o: CampaignOptions): CampaignReport {
     }
     report.failures = [...found.values()];
     report.elapsedMs = Date.now() - started;
+    report.cpuMs = cpuMs();
     o.onCase?.(report);
   }
   report.failures = [...found.values()];
   report.elapsedMs = Date.now() - started;
+  report.cpuMs = cpuMs();
   return report;
 }

@@ -243,8 +243,10 @@ function summarize(o: Options, reports: CampaignReport[], elapsedMs: number): nu
   const byConfig: Record<string, number> = {};
   const found = new Map<string, FoundFailure>();
   let cases = 0;
+  let cpuMs = 0;
   for (const r of reports) {
     cases += r.cases;
+    cpuMs += r.cpuMs;
     for (const [k, v] of Object.entries(r.ops)) ops[k] = (ops[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.byConfig)) byConfig[k] = (byConfig[k] ?? 0) + v;
     for (const f of r.failures) {
@@ -258,6 +260,9 @@ function summarize(o: Options, reports: CampaignReport[], elapsedMs: number): nu
   const out: string[] = [];
   out.push(
     `${pretty(total)} operations in ${pretty(cases)} cases, ${secs.toFixed(0)} s (${pretty(Math.round(total / secs))} ops/s), seed ${o.seed}, checker every ${o.checkEvery}`,
+  );
+  out.push(
+    `  ${(cpuMs / 1000).toFixed(0)} CPU seconds in ${reports.length} job(s): ${pretty(Math.round(total / (cpuMs / 1000)))} operations per CPU second`,
   );
   out.push(
     `  by arch: ${Object.entries(ops)

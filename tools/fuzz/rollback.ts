@@ -18,6 +18,8 @@ import {
   type Kernel,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
   PROT_GROWSDOWN,
   PROT_GROWSUP,
   type Task,
@@ -68,10 +70,15 @@ export function issue(kernel: Kernel, name: SyscallName, a: readonly bigint[]): 
   }
 }
 
-/** The outcome of a rollback check: problems in words, and the ranges the call still applied to. */
+/**
+ * The outcome of a rollback check: problems in words, and what the call still did, for the shadow:
+ * the ranges a walking call applied to, ranges it unmapped, pieces it moved.
+ */
 export interface RollbackVerdict {
   problems: string[];
   applied: [number, number][];
+  unmapped?: [number, number][];
+  moved?: { from: number; to: number; len: number }[];
 }
 
 interface Piece {
@@ -99,7 +106,8 @@ function walkRange(addr: bigint, len: bigint, pageSize: number, taskSize: number
   const ps = BigInt(pageSize);
   if (a % ps !== 0n) return null;
   const aligned = ((l + ps - 1n) / ps) * ps;
-  if (aligned === 0n || a + aligned > 2n ** 64n) return null;
+  // PAGE_ALIGN of a length in the last page of the 64-bit space wraps to 0: EINVAL up front.
+  if (aligned === 0n || aligned >= 2n ** 64n || a + aligned > 2n ** 64n) return null;
   // Nothing is mapped from TASK_SIZE on: a range reaching past it ends in a hole.
   if (a >= BigInt(taskSize)) return null;
   return [Number(a), Number(a + aligned)];
@@ -126,6 +134,7 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const { kernel, before } = c;
   const pageSize = kernel.pageSize;
   const exact = () => ({ problems: compareStates(before, after, pageSize, { ignoreCounters }), applied: [] });
+  if (c.name === 'mremap' && !call.allocationFailed) return checkMremap(c, after) ?? exact();
   if (c.name !== 'mprotect' && c.name !== 'madvise') return exact();
   const range = walkRange(c.args[0], c.args[1], pageSize, kernel.layout.taskSize);
   if (range === null) return exact();
@@ -148,6 +157,83 @@ function outsideProblems(
     ...compareStates(before, after, pageSize, { range: [0, s], anonMayAppear }),
     ...compareStates(before, after, pageSize, { range: [e, Number.POSITIVE_INFINITY], anonMayAppear }),
   ];
+}
+
+/**
+ * mremap with MREMAP_FIXED refused without a failed allocation: Linux clears the target first,
+ * cuts the tail of a shrinking source next, and moves the VMAs of a same-size move one by one, and
+ * keeps whatever of that it did before the refusal (a limit reached part way). Any prefix of those
+ * steps may be done, nothing else. Null when the call is not of that kind.
+ */
+function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
+  const { kernel, before } = c;
+  const ps = kernel.pageSize;
+  const u = (v: bigint) => BigInt.asUintN(64, v);
+  const align = (v: bigint) => ((u(v) + BigInt(ps) - 1n) / BigInt(ps)) * BigInt(ps);
+  const flags = Number(BigInt.asUintN(32, c.args[3]));
+  const [addrW, oldW, newW, toW] = [u(c.args[0]), align(c.args[1]), align(c.args[2]), u(c.args[4])];
+  const top = BigInt(kernel.layout.taskSize);
+  if (!(flags & MREMAP_FIXED) || addrW % BigInt(ps) !== 0n || toW % BigInt(ps) !== 0n) return null;
+  if (newW === 0n || oldW === 0n || addrW + oldW > top || toW + newW > top) return null;
+  const [addr, oldLen, newLen, to] = [Number(addrW), Number(oldW), Number(newW), Number(toW)];
+  if (addr < to + newLen && to < addr + oldLen) return null;
+  const dontUnmap = (flags & MREMAP_DONTUNMAP) !== 0;
+  const target: [number, number] = [to, to + newLen];
+  const source: [number, number] = [addr, addr + oldLen];
+  const [lo1, hi1, lo2, hi2] = target[0] < source[0] ? [...target, ...source] : [...source, ...target];
+  const problems = [
+    ...compareStates(before, after, ps, { range: [0, lo1] }),
+    ...compareStates(before, after, ps, { range: [hi1, lo2] }),
+    ...compareStates(before, after, ps, { range: [hi2, Number.POSITIVE_INFINITY] }),
+  ];
+  const same = (range: [number, number]) => compareStates(before, after, ps, { range }).length === 0;
+  const leavesIn = (st: SpaceState, s: number, e: number) => {
+    const out: number[] = [];
+    for (let i = 0; i < st.leaves.length; i += 3)
+      if (st.leaves[i] >= s && st.leaves[i] < e)
+        out.push(st.leaves[i] - s, st.leaves[i + 1], st.leaves[i + 2]);
+    return out.join(',');
+  };
+  const mapped = (st: SpaceState, s: number, e: number) => st.vmas.some((v) => v.start < e && s < v.end);
+  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
+  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
+  const moved: { from: number; to: number; len: number }[] = [];
+  for (const [i, p] of pieces.entries()) {
+    const dst = to + (p.start - addr);
+    const len = p.end - p.start;
+    if (same([p.start, p.end]) && moved.length === i) continue;
+    const gone = dontUnmap ? leavesIn(after, p.start, p.end) === '' : !mapped(after, p.start, p.end);
+    const arrived =
+      leavesIn(after, dst, dst + len) === leavesIn(before, p.start, p.end) &&
+      after.vmas.some((v) => v.start <= dst && dst + len <= v.end);
+    if (gone && arrived && moved.length === i) moved.push({ from: p.start, to: dst, len });
+    else if (!same([p.start, p.end])) problems.push(`piece ${i} of the source changed without moving`);
+  }
+  const inMoved = (va: number) => moved.some((m) => va >= m.to && va < m.to + m.len);
+  const unmapped: [number, number][] = [];
+  if (!same(target)) {
+    // Cleared: nothing left in the target but what the moved pieces brought.
+    for (let i = 0; i < after.leaves.length; i += 3) {
+      const va = after.leaves[i];
+      if (va >= to && va < to + newLen && !inMoved(va))
+        problems.push(`target page 0x${va.toString(16)} kept`);
+    }
+    for (const v of after.vmas) {
+      for (let va = Math.max(v.start, to); va < Math.min(v.end, to + newLen); va += ps) {
+        if (!inMoved(va)) {
+          problems.push(`target page 0x${va.toString(16)} still mapped`);
+          break;
+        }
+      }
+    }
+    unmapped.push(target);
+  }
+  if (newLen < oldLen && !same([addr + newLen, addr + oldLen])) {
+    if (mapped(after, addr + newLen, addr + oldLen))
+      problems.push('the tail of the source changed without being cut');
+    unmapped.push([addr + newLen, addr + oldLen]);
+  }
+  return { problems: problems.slice(0, 6), applied: [], unmapped, moved };
 }
 
 /** mprotect and madvise: a prefix of the pieces applied, the rest untouched. */

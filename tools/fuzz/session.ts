@@ -5,7 +5,7 @@
  * every few operations in full, and the invariant checker every `checkEvery` operations.
  */
 import { readFileSync } from 'node:fs';
-import { Kernel, KernelPanic, PageFaultError, type Snapshot, type Task } from 'levitate-mm';
+import { Kernel, KernelPanic, MREMAP_DONTUNMAP, PageFaultError, type Snapshot, type Task } from 'levitate-mm';
 import type { Failure, FailureKind, FuzzConfig, FuzzOp } from './case.js';
 import { callFailed, callRanges, checkFailedAccess, checkFailedCall, issue } from './rollback.js';
 import { Shadow } from './shadow.js';
@@ -233,6 +233,9 @@ export class Session {
         before.counters.brk,
         kernel.layout.taskSize,
       );
+    for (const [s, e] of verdict.unmapped ?? []) shadow.unmap(s, e);
+    const dontUnmap = (Number(BigInt.asUintN(32, args[3] ?? 0n)) & MREMAP_DONTUNMAP) !== 0;
+    for (const m of verdict.moved ?? []) shadow.move(m.from, m.to, m.len, dontUnmap);
     return result;
   }
 }

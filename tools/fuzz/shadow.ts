@@ -273,6 +273,16 @@ export class Shadow {
     return this.segAt(va);
   }
 
+  /** [start, end) was unmapped (part of a failed call that Linux keeps). */
+  unmap(start: number, end: number): void {
+    this.cut(start, end, true);
+  }
+
+  /** [from, from+len) moved to `to` (a piece of a failed same-size mremap that Linux keeps). */
+  move(from: number, to: number, len: number, dontUnmap: boolean): void {
+    this.remap(from, len, len, MREMAP_FIXED | (dontUnmap ? MREMAP_DONTUNMAP : 0), to);
+  }
+
   /** A grows-down mapping grew down over [start, end) (a fault that then failed the access). */
   grow(start: number, end: number): void {
     const above = this.segAt(end);
