@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import SummaryLine from './test/support/summary-line-reporter.js';
@@ -15,5 +16,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Vitest's default leaves one core idle (availableParallelism - 1): on a 2-core machine the
+    // suite would run on one.
+    maxWorkers: availableParallelism(),
   },
 });
