@@ -62,7 +62,8 @@ describe('npm run fuzz', () => {
   it('finds nothing in a fixed-seed campaign over every configuration', () => {
     const report = runCampaign({
       seed: 1,
-      opsPerArch: 1500,
+      opsPerArch: 1000,
+      maxCaseLength: 150,
       configs: ALL,
       timeLimitMs: Number.POSITIVE_INFINITY,
       checkEvery: 1,
@@ -70,9 +71,9 @@ describe('npm run fuzz', () => {
       jobs: 1,
     });
     expect(report.failures.map((f) => `${f.signature}\n${formatCase(f.case)}`)).toEqual([]);
-    expect(report.ops.x86_64).toBeGreaterThanOrEqual(1500);
-    expect(report.ops.aarch64).toBeGreaterThanOrEqual(1500);
-    expect(Object.keys(report.byConfig).length).toBeGreaterThanOrEqual(4);
+    expect(report.ops.x86_64).toBeGreaterThanOrEqual(1000);
+    expect(report.ops.aarch64).toBeGreaterThanOrEqual(1000);
+    expect(Object.keys(report.byConfig)).toHaveLength(ALL.length);
   });
 
   it('finds a planted data corruption late in a case and shrinks it to a handful of operations', () => {

@@ -14,7 +14,7 @@ import { caseConfig, configurations, generateCase } from '../../tools/fuzz/campa
 import { describeOp } from '../../tools/fuzz/session.js';
 
 const SEEDS = [1, 2, 3];
-const LENGTH = 250;
+const LENGTH = 200;
 
 describe.each(
   configurations(['x86_64', 'aarch64'], ['demand', 'eager'], null).map(
