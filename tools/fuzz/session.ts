@@ -57,6 +57,11 @@ export interface StepOutcome {
 }
 
 const SWEEP_EVERY = 256;
+
+interface Problem {
+  kind: FailureKind;
+  message: string;
+}
 const u64 = (s: string) => BigInt(s);
 
 export class Session {
@@ -118,11 +123,7 @@ export class Session {
         this.respawn(op.task);
       } else {
         const outcome = this.run(op, task);
-        if (typeof outcome === 'string')
-          return fail(
-            outcome.startsWith('rollback') ? 'rollback' : outcome.startsWith('shadow') ? 'shadow' : 'result',
-            outcome.replace(/^\w+: /, ''),
-          );
+        if (typeof outcome !== 'number') return fail(outcome.kind, outcome.message);
         result = outcome;
       }
     } catch (e) {
@@ -156,8 +157,8 @@ export class Session {
     return null;
   }
 
-  /** Runs a syscall or an access; returns its result, or a problem as `kind: message`. */
-  private run(op: Exclude<FuzzOp, { call: 'exit' }>, task: Task): number | string {
+  /** Runs a syscall or an access; returns its result, or the problem found. */
+  private run(op: Exclude<FuzzOp, { call: 'exit' }>, task: Task): number | Problem {
     const { kernel } = this;
     const slot = op.task;
     const ps = kernel.pageSize;
@@ -193,7 +194,8 @@ export class Session {
           e.address,
           e.reason === 'out-of-memory',
         );
-        if (problems.length > 0) return `rollback: ${op.call} that faulted: ${problems.join('; ')}`;
+        if (problems.length > 0)
+          return { kind: 'rollback', message: `${op.call} that faulted: ${problems.join('; ')}` };
         for (const [start, end] of grown) this.shadows[slot].grow(start, end);
         return 0;
       }
@@ -201,13 +203,13 @@ export class Session {
       const at = Number(addr);
       const wrong =
         data !== null ? this.shadows[slot].applyWrite(at, data) : this.shadows[slot].checkRead(at, bytes!);
-      return wrong === null ? 0 : `shadow: ${wrong}`;
+      return wrong === null ? 0 : { kind: 'shadow', message: wrong };
     }
     const args = op.args.map(u64);
     const result = issue(kernel, op.call, args);
     kernel.frames.failAfter(-1);
     const shape = badShape(op.call, result, kernel);
-    if (shape !== null) return `result: ${op.call} answered ${result}: ${shape}`;
+    if (shape !== null) return { kind: 'result', message: `${op.call} answered ${result}: ${shape}` };
     const shadow = this.shadows[slot];
     if (!callFailed(op.call, result, before, args)) {
       shadow.applyCall(op.call, args, result, before.counters.brk, kernel.layout.taskSize);
@@ -224,7 +226,10 @@ export class Session {
       allocationFailed: kernel.frames.failures > refusals,
     });
     if (verdict.problems.length > 0)
-      return `rollback: ${op.call} answered ${result}: ${verdict.problems.slice(0, 6).join('; ')}`;
+      return {
+        kind: 'rollback',
+        message: `${op.call} answered ${result}: ${verdict.problems.slice(0, 6).join('; ')}`,
+      };
     for (const [s, e] of verdict.applied)
       shadow.applyCall(
         op.call,
