@@ -80,7 +80,10 @@ class ProcGen extends Gen {
   /** MADV_DONTFORK / DOFORK / WIPEONFORK / KEEPONFORK on part of a region. */
   forkAdvice(): void {
     const r = this.liveRegion();
-    if (!r) return this.mmapNew();
+    if (!r) {
+      this.mmapNew();
+      return;
+    }
     const advice = this.rng.weighted<number>([
       [4, MADV_DONTFORK],
       [4, MADV_WIPEONFORK],
@@ -104,7 +107,10 @@ class ProcGen extends Gen {
    */
   adjacentMmap(): void {
     const r = this.liveRegion();
-    if (!r || r.flags & MAP_SHARED) return this.mmapNew();
+    if (!r || r.flags & MAP_SHARED) {
+      this.mmapNew();
+      return;
+    }
     const len = this.rng.int(1, 4) * P;
     const above = this.rng.chance(0.6);
     const prot = this.rng.chance(0.8) ? r.prot & 7 : this.randomProt();
@@ -116,7 +122,10 @@ class ProcGen extends Gen {
 
   /** One op of the single-process mix, with the generator's usual weights. */
   ordinary(badFraction: number): void {
-    if (this.rng.chance(badFraction)) return this.bad();
+    if (this.rng.chance(badFraction)) {
+      this.bad();
+      return;
+    }
     this.rng.weighted<() => void>([
       [12, () => this.mmapNew()],
       [5, () => this.mmapFixedOver()],
