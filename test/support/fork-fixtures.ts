@@ -39,11 +39,13 @@ export function replayForkFixture(
     kernel.switchTo(t);
     let got: string;
     if (op.op === 'fork') {
+      // Each fork line numbers a process, even one the kernel refuses.
       const child = kernel.fork(t);
+      const n = created++;
       if (typeof child === 'number') got = String(child);
       else {
-        procs.set(created, child);
-        got = String(created++);
+        procs.set(n, child);
+        got = String(n);
       }
     } else if (op.op === 'exit') {
       kernel.exit(t);

@@ -144,6 +144,23 @@ peek $1+0x2000
 @2 mmap $1+0x3000 0x1000 3 0x100022 -1 0
 mmap $1+0x3000 0x1000 3 0x100022 -1 0`,
   },
+  {
+    // fork charges every VM_ACCOUNT VMA again, one VMA at a time: two adjacent 16 GiB mappings,
+    // each within the heuristic's limit, merge into a 32 GiB one that no fork can charge (more than
+    // RAM and swap): -ENOMEM, with the parent unchanged. Once it is smaller, fork works.
+    name: 'fork-enomem',
+    text: `${SENTINEL}
+mmap 0x300000000 0x400000000 3 0x100022 -1 0 # 16 GiB accounted
+mmap 0x700000000 0x400000000 3 0x100022 -1 0 # 16 GiB more, merged
+touch $1 1
+fork # 32 GiB to charge
+touch $1 2
+mremap $1 0x800000000 0x400000000 0 0 # 16 GiB
+fork
+@2 peek $1
+@2 touch $1+0x1000 3
+peek $1+0x1000`,
+  },
 ];
 
 /** The ops of a scenario, in the generator's form (the text after `#` is the kind). */

@@ -12,7 +12,8 @@
  * goes on. Output is written only by the token holder, flushed before the token moves, so the
  * stdout stream is in sequence order. At the end every live process, in number order, prints its
  * maps (`maps_after@N`, `smaps_after@N`; process 0 keeps the plain names) and the last one prints
- * `end`. Process 0 is a child subreaper and waits for every descendant.
+ * `end`. Process 0 is a child subreaper and waits for every descendant. A fork the kernel refuses
+ * gives its -errno as the result; the number it would have had is used up.
  *
  * Everything here is decided from the sequence text before the first op, so every process knows
  * who runs which op without asking.
@@ -163,7 +164,16 @@ static int procs_special(const char *name, long *r) {
   if (!streq(name, "fork")) return 0;
   flush_out();
   long pid = sc5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) fail("fork failed", cur_line);
+  if (pid < 0) {
+    /* A refused fork (ENOMEM from dup_mmap, say) is a result like any other: the process it would
+     * have made counts as gone, and the sequence may not give it ops. */
+    int child = fork_child[nops];
+    for (int i = nops + 1; i < n_total; i++)
+      if (op_proc[i] == child) fail("ops for the process of a failed fork", cur_line);
+    exit_op[child] = nops;
+    *r = pid;
+    return 1;
+  }
   if (pid == 0) {
     me = fork_child[nops];
     return 2;
