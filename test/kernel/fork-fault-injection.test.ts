@@ -15,8 +15,8 @@ import {
   MAP_FIXED_NOREPLACE,
   MAP_PRIVATE,
   MAP_SHARED,
-  type PagingMode,
   PageFaultError,
+  type PagingMode,
   PROT_READ,
   PROT_WRITE,
   type Task,
@@ -32,7 +32,8 @@ const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 function deepState(kernel: Kernel, task: Task): string {
   const { frames } = kernel;
   const counts: string[] = [];
-  for (let f = 0; f < frames.totalPages; f++) if (frames.count[f] !== 0) counts.push(`${f}:${frames.count[f]}`);
+  for (let f = 0; f < frames.totalPages; f++)
+    if (frames.count[f] !== 0) counts.push(`${f}:${frames.count[f]}`);
   const vmas = [...task.mm.vmas].map(
     (v) => `${v.start.toString(16)} ${v.flags} ${v.anon?.id ?? '-'} [${v.chain.map((a) => a.id).join(',')}]`,
   );

@@ -1,6 +1,9 @@
 import { type Kernel, procMaps, smapsFlags, type Task } from 'levitate-mm';
 import { bootFixture, type Fixture, recordedResult, replayOp } from './linux-fixtures.js';
 
+/** The model's RAM for a fork fixture: several times what the busiest recorded sequence touches. */
+export const FORK_FIXTURE_RAM = 32 * 2 ** 20;
+
 /** A sequence with fork recorded by the fork build of the harness (tools/linux-harness/README.md). */
 export interface ForkFixture extends Fixture {
   settings: Fixture['settings'] & { zero_page_reads: boolean };
@@ -27,7 +30,7 @@ export function replayForkFixture(
   f: ForkFixture,
   afterEach?: (kernel: Kernel, i: number) => void,
 ): ForkReplayOutcome {
-  const { kernel, task } = bootFixture(f, { zeroPageReads: f.settings.zero_page_reads });
+  const { kernel, task } = bootFixture(f, { zeroPageReads: f.settings.zero_page_reads }, FORK_FIXTURE_RAM);
   const procs = new Map<number, Task>([[0, task]]);
   let created = 1;
   let mismatch: string | null = null;

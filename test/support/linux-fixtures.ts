@@ -52,13 +52,21 @@ export interface ReplayOutcome {
   check: string[];
 }
 
-/** Boots a kernel configured as the recording machine was and starts a task from the fixture's snapshot. */
-export function bootFixture(f: Fixture, layout: LayoutOptions = {}): { kernel: Kernel; task: Task } {
+/**
+ * Boots a kernel configured as the recording machine was and starts a task from the fixture's
+ * snapshot. `ramBytes` is the model's RAM: enough for every page the sequence touches (the
+ * invariant checker's cost grows with it).
+ */
+export function bootFixture(
+  f: Fixture,
+  layout: LayoutOptions = {},
+  ramBytes = 256 * 2 ** 20,
+): { kernel: Kernel; task: Task } {
   const kernel = new Kernel({
     arch: f.arch,
     pageSize: f.pageSize,
     paging: 'demand',
-    ramBytes: 256 * 2 ** 20,
+    ramBytes,
     layout: {
       totalRamPages: Math.floor((f.memTotalKiB * 1024) / f.pageSize),
       overcommitMemory: f.settings.overcommit_memory,

@@ -91,11 +91,17 @@ export function makeForkFixture(
   const raw = parseHarnessOutput(out);
   const parentOf = parents(ops);
   const processes: ProcessAfter[] = [];
+  // A process that exited, or whose fork was refused, reports nothing.
+  const gone = new Set<number>();
+  raw.ops.forEach((r, i) => {
+    if (r.name === 'exit') gone.add(r.proc ?? 0);
+    if (r.name === 'fork' && r.result.startsWith('-'))
+      gone.add(1 + ops.slice(0, i).filter((o) => o.op === 'fork').length);
+  });
   for (let proc = 1; proc < parentOf.length; proc++) {
     const maps = raw.blocks.get(`maps_after@${proc}`);
-    const exited = ops.some((o) => o.op === 'exit' && o.proc === proc);
     if (maps === undefined) {
-      if (!exited) throw new Error(`process ${proc} did not report its maps`);
+      if (!gone.has(proc)) throw new Error(`process ${proc} did not report its maps`);
       continue;
     }
     const smaps = raw.blocks.get(`smaps_after@${proc}`);
