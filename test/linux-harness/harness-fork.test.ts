@@ -9,24 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORK_SCENARIOS, scenarioOps } from '../../tools/linux-harness/fork-scenarios.js';
 import {
   buildHarness,
-  EnvironmentError,
-  findTools,
   normalizeShmemInodes,
   parseHarnessOutput,
   runHarness,
-  type Tools,
 } from '../../tools/linux-harness/record.js';
 import { type ForkFixture, probeZeroPageReads, recordFork } from '../../tools/linux-harness/record-fork.js';
+import { harnessTools } from '../support/harness-tools.js';
 
-let tools: Tools | undefined;
-let skipReason = '';
-try {
-  tools = findTools();
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e;
-  skipReason = e.message;
-  if (process.env.CI) throw e;
-}
+const { tools, skipReason } = harnessTools();
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'linux-x86_64-fork');
 

@@ -12,10 +12,9 @@
  * - mappings placed right next to existing ones (MAP_FIXED_NOREPLACE at a region's end or just
  *   below it), where fork changes which neighbours merge.
  *
- * CLI: npx tsx tools/linux-harness/generate-fork.ts --seed 7 [--min-ops 50] [--max-ops 90] [--json]
+ * `npx tsx tools/linux-harness/record-fork.ts --print 7` prints the sequence of seed 7.
  */
-import { pathToFileURL } from 'node:url';
-import { Gen, type GenerateOptions, hex, type Op, type OpName, Rng, serializeSequence } from './generate.js';
+import { Gen, type GenerateOptions, hex, type Op, type OpName, Rng } from './generate.js';
 
 export const FORK_GENERATOR_VERSION = 1;
 
@@ -220,29 +219,3 @@ export function generateForkSequence(seed: number, opts: GenerateOptions = {}): 
   }
   return ops;
 }
-
-function main(argv: string[]): void {
-  let seed = 1;
-  const opts: GenerateOptions = {};
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v)) throw new Error(`${a} needs an integer`);
-      return v;
-    };
-    if (a === '--seed') seed = val();
-    else if (a === '--min-ops') opts.minOps = val();
-    else if (a === '--max-ops') opts.maxOps = val();
-    else if (a === '--json') json = true;
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: generate-fork.ts [--seed N] [--min-ops N] [--max-ops N] [--json]\n');
-      return;
-    } else throw new Error(`unknown option ${a}`);
-  }
-  const ops = generateForkSequence(seed, opts);
-  process.stdout.write(json ? `${JSON.stringify(ops, null, 1)}\n` : serializeSequence(ops));
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));

@@ -7,10 +7,12 @@
  *
  *   npx tsx tools/linux-harness/record-fork.ts [--count 48] [--seed 1]
  *        [--out test/fixtures/linux-x86_64-fork] [--build-dir DIR] [--no-verify]
+ *   npx tsx tools/linux-harness/record-fork.ts --print 7    # the harness input of seed 7 (or a scenario)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { FORK_SCENARIOS, scenarioOps } from './fork-scenarios.js';
 import type { Op } from './generate.js';
 import { serializeSequence } from './generate.js';
@@ -172,52 +174,51 @@ export function scenario(name: string): Op[] {
   return scenarioOps(s.text);
 }
 
-interface CliOptions {
-  count: number;
-  seed: number;
-  out: string;
-  buildDir: string;
-  verify: boolean;
-}
+const USAGE = `usage: record-fork.ts [--count 48] [--seed 1] [--out test/fixtures/linux-x86_64-fork]
+                      [--build-dir DIR] [--no-verify]
+       record-fork.ts --print SEED|SCENARIO     (the harness input, recording nothing)
+`;
 
-function parseCli(argv: string[]): CliOptions {
-  const o: CliOptions = {
-    count: 48,
-    seed: 1,
-    out: 'test/fixtures/linux-x86_64-fork',
-    buildDir: DEFAULT_BUILD_DIR,
-    verify: true,
+function parseCli(argv: string[]) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      count: { type: 'string', default: '48' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'test/fixtures/linux-x86_64-fork' },
+      'build-dir': { type: 'string', default: DEFAULT_BUILD_DIR },
+      'no-verify': { type: 'boolean', default: false },
+      print: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const int = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new Error(`--${name} needs an integer`);
+    return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (): number => {
-      const v = Number(next());
-      if (!Number.isSafeInteger(v)) throw new Error(`${a} needs an integer`);
-      return v;
-    };
-    if (a === '--count') o.count = int();
-    else if (a === '--seed') o.seed = int();
-    else if (a === '--out') o.out = next();
-    else if (a === '--build-dir') o.buildDir = next();
-    else if (a === '--no-verify') o.verify = false;
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(
-        'usage: record-fork.ts [--count 48] [--seed 1] [--out test/fixtures/linux-x86_64-fork]\n' +
-          '                      [--build-dir DIR] [--no-verify]\n',
-      );
-      process.exit(0);
-    } else throw new Error(`unknown option ${a} (try --help)`);
-  }
-  return o;
+  return {
+    count: int('count', values.count),
+    seed: int('seed', values.seed),
+    out: values.out,
+    buildDir: values['build-dir'],
+    verify: !values['no-verify'],
+    print: values.print,
+    help: values.help,
+  };
 }
 
 function main(argv: string[]): void {
   const o = parseCli(argv);
+  if (o.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (o.print !== undefined) {
+    const ops = /^-?\d+$/.test(o.print) ? generateForkSequence(Number(o.print)) : scenario(o.print);
+    process.stdout.write(serializeSequence(ops));
+    return;
+  }
   let tools: Tools;
   let harness: string;
   try {
