@@ -133,8 +133,10 @@ function vmaNeedsCopy(vma: Vma, paging: PagingMode): boolean {
 /**
  * `copy_page_range` → `copy_present_ptes`: every present entry of `src` is mapped at the same
  * address in the child, taking a reference on its frame; in a copy-on-write mapping (private and
- * VM_MAYWRITE, `is_cow_mapping`) a writable entry is write-protected on both sides. Guard markers
- * and MADV_FREE marks go along. Returns false when a child table cannot be allocated.
+ * VM_MAYWRITE, `is_cow_mapping`) a writable entry is write-protected on both sides. MADV_FREE marks
+ * go along, and so do guard markers, of any VMA copied: the reference kernel gives a guarded VMA
+ * a flag (`VM_MAYBE_GUARD`, smaps `gu`) that makes fork copy its entries even without an anon_vma.
+ * Returns false when a child table cannot be allocated.
  */
 function copyPageRange(f: ForkSpaces, src: Vma, undo: UndoLog): boolean {
   const { parent, child } = f;

@@ -16,6 +16,7 @@ import {
   ENOMEM,
   Kernel,
   MADV_DONTFORK,
+  MADV_GUARD_INSTALL,
   MADV_WIPEONFORK,
   MAP_ANONYMOUS,
   MAP_FIXED_NOREPLACE,
@@ -239,6 +240,20 @@ describe('fork: what dup_mmap copies', () => {
     kernel.exit(child);
     expect(kernel.accounting.committed).toBe(committed);
     ok();
+  });
+
+  it('copies guard markers, even of a VMA never written, but not into a MADV_WIPEONFORK copy', () => {
+    const { kernel, parent, ok } = boot();
+    mapAt(kernel, AT, 4 * P);
+    mapAt(kernel, AT + 0x10_0000, 4 * P);
+    expect(kernel.sys.madvise(AT + P, P, MADV_GUARD_INSTALL)).toBe(0);
+    expect(kernel.sys.madvise(AT + 0x10_0000 + P, P, MADV_GUARD_INSTALL)).toBe(0);
+    expect(kernel.sys.madvise(AT + 0x10_0000, 4 * P, MADV_WIPEONFORK)).toBe(0);
+    const child = forked(kernel, parent);
+    ok();
+    expect(() => child.read(AT + P, 1)).toThrow(/SEGV_MAPERR/);
+    expect([...child.read(AT + 0x10_0000 + P, 1)]).toEqual([0]);
+    expect(() => parent.read(AT + 0x10_0000 + P, 1)).toThrow(/SEGV_MAPERR/);
   });
 
   it('is refused with ENOMEM, changing nothing, when the commit charge of a copy is refused', () => {
