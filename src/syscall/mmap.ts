@@ -277,6 +277,7 @@ function mmapRegion(
       prepareAnon(space, target);
       undo.record(() => {
         target.anon = null;
+        target.chain = [];
       });
     }
     // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
