@@ -25,7 +25,9 @@ export type FuzzOp =
   | { task: number; call: SyscallName; args: string[]; inject?: number }
   | { task: number; call: 'read'; addr: string; len: number; inject?: number }
   | { task: number; call: 'write'; addr: string; data: string; inject?: number }
-  | { task: number; call: 'exit' };
+  | { task: number; call: 'exit' }
+  /** fork(2) of the task in `task` into slot `into` (whose task exits first); `shareMm`: clone(CLONE_VM). */
+  | { task: number; call: 'fork'; into: number; shareMm?: boolean; inject?: number };
 
 export type FailureKind = 'panic' | 'exception' | 'result' | 'checker' | 'rollback' | 'shadow';
 

@@ -34,6 +34,8 @@ const SCALED: Record<Op['op'], readonly number[]> = {
   madvise: [0, 1],
   touch: [0],
   peek: [0],
+  fork: [],
+  exit: [],
 };
 
 const EXTRA_ADVICE = [
@@ -116,12 +118,19 @@ export class CaseGenerator {
       this.streams[task] = null;
       return { task, call: 'exit' };
     }
+    if (this.config.tasks > 1 && this.chance(0.004)) {
+      const into = (task + this.int(1, this.config.tasks - 1)) % this.config.tasks;
+      this.streams[into] = null;
+      const fork: FuzzOp = { task, call: 'fork', into, shareMm: this.chance(0.2) };
+      if (this.chance(0.3)) fork.inject = this.int(0, 7);
+      return fork;
+    }
     const op = this.pick(task);
     if (this.chance(0.08)) op.inject = this.int(0, 7);
     return op;
   }
 
-  private pick(task: number): Exclude<FuzzOp, { call: 'exit' }> {
+  private pick(task: number): Exclude<FuzzOp, { call: 'exit' | 'fork' }> {
     const r = this.random();
     if (r < 0.03)
       return {
@@ -161,7 +170,7 @@ export class CaseGenerator {
     return [s.start + first * ps, n * ps];
   }
 
-  private fromStream(task: number): Exclude<FuzzOp, { call: 'exit' }> {
+  private fromStream(task: number): Exclude<FuzzOp, { call: 'exit' | 'fork' }> {
     let stream = this.streams[task];
     if (stream === null || stream.pos >= stream.ops.length) {
       stream = this.newStream(task);
@@ -182,6 +191,7 @@ export class CaseGenerator {
       };
     }
     if (op.op === 'peek') return { task, call: 'read', addr: hexArg(args[0]), len: 1 };
+    if (op.op === 'fork' || op.op === 'exit') throw new Error(`the harness generator made a ${op.op} op`);
     return { task, call: op.op, args: args.map(hexArg) };
   }
 

@@ -5,11 +5,19 @@
  * every few operations in full, and the invariant checker every `checkEvery` operations.
  */
 import { readFileSync } from 'node:fs';
-import { Kernel, KernelPanic, MREMAP_DONTUNMAP, PageFaultError, type Snapshot, type Task } from 'levitate-mm';
+import {
+  CLONE_VM,
+  Kernel,
+  KernelPanic,
+  MREMAP_DONTUNMAP,
+  PageFaultError,
+  type Snapshot,
+  type Task,
+} from 'levitate-mm';
 import type { Failure, FailureKind, FuzzConfig, FuzzOp } from './case.js';
 import { callFailed, callRanges, checkFailedAccess, checkFailedCall, issue } from './rollback.js';
 import { Shadow } from './shadow.js';
-import { captureSpace, Identities } from './state.js';
+import { captureSpace, compareStates, Identities } from './state.js';
 
 /** The process a task starts as: a real one recorded on Linux for 4 KiB pages, a small made-up one otherwise. */
 function snapshotFor(config: FuzzConfig): Snapshot {
@@ -121,6 +129,10 @@ export class Session {
       if (op.call === 'exit') {
         kernel.exit(task);
         this.respawn(op.task);
+      } else if (op.call === 'fork') {
+        const outcome = this.fork(op, task);
+        if (typeof outcome !== 'number') return fail(outcome.kind, outcome.message);
+        result = outcome;
       } else {
         const outcome = this.run(op, task);
         if (typeof outcome !== 'number') return fail(outcome.kind, outcome.message);
@@ -157,8 +169,33 @@ export class Session {
     return null;
   }
 
+  /**
+   * fork (or clone with CLONE_VM) into another slot, whose task exits first. A failed fork leaves
+   * the parent exactly as it was, and the slot gets a new task.
+   */
+  private fork(op: Extract<FuzzOp, { call: 'fork' }>, parent: Task): number | Problem {
+    const { kernel } = this;
+    if (op.into === op.task || op.into < 0 || op.into >= this.tasks.length)
+      return { kind: 'exception', message: `fork into slot ${op.into} from slot ${op.task}` };
+    kernel.exit(this.tasks[op.into]);
+    const before = captureSpace(kernel, parent, this.ids);
+    if (op.inject !== undefined) kernel.frames.failAfter(op.inject);
+    const child = op.shareMm ? kernel.clone(parent, CLONE_VM) : kernel.fork(parent);
+    kernel.frames.failAfter(-1);
+    if (typeof child === 'number') {
+      const problems = compareStates(before, captureSpace(kernel, parent, this.ids), kernel.pageSize);
+      if (problems.length > 0)
+        return { kind: 'rollback', message: `fork answered ${child}: ${problems.join('; ')}` };
+      this.respawn(op.into);
+      return child;
+    }
+    this.tasks[op.into] = child;
+    this.shadows[op.into] = op.shareMm ? this.shadows[op.task] : this.shadows[op.task].forked();
+    return child.pid;
+  }
+
   /** Runs a syscall or an access; returns its result, or the problem found. */
-  private run(op: Exclude<FuzzOp, { call: 'exit' }>, task: Task): number | Problem {
+  private run(op: Exclude<FuzzOp, { call: 'exit' | 'fork' }>, task: Task): number | Problem {
     const { kernel } = this;
     const slot = op.task;
     const ps = kernel.pageSize;
@@ -263,10 +300,12 @@ export function describeOp(op: FuzzOp): string {
   const what =
     op.call === 'exit'
       ? 'exit'
-      : op.call === 'read'
-        ? `read(${op.addr}, ${op.len})`
-        : op.call === 'write'
-          ? `write(${op.addr}, ${op.data.length / 2} bytes)`
-          : `${op.call}(${op.args.join(', ')})`;
+      : op.call === 'fork'
+        ? `${op.shareMm ? 'clone(CLONE_VM)' : 'fork'} into task ${op.into}`
+        : op.call === 'read'
+          ? `read(${op.addr}, ${op.len})`
+          : op.call === 'write'
+            ? `write(${op.addr}, ${op.data.length / 2} bytes)`
+            : `${op.call}(${op.args.join(', ')})`;
   return `task ${op.task}: ${what}${inject}`;
 }

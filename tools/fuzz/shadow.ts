@@ -9,11 +9,16 @@
  */
 import {
   type Kernel,
+  MADV_DOFORK,
+  MADV_DONTFORK,
   MADV_DONTNEED,
   MADV_DONTNEED_LOCKED,
   MADV_FREE,
   MADV_GUARD_INSTALL,
+  MADV_KEEPONFORK,
   MADV_REMOVE,
+  MADV_WIPEONFORK,
+  MAP_DROPPABLE,
   MAP_GROWSDOWN,
   MAP_SHARED,
   MAP_SHARED_VALIDATE,
@@ -21,8 +26,10 @@ import {
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   type Task,
+  VM_DONTCOPY,
   VM_GROWSDOWN,
   VM_MAYSHARE,
+  VM_WIPEONFORK,
 } from 'levitate-mm';
 
 /** The possible contents of one page (null: all zero); `lazy` pages may also read zero at any time. */
@@ -46,7 +53,17 @@ interface Segment {
   growsdown: boolean;
   /** A private file mapping (from the boot snapshot): MADV_FREE refuses it. */
   file: boolean;
+  /** MADV_DONTFORK: a fork's child does not get it. */
+  dontfork: boolean;
+  /** MADV_WIPEONFORK (or MAP_DROPPABLE): a fork's child gets it reading zero. */
+  wipe: boolean;
 }
+
+/** What a fresh mapping inherits: from the mapping it grows, or nothing. */
+type Inherited = Pick<Segment, 'growsdown' | 'dontfork' | 'wipe'>;
+const PLAIN: Inherited = { growsdown: false, dontfork: false, wipe: false };
+const inherit = (s: Segment | undefined): Inherited =>
+  s === undefined ? PLAIN : { growsdown: s.growsdown, dontfork: s.dontfork, wipe: s.wipe };
 
 const isZero = (b: Uint8Array, from = 0, to = b.length) => {
   for (let i = from; i < to; i++) if (b[i] !== 0) return false;
@@ -85,6 +102,8 @@ export class Shadow {
         base: shared ? v.pgoff : 0,
         growsdown: (v.flags & VM_GROWSDOWN) !== 0,
         file: v.file !== null,
+        dontfork: (v.flags & VM_DONTCOPY) !== 0,
+        wipe: (v.flags & VM_WIPEONFORK) !== 0,
       });
     }
     return s;
@@ -143,10 +162,43 @@ export class Shadow {
     this.segs.splice(i, 0, seg);
   }
 
-  private mapFresh(start: number, end: number, shared: boolean, growsdown: boolean): void {
+  private mapFresh(start: number, end: number, shared: boolean, attrs: Inherited): void {
     if (end <= start) return;
     this.cut(start, end, true);
-    this.insert({ start, end, store: new Store(shared), base: 0, growsdown, file: false });
+    this.insert({ start, end, store: new Store(shared), base: 0, ...attrs, file: false });
+  }
+
+  /** Splits the segment that holds `va` there, so that `va` starts a segment. */
+  private splitAt(va: number): void {
+    const i = this.indexOf(va);
+    const s = this.segs[i];
+    if (s === undefined || s.start >= va) return;
+    const upper = { ...s, start: va, base: this.cellKey(s, va) };
+    this.segs.splice(i, 1, { ...s, end: va }, upper);
+  }
+
+  /** A fork's child: shared memory shared, private memory copied (zero where wiped), DONTFORK left out. */
+  forked(): Shadow {
+    const child = new Shadow(this.pageSize);
+    const copies = new Map<Store, Store>();
+    for (const s of this.segs) {
+      if (s.dontfork) continue;
+      if (s.store.shared) {
+        child.segs.push({ ...s });
+      } else if (s.wipe) {
+        child.segs.push({ ...s, store: new Store(false), base: 0 });
+      } else {
+        let copy = copies.get(s.store);
+        if (copy === undefined) {
+          copy = new Store(false);
+          for (const [k, cell] of s.store.pages)
+            copy.pages.set(k, { cands: [...cell.cands], lazy: cell.lazy });
+          copies.set(s.store, copy);
+        }
+        child.segs.push({ ...s, store: copy });
+      }
+    }
+    return child;
   }
 
   /** Applies the effect on data of a call that succeeded (or, for madvise, of the pieces it applied to). */
@@ -158,12 +210,11 @@ export class Shadow {
       case 'mmap': {
         const flags = Number(BigInt.asUintN(32, a[3]));
         const type = flags & MAP_TYPE;
-        this.mapFresh(
-          result,
-          result + len(a[1]),
-          type === MAP_SHARED || type === MAP_SHARED_VALIDATE,
-          (flags & MAP_GROWSDOWN) !== 0,
-        );
+        this.mapFresh(result, result + len(a[1]), type === MAP_SHARED || type === MAP_SHARED_VALIDATE, {
+          growsdown: (flags & MAP_GROWSDOWN) !== 0,
+          dontfork: false,
+          wipe: type === MAP_DROPPABLE,
+        });
         return;
       }
       case 'munmap':
@@ -172,7 +223,7 @@ export class Shadow {
       case 'brk': {
         const from = Math.ceil(oldBrk / ps) * ps;
         const to = Math.ceil(result / ps) * ps;
-        if (to > from) this.mapFresh(from, to, false, false);
+        if (to > from) this.mapFresh(from, to, false, PLAIN);
         else if (to < from) this.cut(to, from, true);
         return;
       }
@@ -222,7 +273,7 @@ export class Shadow {
   /** Grows a mapping in place: a shared one continues its object, a private one gets zero pages. */
   private extend(start: number, end: number, last: Segment | undefined): void {
     if (last === undefined || !last.store.shared) {
-      this.mapFresh(start, end, false, last?.growsdown ?? false);
+      this.mapFresh(start, end, false, inherit(last));
       return;
     }
     this.cut(start, end, true);
@@ -230,6 +281,18 @@ export class Shadow {
   }
 
   private advise(start: number, end: number, advice: number): void {
+    const fork: Partial<Inherited> | undefined = {
+      [MADV_DONTFORK]: { dontfork: true },
+      [MADV_DOFORK]: { dontfork: false },
+      [MADV_WIPEONFORK]: { wipe: true },
+      [MADV_KEEPONFORK]: { wipe: false },
+    }[advice];
+    if (fork !== undefined) {
+      this.splitAt(start);
+      this.splitAt(end);
+      for (const s of this.segs) if (s.start >= start && s.end <= end) Object.assign(s, fork);
+      return;
+    }
     for (const s of this.segs) {
       if (s.end <= start || s.start >= end) continue;
       const lo = Math.max(s.start, start);
@@ -267,7 +330,7 @@ export class Shadow {
       end: above.start,
       store: new Store(false),
       base: 0,
-      growsdown: true,
+      ...inherit(above),
       file: false,
     });
     return this.segAt(va);
@@ -291,7 +354,8 @@ export class Shadow {
       end,
       store: new Store(false),
       base: 0,
-      growsdown: above?.growsdown ?? true,
+      ...inherit(above),
+      growsdown: true,
       file: false,
     });
   }
