@@ -218,13 +218,12 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
       if (va >= to && va < to + newLen && !inMoved(va))
         problems.push(`target page 0x${va.toString(16)} kept`);
     }
+    // Each mapped part of the target must lie inside the moved pieces (they are sorted, disjoint).
     for (const v of after.vmas) {
-      for (let va = Math.max(v.start, to); va < Math.min(v.end, to + newLen); va += ps) {
-        if (!inMoved(va)) {
-          problems.push(`target page 0x${va.toString(16)} still mapped`);
-          break;
-        }
-      }
+      let at = Math.max(v.start, to);
+      const stop = Math.min(v.end, to + newLen);
+      for (const m of moved) if (m.to <= at && at < m.to + m.len) at = Math.min(stop, m.to + m.len);
+      if (at < stop) problems.push(`target page 0x${at.toString(16)} still mapped`);
     }
     unmapped.push(target);
   }

@@ -309,10 +309,8 @@ export class Shadow {
           break;
         case MADV_FREE:
           if (!s.store.shared && !s.file) {
-            for (let va = lo; va < hi; va += this.pageSize) {
-              const cell = s.store.pages.get(this.cellKey(s, va));
-              if (cell !== undefined) cell.lazy = true;
-            }
+            const last = piece.base + (hi - lo) / this.pageSize;
+            for (const [k, cell] of s.store.pages) if (k >= piece.base && k < last) cell.lazy = true;
           }
           break;
       }

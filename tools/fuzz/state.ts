@@ -134,7 +134,8 @@ function formatVma(v: VmaRecord): string {
 function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSize: number): string[] {
   const out: VmaRecord[] = [];
   for (const v of vmas) {
-    if (v.end <= lo || v.start >= hi) continue;
+    if (v.start >= hi) break;
+    if (v.end <= lo) continue;
     const start = Math.max(v.start, lo);
     const piece = {
       ...v,
@@ -216,11 +217,11 @@ export function compareStates(
   } else if (!whole || !sameVmas(before.vmas, after.vmas, options.anonMayAppear === true)) {
     listDiff(whole ? 'VMAs' : `VMAs in [${hex(lo)}, ${hex(hi)})`, vmas(before), vmas(after), out);
   }
+  // The lists are sorted by address: only the part in [lo, hi) is looked at.
   const pick = (list: readonly number[], stride: number, skip = options.skipPages) => {
     const kept: number[] = [];
-    for (let i = 0; i < list.length; i += stride) {
-      const va = list[i];
-      if (va < lo || va >= hi || skip?.(va)) continue;
+    for (let i = firstAtOrAbove(list, stride, lo); i < list.length && list[i] < hi; i += stride) {
+      if (skip?.(list[i])) continue;
       for (let j = 0; j < stride; j++) kept.push(list[i + j]);
     }
     return kept;
@@ -271,17 +272,23 @@ function sameVmas(a: readonly VmaRecord[], b: readonly VmaRecord[], anonMayAppea
   return true;
 }
 
+/** Index of the first entry (of `stride` numbers, sorted by the first) at or above `va`. */
+function firstAtOrAbove(list: readonly number[], stride: number, va: number): number {
+  let a = 0;
+  let b = list.length / stride;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (list[m * stride] < va) a = m + 1;
+    else b = m;
+  }
+  return a * stride;
+}
+
 /** The present leaf of `va` in a snapshot: [frame, rights], or undefined. */
 export function leafAt(state: SpaceState, va: number): [number, number] | undefined {
   const l = state.leaves;
-  let a = 0;
-  let b = l.length / 3;
-  while (a < b) {
-    const m = (a + b) >> 1;
-    if (l[m * 3] < va) a = m + 1;
-    else b = m;
-  }
-  return a * 3 < l.length && l[a * 3] === va ? [l[a * 3 + 1], l[a * 3 + 2]] : undefined;
+  const i = firstAtOrAbove(l, 3, va);
+  return i < l.length && l[i] === va ? [l[i + 1], l[i + 2]] : undefined;
 }
 
 /** The VMA of a snapshot that holds `va`, or undefined. */
