@@ -13,7 +13,9 @@ import {
 } from '../../src/trace/index.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/strace/maps/', import.meta.url));
-const SNAPSHOTS = readdirSync(DIR).filter((f) => f.endsWith('.maps'));
+const SNAPSHOTS = readdirSync(DIR)
+  .filter((f) => f.endsWith('.maps'))
+  .sort();
 
 describe('/proc/PID/maps snapshots of real processes', () => {
   it('has snapshots of several programs', () => {
