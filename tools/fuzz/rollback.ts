@@ -232,6 +232,8 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
       problems.push('the tail of the source changed without being cut');
     unmapped.push([addr + newLen, addr + oldLen]);
   }
+  // Nothing kept: then nothing else may differ either (counters, commit charge, ...).
+  if (moved.length === 0 && unmapped.length === 0) problems.push(...compareStates(before, after, ps));
   return { problems: problems.slice(0, 6), applied: [], unmapped, moved };
 }
 
