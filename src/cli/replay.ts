@@ -57,11 +57,16 @@ result, so that diff shows exactly the calls on which the model differs from Lin
 on standard error: calls replayed, how many differed and why, and for each process its mappings at
 the end and at the peak, mapped and resident bytes, page-table pages, and the frames in use.
 
-Why a result may differ (the summary counts each reason):
-  aslr                the log was recorded with address randomization: use --relocate
-  unknown-memory      the call works on memory mapped before the log began (the program and
-                      ld.so, mapped by execve); give the process's maps at its start with --maps
-  follows-difference  the call works on memory an earlier differing call left out (or elsewhere)
+Why a result may differ (the summary counts each reason; --json gives each call's):
+  aslr                the log was recorded with address randomization (its first mapping placed
+                      by the kernel lies far below where it goes without): use --relocate
+  placement           the model placed the mapping elsewhere than Linux did, relative to its
+                      neighbours (with --relocate: once the log's randomization is accounted for)
+  unknown-memory      the call works on, or was placed around, memory mapped before the log began
+                      (the program and ld.so, mapped by execve); give the process's maps at its
+                      start with --maps
+  follows-difference  the call works on memory an earlier differing call left out (or put
+                      elsewhere), or was placed next to such memory
   unexplained         the model and Linux disagree
 
 How the log is read: one task per process (a thread shares its process's task; a pid whose first
@@ -72,8 +77,12 @@ empty; its break starts where the log's first brk(NULL) says. An fd an mmap uses
 zeros, since the model has the file's name but not its contents.
 
 With --relocate, an address inside a mapping the log created is translated to where the model
-placed that mapping, and results are compared modulo that translation; a mapping the kernel placed
-compares equal wherever the model put it. Differing lines then show the model's own address.
+has that mapping, and the model's results are printed and compared in the log's coordinates. An
+address the kernel chose matches when the model put the mapping at the same distance from the
+same neighbour (the nearest mapping above it), or at the same offset from the relocated base of
+the mmap area, which the first such mapping fixes; a mapping aligned to 2 MiB for huge pages may
+be up to 2 MiB off, as randomization moves its neighbours by pages. So diff shows a placement
+difference too, as the address where the model put the mapping, seen from the log.
 
 Exit status: 0 when the log was replayed (even with differences; with --check, 1 when any result
 differed), 2 for a usage error, a missing or unreadable file, a line that cannot be parsed
@@ -158,10 +167,10 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInpu
 }
 
 const REASON_TEXT: Record<DivergenceReason, string> = {
-  aslr: 'placed elsewhere by ASLR (use --relocate)',
-  'unknown-memory': 'on memory mapped before the log began',
+  aslr: 'placed elsewhere by address randomization (use --relocate)',
+  placement: 'placed at another position than Linux chose',
+  'unknown-memory': 'on or around memory mapped before the log began',
   'follows-difference': 'following an earlier difference',
-  'file-mapping': 'file mappings not modelled yet',
   unexplained: 'unexplained',
 };
 
@@ -178,7 +187,7 @@ function bytesText(n: number): string {
 }
 
 /** The text summary (lines without the `levitate-mm replay: ` prefix). */
-export function summaryLines(s: ReplaySummary, modelled: string[]): string[] {
+export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
   const out: string[] = [];
   const why = (Object.keys(s.reasons) as DivergenceReason[])
     .filter((r) => s.reasons[r] > 0)
@@ -187,13 +196,18 @@ export function summaryLines(s: ReplaySummary, modelled: string[]): string[] {
     `${s.replayed} memory calls replayed: ${s.matched} same result, ${s.differed} different` +
       (why.length > 0 ? ` (${why.join(', ')})` : ''),
   );
+  const r = s.randomization;
+  if (r?.randomized) {
+    out.push(
+      `the log was recorded with address randomization: the first mapping the kernel placed (line ${r.line}) ` +
+        `is at 0x${r.logAddress.toString(16)}, ${bytesText(r.modelAddress - r.logAddress)} below ` +
+        `0x${r.modelAddress.toString(16)} where it goes without randomization${relocate ? '' : '; replay with --relocate'}`,
+    );
+  }
   const extra: string[] = [];
   if (s.notModelled > 0) {
-    const missing = ['mmap', 'munmap', 'mprotect', 'brk', 'mremap', 'madvise'].filter(
-      (n) => !modelled.includes(n),
-    );
     extra.push(
-      `${s.notModelled} not modelled (printed with the log's result${missing.length ? `; the model has no ${missing.join(', ')} yet` : ''})`,
+      `${s.notModelled} not modelled (pkey_mprotect with a protection key; printed with the log's result)`,
     );
   }
   if (s.noResult > 0) extra.push(`${s.noResult} without a result in the log`);
@@ -368,12 +382,12 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   if (flags.json) {
     const unfinished = left.map((u) => ({ file: u.file, line: u.line, pid: u.pid, syscall: u.name }));
     stdout.write(
-      `${jsonFirst ? '' : '\n'}],\n"summary":${JSON.stringify({ ...summary, modelled: replayer.modelled, relocate: replayer.relocate, unfinished })}}\n`,
+      `${jsonFirst ? '' : '\n'}],\n"summary":${JSON.stringify({ ...summary, relocate: replayer.relocate, unfinished })}}\n`,
     );
     stdout.flush();
   } else {
     stdout.flush();
-    const lines = summaryLines(summary, replayer.modelled);
+    const lines = summaryLines(summary, replayer.relocate);
     process.stderr.write(lines.map((l) => `levitate-mm replay: ${l}\n`).join(''));
   }
   return flags.check && summary.differed > 0 ? 1 : 0;

@@ -127,13 +127,36 @@ describe('levitate-mm replay', () => {
     }
   });
 
-  it('relocates a log recorded with ASLR: --relocate finds the same results', () => {
+  it('relocates a log recorded with ASLR: --relocate finds the same results, and says it was randomized', () => {
     const file = join(fixtures, 'node-memory-f.strace');
     const plain = cli([file, '-q']);
     const relocated = cli([file, '-q', '--relocate']);
-    expect(plain.stderr).toMatch(/168 same result/);
-    expect(relocated.stderr).toMatch(/221 same result/);
-    expect(relocated.stderr).not.toMatch(/unexplained/);
+    expect(plain.stderr).toMatch(
+      /168 same result, 55 different \(25 placed elsewhere by address randomization/,
+    );
+    expect(plain.stderr).toMatch(
+      /the log was recorded with address randomization: the first mapping the kernel placed \(line 2\) is at 0x7fb84d1ab000, .* below 0x7ffff7ffd000 where it goes without randomization; replay with --relocate/,
+    );
+    expect(relocated.stderr).toMatch(
+      /214 same result, 9 different \(1 placed at another position than Linux chose/,
+    );
+    expect(relocated.stderr).not.toMatch(/unexplained|replay with --relocate/);
+  });
+
+  it('shows a placement difference to diff, as the address the model chose seen from the log', () => {
+    const file = join(fixtures, 'gcc-memory-f-y-norandom.strace');
+    const input = readFileSync(file, 'utf8').split('\n');
+    const r = cli([file, '--relocate']);
+    expect(r.status).toBe(0);
+    const out = r.stdout.split('\n');
+    const differing = out.map((l, i) => [input[i], l]).filter(([a, b]) => a !== b);
+    expect(differing).toHaveLength(9);
+    // libisl: Linux aligned it to 2 MiB, the model put it right below ld.so.cache.
+    expect(differing).toContainEqual([
+      '4318  mmap(NULL, 2137880, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3</usr/lib/x86_64-linux-gnu/libisl.so.23.2.0>, 0) = 0x7ffff7c00000',
+      '4318  mmap(NULL, 2137880, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3</usr/lib/x86_64-linux-gnu/libisl.so.23.2.0>, 0) = 0x7ffff7dab000',
+    ]);
+    expect(r.stderr).not.toMatch(/randomization/);
   });
 
   it('prints a JSON report with every call and the summary', () => {
@@ -141,7 +164,7 @@ describe('levitate-mm replay', () => {
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as {
       calls: Array<{ line: number; syscall: string; status: string; log: string; model: string | null }>;
-      summary: { replayed: number; matched: number; tasks: unknown[]; modelled: string[] };
+      summary: { replayed: number; matched: number; tasks: unknown[] };
     };
     expect(report.calls).toHaveLength(report.summary.replayed);
     expect(report.calls.filter((c) => c.status === 'match')).toHaveLength(report.summary.matched);
