@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
-import type { Arch } from '../hal/addr.js';
+import { type Arch, hex } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { SnapshotError } from '../kernel/snapshot.js';
 import { drive, type TraceInput } from '../replay/drive.js';
@@ -29,15 +29,8 @@ import {
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { findPerPidFiles } from '../trace/strace-parse.js';
-import {
-  type LayoutFlags,
-  layoutFrom,
-  machineDefaults,
-  parseAddress,
-  parseBytes,
-  parseCount,
-  parseLimit,
-} from './replay-options.js';
+import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
+import { parseAddress, parseBytes, parseCount, parseLimit } from './values.js';
 
 export const REPLAY_HELP = `
 Recording a log:
@@ -200,8 +193,8 @@ export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
   if (r?.randomized) {
     out.push(
       `the log was recorded with address randomization: the first mapping the kernel placed (line ${r.line}) ` +
-        `is at 0x${r.logAddress.toString(16)}, ${bytesText(r.modelAddress - r.logAddress)} below ` +
-        `0x${r.modelAddress.toString(16)} where it goes without randomization${relocate ? '' : '; replay with --relocate'}`,
+        `is at ${hex(r.logAddress)}, ${bytesText(r.modelAddress - r.logAddress)} below ` +
+        `${hex(r.modelAddress)} where it goes without randomization${relocate ? '' : '; replay with --relocate'}`,
     );
   }
   const extra: string[] = [];
@@ -267,7 +260,7 @@ function callJson(o: CallOutcome, file: string | undefined): string {
   rec.log = resultText(ev.call.syscall, ev.result);
   rec.model = o.status === 'match' || o.status === 'differ' ? resultText(ev.call.syscall, o.printed) : null;
   if (o.model !== undefined && o.model >= 0 && /^(mmap|mremap|brk)$/.test(ev.call.syscall))
-    rec.modelAddress = `0x${o.model.toString(16)}`;
+    rec.modelAddress = hex(o.model);
   return JSON.stringify(rec);
 }
 

@@ -1,4 +1,5 @@
-import { MemoryObject, newShmem } from '../mm/memory-object.js';
+import { hex } from '../hal/addr.js';
+import { MemoryObject, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
@@ -83,6 +84,7 @@ export function vmasFromSnapshot(
   snapshot: Snapshot,
   pageSize: number,
   taskSize: number,
+  shmem: Shmem,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -120,7 +122,7 @@ export function vmasFromSnapshot(
     const start = Number(e.start);
     const end = Number(e.end);
     if (e.end > BigInt(taskSize))
-      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE 0x${taskSize.toString(16)}`);
+      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE ${hex(taskSize)}`);
     if (start % pageSize || end % pageSize || start >= end)
       throw new SnapshotError(`${where}: not page-aligned or empty`);
     if (start < lastEnd) throw new SnapshotError(`${where}: overlaps or is out of order`);
@@ -136,7 +138,7 @@ export function vmasFromSnapshot(
       e.name === '/dev/zero (deleted)' ||
       (e.perms.shared && e.inode !== 0n && e.major === 0 && e.minor === 1)
     ) {
-      file = shmems.get(e.inode) ?? newShmem();
+      file = shmems.get(e.inode) ?? shmem.zeroSetup();
       shmems.set(e.inode, file);
       pgoff = Number(e.offset) / pageSize;
       flags |= VM_SHARED | VM_MAYSHARE;

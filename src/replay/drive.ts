@@ -5,9 +5,9 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { Arch } from '../hal/addr.js';
 import { createParserState, finishParse, type ParserState, parseLine } from '../trace/strace-parse.js';
 import type { TraceEvent } from '../trace/strace-types.js';
-import type { Arch } from '../trace/xlat.js';
 import type { CallOutcome, Replayer } from './engine.js';
 
 /** One input: a file, standard input, or one file of a `-ff` set (with the pid from its name). */

@@ -44,11 +44,11 @@ export {
   formatCall,
   formatEvent,
   formatFlags,
+  formatHex,
   formatMemoryArgs,
   formatMmapFlags,
   formatResult,
   formatXval,
-  hex,
   makePrefix,
   type PrintableCall,
 } from './strace-format.js';
