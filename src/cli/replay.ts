@@ -28,9 +28,9 @@ import {
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
-import { findPerPidFiles } from '../trace/strace-parse.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
-import { parseAddress, parseBytes, parseCount, parseLimit } from './values.js';
+import { findPerPidFiles, linesOf } from './trace-files.js';
+import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
 
 export const REPLAY_HELP = `
 Recording a log:
@@ -81,9 +81,6 @@ Exit status: 0 when the log was replayed (even with differences; with --check, 1
 differed), 2 for a usage error, a missing or unreadable file, a line that cannot be parsed
 (file:line:column: what was expected), a bad snapshot, or a log that contradicts its snapshot.`;
 
-/** A mistake in the input or the options: one line on stderr, exit status 2. */
-export class ReplayUsageError extends Error {}
-
 interface ReplayFlags extends LayoutFlags {
   maps?: string;
   arch?: Arch;
@@ -124,22 +121,37 @@ class LineSink {
   }
 }
 
+/** What went wrong with a file, in words: `permission denied` of `EACCES: permission denied, open '/x'`. */
+function ioText(e: unknown): string {
+  return (e as Error).message
+    .replace(/^[A-Z]+: /, '')
+    .replace(/, \w+ '.*'$/, '')
+    .replace(/, \w+$/, '');
+}
+
 function openOut(path: string): LineSink {
   try {
     return new LineSink(openSync(path, 'w'));
   } catch (e) {
-    throw new ReplayUsageError(`cannot write ${path}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
+    throw new UsageError(`cannot write ${path}: ${ioText(e)}`);
   }
 }
 
+/** An input on the host: a file or standard input, opened when the replay reads it. */
+interface HostInput {
+  name: string;
+  pid?: number;
+  open(): Readable;
+}
+
 /** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
-async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInput[]; bytes: number }> {
+async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
   if (trace === undefined || trace === '-') {
     return { inputs: [{ name: '<stdin>', open: () => process.stdin }], bytes: 0 };
   }
   if (existsSync(trace)) {
     const st = statSync(trace);
-    if (st.isDirectory()) throw new ReplayUsageError(`${trace}: is a directory, not a strace log`);
+    if (st.isDirectory()) throw new UsageError(`${trace}: is a directory, not a strace log`);
     return { inputs: [{ name: trace, open: () => createReadStream(trace) }], bytes: st.size };
   }
   let files: Array<{ pid: number; path: string }> = [];
@@ -149,12 +161,12 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInpu
     files = [];
   }
   if (files.length === 0) {
-    throw new ReplayUsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
+    throw new UsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
   }
   let bytes = 0;
   const inputs = files.map((f) => {
     bytes += statSync(f.path).size;
-    return { name: f.path, pid: f.pid, open: () => createReadStream(f.path) as Readable };
+    return { name: f.path, pid: f.pid, open: (): Readable => createReadStream(f.path) };
   });
   return { inputs, bytes };
 }
@@ -181,6 +193,14 @@ function bytesText(n: number): string {
 
 /** The text summary (lines without the `levitate-mm replay: ` prefix). */
 export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
+  if (s.replayed + s.notModelled + s.noResult === 0) {
+    return [
+      s.lines === 0
+        ? 'the log is empty: no memory calls to replay'
+        : `the log held no memory calls (mmap, munmap, mprotect, brk, mremap, madvise) in its ${s.lines} line${s.lines === 1 ? '' : 's'}: ` +
+          'record them with strace -e trace=%memory',
+    ];
+  }
   const out: string[] = [];
   const why = (Object.keys(s.reasons) as DivergenceReason[])
     .filter((r) => s.reasons[r] > 0)
@@ -272,8 +292,8 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       text = readFileSync(flags.maps, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ReplayUsageError(
-        `${flags.maps}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`,
+      throw new UsageError(
+        `${flags.maps}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : ioText(e)}`,
       );
     }
     maps = parseMaps(text, flags.maps);
@@ -281,9 +301,35 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   const arch: Arch =
     flags.arch ?? (maps ? archOfMaps(maps) : undefined) ?? (process.arch === 'arm64' ? 'aarch64' : 'x86_64');
   if (!PAGE_SIZES[arch].includes(flags.pageSize)) {
-    throw new ReplayUsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
+    throw new UsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
   }
-  const { inputs, bytes } = await inputsFor(trace);
+  if (flags.ram < ramGranule(flags.pageSize) || flags.ram % ramGranule(flags.pageSize) !== 0) {
+    throw new UsageError(`--ram must be a positive multiple of ${ramGranule(flags.pageSize) / 1024}K`);
+  }
+  for (const [name, v] of [
+    ['--task-size', flags.taskSize],
+    ['--mmap-base', flags.mmapBase],
+  ] as const) {
+    if (v !== undefined && v % flags.pageSize !== 0)
+      throw new UsageError(`${name} must be a multiple of the page size (${flags.pageSize})`);
+  }
+  const { inputs: host, bytes } = await inputsFor(trace);
+  if ((trace === undefined || trace === '-') && process.stdin.isTTY) {
+    process.stderr.write(
+      'levitate-mm replay: reading an strace log from standard input (end it with Ctrl-D; see levitate-mm replay --help)\n',
+    );
+  }
+  // The streams opened, for the progress line.
+  const streams: Readable[] = [];
+  const inputs: TraceInput[] = host.map((h) => ({
+    name: h.name,
+    pid: h.pid,
+    lines: () => {
+      const s = h.open();
+      streams.push(s);
+      return linesOf(s);
+    },
+  }));
   const layout = layoutFrom(flags, flags.pageSize, machineDefaults());
   let replayer: Replayer;
   try {
@@ -298,7 +344,7 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       relocate: flags.relocate ?? false,
     });
   } catch (e) {
-    if (e instanceof SnapshotError) throw new ReplayUsageError(`${flags.maps}: ${e.message}`);
+    if (e instanceof SnapshotError) throw new UsageError(`${flags.maps}: ${e.message}`);
     throw e;
   }
 
@@ -312,18 +358,8 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   }
   let progress: Progress | undefined;
   if (flags.progress !== false && process.stderr.isTTY) {
-    let read = 0;
-    const streams: Readable[] = [];
-    for (const i of inputs) {
-      const open = i.open;
-      i.open = () => {
-        const s = open();
-        streams.push(s);
-        return s;
-      };
-    }
     progress = new Progress(bytes, () => {
-      read = 0;
+      let read = 0;
       for (const s of streams) read += (s as { bytesRead?: number }).bytesRead ?? 0;
       return read;
     });
@@ -356,12 +392,18 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     progress?.done();
     stdout.flush();
     for (const o of outs) o.close();
-    if (e instanceof TraceSyntaxError) throw new ReplayUsageError(e.message);
+    if (e instanceof TraceSyntaxError) throw new UsageError(e.message);
     if (e instanceof ReplayContradiction) {
       const name = inputs.length === 1 ? inputs[0].name : 'the log';
-      throw new ReplayUsageError(`${name}:${e.message.replace(/^line /, '')}`);
+      throw new UsageError(`${name}:${e.message.replace(/^line /, '')}`);
     }
-    if (e instanceof SnapshotError) throw new ReplayUsageError(e.message);
+    if (e instanceof SnapshotError) throw new UsageError(e.message);
+    const io = e as NodeJS.ErrnoException;
+    if (typeof io.code === 'string' && typeof io.syscall === 'string') {
+      // A file that could not be opened or read (the name is in `path` when Node has it).
+      const name = io.path ?? (inputs.length === 1 ? inputs[0].name : 'the log');
+      throw new UsageError(`${name}: cannot read: ${ioText(io)}`);
+    }
     throw e;
   }
   progress?.done();
@@ -444,20 +486,6 @@ export function registerReplay(program: Command): void {
     .option('--no-progress', 'no progress line on a terminal')
     .addHelpText('after', REPLAY_HELP)
     .action(async (trace: string | undefined, flags: ReplayFlags) => {
-      // `| head`: a closed pipe ends the replay quietly, as it ends strace or cat.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') process.exit(0);
-        throw e;
-      });
-      try {
-        process.exitCode = await runReplay(trace, flags);
-      } catch (e) {
-        if (e instanceof ReplayUsageError || e instanceof TraceSyntaxError || e instanceof SnapshotError) {
-          process.stderr.write(`levitate-mm: ${e.message}\n`);
-          process.exitCode = 2;
-          return;
-        }
-        throw e;
-      }
+      process.exitCode = await runReplay(trace, flags);
     });
 }

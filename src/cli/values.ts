@@ -1,8 +1,13 @@
 /**
  * Values on the command line: sizes, limits, addresses and counts. Each parser throws commander's
- * InvalidArgumentError, which the command line reports as one line, exit status 2.
+ * InvalidArgumentError, which the command line reports as one line, exit status 2, as it does a
+ * UsageError found later.
  */
 import { InvalidArgumentError } from 'commander';
+import { RAM_CHUNK_BYTES } from '../hal/ram.js';
+
+/** A mistake in the input or the options, found after parsing: one line on stderr, exit status 2. */
+export class UsageError extends Error {}
 
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
@@ -35,4 +40,9 @@ export function parseAddress(value: string): number {
 export function parseCount(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`not a count: ${value}`);
   return Number(value);
+}
+
+/** What simulated RAM must be a multiple of: the host commits it in chunks, and whole pages. */
+export function ramGranule(pageSize: number): number {
+  return Math.max(RAM_CHUNK_BYTES, pageSize);
 }

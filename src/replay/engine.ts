@@ -3,7 +3,7 @@
  * process, and compares every memory call's result with the one Linux gave.
  *
  *   const r = new Replayer({ arch: 'x86_64', relocate: true });
- *   for await (const ev of parseStraceFile(path)) {
+ *   for await (const ev of parseLines(lines)) {
  *     const out = r.step(ev);         // a CallOutcome for memory calls, else undefined
  *     print(out ? out.line : ev.raw);
  *   }

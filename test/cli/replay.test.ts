@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { syntheticLog } from '../../src/replay/synthetic.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,12 +18,6 @@ const cli = (args: string[], input?: string) =>
 const tmp = mkdtempSync(join(tmpdir(), 'levitate-replay-'));
 const ANON = 'PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0';
 
-beforeAll(() => {
-  // The command under test is the build; make sure it is the current source.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-});
-
 describe('levitate-mm replay', () => {
   it('prints a log the model wrote unchanged, with a summary on stderr, exit 0', () => {
     const log = `${[...syntheticLog({ calls: 500, seed: 3 })].join('\n')}\n`;
@@ -37,13 +31,37 @@ describe('levitate-mm replay', () => {
     expect(r.stderr).toMatch(/frames in use: \d+ \(peak \d+\)/);
   });
 
-  it('reads standard input (no TRACE, or -)', () => {
+  it('reads standard input (no TRACE, or -), saying so only on a terminal', () => {
     const input = `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000\n`;
     for (const args of [[], ['-']]) {
       const r = cli(args, input);
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(input);
+      expect(r.stderr).not.toMatch(/reading/);
     }
+    // On a terminal (script gives the command one), then Ctrl-D at once: an empty log.
+    const tty = spawnSync('script', ['-qec', 'node dist/cli/main.js replay', '/dev/null'], {
+      cwd: root,
+      encoding: 'utf8',
+      input: '\x04',
+    });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout.replaceAll('\r', '').replace(/^\^D/, '')).toBe(
+      'levitate-mm replay: reading an strace log from standard input (end it with Ctrl-D; see levitate-mm replay --help)\n' +
+        'levitate-mm replay: the log is empty: no memory calls to replay\n',
+    );
+  });
+
+  it('says when a log holds no memory calls', () => {
+    const empty = cli(['-'], '');
+    expect(empty.status).toBe(0);
+    expect(empty.stderr).toBe('levitate-mm replay: the log is empty: no memory calls to replay\n');
+    const other = cli(['-'], 'write(1, "x", 1) = 1\n+++ exited with 0 +++\n');
+    expect(other.status).toBe(0);
+    expect(other.stdout).toBe('write(1, "x", 1) = 1\n+++ exited with 0 +++\n');
+    expect(other.stderr).toBe(
+      'levitate-mm replay: the log held no memory calls (mmap, munmap, mprotect, brk, mremap, madvise) in its 2 lines: record them with strace -e trace=%memory\n',
+    );
   });
 
   it('shows exactly the differing calls to diff, and exits 1 with --check', () => {
@@ -113,6 +131,18 @@ describe('levitate-mm replay', () => {
         /^levitate-mm: .*python3-memory\.strace:1: brk\(NULL\) returned 0x3899000, but the break in .* is 0x38f32000/,
       ],
       [['--arch', 'sparc'], /^levitate-mm: .*sparc/],
+      [['-', '--ram', '0'], /^levitate-mm: --ram must be a positive multiple of 256K\n$/],
+      [
+        ['-', '--task-size', '12'],
+        /^levitate-mm: --task-size must be a multiple of the page size \(4096\)\n$/,
+      ],
+      [['/proc/self/mem'], /^levitate-mm: \/proc\/self\/mem: cannot read: i\/o error\n$/],
+      [
+        ['-', '--trace-out', '/nonexistent/x'],
+        /^levitate-mm: cannot write \/nonexistent\/x: no such file or directory\n$/,
+      ],
+      [[tmp], /is a directory, not a strace log\n$/],
+      [['-', '--bogus'], /^levitate-mm: unknown option '--bogus'\n$/],
       [['--total-ram', 'lots'], /^levitate-mm: .*not a size/],
       [
         ['--page-size', '16384', '--arch', 'x86_64'],

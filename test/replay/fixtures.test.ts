@@ -16,6 +16,7 @@
 import { createReadStream, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { linesOf } from '../../src/cli/trace-files.js';
 import { drive, type TraceInput } from '../../src/replay/drive.js';
 import { Replayer } from '../../src/replay/engine.js';
 
@@ -105,10 +106,10 @@ function inputsOf(name: string): TraceInput[] {
       .map((n) => ({
         name: `${name}/${n}`,
         pid: Number(n.split('.').pop()),
-        open: () => createReadStream(`${dir}${name}/${n}`),
+        lines: () => linesOf(createReadStream(`${dir}${name}/${n}`)),
       }));
   }
-  return [{ name, open: () => createReadStream(dir + name) }];
+  return [{ name, lines: () => linesOf(createReadStream(dir + name)) }];
 }
 
 async function counts(name: string, relocate: boolean) {
