@@ -115,7 +115,8 @@ export class LogView {
    * same addresses (with --relocate: their translation, so nothing of the range stays).
    */
   private forget(start: number, end: number, modelDid: boolean): void {
-    for (let at = start; at < end; ) {
+    // With --relocate, a call the model made too took the model's copy with it: nothing stays.
+    for (let at = start; at < end && !(modelDid && this.relocate); ) {
       const r = this.map.firstOverlap(at, end);
       if (r === undefined) break;
       const from = Math.max(r.start, start);
