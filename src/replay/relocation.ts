@@ -41,8 +41,9 @@ export class LogView {
    */
   readonly misplaced = new Map<number, number>();
   /**
-   * Without --relocate: memory the model still holds (in its own addresses) after the log unmapped
-   * it, because the model had it elsewhere; each with the line that created it.
+   * Memory the model holds (in its own addresses) that the log does not: what stays in the model
+   * after the log unmapped it (without --relocate the model unmaps the log's addresses, not where
+   * it has that memory), and mappings Linux refused; each with the line that created it.
    */
   orphans = new AddressMap();
 

@@ -75,8 +75,10 @@ export interface CallOutcome {
 /**
  * How the log was recorded, as its first mapping placed by the kernel shows: without
  * randomization Linux puts it where the model does, less the little that execve mapped before
- * the log began (ld.so, the vdso: some hundred KiB); with it, the mmap area starts up to 1 TiB
- * (x86-64; 1 GiB on arm64's default 18 bits) lower.
+ * the log began (ld.so and the vdso: 244 KiB for python3 on this machine); with it, the mmap area
+ * starts a random number of pages lower (vm.mmap_rnd_bits: 28 on x86-64, so up to 1 TiB; a smaller
+ * setting, as arm64's minimum of 18 bits, can leave an offset below the threshold, which then
+ * reads as memory the log never showed).
  */
 export interface Randomization {
   randomized: boolean;
@@ -408,6 +410,7 @@ function why(
   }
   return { reason: 'placement' };
 }
+
 /** The model's return value as strace would print it. */
 export function modelResult(model: number): SyscallResult {
   if (model < 0 && model >= -4095) return { kind: 'error', value: -1n, errno: -model };
