@@ -1,3 +1,6 @@
+import type { ExecEnvironment, ExecString } from '../exec/binprm.js';
+import { type ExecFailure, type ExecOptions, execve } from '../exec/execve.js';
+import { type ExecFiles, MemoryExecFiles } from '../exec/files.js';
 import { aarch64Descriptors } from '../hal/aarch64-descriptor.js';
 import type { Arch, PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
@@ -11,9 +14,10 @@ import { AddressSpace } from '../mm/address-space.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
 import { CommitAccounting } from '../mm/overcommit.js';
+import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
-import type { PagingMode, SyscallContext } from '../syscall/context.js';
+import type { OpenFile, PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { checkInvariants } from './check.js';
@@ -35,6 +39,8 @@ export interface KernelOptions {
   layout?: LayoutOptions;
   /** Entries of the software TLB (a power of two, default 1024). */
   tlbEntries?: number;
+  /** Where execve finds programs (default: an empty file system, where every path is ENOENT). */
+  execFiles?: ExecFiles;
 }
 
 /** Simulated RAM when the options say nothing: 64 MiB. */
@@ -64,6 +70,12 @@ export class Kernel {
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
   readonly zeroFrame: PhysAddr;
+  /** The pages of the files execve maps, shared by every task that runs them. */
+  readonly pageCache = new PageCache();
+  /** Where execve finds programs. */
+  readonly execFiles: ExecFiles;
+  /** Why the last execve that failed failed (its errno, and whether Linux would have killed the task). */
+  lastExecFailure: ExecFailure | null = null;
   private readonly mmu = new Mmu();
   private readonly mmuContext: MmuContext;
   private readonly taskList = new Map<number, Task>();
@@ -101,6 +113,7 @@ export class Kernel {
       linearMap: this.linearMap,
     };
     this.sys = new Syscalls(() => this.syscallContext());
+    this.execFiles = options.execFiles ?? new MemoryExecFiles();
     this.frames.reclaim = () => {
       let freed = 0;
       for (const task of this.taskList.values()) freed += task.mm.reclaimLazyFree();
@@ -127,9 +140,8 @@ export class Kernel {
    * Throws if not even the root table can be allocated.
    */
   spawn(): Task {
-    const pageTable = PageTable.create(this.mmuContext);
-    if (pageTable === null) throw new Error('spawn: out of memory for the root page table');
-    const space = new AddressSpace(this.mmuContext, pageTable, this.layout, this.accounting, this.zeroFrame);
+    const space = this.newAddressSpace(this.layout);
+    if (space === null) throw new Error('spawn: out of memory for the root page table');
     const task = new Task(this.nextPid++, space, this.mmu);
     this.taskList.set(task.pid, task);
     this.currentTask = task;
@@ -165,14 +177,36 @@ export class Kernel {
     this.currentTask = task;
   }
 
+  /**
+   * execve(2): replaces `task`'s address space with one built from the program at `path` (an ELF
+   * binary or a `#!` script, read through `execFiles`), with `argv` and `envp` on its stack, as
+   * Linux 6.18 builds it without address randomization. Returns 0, or -errno with the task exactly
+   * as it was (see `lastExecFailure` for failures Linux meets past its point of no return).
+   */
+  execve(
+    task: Task,
+    path: string,
+    argv: readonly ExecString[],
+    envp: readonly ExecString[],
+    options: ExecOptions = {},
+  ): number {
+    if (this.taskList.get(task.pid) !== task) throw new Error(`execve: task ${task.pid} is not alive`);
+    const outcome = execve(this.execEnvironment(), this.layout, path, argv, envp, options);
+    if (!outcome.ok) {
+      this.lastExecFailure = { errno: outcome.errno, fatal: outcome.fatal };
+      return -outcome.errno;
+    }
+    // exec_mmap: the point of no return; the old address space goes once no task uses it.
+    const old = task.mm;
+    task.replaceMm(outcome.space);
+    if (![...this.taskList.values()].some((t) => t.mm === old)) this.releaseAddressSpace(old);
+    return 0;
+  }
+
   /** Ends a task: every frame and table of its address space goes back to the allocator. */
   exit(task: Task): void {
     if (this.taskList.get(task.pid) !== task) throw new Error(`exit: task ${task.pid} is not alive`);
-    // The same unmap as munmap over all of user space, then the root table goes too.
-    unmapRange(this.contextFor(task), 0, this.layout.taskSize);
-    task.mm.pageTable.destroy(() => {
-      throw new KernelPanic('exit: a page survived unmapping all of user space');
-    });
+    this.releaseAddressSpace(task.mm);
     task.markExited();
     this.taskList.delete(task.pid);
     if (this.currentTask === task) this.currentTask = null;
@@ -188,6 +222,34 @@ export class Kernel {
     );
   }
 
+  /** A new address space with one empty root table, or null when no frame is left for it. */
+  private newAddressSpace(layout: Layout): AddressSpace | null {
+    const pageTable = PageTable.create(this.mmuContext);
+    if (pageTable === null) return null;
+    return new AddressSpace(this.mmuContext, pageTable, layout, this.accounting, this.zeroFrame);
+  }
+
+  /** Unmaps all of user space as munmap would, then frees the root table. */
+  private releaseAddressSpace(space: AddressSpace): void {
+    unmapRange(this.spaceContext(space, new Map()), 0, space.layout.taskSize);
+    space.pageTable.destroy(() => {
+      throw new KernelPanic('a page survived unmapping all of user space');
+    });
+  }
+
+  private execEnvironment(): ExecEnvironment {
+    return {
+      arch: this.arch,
+      pageSize: this.pageSize,
+      paging: this.paging,
+      accounting: this.accounting,
+      files: this.execFiles,
+      pageCache: this.pageCache,
+      newAddressSpace: (layout) => this.newAddressSpace(layout),
+      dropAddressSpace: (space) => this.releaseAddressSpace(space),
+    };
+  }
+
   private syscallContext(): SyscallContext {
     const task = this.currentTask;
     if (task === null) throw new Error('no current task: call kernel.spawn() first');
@@ -195,12 +257,10 @@ export class Kernel {
   }
 
   private contextFor(task: Task): SyscallContext {
-    return {
-      arch: this.arch,
-      paging: this.paging,
-      space: task.mm,
-      accounting: this.accounting,
-      files: task.files,
-    };
+    return this.spaceContext(task.mm, task.files);
+  }
+
+  private spaceContext(space: AddressSpace, files: ReadonlyMap<number, OpenFile>): SyscallContext {
+    return { arch: this.arch, paging: this.paging, space, accounting: this.accounting, files };
   }
 }

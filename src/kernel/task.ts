@@ -13,12 +13,25 @@ export class Task {
   /** The task's file descriptors, as mmap sees them. */
   readonly files = new Map<number, OpenFile>();
   private alive = true;
+  private space: AddressSpace;
 
   constructor(
     readonly pid: number,
-    readonly mm: AddressSpace,
+    mm: AddressSpace,
     private readonly mmu: Mmu,
-  ) {}
+  ) {
+    this.space = mm;
+  }
+
+  /** The task's address space (`task->mm`); execve replaces it. */
+  get mm(): AddressSpace {
+    return this.space;
+  }
+
+  /** @internal `exec_mmap`: the kernel installs the address space an execve built. */
+  replaceMm(mm: AddressSpace): void {
+    this.space = mm;
+  }
 
   /** Physical address of the root translation table (TTBR0_EL1 on AArch64, CR3 on x86-64). */
   get ttbr0(): PhysAddr {
