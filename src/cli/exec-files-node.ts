@@ -3,7 +3,16 @@
  * access, realpath), so the errno, the device and inode, and the name /proc/PID/maps prints are the
  * host's own, and reads come from the file itself.
  */
-import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statfsSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readSync,
+  realpathSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { EACCES, EIO, ENAMETOOLONG, ENOENT } from '../abi/errno.js';
 import { type ExecFile, type ExecFiles, PATH_MAX } from '../exec/files.js';
 import { errnoNumber } from '../trace/errno.js';
@@ -13,6 +22,11 @@ import { errnoNumber } from '../trace/errno.js';
  * in 6.18: ext2/3/4, xfs, btrfs, erofs, bcachefs.
  */
 const THP_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0xe0f5e1e2, 0xca451a4e]);
+
+/** Whether the file system holding `path` places file mappings with `thp_get_unmapped_area`. */
+export function thpFileSystem(path: string): boolean {
+  return THP_FILE_SYSTEMS.has(Number(statfsSync(path).type));
+}
 
 /** glibc's `gnu_dev_major` / `gnu_dev_minor` of a `st_dev`. */
 export function devMajorMinor(dev: bigint): { major: number; minor: number } {
@@ -68,8 +82,7 @@ export class NodeExecFiles implements ExecFiles {
       accessSync(path, constants.X_OK);
       const real = realpathSync(path);
       const { major, minor } = devMajorMinor(st.dev);
-      const thp = THP_FILE_SYSTEMS.has(Number(statfsSync(real).type));
-      return new HostFile(real, Number(st.size), major, minor, Number(st.ino), thp);
+      return new HostFile(real, Number(st.size), major, minor, Number(st.ino), thpFileSystem(real));
     } catch (e) {
       return -errnoOf(e);
     }

@@ -2,12 +2,14 @@
  * exec-layout: run one execve under ptrace and print what the kernel built, at the new program's
  * first instruction.
  *
- *   exec-layout [-e NAME=VALUE]... [-0 ARGV0] PATH [ARG...]
+ *   exec-layout [-e NAME=VALUE]... [-E COUNT:LEN:CHAR] [-A COUNT:LEN:CHAR] [-0 ARGV0 | -n]
+ *               PATH [ARG...]
  *
  * The child asks to be traced (PTRACE_TRACEME) and calls execve(PATH, {ARGV0 or PATH, ARG...},
  * {the -e strings, in order}): exactly those strings, nothing inherited, so the initial stack is a
- * function of the command line alone. A traced task stops with SIGTRAP right after a successful
- * execve, before its first user instruction; the parent then copies /proc/PID/{maps,smaps,stat,
+ * function of the command line alone. `-n` passes an empty argv (the kernel then adds "").
+ * `-A` and `-E` append COUNT generated strings of LEN bytes of CHAR to argv and envp. A traced
+ * task stops with SIGTRAP right after a successful execve, before its first user instruction; the parent then copies /proc/PID/{maps,smaps,stat,
  * auxv} and the stack pointer, and kills the child. When execve fails, the child reports its errno
  * through a pipe and exits; the output then says `errno N` and nothing else.
  *
@@ -15,6 +17,7 @@
  * newline:
  *   exec-layout 1
  *   errno N                     (0 on success)
+ *   signal N                    (instead of errno: the exec failed past its point of no return)
  *   sp 0x...                    (the stack pointer at the first instruction)
  *   block maps|smaps|stat|auxv-hex ...
  * Run it under `setarch -R` so nothing is randomized. Exit status 0 when the exec was observed
@@ -36,7 +39,24 @@
 #include <elf.h>
 #endif
 
-#define MAX_STRINGS 256
+#define MAX_STRINGS 1024
+
+/* Appends COUNT strings of LEN bytes of CHAR ("COUNT:LEN:CHAR") to list, for sizes no command line carries. */
+static int generate(char **list, int n, const char *spec) {
+  unsigned count, len;
+  char c;
+  if (sscanf(spec, "%u:%u:%c", &count, &len, &c) != 3 || n + count > MAX_STRINGS) {
+    fprintf(stderr, "exec-layout: bad generated strings %s\n", spec);
+    exit(2);
+  }
+  for (unsigned k = 0; k < count; k++) {
+    char *s = malloc(len + 1);
+    memset(s, c, len);
+    s[len] = 0;
+    list[n++] = s;
+  }
+  return n;
+}
 
 static void die(const char *what) {
   fprintf(stderr, "exec-layout: %s: %s\n", what, strerror(errno));
@@ -106,12 +126,20 @@ int main(int argc, char **argv) {
   char *envp[MAX_STRINGS + 1];
   int envc = 0;
   const char *argv0 = NULL;
+  int no_argv = 0;
+  const char *gen_argv = NULL, *gen_env = NULL;
   int i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "-e") == 0 && i + 1 < argc && envc < MAX_STRINGS) {
       envp[envc++] = argv[++i];
     } else if (strcmp(argv[i], "-0") == 0 && i + 1 < argc) {
       argv0 = argv[++i];
+    } else if (strcmp(argv[i], "-n") == 0) {
+      no_argv = 1;
+    } else if (strcmp(argv[i], "-A") == 0 && i + 1 < argc) {
+      gen_argv = argv[++i];
+    } else if (strcmp(argv[i], "-E") == 0 && i + 1 < argc) {
+      gen_env = argv[++i];
     } else if (strcmp(argv[i], "--") == 0) {
       i++;
       break;
@@ -119,9 +147,10 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  if (gen_env) envc = generate(envp, envc, gen_env);
   envp[envc] = NULL;
   if (i >= argc) {
-    fprintf(stderr, "usage: exec-layout [-e NAME=VALUE]... [-0 ARGV0] PATH [ARG...]\n");
+    fprintf(stderr, "usage: exec-layout [-e NAME=VALUE]... [-0 ARGV0 | -n] PATH [ARG...]\n");
     return 2;
   }
   const char *path = argv[i];
@@ -129,7 +158,9 @@ int main(int argc, char **argv) {
   int cargc = 0;
   cargv[cargc++] = (char *)(argv0 ? argv0 : path);
   for (int j = i + 1; j < argc && cargc < MAX_STRINGS; j++) cargv[cargc++] = argv[j];
+  if (gen_argv) cargc = generate(cargv, cargc, gen_argv);
   cargv[cargc] = NULL;
+  if (no_argv) cargv[0] = NULL;
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) die("pipe2");
@@ -157,7 +188,18 @@ int main(int argc, char **argv) {
     printf("errno %d\n", err);
     return 0;
   }
-  if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP) {
+  /* A failure past execve's point of no return kills the task: SIGSEGV, which cannot be caught. */
+  if (WIFSIGNALED(status)) {
+    printf("signal %d\n", WTERMSIG(status));
+    return 0;
+  }
+  if (WIFSTOPPED(status) && WSTOPSIG(status) != SIGTRAP) {
+    printf("signal %d\n", WSTOPSIG(status));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return 0;
+  }
+  if (!WIFSTOPPED(status)) {
     fprintf(stderr, "exec-layout: unexpected child status 0x%x\n", status);
     kill(pid, SIGKILL);
     return 2;
