@@ -22,14 +22,7 @@ import {
   parseElfHeader,
 } from '../../src/exec/elf.js';
 import { EnvironmentError, findTools } from '../linux-harness/record.js';
-import {
-  type ArgItem,
-  BUILD_DIR,
-  type ExecFixture,
-  expandArgs,
-  FIXTURE_ENV,
-  type FileEntry,
-} from './fixture.js';
+import { type ArgItem, BUILD_DIR, type ExecFixture, FIXTURE_ENV, type FileEntry } from './fixture.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const HELPER_SOURCE = path.join(HERE, 'exec-layout.c');
