@@ -124,6 +124,13 @@ function doBrkFlags(
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
   }
+  // `just_expand` never merges with the VMA above: one that starts right at the end (only the ELF
+  // loader's vm_brk_flags can map there) stays a separate VMA even when it could merge.
+  const end = addr + len;
+  if (space.vmas.lowerBound(end)?.start === end && !space.unmergedBoundaries.has(end)) {
+    space.unmergedBoundaries.add(end);
+    undo.record(() => space.unmergedBoundaries.delete(end));
+  }
   // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
   if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))
     return false;
