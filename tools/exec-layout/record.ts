@@ -148,6 +148,24 @@ const CASES: Case[] = [
   },
   { name: 'no-argv', what: 'an empty argv: the kernel adds ""', path: '/bin/true', argv: null },
   {
+    name: 'craft-bss-overlap',
+    what: 'a crafted ELF: two bss-only segments over one page (vm_brk_flags does not merge upwards)',
+    path: B('craft-bss-overlap'),
+    uses: ['craft-bss-overlap'],
+  },
+  {
+    name: 'craft-odd-segments',
+    what: 'a crafted ELF: an unaligned segment, a read-only bss tail, an executable bss',
+    path: B('craft-odd-segments'),
+    uses: ['craft-odd-segments'],
+  },
+  {
+    name: 'craft-pie-hole',
+    what: 'a crafted static PIE with a 1 MiB hole between its segments',
+    path: B('craft-pie-hole'),
+    uses: ['craft-pie-hole'],
+  },
+  {
     name: 'many-args',
     what: '300 arguments of 300 bytes: the strings take 23 pages of stack',
     path: '/bin/true',
@@ -360,6 +378,37 @@ export function buildAll(): string {
   view(high).setBigUint64(load.at + 16, 1n << 47n, true);
   writeStable(B('segment-high'), high, 0o755);
 
+  // Two bss-only segments over the same page: the second vm_brk_flags punches a page out of the
+  // first's mapping and maps it again, next to the rest, which it does not merge with.
+  writeStable(
+    B('craft-bss-overlap'),
+    craftElf(2, 0x10000000, [
+      { type: 1, flags: R | X, offset: 0, vaddr: 0x10000000, filesz: 0x200, memsz: 0x200 },
+      { type: 1, flags: R | W, offset: 0, vaddr: 0x10002000, filesz: 0, memsz: 0x1001 },
+      { type: 1, flags: R | W, offset: 0, vaddr: 0x10002000, filesz: 0, memsz: 1 },
+    ]),
+    0o755,
+  );
+  // A segment that starts inside a page, a read-only one whose bss tail cannot be zeroed, and an
+  // executable one whose bss is executable too.
+  writeStable(
+    B('craft-odd-segments'),
+    craftElf(2, 0x10000000, [
+      { type: 1, flags: R | X, offset: 0, vaddr: 0x10000000, filesz: 0x800, memsz: 0x3800 },
+      { type: 1, flags: R, offset: 0x1123, vaddr: 0x10005123, filesz: 0x100, memsz: 0x2000 },
+      { type: 1, flags: R | W, offset: 0x2010, vaddr: 0x10009010, filesz: 0x20, memsz: 0x20 },
+    ]),
+    0o755,
+  );
+  // A static PIE whose two segments lie 1 MiB apart: the whole span is reserved, then the hole unmapped.
+  writeStable(
+    B('craft-pie-hole'),
+    craftElf(3, 0x100, [
+      { type: 1, flags: R | X, offset: 0, vaddr: 0, filesz: 0x1000, memsz: 0x1000 },
+      { type: 1, flags: R | W, offset: 0x1000, vaddr: 0x101000, filesz: 0x800, memsz: 0x5000 },
+    ]),
+    0o755,
+  );
   fs.mkdirSync(B('dir'), { recursive: true });
   writeStable(B('noexec'), pie, 0o644);
   writeStable(B('empty'), '', 0o755);
@@ -381,6 +430,52 @@ export function buildAll(): string {
   }
   return helper;
 }
+
+/** A program header of a crafted ELF. */
+interface CraftedPhdr {
+  type: number;
+  flags: number;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+  memsz: number;
+  align?: number;
+}
+
+/**
+ * A minimal ELF64 file for shapes no compiler makes: the header, the program headers right after
+ * it, and `size` bytes in all. It is never run (the helper stops it at its first instruction), so
+ * the bytes of its segments do not matter.
+ */
+function craftElf(type: number, entry: number, phdrs: CraftedPhdr[], size = 0x3000): Buffer {
+  const b = Buffer.alloc(size);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  v.setUint16(16, type, true);
+  v.setUint16(18, 62, true);
+  v.setUint32(20, 1, true);
+  v.setBigUint64(24, BigInt(entry), true);
+  v.setBigUint64(32, 64n, true);
+  v.setUint16(52, 64, true);
+  v.setUint16(54, 56, true);
+  v.setUint16(56, phdrs.length, true);
+  phdrs.forEach((ph, i) => {
+    const at = 64 + i * 56;
+    v.setUint32(at, ph.type, true);
+    v.setUint32(at + 4, ph.flags, true);
+    v.setBigUint64(at + 8, BigInt(ph.offset), true);
+    v.setBigUint64(at + 16, BigInt(ph.vaddr), true);
+    v.setBigUint64(at + 24, BigInt(ph.vaddr), true);
+    v.setBigUint64(at + 32, BigInt(ph.filesz), true);
+    v.setBigUint64(at + 40, BigInt(ph.memsz), true);
+    v.setBigUint64(at + 48, BigInt(ph.align ?? 0x1000), true);
+  });
+  return b;
+}
+
+const R = 4;
+const W = 2;
+const X = 1;
 
 /** The first program header of `type` in an ELF file: where it is, its offset and file size. */
 function findPhdr(elf: Buffer, type: number): { at: number; offset: number; filesz: number } {
