@@ -4,6 +4,7 @@ import type { Arch } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { runDemo } from './demo.js';
+import { registerExec } from './exec.js';
 import { registerReplay } from './replay.js';
 
 /** A command-line mistake found after parsing: one line on stderr, exit status 2. */
@@ -23,6 +24,7 @@ const program = new Command()
   .configureOutput({
     outputError: (str, write) => write(`levitate-mm: ${str.split('\n')[0].replace(/^error: /, '')}\n`),
   })
+  .enablePositionalOptions()
   .exitOverride();
 
 program
@@ -46,6 +48,7 @@ program
   });
 
 registerReplay(program);
+registerExec(program);
 
 try {
   await program.parseAsync();

@@ -33,7 +33,7 @@ const STACK_8M = 8 * 2 ** 20;
 const B = (name: string) => `${BUILD_DIR}/${name}`;
 
 /** One execve to record. */
-interface Case {
+export interface Case {
   name: string;
   what: string;
   path: string;
@@ -318,7 +318,7 @@ function writeStable(file: string, bytes: Uint8Array | string, mode: number): vo
 }
 
 function gcc(out: string, flags: string[], source: string): void {
-  const tmp = `${BUILD_DIR}/.build.${process.pid}`;
+  const tmp = `${out}.build.${process.pid}`;
   const res = spawnSync('gcc', ['-O2', ...flags, '-o', tmp, source], { encoding: 'utf8' });
   if (res.status !== 0) {
     fs.rmSync(tmp, { force: true });
@@ -339,12 +339,19 @@ function symlinkStable(link: string, target: string): void {
   fs.symlinkSync(target, link);
 }
 
+/** Compiles exec-layout.c to `out` (replaced only when its bytes change). */
+export function buildHelper(out: string): string {
+  findTools();
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  gcc(out, ['-Wall', '-Wextra'], HELPER_SOURCE);
+  return out;
+}
+
 /** Builds the helper, the test programs, the crafted files and the scripts into BUILD_DIR. */
 export function buildAll(): string {
   findTools();
   fs.mkdirSync(BUILD_DIR, { recursive: true });
-  const helper = B('.exec-layout');
-  gcc(helper, ['-Wall', '-Wextra'], HELPER_SOURCE);
+  const helper = buildHelper(B('.exec-layout'));
   gcc(B('pie'), [], PROGRAM_SOURCE);
   gcc(B('nopie'), ['-no-pie'], PROGRAM_SOURCE);
   gcc(B('static'), ['-static'], PROGRAM_SOURCE);
@@ -623,7 +630,8 @@ function auxvPairs(hex: string): [number, string][] {
   return out;
 }
 
-function runCase(helper: string, c: Case): ExecFixture {
+/** Runs one case on the real kernel (under prlimit and setarch -R) and returns its fixture. */
+export function runCase(helper: string, c: Case): ExecFixture {
   const tools = findTools();
   const rlimit = c.rlimitStack ?? STACK_8M;
   const envp = c.envp ?? FIXTURE_ENV;
