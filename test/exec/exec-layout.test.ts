@@ -59,6 +59,8 @@ describe.each(['x86_64'] as const)('exec layouts recorded on %s', (arch) => {
       env_end: hex(image.envEnd),
     }).toEqual(f.stat);
     expect(image.auxv.map(([t, v]) => [t, hex(v)])).toEqual(f.auxv);
+    expect(image.argv).toEqual(f.programArgv);
+    expect(image.envp.length).toBe(f.programEnvc);
     // The program finds its arguments on its stack: argc, then argv[0..].
     const words = new DataView(task.read(image.sp, 16).buffer);
     expect(Number(words.getBigUint64(0, true))).toBe(Math.max(1, image.argv.length));

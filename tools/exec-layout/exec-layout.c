@@ -10,7 +10,7 @@
  * function of the command line alone. `-n` passes an empty argv (the kernel then adds "").
  * `-A` and `-E` append COUNT generated strings of LEN bytes of CHAR to argv and envp. A traced
  * task stops with SIGTRAP right after a successful execve, before its first user instruction; the parent then copies /proc/PID/{maps,smaps,stat,
- * auxv} and the stack pointer, and kills the child. When execve fails, the child reports its errno
+ * cmdline,environ,auxv} and the stack pointer, and kills the child. When execve fails, the child reports its errno
  * through a pipe and exits; the output then says `errno N` and nothing else.
  *
  * Output (stdout), one item per line, blocks as `block NAME LENGTH` followed by LENGTH bytes and a
@@ -19,7 +19,7 @@
  *   errno N                     (0 on success)
  *   signal N                    (instead of errno: the exec failed past its point of no return)
  *   sp 0x...                    (the stack pointer at the first instruction)
- *   block maps|smaps|stat|auxv-hex ...
+ *   block maps|smaps|stat|cmdline|environ|auxv-hex ...
  * Run it under `setarch -R` so nothing is randomized. Exit status 0 when the exec was observed
  * (successful or not), 2 on a usage or tracing error.
  */
@@ -209,6 +209,8 @@ int main(int argc, char **argv) {
   proc_block(pid, "maps");
   proc_block(pid, "smaps");
   proc_block(pid, "stat");
+  proc_block(pid, "cmdline");
+  proc_block(pid, "environ");
   auxv_block(pid);
   fflush(stdout);
   kill(pid, SIGKILL);

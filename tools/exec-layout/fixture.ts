@@ -61,5 +61,8 @@ export interface ExecFixture {
   vmflags?: string[];
   anonKb?: number[];
   stat?: Record<string, string>;
+  /** argv as the new program sees it (/proc/PID/cmdline: after a #! line rewrote it), and envc. */
+  programArgv?: string[];
+  programEnvc?: number;
   auxv?: [number, string][];
 }

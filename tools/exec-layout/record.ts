@@ -619,6 +619,11 @@ function smapsColumns(smaps: string): { vmflags: string[]; anonKb: number[] } {
   return { vmflags, anonKb };
 }
 
+/** The strings of /proc/PID/cmdline or environ (each ends with a NUL). */
+function nulSeparated(text: string): string[] {
+  return text === '' ? [] : text.slice(0, -1).split('\0');
+}
+
 function auxvPairs(hex: string): [number, string][] {
   const b = Buffer.from(hex, 'hex');
   const out: [number, string][] = [];
@@ -692,6 +697,8 @@ export function runCase(helper: string, c: Case): ExecFixture {
     maps,
     ...smapsColumns(out.blocks.get('smaps')!),
     stat: statFields(out.blocks.get('stat')!),
+    programArgv: nulSeparated(out.blocks.get('cmdline')!),
+    programEnvc: nulSeparated(out.blocks.get('environ')!).length,
     auxv: auxvPairs(out.blocks.get('auxv-hex')!),
   };
 }
