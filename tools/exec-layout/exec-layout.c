@@ -16,10 +16,12 @@
  * Output (stdout), one item per line, blocks as `block NAME LENGTH` followed by LENGTH bytes and a
  * newline:
  *   exec-layout 1
+ *   kernel RELEASE
  *   errno N                     (0 on success)
  *   signal N                    (instead of errno: the exec failed past its point of no return)
  *   sp 0x...                    (the stack pointer at the first instruction)
  *   block maps|smaps|stat|cmdline|environ|auxv-hex ...
+ * With no arguments at all, the arguments are read from stdin, one per line.
  * Run it under `setarch -R` so nothing is randomized. Exit status 0 when the exec was observed
  * (successful or not), 2 on a usage or tracing error.
  */
@@ -32,6 +34,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,7 +116,7 @@ static unsigned long stack_pointer(pid_t pid) {
   if (ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0) die("PTRACE_GETREGS");
   return regs.rsp;
 #elif defined(__aarch64__)
-  struct user_pt_regs regs;
+  struct user_regs_struct regs;
   struct iovec iov = {&regs, sizeof regs};
   if (ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov) < 0) die("PTRACE_GETREGSET");
   return regs.sp;
@@ -122,7 +125,27 @@ static unsigned long stack_pointer(pid_t pid) {
 #endif
 }
 
+/* With no arguments, they come from stdin, one per line (the qemu guest's /init passes them so). */
+static char **arguments_from_stdin(int *argc, char *argv0) {
+  size_t len;
+  char *text = slurp("/dev/stdin", &len);
+  char **out = malloc(sizeof(char *) * (MAX_STRINGS + 2));
+  int n = 0;
+  out[n++] = argv0;
+  for (size_t at = 0; at < len && n <= MAX_STRINGS;) {
+    char *nl = memchr(text + at, '\n', len - at);
+    size_t end = nl ? (size_t)(nl - text) : len;
+    text[end] = 0;
+    out[n++] = text + at;
+    at = end + 1;
+  }
+  out[n] = NULL;
+  *argc = n;
+  return out;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 1) argv = arguments_from_stdin(&argc, argv[0]);
   char *envp[MAX_STRINGS + 1];
   int envc = 0;
   const char *argv0 = NULL;
@@ -178,7 +201,10 @@ int main(int argc, char **argv) {
   close(report[1]);
   int status;
   if (waitpid(pid, &status, 0) < 0) die("waitpid");
+  struct utsname uts;
+  uname(&uts);
   printf("exec-layout 1\n");
+  printf("kernel %s\n", uts.release);
   if (WIFEXITED(status)) {
     int err = 0;
     if (read(report[0], &err, sizeof err) != sizeof err) {

@@ -540,6 +540,16 @@ function chunksOf(bytes: Buffer): { offset: number; base64: string }[] {
 
 function buildDirEntry(name: string): FileEntry {
   const p = B(name);
+  const regular = fs.lstatSync(p).isFile();
+  return fileEntry(p, regular ? identity(p) : { major: 0, minor: 0, inode: 0 }, regular && thpFileSystem(p));
+}
+
+/** The entry of a file kept in a fixture: its kind, and for a file the parts execve reads. */
+export function fileEntry(
+  p: string,
+  id: { major: number; minor: number; inode: number },
+  thp: boolean,
+): FileEntry {
   const st = fs.lstatSync(p);
   if (st.isSymbolicLink()) return { kind: 'symlink', target: fs.readlinkSync(p) };
   if (st.isDirectory()) return { kind: 'dir' };
@@ -548,9 +558,9 @@ function buildDirEntry(name: string): FileEntry {
     kind: 'file',
     size: bytes.length,
     sha256: sha256(bytes),
-    ...identity(p),
+    ...id,
     executable: (st.mode & 0o111) !== 0,
-    thp: thpFileSystem(p),
+    thp,
     chunks: chunksOf(bytes),
   };
 }
@@ -560,14 +570,15 @@ function hostEntry(file: string): FileEntry {
   return { kind: 'host', size: bytes.length, sha256: sha256(bytes), ...identity(file) };
 }
 
-interface HelperOutput {
+export interface HelperOutput {
+  kernel?: string;
   errno?: number;
   signal?: number;
   sp?: string;
   blocks: Map<string, string>;
 }
 
-function parseHelper(out: string): HelperOutput {
+export function parseHelper(out: string): HelperOutput {
   const res: HelperOutput = { blocks: new Map() };
   let pos = 0;
   while (pos < out.length) {
@@ -581,6 +592,7 @@ function parseHelper(out: string): HelperOutput {
     } else if (tag === 'errno') res.errno = Number(a);
     else if (tag === 'signal') res.signal = Number(a);
     else if (tag === 'sp') res.sp = a;
+    else if (tag === 'kernel') res.kernel = a;
   }
   return res;
 }
@@ -635,12 +647,8 @@ function auxvPairs(hex: string): [number, string][] {
   return out;
 }
 
-/** Runs one case on the real kernel (under prlimit and setarch -R) and returns its fixture. */
-export function runCase(helper: string, c: Case): ExecFixture {
-  const tools = findTools();
-  const rlimit = c.rlimitStack ?? STACK_8M;
-  const envp = c.envp ?? FIXTURE_ENV;
-  const argv = c.argv === undefined ? [c.path] : c.argv;
+/** The helper's arguments for a case: environment, argv[0] or -n, the path, the other arguments. */
+export function helperArgs(c: Case): string[] {
   const args: string[] = [];
   const literal = (items: readonly ArgItem[], flag: string): string[] => {
     const generated = items.filter((a) => typeof a !== 'string');
@@ -649,37 +657,38 @@ export function runCase(helper: string, c: Case): ExecFixture {
     for (const g of generated) args.push(flag, `${g.count}:${g.length}:${g.repeat}`);
     return items.filter((a): a is string => typeof a === 'string');
   };
-  for (const e of literal(envp, '-E')) args.push('-e', e);
-  if (argv === null) args.push('-n', c.path);
+  for (const e of literal(c.envp ?? FIXTURE_ENV, '-E')) args.push('-e', e);
+  if (c.argv === null) args.push('-n', c.path);
   else {
-    const strings = literal(argv, '-A');
+    const strings = literal(c.argv ?? [c.path], '-A');
     args.push('-0', strings[0], c.path, ...strings.slice(1));
   }
-  if (!tools.prlimit) throw new EnvironmentError('prlimit is needed (util-linux)');
-  const limit = Number.isFinite(rlimit) ? `${rlimit}` : 'unlimited';
-  const cmd = [tools.prlimit, `--stack=${limit}:`, tools.setarch, 'x86_64', '-R', helper, ...args];
-  const res = spawnSync(cmd[0], cmd.slice(1), {
-    env: {},
-    encoding: 'latin1',
-    maxBuffer: 64 * 2 ** 20,
-    cwd: '/',
-  });
-  if (res.error) throw res.error;
-  if (res.status !== 0) throw new Error(`${c.name}: exec-layout exited with ${res.status}: ${res.stderr}`);
-  const out = parseHelper(res.stdout);
-  const files: Record<string, FileEntry> = {};
-  for (const name of c.uses ?? []) files[B(name)] = buildDirEntry(name);
+  return args;
+}
+
+/**
+ * The fixture of a case from the helper's output. `files` holds the entries of the files the case
+ * declared; `fileOf` gives the entry of a file a maps line names that is not among them.
+ */
+export function fixtureFromOutput(
+  c: Case,
+  arch: ExecFixture['arch'],
+  out: HelperOutput,
+  files: Record<string, FileEntry>,
+  fileOf: (path: string) => FileEntry,
+): ExecFixture {
+  const rlimit = c.rlimitStack ?? STACK_8M;
   const fixture: ExecFixture = {
-    kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim(),
-    arch: 'x86_64',
+    kernel: out.kernel ?? '',
+    arch,
     pageSize: 4096,
     euid: process.geteuid?.() ?? 0,
     name: c.name,
     what: c.what,
     rlimitStack: Number.isFinite(rlimit) ? rlimit : 'unlimited',
     path: c.path,
-    argv,
-    envp,
+    argv: c.argv === undefined ? [c.path] : c.argv,
+    envp: c.envp ?? FIXTURE_ENV,
     files,
   };
   if (out.signal !== undefined) return { ...fixture, signal: out.signal };
@@ -687,8 +696,7 @@ export function runCase(helper: string, c: Case): ExecFixture {
   const maps = out.blocks.get('maps')!;
   for (const line of maps.split('\n')) {
     const file = /\s(\/\S.*)$/.exec(line)?.[1];
-    if (file !== undefined && !file.startsWith(`${BUILD_DIR}/`) && files[file] === undefined)
-      files[file] = hostEntry(file);
+    if (file !== undefined && files[file] === undefined) files[file] = fileOf(file);
   }
   return {
     ...fixture,
@@ -701,6 +709,26 @@ export function runCase(helper: string, c: Case): ExecFixture {
     programEnvc: nulSeparated(out.blocks.get('environ')!).length,
     auxv: auxvPairs(out.blocks.get('auxv-hex')!),
   };
+}
+
+/** Runs one case on the real kernel (under prlimit and setarch -R) and returns its fixture. */
+export function runCase(helper: string, c: Case): ExecFixture {
+  const tools = findTools();
+  if (!tools.prlimit) throw new EnvironmentError('prlimit is needed (util-linux)');
+  const rlimit = c.rlimitStack ?? STACK_8M;
+  const limit = Number.isFinite(rlimit) ? `${rlimit}` : 'unlimited';
+  const cmd = [tools.prlimit, `--stack=${limit}:`, tools.setarch, 'x86_64', '-R', helper, ...helperArgs(c)];
+  const res = spawnSync(cmd[0], cmd.slice(1), {
+    env: {},
+    encoding: 'latin1',
+    maxBuffer: 64 * 2 ** 20,
+    cwd: '/',
+  });
+  if (res.error) throw res.error;
+  if (res.status !== 0) throw new Error(`${c.name}: exec-layout exited with ${res.status}: ${res.stderr}`);
+  const files: Record<string, FileEntry> = {};
+  for (const name of c.uses ?? []) files[B(name)] = buildDirEntry(name);
+  return fixtureFromOutput(c, 'x86_64', parseHelper(res.stdout), files, hostEntry);
 }
 
 export function formatFixture(f: ExecFixture): string {
