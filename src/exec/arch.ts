@@ -44,9 +44,10 @@ export interface ExecArch {
   /** `CONFIG_ARCH_USE_GNU_PROPERTY`: PT_GNU_PROPERTY notes are parsed (and may refuse the ELF). */
   readonly gnuProperty: boolean;
   /**
-   * The feature words of auxv: this machine's CPU for x86-64 (AT_HWCAP
-   * 0x178bfbff, AT_HWCAP2 2, AT_MINSIGSTKSZ 0xd30); arm64's qemu Cortex-A57 values are not
-   * recorded and are 0. They change no address.
+   * The CPU's words in auxv, as recorded on the reference machines: this machine's AMD EPYC
+   * (AT_HWCAP 0x178bfbff, AT_HWCAP2 2, AT_MINSIGSTKSZ 0xd30) and qemu's Cortex-A57 (AT_HWCAP 0x8ff:
+   * fp, asimd, evtstrm, aes, pmull, sha1, sha2, crc32, cpuid; AT_MINSIGSTKSZ 0x1270). They change
+   * no address.
    */
   readonly hwcap: number;
   readonly hwcap2: number;
@@ -92,10 +93,10 @@ export function execArch(arch: Arch, layout: Layout, pageSize: number): ExecArch
     etDynBase: (2n * BigInt(layout.taskSize)) / 3n,
     platform: 'aarch64',
     gnuProperty: true,
-    hwcap: 0,
+    hwcap: 0x8ff,
     hwcap2: 0,
     hwcap3: 0,
-    minSigStackSize: 0,
+    minSigStackSize: 0x1270,
     vvarPages: 4,
     vclockPages: 0,
     vdsoTextPages,

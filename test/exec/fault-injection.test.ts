@@ -19,7 +19,12 @@ import { Kernel as KernelClass } from '../../src/kernel/kernel.js';
 import { expandArgs } from '../../tools/exec-layout/fixture.js';
 import { fixtureFiles, loadExecFixtures } from '../support/exec-fixtures.js';
 
-const fixtures = new Map(loadExecFixtures('x86_64').map((f) => [f.name, f]));
+const fixtures = new Map(
+  [
+    ...loadExecFixtures('x86_64'),
+    ...loadExecFixtures('aarch64').map((f) => ({ ...f, name: `arm64-${f.name}` })),
+  ].map((f) => [f.name, f]),
+);
 
 /** Everything of the caller and the kernel an exec may not change when it fails. */
 function observe(kernel: Kernel, task: Task) {
@@ -73,13 +78,24 @@ function prepareCaller(
 describe.each(['demand', 'eager'] as const)('execve fault injection, %s paging', (paging) => {
   const names =
     paging === 'demand'
-      ? ['true', 'static', 'static-pie-2m', 'script-nested', 'many-args', 'ld-so-direct', 'bigbss', 'python3']
+      ? [
+          'true',
+          'static',
+          'static-pie-2m',
+          'script-nested',
+          'many-args',
+          'ld-so-direct',
+          'bigbss',
+          'python3',
+          'arm64-pie',
+          'arm64-static-pie',
+        ]
       : ['true', 'static', 'script'];
   const cases = names.flatMap((n) => [[n, 'same-program'] as const, [n, 'maps-the-files'] as const]);
   it.each(cases)('%s, caller %s: every failing allocation leaves the caller as it was', (name, caller) => {
     const f = fixtures.get(name)!;
     const { files } = fixtureFiles(f);
-    const kernel = new KernelClass({ arch: 'x86_64', paging, ramBytes: 256 * 2 ** 20, execFiles: files });
+    const kernel = new KernelClass({ arch: f.arch, paging, ramBytes: 256 * 2 ** 20, execFiles: files });
     const task = kernel.spawn();
     const argv = f.argv === null ? [] : expandArgs(f.argv);
     const envp = expandArgs(f.envp);

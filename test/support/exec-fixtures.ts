@@ -27,9 +27,8 @@ class OverlayExecFiles implements ExecFiles {
   ) {}
 
   openExec(p: string): ExecFile | number {
-    return p === this.prefix || p.startsWith(`${this.prefix}/`)
-      ? this.memory.openExec(p)
-      : this.host.openExec(p);
+    const mine = this.prefix === '/' || p === this.prefix || p.startsWith(`${this.prefix}/`);
+    return mine ? this.memory.openExec(p) : this.host.openExec(p);
   }
 }
 
@@ -39,7 +38,7 @@ class OverlayExecFiles implements ExecFiles {
  * the mismatches instead when a host file differs (the fixture must then be re-recorded).
  */
 export function fixtureFiles(f: ExecFixture): { files: ExecFiles; stale: string[] } {
-  const memory = new MemoryExecFiles().addDirectory(BUILD_DIR);
+  const memory = new MemoryExecFiles();
   const stale: string[] = [];
   for (const [p, e] of Object.entries(f.files)) {
     if (e.kind === 'host') {
@@ -59,7 +58,7 @@ export function fixtureFiles(f: ExecFixture): { files: ExecFiles; stale: string[
     } else if (e.kind === 'dir') memory.addDirectory(p);
     else memory.addSymlink(p, e.target);
   }
-  return { files: new OverlayExecFiles(BUILD_DIR, memory, new NodeExecFiles()), stale };
+  return { files: new OverlayExecFiles(f.filesRoot ?? BUILD_DIR, memory, new NodeExecFiles()), stale };
 }
 
 /** The `Anonymous:` kB of each VMA as smaps shows it (the task's own pages), and 0 for the gate page. */

@@ -66,21 +66,26 @@ static void die(const char *what) {
   exit(2);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) die(path);
+/* All of fd, which is then closed. */
+static char *slurp_fd(int fd, const char *what, size_t *len) {
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   for (;;) {
     if (n == cap) buf = realloc(buf, cap *= 2);
     ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0) die(path);
+    if (r < 0) die(what);
     if (r == 0) break;
     n += (size_t)r;
   }
   close(fd);
   *len = n;
   return buf;
+}
+
+static char *slurp(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) die(path);
+  return slurp_fd(fd, path, len);
 }
 
 static void block(const char *name, const char *data, size_t len) {
@@ -128,7 +133,7 @@ static unsigned long stack_pointer(pid_t pid) {
 /* With no arguments, they come from stdin, one per line (the qemu guest's /init passes them so). */
 static char **arguments_from_stdin(int *argc, char *argv0) {
   size_t len;
-  char *text = slurp("/dev/stdin", &len);
+  char *text = slurp_fd(0, "stdin", &len);
   char **out = malloc(sizeof(char *) * (MAX_STRINGS + 2));
   int n = 0;
   out[n++] = argv0;

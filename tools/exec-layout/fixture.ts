@@ -51,6 +51,11 @@ export interface ExecFixture {
   argv: ArgItem[] | null;
   envp: ArgItem[];
   files: Record<string, FileEntry>;
+  /**
+   * The directory whose paths the test serves from `files` only (a path there that is not among
+   * them does not exist); others come from the host. Default BUILD_DIR; '/' for a qemu guest.
+   */
+  filesRoot?: string;
   /** 0 for a successful exec, else the errno execve returned (absent when `signal`). */
   errno?: number;
   /** The signal that killed the task (an exec failing past its point of no return). */
