@@ -7,6 +7,9 @@
 /** Where the recorder builds its programs: a fixed path, since it appears in maps and on the stack. */
 export const BUILD_DIR = '/tmp/levitate-mm-exec-layout';
 
+/** The path of a file of the build directory. */
+export const buildPath = (name: string) => `${BUILD_DIR}/${name}`;
+
 /** The environment of every case that does not give its own. */
 export const FIXTURE_ENV = ['PATH=/usr/bin:/bin'];
 
