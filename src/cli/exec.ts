@@ -30,7 +30,7 @@ and whether Linux would already have killed the process) or for a usage error.`;
 /** A command-line or exec failure: one line on stderr, exit status 2. */
 export class ExecUsageError extends Error {}
 
-interface ExecFlags {
+export interface ExecFlags {
   arch?: Arch;
   pageSize: number;
   json?: boolean;
@@ -71,7 +71,8 @@ function findProgram(files: NodeExecFiles, program: string, env: readonly string
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function run(program: string, args: string[], flags: ExecFlags): string {
+/** What `levitate-mm exec` prints for PROGRAM and ARGS; an ExecUsageError for a failing exec or a bad option. */
+export function execReport(program: string, args: string[], flags: ExecFlags): string {
   const arch = flags.arch ?? (process.arch === 'arm64' ? 'aarch64' : 'x86_64');
   if (!PAGE_SIZES[arch].includes(flags.pageSize))
     throw new ExecUsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
@@ -157,7 +158,7 @@ export function registerExec(program: Command): void {
     .addHelpText('after', EXEC_HELP)
     .action((prog: string, args: string[], flags: ExecFlags) => {
       try {
-        process.stdout.write(run(prog, args, flags));
+        process.stdout.write(execReport(prog, args, flags));
       } catch (e) {
         if (e instanceof ExecUsageError) {
           process.stderr.write(`levitate-mm: ${e.message}\n`);
