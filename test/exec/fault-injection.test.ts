@@ -91,7 +91,13 @@ describe.each(['demand', 'eager'] as const)('execve fault injection, %s paging',
           'arm64-static-pie',
         ]
       : ['true', 'static', 'script'];
-  const cases = names.flatMap((n) => [[n, 'same-program'] as const, [n, 'maps-the-files'] as const]);
+  // Eager paging populates every page of every mapping at each attempt, so one program there
+  // covers the page-cache case.
+  const cases = names.flatMap((n) =>
+    paging === 'demand' || n === 'true'
+      ? [[n, 'same-program'] as const, [n, 'maps-the-files'] as const]
+      : [[n, 'same-program'] as const],
+  );
   it.each(cases)('%s, caller %s: every failing allocation leaves the caller as it was', (name, caller) => {
     const f = fixtures.get(name)!;
     const { files } = fixtureFiles(f);
