@@ -1,4 +1,5 @@
 import { VDSO_FLAGS, VVAR_FLAGS } from '../exec/special-mappings.js';
+import type { AnonVma } from '../mm/anon-vma.js';
 import { MemoryObject, newShmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
@@ -14,7 +15,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from '../mm/vm-flags.js';
-import { AnonIdentity, Vma } from '../mm/vma.js';
+import { Vma } from '../mm/vma.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 
 /** A process's memory as /proc shows it, to start a task from. */
@@ -81,6 +82,7 @@ export function vmasFromSnapshot(
   snapshot: Snapshot,
   pageSize: number,
   taskSize: number,
+  newAnonVma: () => AnonVma,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -147,10 +149,10 @@ export function vmasFromSnapshot(
       name = e.name;
     }
     const vma = new Vma({ start, end, flags, pgoff, file, name, droppable });
-    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED)) vma.anon = newAnonVma();
     if (file !== null && file.kind === 'file' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+      vma.anon = newAnonVma();
+    if (vma.anon !== null) vma.chain = [vma.anon];
     if (e.name === '[heap]') heap = heap ? { start: heap.start, end } : { start, end };
     if (e.name === '[stack]') stack = vma;
     vmas.push(vma);
