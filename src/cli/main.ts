@@ -10,6 +10,7 @@ import { PAGE_SIZES } from '../hal/geometry.js';
 import { SnapshotError } from '../kernel/snapshot.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { runDemo } from './demo.js';
+import { registerExec } from './exec.js';
 import { registerReplay } from './replay.js';
 import { parseBytes, ramGranule, UsageError } from './values.js';
 
@@ -34,6 +35,7 @@ const program = new Command()
   .configureOutput({
     outputError: (str, write) => write(`levitate-mm: ${str.split('\n')[0].replace(/^error: /, '')}\n`),
   })
+  .enablePositionalOptions()
   .exitOverride();
 
 program
@@ -57,6 +59,7 @@ program
   });
 
 registerReplay(program);
+registerExec(program);
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -71,6 +74,13 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** `a`, `a and b`, `a, b and c`. */
+function inWords(names: readonly string[]): string {
+  return names.length < 2
+    ? names.join('')
+    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
 /**
  * `demo` is the default command, so commander would hand a mistyped command to it as an argument;
  * a first word that is no command is named as what it is instead.
@@ -83,7 +93,7 @@ function checkCommand(args: readonly string[]): void {
   const near = names.filter((n) => distance(first, n) <= 2);
   throw new UsageError(
     `unknown command '${first}'${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; ` +
-      `the commands are ${names.filter((n) => n !== 'help').join(' and ')} (levitate-mm --help)`,
+      `the commands are ${inWords(names.filter((n) => n !== 'help'))} (levitate-mm --help)`,
   );
 }
 

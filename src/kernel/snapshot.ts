@@ -1,19 +1,17 @@
+import { VDSO_FLAGS, VVAR_FLAGS } from '../exec/special-mappings.js';
 import { hex } from '../hal/addr.js';
 import type { AnonVma } from '../mm/anon-vma.js';
 import { MemoryObject, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
-  VM_DONTDUMP,
   VM_DONTEXPAND,
   VM_EXEC,
   VM_GROWSDOWN,
-  VM_IO,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
-  VM_PFNMAP,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
@@ -43,9 +41,9 @@ export class SnapshotError extends Error {
 }
 
 const SPECIAL_FLAGS: Record<string, number> = {
-  '[vvar]': VM_READ | VM_MAYREAD | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
-  '[vvar_vclock]': VM_READ | VM_MAYREAD | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
-  '[vdso]': VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_DONTEXPAND,
+  '[vvar]': VVAR_FLAGS,
+  '[vvar_vclock]': VVAR_FLAGS,
+  '[vdso]': VDSO_FLAGS,
   '[sigpage]': VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC | VM_DONTEXPAND,
 };
 

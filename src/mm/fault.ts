@@ -73,7 +73,7 @@ function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | nul
  * `expand_downwards`: a fault below a grows-down VMA extends it, if the stack rlimit, the guard gap
  * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null.
  */
-function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
+export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (!(vma.flags & VM_GROWSDOWN)) return null;
   const { layout } = space;
   if (page < layout.mmapMinAddr) return null;

@@ -19,6 +19,8 @@ export class MemoryObject {
     readonly inode: number,
     /** Whether writes through a shared mapping land in the object (shmem) rather than being private copies. */
     readonly kind: 'shmem' | 'file',
+    /** Whether the file system places mappings with `thp_get_unmapped_area` (see `AreaRequest.fileThp`). */
+    readonly thpUnmappedArea = false,
   ) {}
 }
 
