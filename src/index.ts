@@ -12,6 +12,7 @@
  */
 export * from './abi/errno.js';
 export * from './abi/mman.js';
+export * as trace from './cli/trace-namespace.js';
 export type { Arch, KernelAddr, PhysAddr, VirtAddr } from './hal/addr.js';
 export type { DescriptorFormat } from './hal/descriptor.js';
 export { PAGE_SIZES, type PageGeometry } from './hal/geometry.js';
@@ -34,5 +35,4 @@ export { AnonIdentity, type MappedFile, Vma } from './mm/vma.js';
 export type { SyscallArg } from './syscall/args.js';
 export type { OpenFile, PagingMode } from './syscall/context.js';
 export { Syscalls } from './syscall/syscalls.js';
-export * as trace from './trace/index.js';
 export { formatMaps, formatMapsLine, type MapsEntry, parseMaps, parseMapsLine } from './trace/proc-maps.js';

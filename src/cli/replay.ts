@@ -28,7 +28,6 @@ import {
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
-import { findPerPidFiles } from '../trace/strace-parse.js';
 import {
   type LayoutFlags,
   layoutFrom,
@@ -38,6 +37,7 @@ import {
   parseCount,
   parseLimit,
 } from './replay-options.js';
+import { findPerPidFiles } from './trace-files.js';
 
 export const REPLAY_HELP = `
 Recording a log:
@@ -310,7 +310,7 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     for (const i of inputs) {
       const open = i.open;
       i.open = () => {
-        const s = open();
+        const s = open() as Readable;
         streams.push(s);
         return s;
       };

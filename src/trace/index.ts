@@ -4,7 +4,7 @@
  * Parsing (one event per input line; constant memory apart from calls left `<unfinished ...>`):
  *
  *   const state = createParserState({ file: 'app.strace', lenient: false, arch: 'x86_64' });
- *   for await (const ev of parseStraceFile('app.strace', {}, state)) {
+ *   for await (const ev of parseReadable(fileStream, {}, state)) {
  *     if (ev.kind === 'memory') {            // mmap, munmap, mprotect, pkey_mprotect, brk, mremap, madvise
  *       const answer = model.run(ev.call);   // ev.call: MemoryCall, all values bigint
  *       out.write(`${formatCall(ev, { result: answer })}\n`);  // the original line if the answers agree
@@ -15,7 +15,8 @@
  *   finishParse(state);                      // calls never resumed
  *
  * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines,
- * `parseReadable` a stream (e.g. process.stdin), `parseStraceText` a string. Bad input throws
+ * `parseReadable` any (async) iterable of chunks (process.stdin, a file stream, a browser File's
+ * stream), `parseStraceText` a string; `LineSplitter` cuts chunks into lines synchronously. Bad input throws
  * `TraceSyntaxError` (`file:line:column: expected ..., found ...`); with `lenient: true` it becomes an
  * `invalid` event and is counted in `state.stats.invalid`.
  *
@@ -28,6 +29,7 @@
 
 export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
 export { TraceSyntaxError } from './errors.js';
+export { LineSplitter, type LogChunk, linesOf } from './lines.js';
 export {
   formatMaps,
   formatMapsLine,
@@ -54,14 +56,12 @@ export {
 } from './strace-format.js';
 export {
   createParserState,
-  findPerPidFiles,
   finishParse,
   type ParserState,
   type ParseStats,
   parseLine,
   parseLines,
   parseReadable,
-  parseStraceFile,
   parseStraceText,
   pidFromFileName,
 } from './strace-parse.js';

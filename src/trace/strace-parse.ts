@@ -2,18 +2,14 @@
  * A streaming parser for strace output.
  *
  * The core is `parseLine(line, state)`, which turns one line into one event and keeps only the calls
- * that are `<unfinished ...>` in `state`; `parseLines`, `parseReadable`, `parseStraceText` and
- * `parseStraceFile` drive it over whole inputs.
+ * that are `<unfinished ...>` in `state`; `parseLines`, `parseReadable` and `parseStraceText` drive it
+ * over whole inputs (files are read by the command line: `src/cli/trace-files.ts`).
  */
 
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { ArgError, decodeMemoryArgs } from './decode.js';
 import { errnoNumber } from './errno.js';
 import { excerptAt, TraceSyntaxError } from './errors.js';
+import { type LogChunk, linesOf } from './lines.js';
 import {
   type Duration,
   type LinePrefix,
@@ -622,51 +618,17 @@ export async function* parseLines(
   return state;
 }
 
-/** Parse a byte stream (a file, standard input, a pipe). */
+/** Parse a stream of chunks (a Node Readable of a file, standard input or a pipe; a browser File's stream). */
 export function parseReadable(
-  input: Readable | NodeJS.ReadableStream,
+  input: AsyncIterable<LogChunk> | Iterable<LogChunk>,
   options: ParseOptions = {},
   state: ParserState = createParserState(options),
 ): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  return parseLines(rl, options, state);
+  return parseLines(linesOf(input), options, state);
 }
 
 /** The pid in a -ff output file name (`trace.1234` → 1234), or undefined. */
 export function pidFromFileName(path: string): number | undefined {
-  const m = /\.(\d+)$/.exec(basename(path));
+  const m = /\.(\d+)$/.exec(path.slice(path.lastIndexOf('/') + 1));
   return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Parse a file. `file` defaults to the path; with `perPidFile: true` the pid of unprefixed lines is
- * taken from a `-ff` file name suffix (`trace.1234`).
- */
-export function parseStraceFile(
-  path: string,
-  options: ParseOptions & { perPidFile?: boolean } = {},
-  state?: ParserState,
-): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  const opts: ParseOptions = { file: path, ...options };
-  if (options.perPidFile && opts.pid === undefined) {
-    const pid = pidFromFileName(path);
-    if (pid !== undefined) opts.pid = pid;
-  }
-  return parseReadable(createReadStream(path), opts, state ?? createParserState(opts));
-}
-
-/**
- * The files of a `strace -ff -o PREFIX` run: every `PREFIX.PID` next to PREFIX, sorted by pid
- * (which is also the order in which the processes were created, barring pid wrap-around).
- */
-export async function findPerPidFiles(prefix: string): Promise<Array<{ pid: number; path: string }>> {
-  const dir = dirname(prefix);
-  const base = basename(prefix);
-  const out: Array<{ pid: number; path: string }> = [];
-  for (const name of await readdir(dir)) {
-    if (!name.startsWith(`${base}.`)) continue;
-    const rest = name.slice(base.length + 1);
-    if (/^\d+$/.test(rest)) out.push({ pid: Number(rest), path: join(dir, name) });
-  }
-  return out.sort((a, b) => a.pid - b.pid);
 }
