@@ -10,6 +10,7 @@ import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
 import { AddressSpace } from '../mm/address-space.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
+import { ShmemMount } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
@@ -60,6 +61,7 @@ export class Kernel {
   readonly linearMap: LinearMap;
   readonly layout: Layout;
   readonly accounting: CommitAccounting;
+  readonly shmem = new ShmemMount();
   /** The memory syscalls, executed by the current task. */
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
@@ -141,7 +143,7 @@ export class Kernel {
    * it current. Throws a `SnapshotError` for a snapshot no address space could have.
    */
   spawnFromSnapshot(snapshot: Snapshot): Task {
-    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize);
+    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, this.shmem);
     const task = this.spawn();
     const space = task.mm;
     let accounted = 0;
@@ -200,6 +202,7 @@ export class Kernel {
       paging: this.paging,
       space: task.mm,
       accounting: this.accounting,
+      shmem: this.shmem,
       files: task.files,
     };
   }

@@ -22,9 +22,15 @@ export class MemoryObject {
   ) {}
 }
 
-let nextShmemInode = 1;
+/**
+ * The kernel's internal shmem mount, which numbers the inodes of shared anonymous memory. One per
+ * kernel, so that two kernels (or one replayed twice) number them alike.
+ */
+export class ShmemMount {
+  private nextInode = 1;
 
-/** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
-export function newShmem(): MemoryObject {
-  return new MemoryObject('/dev/zero (deleted)', 0, 1, nextShmemInode++, 'shmem');
+  /** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
+  newObject(): MemoryObject {
+    return new MemoryObject('/dev/zero (deleted)', 0, 1, this.nextInode++, 'shmem');
+  }
 }

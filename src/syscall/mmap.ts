@@ -22,7 +22,7 @@ import {
   PROT_WRITE,
 } from '../abi/mman.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
-import { type MemoryObject, newShmem } from '../mm/memory-object.js';
+import type { MemoryObject } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
@@ -260,7 +260,7 @@ function mmapRegion(
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
   if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = newShmem();
+    const shmem = ctx.shmem.newObject();
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }
