@@ -5,6 +5,7 @@ import { PAGE_SIZES } from '../hal/geometry.js';
 import { RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { runDemo } from './demo.js';
 import { registerReplay } from './replay.js';
+import { registerView } from './view.js';
 
 /** A command-line mistake found after parsing: one line on stderr, exit status 2. */
 class UsageError extends Error {}
@@ -46,6 +47,7 @@ program
   });
 
 registerReplay(program);
+registerView(program);
 
 try {
   await program.parseAsync();
