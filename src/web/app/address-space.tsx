@@ -184,15 +184,10 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
             const r = p.r;
             const selected = chosen !== null && chosen >= r.start && chosen < r.end;
             return (
+              // biome-ignore lint/a11y/noStaticElementInteractions: the list beside the strip offers the same choice
               <rect
                 key={`r${r.start}`}
                 class="region"
-                role="button"
-                tabIndex={-1}
-                aria-label={r.maps}
-                onKeyDown={(e) => {
-                  if (e.key === 'Enter') pick(r);
-                }}
                 data-start={r.start}
                 data-end={r.end}
                 data-kind={r.kind}

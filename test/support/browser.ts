@@ -1,0 +1,102 @@
+/**
+ * Debian's Chromium driven by playwright-core, for the browser view's tests: one browser per test
+ * file, a fresh profile each time, no network, and every console error or page error collected so
+ * that a test can require none.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { buildWebBundle, type WebBundle } from '../../tools/web-bundle.js';
+import { pageHtml } from '../../src/cli/view.js';
+import type { SessionSource } from '../../src/web/protocol.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('../..', import.meta.url));
+/** Screenshots of the browser tests (gitignored). */
+export const SCREENSHOTS = join(root, 'test-output', 'screenshots');
+
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  /** A new page whose console errors and page errors land in `errors`. */
+  page(): Promise<{ page: Page; errors: string[] }>;
+  close(): Promise<void>;
+}
+
+export async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  const profile = mkdtempSync(join(tmpdir(), 'levitate-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1500, height: 1000 },
+  });
+  return {
+    context,
+    async page() {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      // The page must work offline: any request beyond the page itself and local URLs is an error.
+      await page.route(/^(?!file:|blob:|data:|http:\/\/127\.0\.0\.1)/, (r) => {
+        errors.push(`network request: ${r.request().url()}`);
+        return r.abort();
+      });
+      return { page, errors };
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+let bundle: Promise<WebBundle> | undefined;
+
+/** The page for `session` as one file (what `view --html` writes); returns its file:// URL. */
+export async function pageFile(session: SessionSource, name: string): Promise<string> {
+  bundle ??= buildWebBundle();
+  const dir = join(root, 'test-output', 'pages');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.html`);
+  writeFileSync(file, pageHtml(await bundle, session));
+  return `file://${file}`;
+}
+
+/** Waits until the page shows the step at `position` (or any step when omitted) and has drawn it. */
+export async function shown(page: Page, position?: number): Promise<void> {
+  await page.waitForFunction(
+    (p) => {
+      const l = (window as unknown as { levitate?: { view: { value: { position: number } | null }; position: { value: number } } }).levitate;
+      const v = l?.view.value;
+      return v !== null && v !== undefined && (p === null ? true : v.position === p && l!.position.value === p);
+    },
+    position ?? null,
+    { timeout: 15_000 },
+  );
+  // One frame for the DOM to be painted after the signal changed.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
