@@ -335,25 +335,58 @@ export class ReplaySession implements ViewSession {
   }
 }
 
+/** Calls `onFailure` whenever `kernel`'s frame allocator refuses an allocation. */
+function watchFailures(kernel: Kernel, onFailure: () => void): void {
+  const frames = kernel.frames;
+  const allocPage = frames.allocPage.bind(frames);
+  const allocBlock = frames.allocBlock.bind(frames);
+  const check = <T>(r: T | null): T | null => {
+    if (r === null) onFailure();
+    return r;
+  };
+  frames.allocPage = (use) => check(allocPage(use));
+  frames.allocBlock = (order, use) => check(allocBlock(order, use));
+}
+
+/** A timeline position of the demo: a step, or the moment inside it when an allocation failed. */
+interface DemoPosition {
+  step: number;
+  atFailure: boolean;
+}
+
 /**
- * The seed's scenario, one step per timeline position. Going to a step runs the scenario again on
- * a fresh kernel up to it (a few milliseconds: it has nine steps).
+ * The seed's scenario, one timeline position per step, and for a step in which an allocation
+ * fails one more just before it: the model at the moment of the failure, half way through the
+ * call, before the guard puts everything back. Going to a position runs the scenario again on a
+ * fresh kernel up to it (a few milliseconds: it has nine steps).
  */
 export class DemoSession implements ViewSession {
   readonly timeline: Timeline;
   private readonly outcomes: StepOutcome[];
+  private readonly positions: DemoPosition[] = [];
   private scenario: ReturnType<typeof seedScenario>;
 
   constructor(private readonly options: { arch?: Arch; pageSize?: number; ramBytes?: number }) {
     const t0 = performance.now();
     this.scenario = seedScenario(this.kernelOptions());
-    this.outcomes = this.scenario.steps.map((s) => s.run());
-    const n = this.outcomes.length;
+    let step = 0;
+    const failing = new Set<number>();
+    watchFailures(this.scenario.kernel, () => failing.add(step));
+    this.outcomes = this.scenario.steps.map((s, i) => {
+      step = i;
+      return s.run();
+    });
+    this.outcomes.forEach((_, i) => {
+      if (failing.has(i)) this.positions.push({ step: i, atFailure: true });
+      this.positions.push({ step: i, atFailure: false });
+    });
+    const n = this.positions.length;
     const verdict = new Uint8Array(n);
     const names: string[] = [];
     const syscall = new Uint8Array(n);
-    this.outcomes.forEach((o, i) => {
-      verdict[i] = !o.ok ? Verdict.Differs : o.failed ? Verdict.Error : Verdict.Match;
+    this.positions.forEach((pos, i) => {
+      const o = this.outcomes[pos.step];
+      verdict[i] = !o.ok ? Verdict.Differs : pos.atFailure || o.failed ? Verdict.Error : Verdict.Match;
       const name = /^(\w+)\(/.exec(o.call)?.[1] ?? o.call;
       if (!names.includes(name)) names.push(name);
       syscall[i] = names.indexOf(name);
@@ -368,10 +401,10 @@ export class DemoSession implements ViewSession {
       verdict,
       lane: new Uint16Array(n),
       syscall,
-      line: Uint32Array.from({ length: n }, (_, i) => i + 1),
+      line: Uint32Array.from(this.positions, (pos) => pos.step + 1),
       names,
       lanes: [{ pid: 1, label: 'pid 1' }],
-      summary: `${n} steps, ${this.outcomes.filter((o) => o.ok).length} behaved as the seed expects`,
+      summary: `${this.outcomes.length} steps, ${this.outcomes.filter((o) => o.ok).length} behaved as the seed expects`,
       openMs: performance.now() - t0,
       checkpoints: 0,
     };
@@ -387,25 +420,45 @@ export class DemoSession implements ViewSession {
 
   step(position: number): StepView {
     const t0 = performance.now();
-    const p = Math.max(0, Math.min(position, this.outcomes.length - 1));
+    const p = Math.max(0, Math.min(position, this.positions.length - 1));
+    const { step, atFailure } = this.positions[p];
     this.scenario = seedScenario(this.kernelOptions());
-    for (let i = 0; i < p; i++) this.scenario.steps[i].run();
+    for (let i = 0; i < step; i++) this.scenario.steps[i].run();
     const kernel = this.scenario.kernel;
     const before = { regions: regionKeys(this.scenario.task()?.mm), codes: frameCodes(kernel) };
-    const out = this.scenario.steps[p].run();
+    const o = this.outcomes[step];
     const call: CallView = {
       position: p,
-      title: `${p + 1}. ${this.scenario.steps[p].title}`,
+      title: `${step + 1}. ${this.scenario.steps[step].title}`,
       syscall: this.timeline.names[this.timeline.syscall[p]],
       pid: 1,
-      line: p + 1,
-      args: [{ name: 'call', value: out.call }],
-      linux: out.expected,
-      model: out.result,
+      line: step + 1,
+      args: [{ name: 'call', value: o.call }],
+      linux: o.expected,
+      model: o.result,
       verdict: this.timeline.verdict[p] as Verdict,
-      notes: out.notes,
+      notes: o.notes,
     };
-    if (!out.ok) call.reason = `expected ${out.expected}`;
+    if (atFailure) {
+      // The view is taken inside the call, at the refused allocation; the call then completes.
+      let at: StepView | undefined;
+      const allocated = kernel.frames.allocations;
+      watchFailures(kernel, () => {
+        if (at !== undefined) return;
+        call.title += ': at the refused allocation';
+        call.model = `allocation ${kernel.frames.allocations - allocated + 1} refused`;
+        call.notes = [
+          `${kernel.frames.allocations - allocated} frames taken so far (pages and tables), now the guard unwinds them all`,
+          'step on to see the state after the rollback',
+        ];
+        at = stepViewOf(kernel, this.scenario.task(), call, before, t0);
+      });
+      this.scenario.steps[step].run();
+      if (at === undefined) throw new Error(`step ${step + 1} no longer fails an allocation`);
+      return at;
+    }
+    this.scenario.steps[step].run();
+    if (!o.ok) call.reason = `expected ${o.expected}`;
     return stepViewOf(kernel, this.scenario.task(), call, before, t0);
   }
 

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { buildWebBundle, type WebBundle } from '../../tools/web-bundle.js';
 import { pageHtml } from '../../src/cli/view.js';
 import type { SessionSource } from '../../src/web/protocol.js';
+import { buildWebBundle, type WebBundle } from '../../tools/web-bundle.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,7 +36,8 @@ export interface Browser {
 }
 
 export async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   const profile = mkdtempSync(join(tmpdir(), 'levitate-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -83,9 +84,15 @@ export async function pageFile(session: SessionSource, name: string): Promise<st
 export async function shown(page: Page, position?: number): Promise<void> {
   await page.waitForFunction(
     (p) => {
-      const l = (window as unknown as { levitate?: { view: { value: { position: number } | null }; position: { value: number } } }).levitate;
+      const l = (
+        window as unknown as {
+          levitate?: { view: { value: { position: number } | null }; position: { value: number } };
+        }
+      ).levitate;
       const v = l?.view.value;
-      return v !== null && v !== undefined && (p === null ? true : v.position === p && l!.position.value === p);
+      return (
+        v !== null && v !== undefined && (p === null ? true : v.position === p && l!.position.value === p)
+      );
     },
     position ?? null,
     { timeout: 15_000 },

@@ -4,8 +4,8 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { procMaps } from '../../src/kernel/procfs.js';
 import { seedScenario } from '../../src/demo/seed-scenario.js';
+import { procMaps } from '../../src/kernel/procfs.js';
 import { type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
 
 /** The scenario run here up to and including step `p`. */
@@ -16,8 +16,13 @@ function modelAt(p: number) {
 }
 
 async function drawnMaps(page: Page): Promise<string> {
-  const rows = await page.locator('#regions tr.region-row').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
-  return rows.reverse().map((l) => `${l}\n`).join('');
+  const rows = await page
+    .locator('#regions tr.region-row')
+    .evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
+  return rows
+    .reverse()
+    .map((l) => `${l}\n`)
+    .join('');
 }
 
 describe("the seed's demo in Chromium", () => {
@@ -37,30 +42,61 @@ describe("the seed's demo in Chromium", () => {
 
   it('steps through every step, drawing the model as it is after each', async () => {
     const steps = seedScenario({ arch: 'aarch64', ramBytes: 8 * 2 ** 20 }).steps.length;
-    expect(await page.locator('#where').textContent()).toContain(`step 1 / ${steps}`);
-    for (let p = 0; p < steps; p++) {
+    const count = await page.evaluate(
+      () =>
+        (window as unknown as { levitate: { timeline: { value: { count: number } } } }).levitate.timeline
+          .value.count,
+    );
+    expect(await page.locator('#where').textContent()).toContain(`step 1 / ${count}`);
+    let refused = 0;
+    for (let p = 0; p < count; p++) {
       if (p > 0) {
         await page.keyboard.press('ArrowRight');
         await shown(page, p);
       }
-      const m = modelAt(p);
-      expect(await page.locator('#model-result').textContent()).toBe(m.outcome.result);
-      expect(Number(await page.locator('#frames').getAttribute('data-free'))).toBe(m.kernel.frames.freePages);
-      if (m.task) expect(await drawnMaps(page)).toBe(procMaps(m.task.mm));
+      const title = (await page.locator('#call .line').textContent())!;
+      const step = Number(/^(\d+)\./.exec(title)![1]) - 1;
+      const free = Number(await page.locator('#frames').getAttribute('data-free'));
+      if (title.endsWith('at the refused allocation')) {
+        // Inside the call: frames are taken that the rollback will give back.
+        refused++;
+        expect(free).toBeLessThan(modelAt(step - 1).kernel.frames.freePages);
+        expect(await page.locator('#model-result').textContent()).toMatch(/^allocation \d+ refused$/);
+      } else {
+        const m = modelAt(step);
+        expect(await page.locator('#model-result').textContent()).toBe(m.outcome.result);
+        expect(free).toBe(m.kernel.frames.freePages);
+        if (m.task) expect(await drawnMaps(page)).toBe(procMaps(m.task.mm));
+      }
       expect(await page.locator('#call').getAttribute('data-verdict')).not.toBe('2');
-      await screenshot(page, `demo-step-${p + 1}`);
+      if (p === count - 1) await screenshot(page, 'demo-end');
     }
+    expect(refused).toBe(3);
+    expect(count).toBe(steps + refused);
     expect(errors).toEqual([]);
   });
 
-  it('shows the 600-page mmap failing half way and putting everything back', async () => {
+  it('shows the 600-page mmap half way, then everything put back', async () => {
     await page.locator('#scrubber').fill('3');
     await shown(page, 3);
-    expect(await page.locator('#call .line').textContent()).toContain('600 pages');
+    expect(await page.locator('#call .line').textContent()).toBe(
+      '4. mmap 600 pages, failing half way: at the refused allocation',
+    );
+    expect(await page.locator('#regions tr.changed').count()).toBe(1);
+    const changedFrames = () =>
+      page.evaluate(
+        () =>
+          (window as unknown as { levitate: { view: { value: { frames: { changed: number[] } } } } }).levitate
+            .view.value.frames.changed.length,
+      );
+    expect(await changedFrames()).toBe(300);
+    await screenshot(page, 'demo-half-way');
+    await page.keyboard.press('ArrowRight');
+    await shown(page, 4);
     expect(await page.locator('#model-result').textContent()).toBe('-ENOMEM');
     // Nothing changed: no region outlined, no frame marked.
     expect(await page.locator('#regions tr.changed').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { levitate: { view: { value: { frames: { changed: number[] } } } } }).levitate.view.value.frames.changed.length)).toBe(0);
+    expect(await changedFrames()).toBe(0);
     expect(errors).toEqual([]);
   });
 
@@ -72,7 +108,9 @@ describe("the seed's demo in Chromium", () => {
     await page.locator('#walk-address').fill(`0x${addr.toString(16)}`);
     await page.locator('#walk-address').press('Enter');
     await page.waitForFunction(
-      (a) => (window as unknown as { levitate: { walk: { value: { address: number } | null } } }).levitate.walk.value?.address === a,
+      (a) =>
+        (window as unknown as { levitate: { walk: { value: { address: number } | null } } }).levitate.walk
+          .value?.address === a,
       addr,
     );
     const levels = page.locator('#walk .level');

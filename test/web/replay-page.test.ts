@@ -14,9 +14,9 @@ import { procMaps } from '../../src/kernel/procfs.js';
 import { FrameUse } from '../../src/mm/frame-allocator.js';
 import { Replayer } from '../../src/replay/engine.js';
 import { parseStraceText } from '../../src/trace/strace-parse.js';
+import { frameRgb } from '../../src/web/app/colors.js';
 import { FrameCode, Verdict, type ViewReplayOptions } from '../../src/web/protocol.js';
 import { replayOptions } from '../../src/web/session.js';
-import { frameRgb } from '../../src/web/app/colors.js';
 import { type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/strace/', import.meta.url));
@@ -42,18 +42,27 @@ function verdicts(): Verdict[] {
     const o = r.step(ev);
     if (o === undefined) continue;
     if (o.status === 'differ') out.push(Verdict.Differs);
-    else if (o.status === 'match') out.push(ev.kind === 'memory' && ev.result.kind === 'error' ? Verdict.Error : Verdict.Match);
+    else if (o.status === 'match')
+      out.push(ev.kind === 'memory' && ev.result.kind === 'error' ? Verdict.Error : Verdict.Match);
     else out.push(Verdict.Unchecked);
   }
   return out;
 }
 
-const position = (page: Page) => page.evaluate(() => (window as unknown as { levitate: { position: { value: number } } }).levitate.position.value);
+const position = (page: Page) =>
+  page.evaluate(
+    () => (window as unknown as { levitate: { position: { value: number } } }).levitate.position.value,
+  );
 
 /** The maps lines the region list shows, lowest address first. */
 async function drawnMaps(page: Page): Promise<string> {
-  const rows = await page.locator('#regions tr.region-row').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
-  return rows.reverse().map((l) => `${l}\n`).join('');
+  const rows = await page
+    .locator('#regions tr.region-row')
+    .evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
+  return rows
+    .reverse()
+    .map((l) => `${l}\n`)
+    .join('');
 }
 
 /** Checks the regions, frame counts and the root table's pixel against the model after call p. */
@@ -65,7 +74,8 @@ async function expectModelState(page: Page, p: number): Promise<void> {
   expect(strip).toBe(task.mm.mapCount);
   expect(Number(await page.locator('#frames').getAttribute('data-free'))).toBe(kernel.frames.freePages);
   let tables = 0;
-  for (let f = 0; f < kernel.frames.totalPages; f++) if (kernel.frames.use[f] === FrameUse.PageTable) tables++;
+  for (let f = 0; f < kernel.frames.totalPages; f++)
+    if (kernel.frames.use[f] === FrameUse.PageTable) tables++;
   expect(Number(await page.locator('#count-table').textContent())).toBe(tables);
   // The root table's cell is drawn in the page-table colour.
   const rootFrame = (task.ttbr0 - kernel.ram.base) / kernel.pageSize;
@@ -75,7 +85,9 @@ async function expectModelState(page: Page, p: number): Promise<void> {
     const cols = Number(canvas.dataset.cols);
     const per = Number(canvas.dataset.per);
     const i = Math.floor(f / per);
-    const px = canvas.getContext('2d')!.getImageData((i % cols) * cell + 1, Math.floor(i / cols) * cell + 1, 1, 1).data;
+    const px = canvas
+      .getContext('2d')!
+      .getImageData((i % cols) * cell + 1, Math.floor(i / cols) * cell + 1, 1, 1).data;
     return [px[0], px[1], px[2]];
   }, rootFrame);
   expect(rgb).toEqual(frameRgb(FrameCode.Table));
@@ -90,7 +102,10 @@ describe('the view of a real log in Chromium', () => {
   beforeAll(async () => {
     browser = await launch();
     ({ page, errors } = await browser.page());
-    const url = await pageFile({ kind: 'logs', title: LOG, options, logs: [{ name: LOG, chunks: [text] }] }, 'mm-exercise');
+    const url = await pageFile(
+      { kind: 'logs', title: LOG, options, logs: [{ name: LOG, chunks: [text] }] },
+      'mm-exercise',
+    );
     await page.goto(url);
     await shown(page);
   });
@@ -100,7 +115,9 @@ describe('the view of a real log in Chromium', () => {
 
   it('opens at the first difference with the whole timeline', async () => {
     const t = await page.evaluate(() => {
-      const l = (window as unknown as { levitate: { timeline: { value: { count: number; verdict: Uint8Array } } } }).levitate;
+      const l = (
+        window as unknown as { levitate: { timeline: { value: { count: number; verdict: Uint8Array } } } }
+      ).levitate;
       return { count: l.timeline.value.count, verdict: Array.from(l.timeline.value.verdict) };
     });
     expect(t.count).toBe(v.length);
@@ -149,7 +166,9 @@ describe('the view of a real log in Chromium', () => {
     await shown(page, second);
     expect(await page.locator('#call').getAttribute('data-verdict')).toBe(String(Verdict.Differs));
     expect(await page.locator('#reason').textContent()).not.toBe('');
-    expect(await page.locator('#linux-result').textContent()).not.toBe(await page.locator('#model-result').textContent());
+    expect(await page.locator('#linux-result').textContent()).not.toBe(
+      await page.locator('#model-result').textContent(),
+    );
     await screenshot(page, 'replay-difference');
     expect(errors).toEqual([]);
   });
@@ -164,7 +183,9 @@ describe('the view of a real log in Chromium', () => {
     const start = Number.parseInt(maps.split('-')[0], 16);
     await row.click();
     await page.waitForFunction(
-      (a) => (window as unknown as { levitate: { walk: { value: { address: number } | null } } }).levitate.walk.value?.address === a,
+      (a) =>
+        (window as unknown as { levitate: { walk: { value: { address: number } | null } } }).levitate.walk
+          .value?.address === a,
       start,
     );
     const { kernel } = modelAt(p);
@@ -178,7 +199,8 @@ describe('the view of a real log in Chromium', () => {
     expect(Number(await last.getAttribute('data-hi'))).toBe(leaf.hi >>> 0);
     expect(await last.getAttribute('data-level')).toBe('PT');
     // The descriptor's bits decoded by the SDM's names: P, R/W, U/S, XD and the frame.
-    const field = async (name: string) => Number(await last.locator(`tr[data-field="${name}"]`).getAttribute('data-value'));
+    const field = async (name: string) =>
+      Number(await last.locator(`tr[data-field="${name}"]`).getAttribute('data-value'));
     expect(await field('P')).toBe(1);
     expect(await field('U/S')).toBe((leaf.lo >>> 2) & 1);
     expect(await field('R/W')).toBe((leaf.lo >>> 1) & 1);
@@ -201,12 +223,14 @@ describe('the view of a real log in Chromium', () => {
     await page.dispatchEvent('body', 'drop', { dataTransfer: dt });
     await page.waitForFunction(
       () =>
-        (window as unknown as { levitate: { timeline: { value: { title: string } | null } } }).levitate.timeline.value?.title ===
-        'sh-all-f.strace',
+        (window as unknown as { levitate: { timeline: { value: { title: string } | null } } }).levitate
+          .timeline.value?.title === 'sh-all-f.strace',
     );
     await shown(page);
     const lanes = await page.evaluate(
-      () => (window as unknown as { levitate: { timeline: { value: { lanes: unknown[] } } } }).levitate.timeline.value.lanes.length,
+      () =>
+        (window as unknown as { levitate: { timeline: { value: { lanes: unknown[] } } } }).levitate.timeline
+          .value.lanes.length,
     );
     const pids = new Set(
       parseStraceText(other)

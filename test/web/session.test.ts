@@ -143,10 +143,19 @@ describe('CheckpointStore', () => {
 describe('DemoSession', () => {
   it("steps through the seed's scenario, every step behaving", () => {
     const d = new DemoSession({ arch: 'aarch64' });
-    expect(d.timeline.count).toBe(9);
+    // Nine steps, three of them with a position at their refused allocation too.
+    expect(d.timeline.count).toBe(12);
+    expect(Array.from(d.timeline.line)).toEqual([1, 2, 3, 4, 4, 5, 5, 6, 7, 8, 8, 9]);
     expect(d.timeline.summary).toBe('9 steps, 9 behaved as the seed expects');
-    const v = d.step(3);
-    expect(v.call.model).toBe('-ENOMEM');
-    expect(v.frames.changed).toEqual([]);
+    // Half way through the 600-page mmap: 300 frames taken, a region partly populated.
+    const half = d.step(3);
+    expect(half.call.model).toBe('allocation 301 refused');
+    expect(half.frames.changed.length).toBe(300);
+    expect(half.space!.regions.some((r) => r.changed && r.resident > 0)).toBe(true);
+    // After it: nothing changed at all.
+    const after = d.step(4);
+    expect(after.call.model).toBe('-ENOMEM');
+    expect(after.frames.changed).toEqual([]);
+    expect(after.space!.regions.every((r) => !r.changed)).toBe(true);
   });
 });
