@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { drive } from '../replay/drive.js';
 import { ReplayContradiction } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
@@ -213,9 +213,12 @@ export async function runView(trace: string | undefined, flags: ViewFlags): Prom
 
 function parsePort(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n > 65535) throw new ReplayUsageError(`not a port: ${v}`);
+  if (!/^\d+$/.test(v) || n > 65535) throw new InvalidArgumentError(`not a port: ${v}`);
   return n;
 }
+
+/** Simulated RAM of the view unless --ram says otherwise: 1 GiB, 262,144 frames of 4 KiB. */
+const VIEW_RAM = 2 ** 30;
 
 /** Adds `view` to the program. */
 export function registerView(program: Command): void {
@@ -239,10 +242,14 @@ Examples:
   levitate-mm view app.strace --html app.html     # one file that opens from disk
   levitate-mm view --demo                         # the seed's scenario, step by step
 
+Simulated RAM defaults to 1G here (the page draws every frame); --ram sets it as for replay.
+
 In the page: click or drag the timeline, ←/→ step (Shift: by 10), n/p next/previous difference,
 Home/End; click a region to walk its page tables; drop another log (or strace -ff files) on it.`,
     )
-    .action(async (trace: string | undefined, flags: ViewFlags) => {
+    .action(async (trace: string | undefined, flags: ViewFlags, cmd: Command) => {
+      // The page draws every frame: a smaller machine than replay's by default.
+      if (cmd.getOptionValueSource('ram') === 'default') flags.ram = VIEW_RAM;
       try {
         await runView(trace, flags);
       } catch (e) {

@@ -44,8 +44,13 @@ export interface ViewSession {
   frame(frame: number): FrameInfo;
 }
 
-/** Replay milliseconds between two checkpoints: a step replays at most this much. */
-const CHECKPOINT_MS = 6;
+/**
+ * When to take the next checkpoint: after this many events, or sooner when replaying them took
+ * this many milliseconds (slow calls: eager population of big mappings), so that a step replays
+ * at most about that much. Never closer than three times what the last checkpoint cost.
+ */
+const CHECKPOINT_EVENTS = 2048;
+const CHECKPOINT_MS = 8;
 
 const ARG_NAMES: Record<MemoryCall['syscall'], string[]> = {
   mmap: ['addr', 'length', 'prot', 'flags', 'fd', 'offset'],
@@ -177,13 +182,21 @@ export class ReplaySession implements ViewSession {
     const callEvent: number[] = [];
     const callTask: number[] = [];
     const checkpoints: Array<{ event: number; cp: Checkpoint }> = [];
-    let sinceCheckpoint = performance.now();
+    let since = performance.now();
+    let lastEvent = 0;
+    let minMs = CHECKPOINT_MS;
+    const checkpoint = () => {
+      const t = performance.now();
+      checkpoints.push({ event: events.length, cp: store.take(replayer) });
+      since = performance.now();
+      minMs = Math.max(CHECKPOINT_MS, 3 * (since - t));
+      lastEvent = events.length;
+    };
     const recorder = {
       step(ev: TraceEvent): CallOutcome | undefined {
-        if ((events.length & 63) === 0 && performance.now() - sinceCheckpoint >= CHECKPOINT_MS) {
-          checkpoints.push({ event: events.length, cp: store.take(replayer) });
-          sinceCheckpoint = performance.now();
-        }
+        const n = events.length - lastEvent;
+        if (n >= CHECKPOINT_EVENTS || ((n & 63) === 0 && n > 0 && performance.now() - since >= minMs))
+          checkpoint();
         events.push(ev);
         const out = replayer.step(ev);
         if (out !== undefined) {
@@ -194,8 +207,7 @@ export class ReplaySession implements ViewSession {
         return out;
       },
     };
-    checkpoints.push({ event: 0, cp: store.take(replayer) });
-    sinceCheckpoint = performance.now();
+    checkpoint();
     const inputs: TraceInput[] = logs.map((l) => ({ name: l.name, pid: l.pid, open: () => l.chunks }));
     await drive(
       recorder,

@@ -36,8 +36,8 @@ export interface RegionKey {
 const LIBRARY = /(^|\/)(ld-linux[^/]*|ld-[^/]*\.so[^/]*|[^/]+\.so(\.[0-9.]+)?)$/;
 
 /**
- * The kind procmap colours a region by. The program is the file of the lowest file mapping that
- * is not a library (execve maps the executable first and lowest); a region without any access is
+ * The kind procmap colours a region by. The program is the file of the lowest file mapping, when
+ * that is not a library (execve maps the executable first and lowest); a region without any access is
  * a guard (a PROT_NONE reservation or a guard gap), whatever backs it.
  */
 export function regionKind(vma: Vma, name: string, program: string | undefined): RegionKind {
@@ -54,9 +54,12 @@ export function regionKind(vma: Vma, name: string, program: string | undefined):
   return 'anonymous';
 }
 
+/** The executable: the lowest file mapping, when it is a path (not `fd 3`) and not a library. */
 function programOf(space: AddressSpace): string | undefined {
   for (const vma of space.vmas) {
-    if (vma.file !== null && vma.file.kind === 'file' && !LIBRARY.test(vma.file.path)) return vma.file.path;
+    if (vma.file === null || vma.file.kind !== 'file') continue;
+    const path = vma.file.path;
+    return path.startsWith('/') && !LIBRARY.test(path) && !path.startsWith('/dev/') ? path : undefined;
   }
   return undefined;
 }

@@ -3,30 +3,18 @@
  * file, a fresh profile each time, no network, and every console error or page error collected so
  * that a test can require none.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { pageHtml } from '../../src/cli/view.js';
 import type { SessionSource } from '../../src/web/protocol.js';
+import { launchChromium } from '../../tools/chromium.js';
 import { buildWebBundle, type WebBundle } from '../../tools/web-bundle.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Screenshots of the browser tests (gitignored). */
 export const SCREENSHOTS = join(root, 'test-output', 'screenshots');
-
-export const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface Browser {
   context: BrowserContext;
@@ -36,15 +24,7 @@ export interface Browser {
 }
 
 export async function launch(): Promise<Browser> {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
-  const profile = mkdtempSync(join(tmpdir(), 'levitate-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1500, height: 1000 },
-  });
+  const { context, close } = await launchChromium();
   return {
     context,
     async page() {
@@ -61,10 +41,7 @@ export async function launch(): Promise<Browser> {
       });
       return { page, errors };
     },
-    async close() {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
-    },
+    close,
   };
 }
 

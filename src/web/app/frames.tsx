@@ -10,7 +10,7 @@ import { css, FRAME_LEGEND, frameRgb, hex } from './colors.js';
 import { frameInfo, worker } from './store.js';
 
 const WIDTH = 320;
-const MAX_H = 360;
+const MAX_H = 440;
 
 /** Cell size in pixels and frames per cell. */
 export function gridGeometry(total: number): { cell: number; per: number; cols: number; rows: number } {

@@ -61,8 +61,13 @@ function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at
     }
   }
   if (t.lanes.length > 1) {
-    g.fillStyle = '#6b7078';
-    for (let l = 0; l < lanes; l++) g.fillText(t.lanes[l].label, 3, l * LANE_H + 12);
+    for (let l = 0; l < lanes; l++) {
+      const label = t.lanes[l].label;
+      g.fillStyle = 'rgba(255,255,255,0.85)';
+      g.fillRect(0, l * LANE_H + 2, g.measureText(label).width + 6, LANE_H - 4);
+      g.fillStyle = '#1d1f23';
+      g.fillText(label, 3, l * LANE_H + 12);
+    }
   }
   // Axis: call numbers.
   g.fillStyle = '#6b7078';
