@@ -84,6 +84,12 @@ function drawGrid(c: HTMLCanvasElement, f: FramesView, tlbFrames: Set<number>): 
   }
 }
 
+function sameCodes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function FramesPanel({
   frames,
   tlb,
@@ -96,8 +102,16 @@ export function FramesPanel({
   const canvas = useRef<HTMLCanvasElement>(null);
   const [hover, setHover] = useState<{ frame: number; x: number; y: number } | null>(null);
   const tlbFrames = new Set(tlb.entries.map((e) => (e.frame - frames.base) / pageSize));
+  const drawn = useRef<{ codes: Uint8Array; marks: string } | null>(null);
   useEffect(() => {
-    if (canvas.current) drawGrid(canvas.current, frames, tlbFrames);
+    const c = canvas.current;
+    if (c === null) return;
+    // Most calls of a replay change no frame: draw only when something did.
+    const marks = `${frames.changed.join(',')}|${[...tlbFrames].join(',')}`;
+    const last = drawn.current;
+    if (last !== null && last.marks === marks && sameCodes(last.codes, frames.codes)) return;
+    drawGrid(c, frames, tlbFrames);
+    drawn.current = { codes: frames.codes, marks };
   }, [frames, tlb]);
   const geo = gridGeometry(frames.total);
   const onMove = (e: MouseEvent) => {

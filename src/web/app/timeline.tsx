@@ -18,14 +18,46 @@ const PRIORITY: Record<number, number> = {
   [Verdict.Unchecked]: 1,
 };
 
-function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at: number): void {
+/** The calls drawn for one window and width, kept so that moving the cursor only redraws the cursor. */
+interface Base {
+  key: string;
+  t: Timeline;
+  image: HTMLCanvasElement;
+}
+
+function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at: number, cache: { base?: Base }): void {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const lanes = Math.max(1, t.lanes.length);
   const h = lanes * LANE_H + AXIS_H;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.height = `${h}px`;
+  const key = `${lo}:${hi}:${w}:${dpr}`;
+  if (cache.base?.key !== key || cache.base.t !== t) {
+    const image = document.createElement('canvas');
+    image.width = Math.round(w * dpr);
+    image.height = Math.round(h * dpr);
+    drawCalls(image, t, lo, hi, w, dpr);
+    cache.base = { key, t, image };
+  }
+  if (canvas.width !== cache.base.image.width || canvas.height !== cache.base.image.height) {
+    canvas.width = cache.base.image.width;
+    canvas.height = cache.base.image.height;
+    canvas.style.height = `${h}px`;
+  }
+  const g = canvas.getContext('2d')!;
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.drawImage(cache.base.image, 0, 0);
+  if (at >= lo && at < hi) {
+    const x = ((at - lo + 0.5) / Math.max(1, hi - lo)) * w;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = '#1d1f23';
+    g.fillRect(Math.round(x) - 1, 0, 2, lanes * LANE_H);
+  }
+}
+
+/** Every call of the window [lo, hi): the worst verdict per pixel column and lane, lane names, the axis. */
+function drawCalls(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, w: number, dpr: number): void {
+  const lanes = Math.max(1, t.lanes.length);
+  const h = lanes * LANE_H + AXIS_H;
   const g = canvas.getContext('2d')!;
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, h);
@@ -78,11 +110,6 @@ function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at
     g.fillRect(x, lanes * LANE_H, 1, 3);
     g.fillText(String(v + 1), x + 2, y);
   }
-  if (at >= lo && at < hi) {
-    const x = ((at - lo + 0.5) / span) * w;
-    g.fillStyle = '#1d1f23';
-    g.fillRect(Math.round(x) - 1, 0, 2, lanes * LANE_H);
-  }
 }
 
 function niceStep(raw: number): number {
@@ -95,6 +122,7 @@ export function TimelineView({ t }: { t: Timeline }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const [win, setWin] = useState<[number, number]>([0, t.count]);
   const dragging = useRef(false);
+  const cache = useRef<{ base?: Base }>({});
   const at = position.value;
 
   // Keep the current call in the window.
@@ -110,7 +138,7 @@ export function TimelineView({ t }: { t: Timeline }) {
   useEffect(() => {
     const c = canvas.current;
     if (c === null) return;
-    const redraw = () => draw(c, t, win[0], win[1], position.value);
+    const redraw = () => draw(c, t, win[0], win[1], position.value, cache.current);
     redraw();
     const ro = new ResizeObserver(redraw);
     ro.observe(c);
