@@ -173,6 +173,8 @@ export class ReplaySession implements ViewSession {
     logs: readonly LogInput[],
     options: ViewReplayOptions,
     progress: (text: string) => void,
+    /** Events between checkpoints (tests make it small to go through many). */
+    checkpointEvents = CHECKPOINT_EVENTS,
   ): Promise<ReplaySession> {
     const t0 = performance.now();
     const replayer = new Replayer(replayOptions(options));
@@ -195,7 +197,7 @@ export class ReplaySession implements ViewSession {
     const recorder = {
       step(ev: TraceEvent): CallOutcome | undefined {
         const n = events.length - lastEvent;
-        if (n >= CHECKPOINT_EVENTS || ((n & 63) === 0 && n > 0 && performance.now() - since >= minMs))
+        if (n >= checkpointEvents || ((n & 63) === 0 && n > 0 && performance.now() - since >= minMs))
           checkpoint();
         events.push(ev);
         const out = replayer.step(ev);

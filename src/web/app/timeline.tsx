@@ -25,11 +25,20 @@ interface Base {
   image: HTMLCanvasElement;
 }
 
-function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at: number, cache: { base?: Base }): void {
+function draw(
+  canvas: HTMLCanvasElement,
+  t: Timeline,
+  lo: number,
+  hi: number,
+  at: number,
+  cache: { base?: Base },
+): void {
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const lanes = Math.max(1, t.lanes.length);
   const h = lanes * LANE_H + AXIS_H;
+  // Not laid out (yet, or for a moment while the page is resized): nothing to draw into.
+  if (w <= 0) return;
   const key = `${lo}:${hi}:${w}:${dpr}`;
   if (cache.base?.key !== key || cache.base.t !== t) {
     const image = document.createElement('canvas');
@@ -55,7 +64,14 @@ function draw(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, at
 }
 
 /** Every call of the window [lo, hi): the worst verdict per pixel column and lane, lane names, the axis. */
-function drawCalls(canvas: HTMLCanvasElement, t: Timeline, lo: number, hi: number, w: number, dpr: number): void {
+function drawCalls(
+  canvas: HTMLCanvasElement,
+  t: Timeline,
+  lo: number,
+  hi: number,
+  w: number,
+  dpr: number,
+): void {
   const lanes = Math.max(1, t.lanes.length);
   const h = lanes * LANE_H + AXIS_H;
   const g = canvas.getContext('2d')!;
@@ -140,7 +156,14 @@ export function TimelineView({ t }: { t: Timeline }) {
     if (c === null) return;
     const redraw = () => draw(c, t, win[0], win[1], position.value, cache.current);
     redraw();
-    const ro = new ResizeObserver(redraw);
+    // Redrawing changes the canvas's height: do it outside the observer's callback, and only for a
+    // new width, so that the observer never loops.
+    let width = c.clientWidth;
+    const ro = new ResizeObserver(() => {
+      if (c.clientWidth === width) return;
+      width = c.clientWidth;
+      requestAnimationFrame(redraw);
+    });
     ro.observe(c);
     return () => ro.disconnect();
   }, [t, win, at]);
