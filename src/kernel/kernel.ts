@@ -10,7 +10,7 @@ import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
 import { AddressSpace } from '../mm/address-space.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
-import { ShmemMount } from '../mm/memory-object.js';
+import { Shmem } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
@@ -61,7 +61,8 @@ export class Kernel {
   readonly linearMap: LinearMap;
   readonly layout: Layout;
   readonly accounting: CommitAccounting;
-  readonly shmem = new ShmemMount();
+  /** Shared anonymous memory, with inode numbers of this kernel's own. */
+  readonly shmem = new Shmem();
   /** The memory syscalls, executed by the current task. */
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */

@@ -1,4 +1,4 @@
-import { MemoryObject, type ShmemMount } from '../mm/memory-object.js';
+import { MemoryObject, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
@@ -83,7 +83,7 @@ export function vmasFromSnapshot(
   snapshot: Snapshot,
   pageSize: number,
   taskSize: number,
-  shmem: ShmemMount,
+  shmem: Shmem,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -137,7 +137,7 @@ export function vmasFromSnapshot(
       e.name === '/dev/zero (deleted)' ||
       (e.perms.shared && e.inode !== 0n && e.major === 0 && e.minor === 1)
     ) {
-      file = shmems.get(e.inode) ?? shmem.newObject();
+      file = shmems.get(e.inode) ?? shmem.zeroSetup();
       shmems.set(e.inode, file);
       pgoff = Number(e.offset) / pageSize;
       flags |= VM_SHARED | VM_MAYSHARE;

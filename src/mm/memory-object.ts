@@ -23,14 +23,15 @@ export class MemoryObject {
 }
 
 /**
- * The kernel's internal shmem mount, which numbers the inodes of shared anonymous memory. One per
- * kernel, so that two kernels (or one replayed twice) number them alike.
+ * One kernel's shmem mount: the objects behind shared anonymous mappings and their inode numbers,
+ * handed out in order as `get_next_ino` does (from 1 here), so that /proc/PID/maps depends only on
+ * what ran in this kernel.
  */
-export class ShmemMount {
+export class Shmem {
   private nextInode = 1;
 
   /** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
-  newObject(): MemoryObject {
+  zeroSetup(): MemoryObject {
     return new MemoryObject('/dev/zero (deleted)', 0, 1, this.nextInode++, 'shmem');
   }
 }

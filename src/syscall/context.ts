@@ -1,6 +1,6 @@
 import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import type { ShmemMount } from '../mm/memory-object.js';
+import type { Shmem } from '../mm/memory-object.js';
 import type { CommitAccounting } from '../mm/overcommit.js';
 import type { MappedFile } from '../mm/vma.js';
 
@@ -20,8 +20,8 @@ export interface SyscallContext {
   readonly paging: PagingMode;
   readonly space: AddressSpace;
   readonly accounting: CommitAccounting;
-  /** Where shared anonymous memory gets its shmem objects. */
-  readonly shmem: ShmemMount;
+  /** The kernel's shmem mount (shared anonymous memory). */
+  readonly shmem: Shmem;
   /** The calling task's file descriptors. */
   readonly files: ReadonlyMap<number, OpenFile>;
 }

@@ -260,7 +260,7 @@ function mmapRegion(
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
   if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = ctx.shmem.newObject();
+    const shmem = ctx.shmem.zeroSetup();
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }
