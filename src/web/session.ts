@@ -65,6 +65,7 @@ const ARG_NAMES: Record<MemoryCall['syscall'], string[]> = {
 const REASONS: Record<string, string> = {
   aslr: 'placed elsewhere: the log was recorded with address randomization (replay with --relocate)',
   'unknown-memory': 'works on memory mapped before the log began (give the start maps with --maps)',
+  placement: 'the model placed the mapping at another position than Linux chose',
   'follows-difference': 'works on memory an earlier differing call left out or placed elsewhere',
   'file-mapping': 'a file mapping, which the model does not map yet',
   unexplained: 'no known cause: the model and Linux disagree',

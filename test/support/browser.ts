@@ -47,13 +47,18 @@ export async function launch(): Promise<Browser> {
 
 let bundle: Promise<WebBundle> | undefined;
 
+/** The page's files, built once per test file. */
+export function assets(): Promise<WebBundle> {
+  bundle ??= buildWebBundle();
+  return bundle;
+}
+
 /** The page for `session` as one file (what `view --html` writes); returns its file:// URL. */
 export async function pageFile(session: SessionSource, name: string): Promise<string> {
-  bundle ??= buildWebBundle();
   const dir = join(root, 'test-output', 'pages');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.html`);
-  writeFileSync(file, pageHtml(await bundle, session));
+  writeFileSync(file, pageHtml(await assets(), session));
   return `file://${file}`;
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveView } from '../../src/cli/view.js';
 import type { VirtAddr } from '../../src/hal/addr.js';
 import type { Kernel } from '../../src/kernel/kernel.js';
 import { procMaps } from '../../src/kernel/procfs.js';
@@ -17,7 +18,7 @@ import { parseStraceText } from '../../src/trace/strace-parse.js';
 import { frameRgb } from '../../src/web/app/colors.js';
 import { FrameCode, Verdict, type ViewReplayOptions } from '../../src/web/protocol.js';
 import { replayOptions } from '../../src/web/session.js';
-import { type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
+import { assets, type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/strace/', import.meta.url));
 const LOG = 'mm-exercise.strace';
@@ -211,6 +212,34 @@ describe('the view of a real log in Chromium', () => {
     );
     await screenshot(page, 'replay-walk');
     expect(errors).toEqual([]);
+  });
+
+  it('opens the page the local server gives, which fetches the -ff files from it', async () => {
+    const dir = join(fixtures, 'sh-pipeline-ff');
+    const pids = [3106, 3107, 3108, 3109];
+    const logs = pids.map((pid) => ({ path: join(dir, `trace.${pid}`) }));
+    const session = {
+      kind: 'urls' as const,
+      title: 'trace.*',
+      options: { arch: 'x86_64' as const, relocate: true, ramBytes: 2 ** 26 },
+      urls: pids.map((pid, i) => ({ name: `trace.${pid}`, pid, url: `log/${i}` })),
+    };
+    const { server, url } = await serveView(await assets(), session, logs, '127.0.0.1', 0);
+    try {
+      const { page: served, errors: servedErrors } = await browser.page();
+      await served.goto(url);
+      await shown(served);
+      const lanes = await served.evaluate(() =>
+        (
+          window as unknown as { levitate: { timeline: { value: { lanes: Array<{ pid: number }> } } } }
+        ).levitate.timeline.value.lanes.map((l) => l.pid),
+      );
+      expect(lanes).toEqual(pids);
+      expect(servedErrors).toEqual([]);
+      await served.close();
+    } finally {
+      server.close();
+    }
   });
 
   it('takes a log dropped on the page, with a lane per process', async () => {
