@@ -89,3 +89,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** The maps lines the region list shows, lowest address first, as /proc/PID/maps prints them. */
+export async function drawnMaps(page: Page): Promise<string> {
+  const rows = await page
+    .locator('#regions tr.region-row')
+    .evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
+  return rows
+    .reverse()
+    .map((l) => `${l}\n`)
+    .join('');
+}

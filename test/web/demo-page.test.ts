@@ -6,23 +6,13 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedScenario } from '../../src/demo/seed-scenario.js';
 import { procMaps } from '../../src/kernel/procfs.js';
-import { type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
+import { type Browser, drawnMaps, launch, pageFile, screenshot, shown } from '../support/browser.js';
 
 /** The scenario run here up to and including step `p`. */
 function modelAt(p: number) {
   const s = seedScenario({ arch: 'aarch64', ramBytes: 8 * 2 ** 20 });
   const outcomes = s.steps.slice(0, p + 1).map((step) => step.run());
   return { kernel: s.kernel, task: s.task(), outcome: outcomes[p] };
-}
-
-async function drawnMaps(page: Page): Promise<string> {
-  const rows = await page
-    .locator('#regions tr.region-row')
-    .evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
-  return rows
-    .reverse()
-    .map((l) => `${l}\n`)
-    .join('');
 }
 
 describe("the seed's demo in Chromium", () => {

@@ -18,7 +18,7 @@ import { parseStraceText } from '../../src/trace/strace-parse.js';
 import { frameRgb } from '../../src/web/app/colors.js';
 import { FrameCode, Verdict, type ViewReplayOptions } from '../../src/web/protocol.js';
 import { replayOptions } from '../../src/web/session.js';
-import { assets, type Browser, launch, pageFile, screenshot, shown } from '../support/browser.js';
+import { assets, type Browser, drawnMaps, launch, pageFile, screenshot, shown } from '../support/browser.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/strace/', import.meta.url));
 const LOG = 'mm-exercise.strace';
@@ -54,17 +54,6 @@ const position = (page: Page) =>
   page.evaluate(
     () => (window as unknown as { levitate: { position: { value: number } } }).levitate.position.value,
   );
-
-/** The maps lines the region list shows, lowest address first. */
-async function drawnMaps(page: Page): Promise<string> {
-  const rows = await page
-    .locator('#regions tr.region-row')
-    .evaluateAll((trs) => trs.map((t) => t.getAttribute('data-maps')!));
-  return rows
-    .reverse()
-    .map((l) => `${l}\n`)
-    .join('');
-}
 
 /** Checks the regions, frame counts and the root table's pixel against the model after call p. */
 async function expectModelState(page: Page, p: number): Promise<void> {
