@@ -4,7 +4,7 @@
  * the log on 127.0.0.1 or writes one self-contained HTML file with the log inside.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +89,11 @@ export function viewOptionsOf(flags: ReplayFlags): ViewReplayOptions {
 async function checkLog(files: Array<{ path: string; pid?: number }>, flags: ReplayFlags): Promise<string> {
   const options = replayOptionsOf(flags);
   const replayer = newReplayer(options, flags.maps);
-  const inputs = files.map((f) => ({ name: f.path, pid: f.pid, open: () => [readFileSync(f.path)] }));
+  const inputs = files.map((f) => ({
+    name: f.path,
+    pid: f.pid,
+    open: () => createReadStream(f.path, { highWaterMark: 1 << 20 }),
+  }));
   try {
     await drive(replayer, inputs, { arch: options.arch, lenient: flags.lenient ?? false }, { line() {} });
   } catch (e) {

@@ -29,7 +29,7 @@
 
 export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
 export { TraceSyntaxError } from './errors.js';
-export { LineSplitter, type LogChunk, linesOf } from './lines.js';
+export { LineSplitter, lineBatches } from './lines.js';
 export {
   formatMaps,
   formatMapsLine,

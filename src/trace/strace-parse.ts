@@ -9,7 +9,7 @@
 import { ArgError, decodeMemoryArgs } from './decode.js';
 import { errnoNumber } from './errno.js';
 import { excerptAt, TraceSyntaxError } from './errors.js';
-import { type LogChunk, linesOf } from './lines.js';
+import { lineBatches } from './lines.js';
 import {
   type Duration,
   type LinePrefix,
@@ -618,13 +618,16 @@ export async function* parseLines(
   return state;
 }
 
-/** Parse a stream of chunks (a Node Readable of a file, standard input or a pipe; a browser File's stream). */
-export function parseReadable(
-  input: AsyncIterable<LogChunk> | Iterable<LogChunk>,
+/** Parse a stream of chunks (a Node Readable: a file, standard input, a pipe; a browser File's stream), a chunk at a time. */
+export async function* parseReadable(
+  input: AsyncIterable<string | Uint8Array>,
   options: ParseOptions = {},
   state: ParserState = createParserState(options),
 ): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  return parseLines(linesOf(input), options, state);
+  for await (const lines of lineBatches(input)) {
+    for (const l of lines) yield parseLine(l, state);
+  }
+  return state;
 }
 
 /** The pid in a -ff output file name (`trace.1234` → 1234), or undefined. */

@@ -71,6 +71,11 @@ const REASONS: Record<string, string> = {
   unexplained: 'no known cause: the model and Linux disagree',
 };
 
+/** Chunks the page already holds, as the stream drive reads. */
+async function* chunksOf(chunks: ReadonlyArray<string | Uint8Array>): AsyncGenerator<string | Uint8Array> {
+  yield* chunks;
+}
+
 /** The decoded arguments of a call, named as in the syscall's prototype. */
 export function callArgs(call: MemoryCall, arch: Arch): Array<{ name: string; value: string }> {
   const names = ARG_NAMES[call.syscall];
@@ -211,7 +216,11 @@ export class ReplaySession implements ViewSession {
       },
     };
     checkpoint();
-    const inputs: TraceInput[] = logs.map((l) => ({ name: l.name, pid: l.pid, open: () => l.chunks }));
+    const inputs: TraceInput[] = logs.map((l) => ({
+      name: l.name,
+      pid: l.pid,
+      open: () => chunksOf(l.chunks),
+    }));
     await drive(
       recorder,
       inputs,
