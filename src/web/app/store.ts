@@ -26,6 +26,8 @@ export const status = signal('starting');
 export const error = signal('');
 /** Milliseconds from asking for a step to the page having drawn it. */
 export const lastStepMs = signal(0);
+/** When the page started, had the timeline, and first drew a step (performance.now() ms), for the benchmark. */
+export const timing = { start: performance.now(), opened: 0, firstDrawn: 0 };
 /** Options for logs dropped on the page. */
 export const dropOptions = signal<ViewReplayOptions>({ relocate: true });
 
@@ -94,7 +96,10 @@ class Client {
 
   /** The page drew the current view. */
   rendered(): void {
-    if (view.value !== null) lastStepMs.value = performance.now() - this.seekStart;
+    if (view.value !== null) {
+      lastStepMs.value = performance.now() - this.seekStart;
+      if (timing.firstDrawn === 0) timing.firstDrawn = performance.now();
+    }
     const w = this.renderWaiters;
     this.renderWaiters = [];
     for (const f of w) f();
@@ -113,6 +118,7 @@ class Client {
       case 'opened':
         if (m.id !== this.openId) return;
         timeline.value = m.timeline;
+        timing.opened = performance.now();
         status.value = `opened in ${m.timeline.openMs.toFixed(0)} ms`;
         this.seek(firstInteresting(m.timeline));
         return;
