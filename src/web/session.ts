@@ -151,7 +151,6 @@ function stepViewOf(
 /** A strace log replayed through the model. */
 export class ReplaySession implements ViewSession {
   readonly timeline: Timeline;
-  private readonly store = new CheckpointStore();
   /** The state before event `event` of each checkpoint, in event order. */
   private readonly checkpoints: Array<{ event: number; cp: Checkpoint }>;
   /** The next event the live replayer will run. */
@@ -160,6 +159,7 @@ export class ReplaySession implements ViewSession {
   private current: Task | undefined;
 
   private constructor(
+    private readonly store: CheckpointStore,
     private readonly replayer: Replayer,
     private readonly events: TraceEvent[],
     private readonly calls: CallOutcome[],
@@ -274,6 +274,7 @@ export class ReplaySession implements ViewSession {
       checkpoints: checkpoints.length,
     };
     const s = new ReplaySession(
+      store,
       replayer,
       events,
       calls,
@@ -311,6 +312,7 @@ export class ReplaySession implements ViewSession {
 
   step(position: number): StepView {
     const t0 = performance.now();
+    if (this.calls.length === 0) throw new Error('the log has no memory calls');
     const p = Math.max(0, Math.min(position, this.calls.length - 1));
     const e = this.callEvent[p];
     this.seekEvent(e);

@@ -119,7 +119,10 @@ class Client {
         if (m.id !== this.openId) return;
         timeline.value = m.timeline;
         timing.opened = performance.now();
-        status.value = `opened in ${m.timeline.openMs.toFixed(0)} ms`;
+        status.value =
+          m.timeline.count === 0
+            ? 'the log has no memory calls'
+            : `opened in ${m.timeline.openMs.toFixed(0)} ms`;
         this.seek(firstInteresting(m.timeline));
         return;
       case 'step': {
