@@ -466,8 +466,11 @@ export class DemoSession implements ViewSession {
       notes: o.notes,
     };
     if (atFailure) {
-      // The view is taken inside the call, at the refused allocation; the call then completes.
+      // The view is taken inside the call, at the refused allocation; the call then completes, and
+      // the model is put back as it was at the refusal, for the walks and frames asked next.
       let at: StepView | undefined;
+      const store = new CheckpointStore();
+      let refused: Checkpoint | undefined;
       const allocated = kernel.frames.allocations;
       watchFailures(kernel, () => {
         if (at !== undefined) return;
@@ -478,9 +481,12 @@ export class DemoSession implements ViewSession {
           'step on to see the state after the rollback',
         ];
         at = stepViewOf(kernel, this.scenario.task(), call, before, t0);
+        refused = store.take(kernel);
       });
       this.scenario.steps[step].run();
-      if (at === undefined) throw new Error(`step ${step + 1} no longer fails an allocation`);
+      if (at === undefined || refused === undefined)
+        throw new Error(`step ${step + 1} no longer fails an allocation`);
+      store.restore(refused);
       return at;
     }
     this.scenario.steps[step].run();
