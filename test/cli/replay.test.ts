@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { syntheticLog } from '../../src/replay/synthetic.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,11 +18,7 @@ const cli = (args: string[], input?: string) =>
 const tmp = mkdtempSync(join(tmpdir(), 'levitate-replay-'));
 const ANON = 'PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0';
 
-beforeAll(() => {
-  // The command under test is the build; make sure it is the current source.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-});
+// The command under test is the build, made from the current source by test/support/global-setup.ts.
 
 describe('levitate-mm replay', () => {
   it('prints a log the model wrote unchanged, with a summary on stderr, exit 0', () => {

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeWebBundle } from '../../tools/web-bundle.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'test/fixtures/strace');
@@ -22,12 +21,8 @@ const sessionOf = (html: string) =>
     /<script type="application\/json" id="session">(.*?)<\/script>/s.exec(html)![1].replace(/<\\\//g, '</'),
   );
 
-beforeAll(async () => {
-  // The command under test is the build: the current source, and the page next to it.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-  await writeWebBundle(join(root, 'dist/page'));
-});
+// The command under test is the build and the page next to it, made from the current source by
+// test/support/global-setup.ts.
 
 describe('levitate-mm view', () => {
   it('writes one self-contained page with the log and the replay options inside', () => {
