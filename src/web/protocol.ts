@@ -54,7 +54,8 @@ export type SessionSource =
 
 export type ToWorker =
   | { type: 'open'; source: SessionSource; id: number }
-  | { type: 'seek'; position: number; id: number }
+  /** Go to a call; the walk of `address` (or, when null, of the address the step suggests) comes with it. */
+  | { type: 'seek'; position: number; address: number | null; id: number }
   | { type: 'walk'; address: number; id: number }
   | { type: 'frame'; frame: number; id: number };
 
@@ -83,7 +84,7 @@ export interface Timeline {
 export type FromWorker =
   | { type: 'progress'; id: number; text: string }
   | { type: 'opened'; id: number; timeline: Timeline }
-  | { type: 'step'; id: number; view: StepView }
+  | { type: 'step'; id: number; view: StepView; walk: WalkView | null }
   | { type: 'walk'; id: number; walk: WalkView }
   | { type: 'frame'; id: number; info: FrameInfo }
   | { type: 'error'; id: number; message: string };

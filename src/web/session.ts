@@ -50,7 +50,7 @@ export interface ViewSession {
  * at most about that much. Never closer than three times what the last checkpoint cost.
  */
 const CHECKPOINT_EVENTS = 2048;
-const CHECKPOINT_MS = 8;
+const CHECKPOINT_MS = 20;
 
 const ARG_NAMES: Record<MemoryCall['syscall'], string[]> = {
   mmap: ['addr', 'length', 'prot', 'flags', 'fd', 'offset'],

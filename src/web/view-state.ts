@@ -19,6 +19,7 @@ import {
   type RegionKind,
   type RegionView,
   type SpaceView,
+  type StepView,
   type TlbView,
   type WalkLevel,
   type WalkView,
@@ -203,6 +204,13 @@ export function tlbView(kernel: Kernel): TlbView {
   }
   entries.sort((a, b) => a.root - b.root || a.page - b.page);
   return { entries, hits: kernel.tlb.hits, misses: kernel.tlb.misses };
+}
+
+/** The address to walk when none was chosen: the start of what the call changed, else of the first region. */
+export function defaultAddress(v: StepView): number | null {
+  const regions = v.space?.regions ?? [];
+  const changed = regions.find((r) => r.changed && r.resident > 0) ?? regions.find((r) => r.changed);
+  return (changed ?? regions.find((r) => r.resident > 0) ?? regions[0])?.start ?? null;
 }
 
 /** The level names of the architecture's manual, root first. */

@@ -4,6 +4,7 @@
  */
 import type { FromWorker, LogInput, SessionSource, ToWorker } from './protocol.js';
 import { DemoSession, ReplaySession, type ViewSession } from './session.js';
+import { defaultAddress } from './view-state.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -49,7 +50,10 @@ function serve(): void {
       if (session === undefined) throw new Error('no session is open');
       if (m.type === 'seek') {
         const view = session.step(m.position);
-        scope.postMessage({ type: 'step', id: m.id, view }, [view.frames.codes.buffer as ArrayBuffer]);
+        // The walk comes in the same message, so that the page draws the step once.
+        const a = m.address ?? defaultAddress(view);
+        const walk = a !== null && view.space !== null ? session.walk(a) : null;
+        scope.postMessage({ type: 'step', id: m.id, view, walk }, [view.frames.codes.buffer as ArrayBuffer]);
       } else if (m.type === 'walk') {
         scope.postMessage({ type: 'walk', id: m.id, walk: session.walk(m.address) });
       } else if (m.type === 'frame') {

@@ -148,10 +148,10 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
               <line x1="0" y1="0" x2="0" y2="6" stroke="#d64541" stroke-width="2" />
             </pattern>
           </defs>
-          {layout.pieces.map((p) => {
+          {layout.pieces.map((p, i) => {
             if (p.kind === 'gap') {
               return p.compressed ? (
-                <g key={`g${p.start}`}>
+                <g key={i}>
                   <line
                     x1={8}
                     x2={W - 8}
@@ -169,7 +169,7 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
             if (p.kind === 'removed') {
               return (
                 <rect
-                  key={`x${p.start}`}
+                  key={i}
                   class="removed"
                   x={4}
                   y={p.y}
@@ -186,7 +186,7 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
             return (
               // biome-ignore lint/a11y/noStaticElementInteractions: the list beside the strip offers the same choice
               <rect
-                key={`r${r.start}`}
+                key={i}
                 class="region"
                 data-start={r.start}
                 data-end={r.end}
@@ -211,12 +211,19 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
         </svg>
         <div class="regions">
           <table class="mono" id="regions">
+            <colgroup>
+              <col style={{ width: '212px' }} />
+              <col style={{ width: '40px' }} />
+              <col style={{ width: '64px' }} />
+              <col style={{ width: '40px' }} />
+              <col />
+            </colgroup>
             <tbody>
-              {rows.map((row) => {
+              {rows.map((row, i) => {
                 const r = row.r;
                 if (r === undefined) {
                   return (
-                    <tr key={`x${row.start}`} class="removed">
+                    <tr key={i} class="removed">
                       <td colSpan={5}>
                         {row.start.toString(16)}-{row.end.toString(16)} unmapped by this call (
                         {sizeText(row.end - row.start)})
@@ -232,7 +239,7 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
                 ].join(' ');
                 return (
                   <tr
-                    key={`r${r.start}`}
+                    key={i}
                     class={`region-row ${cls}`}
                     data-maps={r.maps}
                     data-resident={r.resident}

@@ -148,7 +148,7 @@ function App() {
               <div>
                 <CallPanel call={v.call} t={t} />
                 <div style={{ height: '10px' }} />
-                <WalkPanel walk={walk.value} arch={t.arch} />
+                <WalkPanel arch={t.arch} />
               </div>
               <FramesPanel frames={v.frames} tlb={v.tlb} pageSize={t.pageSize} />
             </main>

@@ -3,7 +3,7 @@
  * that step, the chosen address and its walk. One worker computes everything; a seek asked while
  * another is in flight replaces any seek still waiting, so scrubbing never queues up work.
  */
-import { signal } from '@preact/signals';
+import { batch, signal } from '@preact/signals';
 import {
   type FrameInfo,
   type FromWorker,
@@ -82,7 +82,7 @@ class Client {
     }
     this.seekInFlight = true;
     this.seekStart = performance.now();
-    this.send({ type: 'seek', position: q } as Send);
+    this.send({ type: 'seek', position: q, address: address.value } as Send);
   }
 
   requestWalk(a: number): void {
@@ -133,9 +133,11 @@ class Client {
           this.seek(w);
           return;
         }
-        view.value = m.view;
-        const a = address.value ?? defaultAddress(m.view);
-        if (a !== null) this.requestWalk(a);
+        batch(() => {
+          view.value = m.view;
+          walk.value = m.walk;
+          if (address.value === null && m.walk !== null) address.value = m.walk.address;
+        });
         return;
       }
       case 'walk':
@@ -158,13 +160,6 @@ function firstInteresting(t: Timeline): number {
   if (t.kind === 'demo') return 0;
   const d = t.verdict.indexOf(Verdict.Differs);
   return d >= 0 ? d : t.count - 1;
-}
-
-/** The address to walk when none was chosen: the start of what the call changed, else of the first region. */
-function defaultAddress(v: StepView): number | null {
-  const regions = v.space?.regions ?? [];
-  const changed = regions.find((r) => r.changed && r.resident > 0) ?? regions.find((r) => r.changed);
-  return (changed ?? regions.find((r) => r.resident > 0) ?? regions[0])?.start ?? null;
 }
 
 let client: Client | undefined;

@@ -3,9 +3,8 @@
  * the entry there with its fields decoded by the architecture manual's names, down to the frame.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { WalkView } from '../protocol.js';
 import { hex } from './colors.js';
-import { address, worker } from './store.js';
+import { address, walk as walkSignal, worker } from './store.js';
 
 const word = (lo: number, hi: number) =>
   `0x${(hi >>> 0).toString(16).padStart(8, '0')}_${(lo >>> 0).toString(16).padStart(8, '0')}`;
@@ -14,7 +13,8 @@ function bits(b: readonly [number, number]): string {
   return b[0] === b[1] ? `${b[0]}` : `${b[0]}:${b[1]}`;
 }
 
-export function WalkPanel({ walk, arch }: { walk: WalkView | null; arch: string }) {
+export function WalkPanel({ arch }: { arch: string }) {
+  const walk = walkSignal.value;
   const [text, setText] = useState('');
   useEffect(() => {
     if (address.value !== null) setText(hex(address.value));
