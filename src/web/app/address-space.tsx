@@ -257,7 +257,7 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
                     <td style={{ textAlign: 'right' }} title="resident pages">
                       {r.resident}
                     </td>
-                    <td>{nameOf(r)}</td>
+                    <td title={nameOf(r)}>{nameOf(r)}</td>
                   </tr>
                 );
               })}
