@@ -1,17 +1,28 @@
 /**
- * Strace logs on disk: the file and directory access the pure parser (src/trace) leaves to the
- * command line, so that everything below src/cli runs in a browser too.
+ * strace logs on the host: files, streams and the PREFIX.PID files of `strace -ff`, read as lines
+ * for the parser (src/trace, which has no file access of its own, so that it runs in a browser).
  */
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  createParserState,
-  type ParserState,
-  parseReadable,
-  pidFromFileName,
-} from '../trace/strace-parse.js';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { createParserState, type ParserState, parseLines, pidFromFileName } from '../trace/strace-parse.js';
 import type { ParseOptions, TraceEvent } from '../trace/strace-types.js';
+
+/** The lines of a byte stream (a file, standard input, a pipe), without their line ends. */
+export function linesOf(input: Readable | NodeJS.ReadableStream): AsyncIterable<string> {
+  return createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+}
+
+/** Parse a byte stream. */
+export function parseReadable(
+  input: Readable | NodeJS.ReadableStream,
+  options: ParseOptions = {},
+  state: ParserState = createParserState(options),
+): AsyncGenerator<TraceEvent, ParserState, undefined> {
+  return parseLines(linesOf(input), options, state);
+}
 
 /**
  * Parse a file. `file` defaults to the path; with `perPidFile: true` the pid of unprefixed lines is

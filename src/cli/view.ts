@@ -13,14 +13,9 @@ import { drive } from '../replay/drive.js';
 import { ReplayContradiction } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import type { LogInput, SessionSource, ViewReplayOptions } from '../web/protocol.js';
-import {
-  addReplayOptions,
-  newReplayer,
-  type ReplayFlags,
-  ReplayUsageError,
-  replayOptionsOf,
-  traceFiles,
-} from './replay.js';
+import { addReplayOptions, newReplayer, type ReplayFlags, replayOptionsOf, traceFiles } from './replay.js';
+import { linesOf } from './trace-files.js';
+import { UsageError } from './values.js';
 
 /** The built page: template, page script, worker script (dist/page, built by tools/web-bundle.ts). */
 export interface PageAssets {
@@ -53,7 +48,7 @@ export function builtAssets(): PageAssets {
   const dir = fileURLToPath(new URL('../page/', import.meta.url));
   const files = ['index.html', 'app.js', 'worker.js'].map((f) => `${dir}${f}`);
   if (!files.every((f) => existsSync(f))) {
-    throw new ReplayUsageError(`the page is not built (${dir}app.js is missing): run npm run build`);
+    throw new UsageError(`the page is not built (${dir}app.js is missing): run npm run build`);
   }
   const [html, app, worker] = files.map((f) => readFileSync(f, 'utf8'));
   return { html, app, worker };
@@ -88,19 +83,19 @@ export function viewOptionsOf(flags: ReplayFlags): ViewReplayOptions {
  */
 async function checkLog(files: Array<{ path: string; pid?: number }>, flags: ReplayFlags): Promise<string> {
   const options = replayOptionsOf(flags);
-  const replayer = newReplayer(options, flags.maps);
+  const replayer = newReplayer(options);
   const inputs = files.map((f) => ({
     name: f.path,
     pid: f.pid,
-    open: () => createReadStream(f.path, { highWaterMark: 1 << 20 }),
+    lines: () => linesOf(createReadStream(f.path)),
   }));
   try {
     await drive(replayer, inputs, { arch: options.arch, lenient: flags.lenient ?? false }, { line() {} });
   } catch (e) {
-    if (e instanceof TraceSyntaxError) throw new ReplayUsageError(e.message);
+    if (e instanceof TraceSyntaxError) throw new UsageError(e.message);
     if (e instanceof ReplayContradiction) {
       const name = files.length === 1 ? files[0].path : 'the log';
-      throw new ReplayUsageError(`${name}:${e.message.replace(/^line /, '')}`);
+      throw new UsageError(`${name}:${e.message.replace(/^line /, '')}`);
     }
     throw e;
   }
@@ -162,9 +157,9 @@ export function serveView(
 }
 
 export async function runView(trace: string | undefined, flags: ViewFlags): Promise<void> {
-  if (flags.demo && trace !== undefined) throw new ReplayUsageError('give either a log or --demo, not both');
-  if (!flags.demo && trace === undefined) throw new ReplayUsageError('give a strace log to view, or --demo');
-  if (trace === '-') throw new ReplayUsageError('view reads a log file, not standard input');
+  if (flags.demo && trace !== undefined) throw new UsageError('give either a log or --demo, not both');
+  if (!flags.demo && trace === undefined) throw new UsageError('give a strace log to view, or --demo');
+  if (trace === '-') throw new UsageError('view reads a log file, not standard input');
   const assets = builtAssets();
   let session: SessionSource;
   let files: Array<{ path: string; pid?: number }> = [];
@@ -195,9 +190,7 @@ export async function runView(trace: string | undefined, flags: ViewFlags): Prom
     try {
       writeFileSync(flags.html, html);
     } catch (e) {
-      throw new ReplayUsageError(
-        `cannot write ${flags.html}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`,
-      );
+      throw new UsageError(`cannot write ${flags.html}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
     }
     process.stderr.write(
       `levitate-mm view: wrote ${flags.html} (${html.length} bytes): open it in a browser\n`,
@@ -208,7 +201,7 @@ export async function runView(trace: string | undefined, flags: ViewFlags): Prom
   try {
     served = await serveView(assets, session, files, '127.0.0.1', flags.port);
   } catch (e) {
-    throw new ReplayUsageError(`cannot listen on 127.0.0.1:${flags.port}: ${(e as Error).message}`);
+    throw new UsageError(`cannot listen on 127.0.0.1:${flags.port}: ${(e as Error).message}`);
   }
   process.stdout.write(`${served.url}\n`);
   process.stderr.write('levitate-mm view: serving the view; Ctrl-C to stop\n');
@@ -254,15 +247,6 @@ Home/End; click a region to walk its page tables; drop another log (or strace -f
     .action(async (trace: string | undefined, flags: ViewFlags, cmd: Command) => {
       // The page draws every frame: a smaller machine than replay's by default.
       if (cmd.getOptionValueSource('ram') === 'default') flags.ram = VIEW_RAM;
-      try {
-        await runView(trace, flags);
-      } catch (e) {
-        if (e instanceof ReplayUsageError || e instanceof TraceSyntaxError) {
-          process.stderr.write(`levitate-mm: ${e.message}\n`);
-          process.exitCode = 2;
-          return;
-        }
-        throw e;
-      }
+      await runView(trace, flags);
     });
 }

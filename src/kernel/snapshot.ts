@@ -1,3 +1,5 @@
+import { hex } from '../hal/addr.js';
+import type { AnonVma } from '../mm/anon-vma.js';
 import { MemoryObject, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
@@ -16,7 +18,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from '../mm/vm-flags.js';
-import { AnonIdentity, Vma } from '../mm/vma.js';
+import { Vma } from '../mm/vma.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 
 /** A process's memory as /proc shows it, to start a task from. */
@@ -83,6 +85,7 @@ export function vmasFromSnapshot(
   snapshot: Snapshot,
   pageSize: number,
   taskSize: number,
+  newAnonVma: () => AnonVma,
   shmem: Shmem,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
@@ -121,7 +124,7 @@ export function vmasFromSnapshot(
     const start = Number(e.start);
     const end = Number(e.end);
     if (e.end > BigInt(taskSize))
-      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE 0x${taskSize.toString(16)}`);
+      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE ${hex(taskSize)}`);
     if (start % pageSize || end % pageSize || start >= end)
       throw new SnapshotError(`${where}: not page-aligned or empty`);
     if (start < lastEnd) throw new SnapshotError(`${where}: overlaps or is out of order`);
@@ -150,10 +153,10 @@ export function vmasFromSnapshot(
       name = e.name;
     }
     const vma = new Vma({ start, end, flags, pgoff, file, name, droppable });
-    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED)) vma.anon = newAnonVma();
     if (file !== null && file.kind === 'file' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+      vma.anon = newAnonVma();
+    if (vma.anon !== null) vma.chain = [vma.anon];
     if (e.name === '[heap]') heap = heap ? { start: heap.start, end } : { start, end };
     if (e.name === '[stack]') stack = vma;
     vmas.push(vma);

@@ -224,7 +224,8 @@ function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): vo
   const prot = vma.prot;
   const readOnly = copyOnWriteProt(prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
-    if (frame === space.zeroFrame) return prot;
+    // The zero page is skipped (`vm_normal_page` finds no page) and stays read-only.
+    if (frame === space.zeroFrame) return readOnly;
     space.lazyFree.set(va, frame);
     return readOnly;
   });

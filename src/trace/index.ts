@@ -1,10 +1,11 @@
 /**
- * The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. Pure TypeScript.
+ * The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. Pure TypeScript, with
+ * no file access (it runs in a browser too): lines come in from the caller.
  *
  * Parsing (one event per input line; constant memory apart from calls left `<unfinished ...>`):
  *
  *   const state = createParserState({ file: 'app.strace', lenient: false, arch: 'x86_64' });
- *   for await (const ev of parseReadable(fileStream, {}, state)) {
+ *   for await (const ev of parseLines(lines, {}, state)) {
  *     if (ev.kind === 'memory') {            // mmap, munmap, mprotect, pkey_mprotect, brk, mremap, madvise
  *       const answer = model.run(ev.call);   // ev.call: MemoryCall, all values bigint
  *       out.write(`${formatCall(ev, { result: answer })}\n`);  // the original line if the answers agree
@@ -14,9 +15,8 @@
  *   }
  *   finishParse(state);                      // calls never resumed
  *
- * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines,
- * `parseReadable` any (async) iterable of chunks (process.stdin, a file stream, a browser File's
- * stream), `parseStraceText` a string; `LineSplitter` cuts chunks into lines synchronously. Bad input throws
+ * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines
+ * (in Node, `readline.createInterface({ input: stream })`), `parseStraceText` a string. Bad input throws
  * `TraceSyntaxError` (`file:line:column: expected ..., found ...`); with `lenient: true` it becomes an
  * `invalid` event and is counted in `state.stats.invalid`.
  *
@@ -29,7 +29,6 @@
 
 export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
 export { TraceSyntaxError } from './errors.js';
-export { LineSplitter, lineBatches } from './lines.js';
 export {
   formatMaps,
   formatMapsLine,
@@ -46,11 +45,11 @@ export {
   formatCall,
   formatEvent,
   formatFlags,
+  formatHex,
   formatMemoryArgs,
   formatMmapFlags,
   formatResult,
   formatXval,
-  hex,
   makePrefix,
   type PrintableCall,
 } from './strace-format.js';
@@ -61,7 +60,6 @@ export {
   type ParseStats,
   parseLine,
   parseLines,
-  parseReadable,
   parseStraceText,
   pidFromFileName,
 } from './strace-parse.js';

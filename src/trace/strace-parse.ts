@@ -2,14 +2,13 @@
  * A streaming parser for strace output.
  *
  * The core is `parseLine(line, state)`, which turns one line into one event and keeps only the calls
- * that are `<unfinished ...>` in `state`; `parseLines`, `parseReadable` and `parseStraceText` drive it
- * over whole inputs (files are read by the command line: `src/cli/trace-files.ts`).
+ * that are `<unfinished ...>` in `state`; `parseLines`, `parseReadable`, `parseStraceText` and
+ * `parseStraceFile` drive it over whole inputs.
  */
 
 import { ArgError, decodeMemoryArgs } from './decode.js';
 import { errnoNumber } from './errno.js';
 import { excerptAt, TraceSyntaxError } from './errors.js';
-import { lineBatches } from './lines.js';
 import {
   type Duration,
   type LinePrefix,
@@ -614,18 +613,6 @@ export async function* parseLines(
 ): AsyncGenerator<TraceEvent, ParserState, undefined> {
   for await (const l of lines) {
     yield parseLine(l, state);
-  }
-  return state;
-}
-
-/** Parse a stream of chunks (a Node Readable: a file, standard input, a pipe; a browser File's stream), a chunk at a time. */
-export async function* parseReadable(
-  input: AsyncIterable<string | Uint8Array>,
-  options: ParseOptions = {},
-  state: ParserState = createParserState(options),
-): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  for await (const lines of lineBatches(input)) {
-    for (const l of lines) yield parseLine(l, state);
   }
   return state;
 }

@@ -11,7 +11,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { Task } from '../kernel/task.js';
 import type { LayoutOptions } from '../mm/layout.js';
 import { drive, type TraceInput } from '../replay/drive.js';
-import { type CallOutcome, Replayer, resultText } from '../replay/engine.js';
+import { type CallOutcome, type DivergenceReason, Replayer, resultText } from '../replay/engine.js';
+import { LineSplitter } from '../trace/lines.js';
 import { formatMemoryArgs } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, TraceEvent } from '../trace/strace-types.js';
 import { type Checkpoint, CheckpointStore } from './checkpoint.js';
@@ -62,18 +63,25 @@ const ARG_NAMES: Record<MemoryCall['syscall'], string[]> = {
   madvise: ['addr', 'length', 'advice'],
 };
 
-const REASONS: Record<string, string> = {
+const REASONS: Record<DivergenceReason, string> = {
   aslr: 'placed elsewhere: the log was recorded with address randomization (replay with --relocate)',
   'unknown-memory': 'works on memory mapped before the log began (give the start maps with --maps)',
   placement: 'the model placed the mapping at another position than Linux chose',
   'follows-difference': 'works on memory an earlier differing call left out or placed elsewhere',
-  'file-mapping': 'a file mapping, which the model does not map yet',
   unexplained: 'no known cause: the model and Linux disagree',
 };
 
-/** Chunks the page already holds, as the stream drive reads. */
-async function* chunksOf(chunks: ReadonlyArray<string | Uint8Array>): AsyncGenerator<string | Uint8Array> {
-  yield* chunks;
+/** The lines of a log the page holds as chunks (text, or the bytes of a File), a chunk at a time. */
+async function* linesOfChunks(chunks: ReadonlyArray<string | Uint8Array>): AsyncGenerator<string> {
+  const splitter = new LineSplitter();
+  for (const chunk of chunks) {
+    const out: string[] = [];
+    splitter.push(chunk, out);
+    yield* out;
+  }
+  const out: string[] = [];
+  splitter.end(out);
+  yield* out;
 }
 
 /** The decoded arguments of a call, named as in the syscall's prototype. */
@@ -219,7 +227,7 @@ export class ReplaySession implements ViewSession {
     const inputs: TraceInput[] = logs.map((l) => ({
       name: l.name,
       pid: l.pid,
-      open: () => chunksOf(l.chunks),
+      lines: () => linesOfChunks(l.chunks),
     }));
     await drive(
       recorder,
@@ -345,7 +353,7 @@ export class ReplaySession implements ViewSession {
       view.notes.push(`the model placed it at 0x${o.model.toString(16)}`);
     }
     if (!ran) view.notes.push(o.status === 'no-result' ? 'the log has no result: not run' : 'not modelled');
-    if (o.reason !== undefined) view.reason = REASONS[o.reason] ?? o.reason;
+    if (o.reason !== undefined) view.reason = REASONS[o.reason];
     if (o.causeLine !== undefined) view.causeLine = o.causeLine;
     return view;
   }
