@@ -14,6 +14,7 @@ import { drive, type TraceInput } from '../replay/drive.js';
 import { type CallOutcome, type DivergenceReason, Replayer, resultText } from '../replay/engine.js';
 import { LineSplitter } from '../trace/lines.js';
 import { formatMemoryArgs } from '../trace/strace-format.js';
+import { createParserState, parseLine } from '../trace/strace-parse.js';
 import type { MemoryCall, MemoryCallEvent, TraceEvent } from '../trace/strace-types.js';
 import { type Checkpoint, CheckpointStore } from './checkpoint.js';
 import {
@@ -224,20 +225,37 @@ export class ReplaySession implements ViewSession {
       },
     };
     checkpoint();
-    const inputs: TraceInput[] = logs.map((l) => ({
-      name: l.name,
-      pid: l.pid,
-      lines: () => linesOfChunks(l.chunks),
-    }));
-    await drive(
-      recorder,
-      inputs,
-      { arch: replayer.arch, lenient: options.lenient ?? false },
-      {
-        line() {},
-        progress: (n) => progress(`${n} lines replayed`),
-      },
-    );
+    const lenient = options.lenient ?? false;
+    if (logs.length === 1) {
+      // One log: its events in order, as drive would step them, without an await per line (the
+      // page holds the whole log already; drive's merging is for the files of strace -ff).
+      const [log] = logs;
+      const state = createParserState({ file: log.name, lenient, arch: replayer.arch, pid: log.pid });
+      const splitter = new LineSplitter();
+      const feed = (lines: string[]) => {
+        for (const l of lines) recorder.step(parseLine(l, state));
+      };
+      for (const chunk of log.chunks) {
+        const lines: string[] = [];
+        splitter.push(chunk, lines);
+        feed(lines);
+      }
+      const last: string[] = [];
+      splitter.end(last);
+      feed(last);
+    } else {
+      const inputs: TraceInput[] = logs.map((l) => ({
+        name: l.name,
+        pid: l.pid,
+        lines: () => linesOfChunks(l.chunks),
+      }));
+      await drive(
+        recorder,
+        inputs,
+        { arch: replayer.arch, lenient },
+        { line() {}, progress: (n) => progress(`${n} lines replayed`) },
+      );
+    }
     const summary = replayer.finish();
     const lanes: Lanes = { lanes: [], byPid: new Map() };
     const names: string[] = [];
