@@ -226,6 +226,17 @@ export class FrameAllocator {
     for (let i = 0; i < this.pcpCount; i++) yield this.pcp[i];
   }
 
+  /**
+   * Free blocks with their order (frames on the single-page fast path as order 0, `cached`), for
+   * the visualizer: free memory drawn by buddy order.
+   */
+  *freeBlocks(): IterableIterator<{ frame: number; order: number; cached: boolean }> {
+    for (let order = 0; order <= this.maxOrder; order++) {
+      for (let f = this.heads[order]; f >= 0; f = this.next[f]) yield { frame: f, order, cached: false };
+    }
+    for (let i = 0; i < this.pcpCount; i++) yield { frame: this.pcp[i], order: 0, cached: true };
+  }
+
   /** Heads of allocated blocks with their order, for the checker. */
   *allocatedBlocks(): IterableIterator<{ frame: number; order: number }> {
     for (let f = 0; f < this.totalPages; f++) {
