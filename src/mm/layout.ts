@@ -32,6 +32,11 @@ export interface Layout {
   readonly overcommitRatio: number;
   readonly totalRamPages: number;
   readonly totalSwapPages: number;
+  /**
+   * `vm.user_reserve_kbytes` in pages: under strict overcommit a task may not commit the last
+   * min(total_vm / 32, this) pages. Linux sets it at boot to min(free memory / 32, 128 MiB).
+   */
+  readonly userReservePages: number;
   /** PMD size: THP alignment of anonymous mappings whose length is a multiple of it. */
   readonly pmdSize: number;
   /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (off on the reference kernel, whose smaps shows no `sd`). */
@@ -86,6 +91,7 @@ export function defaultLayout(
     mmapBase = pageAlign(top - gap, pageSize);
   }
   const pmdSize = opts.pmdSize ?? (pageSize * pageSize) / 8;
+  const totalRamPages = opts.totalRamPages ?? Math.floor(ramBytes / pageSize);
   return {
     taskSize,
     mmapBase,
@@ -107,8 +113,10 @@ export function defaultLayout(
     rlimitStack,
     overcommitMemory: opts.overcommitMemory ?? 0,
     overcommitRatio: opts.overcommitRatio ?? 50,
-    totalRamPages: opts.totalRamPages ?? Math.floor(ramBytes / pageSize),
+    totalRamPages,
     totalSwapPages: opts.totalSwapPages ?? 0,
+    userReservePages:
+      opts.userReservePages ?? Math.min(Math.floor(totalRamPages / 32), (128 * MiB) / pageSize),
     pmdSize,
     softDirty: opts.softDirty ?? false,
     armBti: opts.armBti ?? false,
