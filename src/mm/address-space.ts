@@ -6,7 +6,7 @@ import type { MemoryObject } from './memory-object.js';
 import type { CommitAccounting } from './overcommit.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
-import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
 import type { Vma } from './vma.js';
 import { VmaTree } from './vma-tree.js';
 
@@ -92,6 +92,7 @@ export class AddressSpace {
 
   private statAccount(flags: number, pages: number): void {
     this.totalVm += pages;
+    if (flags & VM_ACCOUNT) this.accountedVm += pages;
     if (isExecMapping(flags)) this.execVm += pages;
     else if (isStackMapping(flags)) this.stackVm += pages;
     else if (isDataMapping(flags)) this.dataVm += pages;
@@ -176,6 +177,8 @@ export class AddressSpace {
       out.push(v);
     }
     for (const v of out) this.removeVma(v, undo);
+    // Guard markers are page-table entries: unmapping the range removes them.
+    this.clearGuards(start, end, undo);
     return out;
   }
 
@@ -228,10 +231,42 @@ export class AddressSpace {
     if (frame >= 0) this.releaseFrame(frame as PhysAddr);
   }
 
-  /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */
-  clearGuards(start: number, end: number): void {
+  /**
+   * Drops the guard markers of [start, end), whose page-table entries are being unmapped, and
+   * records their return. Only unmapping does this: MADV_DONTNEED, MADV_FREE and mprotect leave
+   * guard markers in place, as Linux's zap without ZAP_FLAG_DROP_MARKER does.
+   */
+  clearGuards(start: number, end: number, undo: UndoLog | null): void {
     if (this.guards.size === 0) return;
-    for (const page of [...this.guards]) if (page >= start && page < end) this.guards.delete(page);
+    const dropped: number[] = [];
+    for (const page of this.guards) if (page >= start && page < end) dropped.push(page);
+    if (dropped.length === 0) return;
+    for (const page of dropped) this.guards.delete(page);
+    undo?.record(() => {
+      for (const page of dropped) this.guards.add(page);
+    });
+  }
+
+  /**
+   * Moves the guard markers and MADV_FREE marks of [from, from+len) to the same offsets at `to`,
+   * with the page-table entries they describe (`move_ptes` moves markers and lazily freed pages
+   * alike), and records the move back.
+   */
+  moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
+    const end = from + len;
+    const guards: number[] = [];
+    for (const page of this.guards) if (page >= from && page < end) guards.push(page);
+    const lazy: [number, PhysAddr][] = [];
+    for (const entry of this.lazyFree) if (entry[0] >= from && entry[0] < end) lazy.push(entry);
+    if (guards.length === 0 && lazy.length === 0) return;
+    const shift = (moved: number, by: number) => {
+      for (const page of guards) this.guards.delete(page + moved);
+      for (const page of guards) this.guards.add(page + moved + by);
+      for (const [va] of lazy) this.lazyFree.delete(va + moved);
+      for (const [va, frame] of lazy) this.lazyFree.set(va + moved + by, frame);
+    };
+    shift(0, to - from);
+    undo.record(() => shift(to - from, from - to));
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */

@@ -8,6 +8,11 @@ import type { Layout } from './layout.js';
 export class CommitAccounting {
   /** Pages charged right now (`Committed_AS` in /proc/meminfo, in pages). */
   committed = 0;
+  /**
+   * The part of `committed` that no mapping holds any more and nothing will ever return: what
+   * `layout.mremapRechargesShrink` charges. Every other charged page belongs to a VM_ACCOUNT VMA.
+   */
+  leaked = 0;
 
   constructor(private readonly layout: Layout) {}
 
