@@ -18,11 +18,13 @@ export function isDataMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) === VM_WRITE;
 }
 
-function isExecMapping(flags: number): boolean {
+/** `is_exec_mapping`: executable, not writable, not a stack. Counted as `exec_vm`. */
+export function isExecMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_EXEC | VM_STACK)) === VM_EXEC;
 }
 
-function isStackMapping(flags: number): boolean {
+/** `is_stack_mapping`. Counted as `stack_vm`. */
+export function isStackMapping(flags: number): boolean {
   return (flags & VM_STACK) === VM_STACK;
 }
 
@@ -55,12 +57,6 @@ export class AddressSpace {
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
-  /**
-   * Boundaries where Linux leaves two mergeable VMAs side by side, because nothing there is a merge
-   * point: a split kept after a refused second split, a stack grown down until it touches the VMA
-   * below. The invariant checker does not expect them merged.
-   */
-  readonly unmergedBoundaries = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
   readonly guards = new Set<number>();
   /**
@@ -123,16 +119,21 @@ export class AddressSpace {
     undo?.record(() => this.insertVma(vma, null));
   }
 
-  /** Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. */
+  /**
+   * Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. A moved
+   * start is a new boundary below the VMA, so what was left unmerged there is forgotten.
+   */
   setBounds(vma: Vma, start: number, end: number, undo: UndoLog | null): void {
-    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff };
+    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff, unmergedWith: vma.unmergedWith };
     const delta = (end - start - (old.end - old.start)) / this.pageSize;
     vma.pgoff += (start - old.start) / this.pageSize;
     this.vmas.setBounds(vma, start, end);
     this.statAccount(vma.flags, delta);
+    if (start !== old.start) vma.unmergedWith = null;
     undo?.record(() => {
       this.setBounds(vma, old.start, old.end, null);
       vma.pgoff = old.pgoff;
+      vma.unmergedWith = old.unmergedWith;
     });
   }
 

@@ -89,6 +89,54 @@ export function mergeNewRange(
   return null;
 }
 
+/**
+ * Whether `a` and the VMA `b` right above it are ones Linux would merge, were a merge tried at
+ * their boundary: `is_mergeable_vma` (flags but soft-dirty, file, name, droppable, not special),
+ * contiguous page offsets and compatible anonymous identities.
+ */
+export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
+  return (
+    a.end === b.start &&
+    !(a.flags & VM_SPECIAL) &&
+    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
+    a.file === b.file &&
+    a.name === b.name &&
+    a.droppable === b.droppable &&
+    b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
+    anonCompatible(a.anon, b.anon)
+  );
+}
+
+/**
+ * Records that Linux leaves `vma` and its neighbours (`below`, `above`, whichever are given) apart
+ * although they may be mergeable: the operation that made them so tried no merge at their
+ * boundary. What Linux does there: a split kept after the second split was refused (`vma_modify`),
+ * a stack grown down to the VMA below (`expand_downwards`), the heap grown from start_brk next to
+ * a VMA ending there (`do_brk_flags` looks no lower than start_brk), the source of an
+ * MREMAP_DONTUNMAP that lost its anon_vma (`unlink_anon_vmas`). The mark lasts until the boundary
+ * moves; a later merge attempt there merges them as usual.
+ */
+export function keepApart(
+  space: AddressSpace,
+  vma: Vma,
+  undo: UndoLog | null,
+  sides: 'below' | 'both',
+): void {
+  const mark = (upper: Vma, lower: Vma | undefined) => {
+    if (lower === undefined || lower.end !== upper.start || upper.unmergedWith === lower) return;
+    const old = upper.unmergedWith;
+    upper.unmergedWith = lower;
+    undo?.record(() => {
+      upper.unmergedWith = old;
+    });
+  };
+  mark(vma, space.vmas.prev(vma));
+  if (sides === 'both') {
+    const next = space.vmas.next(vma);
+    if (next !== undefined) mark(next, vma);
+  }
+}
+
 /** Gives `vma` the identity `anon`, recording the old one in `undo`. */
 export function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
   if (vma.anon === anon) return;

@@ -11,7 +11,7 @@ import {
   VM_WRITE,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
 import { type SyscallArg, toWord } from './args.js';
 import type { SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
@@ -98,6 +98,8 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
     const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
+    // A VMA ending at start_brk is never a merge candidate, whatever it looks like.
+    keepApart(space, vma, undo, 'below');
   }
   // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
   if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))

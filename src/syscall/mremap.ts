@@ -15,7 +15,7 @@ import {
   VM_SHARED,
 } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-import { mergeNewRange, setAnon } from '../mm/vma-merge.js';
+import { keepApart, mergeNewRange, setAnon } from '../mm/vma-merge.js';
 import {
   add,
   gt,
@@ -349,7 +349,11 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
     const old = space.vmas.find(r.addr);
     if (old !== undefined) {
       space.setFlags(old, old.flags & ~(VM_LOCKED | VM_LOCKONFAULT), undo);
-      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen) setAnon(old, null, undo);
+      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen) {
+        // unlink_anon_vmas: the emptied source may now match a neighbour; nothing tries to merge it.
+        setAnon(old, null, undo);
+        keepApart(space, old, undo, 'both');
+      }
     }
     return r.newAddr;
   }
