@@ -5,14 +5,20 @@
  * failed allocation, by contrast, always leaves nothing (test/syscall/transactions.test.ts).
  */
 import {
+  EAGAIN,
   EFAULT,
   EINVAL,
   ENOMEM,
   Kernel,
   type KernelOptions,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_GUARD_INSTALL,
   MADV_POPULATE_WRITE,
   MAP_ANONYMOUS,
   MAP_FIXED,
+  MAP_LOCKED,
+  MAP_POPULATE,
   MAP_PRIVATE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
@@ -56,6 +62,39 @@ function resident(t: Task, addr: number, pages: number): number {
 const hex = (n: number) => n.toString(16).padStart(8, '0');
 const line = (start: number, end: number, perms: string) =>
   `${hex(start)}-${hex(end)} ${perms} 00000000 00:00 0 `;
+
+describe('mprotect and madvise stop part way', () => {
+  it('madvise advises the VMAs before one that refuses the advice (DONTNEED, then a locked VMA: EINVAL)', () => {
+    const { k, t, sys } = boot();
+    const b = 0x1000_0000_0000;
+    expect(sys.mmap(b, 2 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(b);
+    t.write(b, [7]);
+    expect(sys.mmap(b + 2 * P, 2 * P, RW, ANON | MAP_FIXED | MAP_LOCKED, -1, 0)).toBe(b + 2 * P);
+    expect(sys.madvise(b, 4 * P, MADV_DONTNEED)).toBe(-EINVAL);
+    expect(t.read(b, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+
+  it('a split refused at max_map_count keeps the first split: two look-alike VMAs', () => {
+    // Two VMAs and room for one more: mprotect of the middle of one splits at v+2P, then the
+    // split at v+4P is refused (as on Linux at max_map_count - 1).
+    const v = 0x2000_0000_0000;
+    const { k, t, sys } = boot({ layout: { maxMapCount: 3 } });
+    expect(sys.mmap(v, 8 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(v);
+    t.write(v, [1]);
+    expect(sys.mmap(0x3000_0000_0000, P, PROT_READ, ANON | MAP_FIXED, -1, 0)).toBe(0x3000_0000_0000);
+    expect(sys.mprotect(v + 2 * P, 2 * P, PROT_READ)).toBe(-ENOMEM);
+    expect(procMaps(t.mm).split('\n').slice(0, 2)).toEqual([
+      line(v, v + 2 * P, 'rw-p'),
+      line(v + 2 * P, v + 8 * P, 'rw-p'),
+    ]);
+    expect(k.check()).toEqual([]);
+    // At the limit, madvise's split is refused with EAGAIN and changes nothing.
+    expect(sys.madvise(v + 5 * P, P, MADV_DONTFORK)).toBe(-EAGAIN);
+    expect(t.mm.mapCount).toBe(3);
+    expect(k.check()).toEqual([]);
+  });
+});
 
 describe('mremap to a fixed address keeps the target it cleared when a later check refuses', () => {
   it('growing past what the overcommit heuristic allows: ENOMEM, the target gone, the source intact', () => {
@@ -153,6 +192,15 @@ describe('MADV_POPULATE_WRITE keeps the pages it populated before failing', () =
     expect(k.check()).toEqual([]);
   });
 
+  it('at a guard page (EFAULT)', () => {
+    const { k, t, sys } = boot();
+    const a = sys.mmap(0, 4 * P, RW, ANON, -1, 0);
+    expect(sys.madvise(a + 2 * P, P, MADV_GUARD_INSTALL)).toBe(0);
+    expect(sys.madvise(a, 4 * P, MADV_POPULATE_WRITE)).toBe(-EFAULT);
+    expect(resident(t, a, 2)).toBe(2);
+    expect(k.check()).toEqual([]);
+  });
+
   it('when RAM runs out: ENOMEM with a prefix of the range populated', () => {
     // The reference run: 8192 pages in a 16 MiB memory cgroup gave ENOMEM with the first 4027 kept.
     const { k, t, sys } = boot({ ramBytes: 4 * 2 ** 20, layout: { totalRamPages: 2 ** 20 } });
@@ -164,6 +212,21 @@ describe('MADV_POPULATE_WRITE keeps the pages it populated before failing', () =
     expect(kept).toBeLessThan(pages);
     expect(resident(t, a, kept)).toBe(kept);
     expect(k.frames.freePages).toBeLessThan(16);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe('mmap with MAP_POPULATE', () => {
+  it('succeeds when RAM runs out part way, with a prefix populated', () => {
+    // The reference run: 8192 pages in a 16 MiB memory cgroup: success, 3936 pages resident.
+    const { k, t, sys } = boot({ ramBytes: 4 * 2 ** 20, layout: { totalRamPages: 2 ** 20 } });
+    const pages = 2048;
+    const a = sys.mmap(0, pages * P, RW, ANON | MAP_POPULATE, -1, 0);
+    expect(a).toBeGreaterThan(0);
+    const kept = resident(t, a, pages);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(pages);
+    expect(resident(t, a, kept)).toBe(kept);
     expect(k.check()).toEqual([]);
   });
 });
