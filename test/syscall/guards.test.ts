@@ -13,22 +13,17 @@ import {
   MADV_GUARD_REMOVE,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
-  MAP_ANONYMOUS,
   MAP_FIXED,
-  MAP_PRIVATE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   type PagingMode,
   PROT_READ,
-  PROT_WRITE,
   type Task,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { ANON, P, RW } from './errno-support.js';
 
-const P = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const A = 0x1000_0000;
 const B = 0x2000_0000;
 

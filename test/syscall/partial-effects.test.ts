@@ -15,26 +15,21 @@ import {
   MADV_DONTNEED,
   MADV_GUARD_INSTALL,
   MADV_POPULATE_WRITE,
-  MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_LOCKED,
   MAP_POPULATE,
-  MAP_PRIVATE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   type PagingMode,
   PROT_READ,
-  PROT_WRITE,
   procMaps,
   type Task,
   type VirtAddr,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { ANON, P, RW } from './errno-support.js';
 
-const P = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const FIXED_MOVE = MREMAP_MAYMOVE | MREMAP_FIXED;
 
 function boot(options: KernelOptions = {}) {

@@ -6,23 +6,18 @@
  */
 import {
   Kernel,
-  MAP_ANONYMOUS,
   MAP_FIXED,
-  MAP_PRIVATE,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
   type PagingMode,
   PROT_READ,
-  PROT_WRITE,
   procMaps,
   type Task,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { ANON, P, RW } from './errno-support.js';
 
-const P = 4096;
-const RW = PROT_READ | PROT_WRITE;
-const ANON = MAP_PRIVATE | MAP_ANONYMOUS;
 const hex = (n: number) => n.toString(16).padStart(8, '0');
 const line = (start: number, end: number) => `${hex(start)}-${hex(end)} rw-p 00000000 00:00 0 `;
 const lines = (t: Task) => procMaps(t.mm).split('\n').filter(Boolean);
