@@ -1,4 +1,4 @@
-import type { PhysAddr } from '../hal/addr.js';
+import { hex, type PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import type { PageGeometry } from '../hal/geometry.js';
 import type { PhysicalMemory } from '../hal/ram.js';
@@ -22,8 +22,6 @@ export interface CheckedKernel {
 /** What a frame was found to be during one check. */
 export const Owner = { Free: 1, Table: 2, User: 3, Kernel: 4 } as const;
 export type Owner = (typeof Owner)[keyof typeof Owner];
-
-export const hex = (n: number) => `0x${n.toString(16)}`;
 
 const NAMES: Record<Owner, string> = {
   [Owner.Free]: 'free',

@@ -1,11 +1,11 @@
-import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { hex, type PhysAddr, type VirtAddr } from '../hal/addr.js';
 import { formatRights, R_WRITE } from '../hal/rights.js';
 import { type AddressSpace, isDataMapping, isExecMapping, isStackMapping } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
 import { VM_ACCOUNT, VM_HUGETLB, VM_SHARED, VM_SPECIAL } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 import { mergeableNeighbours } from '../mm/vma-merge.js';
-import { type CheckRun, hex, Owner } from './check-run.js';
+import { type CheckRun, Owner } from './check-run.js';
 
 /**
  * The invariants of one address space: its VMAs and counters, its page tables and every present

@@ -1,7 +1,8 @@
+import { hex } from '../hal/addr.js';
 import { formatRights } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
-import { type CheckedKernel, CheckRun, hex, Owner } from './check-run.js';
+import { type CheckedKernel, CheckRun, Owner } from './check-run.js';
 import { checkAddressSpace } from './check-space.js';
 
 export type { CheckedKernel } from './check-run.js';

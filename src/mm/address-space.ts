@@ -1,5 +1,7 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { AnonVma } from './anon-vma.js';
+import type { ExecImage } from './exec-image.js';
 import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
@@ -40,6 +42,11 @@ export function isStackMapping(flags: number): boolean {
 export class AddressSpace {
   readonly vmas = new VmaTree<Vma>();
   readonly pageSize: number;
+  /**
+   * Tasks using this address space (`mm_users`): 1 for a process, more when threads, vfork or
+   * clone(CLONE_VM) share it. The last user's exit tears it down.
+   */
+  users = 1;
   /** Pages mapped (`total_vm`), of which data (`data_vm`), stack (`stack_vm`) and exec-only (`exec_vm`). */
   totalVm = 0;
   dataVm = 0;
@@ -54,6 +61,8 @@ export class AddressSpace {
   startData = 0;
   endData = 0;
   startStack = 0;
+  /** What the execve that built this address space set up (image bounds, auxv, first registers). */
+  image: ExecImage | null = null;
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
@@ -84,6 +93,11 @@ export class AddressSpace {
 
   get mapCount(): number {
     return this.vmas.size;
+  }
+
+  /** A new anon_vma, numbered by the kernel: a root, or (in a fork) the child of `parent`. */
+  newAnonVma(parent: AnonVma | null): AnonVma {
+    return new AnonVma(this.ctx.anonVmaIds.next(), parent);
   }
 
   private statAccount(flags: number, pages: number): void {
@@ -152,9 +166,17 @@ export class AddressSpace {
    * covers [at, end) with every attribute copied and pgoff advanced (`__split_vma`).
    */
   splitVma(vma: Vma, at: number, undo: UndoLog | null): Vma {
+    const above = this.vmas.next(vma);
     const upper = vma.cloneAt(at, vma.end, this.pageSize);
     this.setBounds(vma, vma.start, at, undo);
     this.insertVma(upper, undo);
+    // The boundary above stays where it was; what was left unmerged there now lies below `upper`.
+    if (above !== undefined && above.unmergedWith === vma) {
+      above.unmergedWith = upper;
+      undo?.record(() => {
+        above.unmergedWith = vma;
+      });
+    }
     return upper;
   }
 

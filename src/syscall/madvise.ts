@@ -219,12 +219,13 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
 /**
  * `madvise_free_single_vma`: mark every page of its own in [start, end) as given up, and take
  * write access away so that the first write cancels the mark (the dirty-bit test of reclaim).
- * The zero page is no page of the task's: it is skipped, and stays read-only.
  */
 function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
   const readOnly = copyOnWriteProt(vma.prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
-    if (frame !== space.zeroFrame) space.lazyFree.set(va, frame);
+    // The zero page is skipped (`vm_normal_page` finds no page) and stays read-only.
+    if (frame === space.zeroFrame) return readOnly;
+    space.lazyFree.set(va, frame);
     return readOnly;
   });
 }

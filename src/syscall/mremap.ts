@@ -2,6 +2,7 @@ import { EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../abi/mman.js';
 import { KernelPanic } from '../hal/panic.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import { setAnonChain } from '../mm/anon-vma.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
@@ -15,7 +16,7 @@ import {
   VM_SHARED,
 } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-import { keepApart, mergeNewRange, setAnon } from '../mm/vma-merge.js';
+import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
 import {
   add,
   gt,
@@ -319,6 +320,7 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
       file: vma.file,
       anon: vma.anon,
       droppable: vma.droppable,
+      copiedFrom: vma,
     },
     undo,
   );
@@ -349,9 +351,10 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
     const old = space.vmas.find(r.addr);
     if (old !== undefined) {
       space.setFlags(old, old.flags & ~(VM_LOCKED | VM_LOCKONFAULT), undo);
+      // dontunmap_complete: the emptied VMA is unlinked from its anon_vmas, so it may now match
+      // a neighbour; nothing tries to merge it there.
       if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen) {
-        // unlink_anon_vmas: the emptied source may now match a neighbour; nothing tries to merge it.
-        setAnon(old, null, undo);
+        setAnonChain(old, null, [], undo);
         keepApart(space, old, undo, 'both');
       }
     }

@@ -35,10 +35,15 @@ export function sysMunmapChecks(ctx: SyscallContext, startW: Word, lenW: Word): 
 
 /**
  * Removes every mapping in [start, end): the VMAs first (with their splits), then, past the point
- * of no return, their pages, their frames, their emptied tables and their commit charge.
- * Shared by munmap, brk shrinking and exit. Returns 0 or -ENOMEM.
+ * of no return, their pages, their frames, their emptied tables and (unless `uncharge` is false)
+ * their commit charge. Shared by munmap, brk shrinking and exit. Returns 0 or -ENOMEM.
  */
-export function unmapRange(ctx: SyscallContext, start: number, end: number): number {
+export function unmapRange(
+  ctx: SyscallContext,
+  start: number,
+  end: number,
+  opts: { uncharge?: boolean } = {},
+): number {
   const { space } = ctx;
   if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
   using undo = new UndoLog();
@@ -51,7 +56,7 @@ export function unmapRange(ctx: SyscallContext, start: number, end: number): num
     if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
     space.zapRange(v.start, v.end);
   }
-  if (accounted > 0) ctx.accounting.uncharge(accounted);
+  if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
   for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
   return 0;
 }

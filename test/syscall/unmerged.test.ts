@@ -45,6 +45,19 @@ describe.each(['demand', 'eager'] as PagingMode[])('VMAs Linux leaves apart (%s 
     expect(k.check()).toEqual([]);
   });
 
+  it('stay apart when the VMA below is split under them (munmap merges nothing)', () => {
+    const k = new Kernel({ arch: 'x86_64', paging });
+    const t = k.spawn();
+    const startBrk = 0x405000;
+    t.mm.startBrk = t.mm.brk = startBrk;
+    expect(k.sys.mmap(startBrk - 2 * P, 2 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(startBrk - 2 * P);
+    expect(k.sys.brk(startBrk + 2 * P)).toBe(startBrk + 2 * P);
+    // The lower VMA loses its first page: what is left of it is a new VMA, still apart from the heap.
+    expect(k.sys.munmap(startBrk - 2 * P, P)).toBe(0);
+    expect(t.mm.mapCount).toBe(2);
+    expect(k.check()).toEqual([]);
+  });
+
   it('the source of an MREMAP_DONTUNMAP, which lost its anon_vma, next to a neighbour', () => {
     const k = new Kernel({ arch: 'x86_64', paging });
     const t = k.spawn();
