@@ -274,6 +274,18 @@ const MUTATIONS: { name: string; report: RegExp; mutate: (l: Live) => void }[] =
     },
   },
   {
+    name: 'a page shared by fork left writable in one process',
+    report: /private frame 0x[0-9a-f]+ is mapped writable at 0x10000000 but has 2 mappings/,
+    mutate: ({ k, t }) => {
+      const child = k.fork(t);
+      expect(typeof child).not.toBe('number');
+      expect(t.mm.pageTable.translate(A as VirtAddr)).toBe(
+        (child as Task).mm.pageTable.translate(A as VirtAddr),
+      );
+      t.mm.pageTable.protectRange(A, A + P, () => RW);
+    },
+  },
+  {
     name: 'two mergeable neighbours',
     report: /VMAs 0x10000000-0x10004000 and 0x10004000-0x10008000 should have been merged/,
     mutate: ({ t }) => {
