@@ -23,15 +23,21 @@ const line = (start: number, end: number) => `${hex(start)}-${hex(end)} rw-p 000
 const lines = (t: Task) => procMaps(t.mm).split('\n').filter(Boolean);
 
 describe.each(['demand', 'eager'] as PagingMode[])('VMAs Linux leaves apart (%s paging)', (paging) => {
-  it('the heap grown from start_brk next to an anonymous mapping that ends there', () => {
-    // Linux: a static program without libc, its bss ending at start_brk: brk(+2 pages) adds a
-    // [heap] line of its own; mprotect of the heap read-only and back merges the two.
+  const startBrk = 0x405000;
+  /** An anonymous mapping ending at start_brk, and the heap grown from there by two pages. */
+  const heapAboveMapping = () => {
     const k = new Kernel({ arch: 'x86_64', paging });
     const t = k.spawn();
-    const startBrk = 0x405000;
     t.mm.startBrk = t.mm.brk = startBrk;
     expect(k.sys.mmap(startBrk - 2 * P, 2 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(startBrk - 2 * P);
     expect(k.sys.brk(startBrk + 2 * P)).toBe(startBrk + 2 * P);
+    return { k, t };
+  };
+
+  it('the heap grown from start_brk next to an anonymous mapping that ends there', () => {
+    // Linux: a static program without libc, its bss ending at start_brk: brk(+2 pages) adds a
+    // [heap] line of its own; mprotect of the heap read-only and back merges the two.
+    const { k, t } = heapAboveMapping();
     expect(t.mm.mapCount).toBe(2);
     expect(k.check()).toEqual([]);
     t.write(startBrk - P, [1]);
@@ -46,12 +52,7 @@ describe.each(['demand', 'eager'] as PagingMode[])('VMAs Linux leaves apart (%s 
   });
 
   it('stay apart when the VMA below is split under them (munmap merges nothing)', () => {
-    const k = new Kernel({ arch: 'x86_64', paging });
-    const t = k.spawn();
-    const startBrk = 0x405000;
-    t.mm.startBrk = t.mm.brk = startBrk;
-    expect(k.sys.mmap(startBrk - 2 * P, 2 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(startBrk - 2 * P);
-    expect(k.sys.brk(startBrk + 2 * P)).toBe(startBrk + 2 * P);
+    const { k, t } = heapAboveMapping();
     // The lower VMA loses its first page: what is left of it is a new VMA, still apart from the heap.
     expect(k.sys.munmap(startBrk - 2 * P, P)).toBe(0);
     expect(t.mm.mapCount).toBe(2);
