@@ -226,15 +226,23 @@ export class FrameAllocator {
     for (let i = 0; i < this.pcpCount; i++) yield this.pcp[i];
   }
 
+  /** Whether frame number `f` heads a block that is handed out, for the checker. */
+  allocatedAt(f: number): boolean {
+    return this.allocOrder[f] !== 0;
+  }
+
   /**
-   * Free blocks with their order (frames on the single-page fast path as order 0, `cached`), for
-   * the visualizer: free memory drawn by buddy order.
+   * Calls `fn(head, order, false)` for every free buddy block, then `fn(frame, 0, true)` for every
+   * frame on the single-page fast path, for the checker and the view: what the free structures hold, in time proportional to their
+   * number of blocks rather than to RAM. A list longer than RAM (a cycle) is cut there.
    */
-  *freeBlocks(): IterableIterator<{ frame: number; order: number; cached: boolean }> {
+  forEachFreeBlock(fn: (head: number, order: number, cached: boolean) => void): void {
     for (let order = 0; order <= this.maxOrder; order++) {
-      for (let f = this.heads[order]; f >= 0; f = this.next[f]) yield { frame: f, order, cached: false };
+      let n = 0;
+      for (let f = this.heads[order]; f >= 0 && n <= this.totalPages; f = this.next[f], n++)
+        fn(f, order, false);
     }
-    for (let i = 0; i < this.pcpCount; i++) yield { frame: this.pcp[i], order: 0, cached: true };
+    for (let i = 0; i < this.pcpCount; i++) fn(this.pcp[i], 0, true);
   }
 
   /** Heads of allocated blocks with their order, for the checker. */

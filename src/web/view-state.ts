@@ -160,8 +160,7 @@ export function frameCodes(kernel: Kernel): Uint8Array {
     }
   }
   codes[zero] = FrameCode.Zero;
-  for (const b of frames.freeBlocks())
-    codes.fill(FrameCode.FreeBase + b.order, b.frame, b.frame + 2 ** b.order);
+  frames.forEachFreeBlock((head, order) => codes.fill(FrameCode.FreeBase + order, head, head + 2 ** order));
   return codes;
 }
 
@@ -302,9 +301,9 @@ export function frameInfo(kernel: Kernel, f: number): FrameInfo {
   }
   let freeOrder: number | undefined;
   if (use === FrameUse.Free) {
-    for (const b of frames.freeBlocks()) {
-      if (f >= b.frame && f < b.frame + 2 ** b.order) freeOrder = b.order;
-    }
+    frames.forEachFreeBlock((head, order) => {
+      if (f >= head && f < head + 2 ** order) freeOrder = order;
+    });
   }
   const info: FrameInfo = {
     frame: f,
