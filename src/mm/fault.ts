@@ -5,7 +5,7 @@ import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';
 import type { Vma } from './vma.js';
-import { findMergeableAnon } from './vma-merge.js';
+import { findMergeableAnon, keepApart } from './vma-merge.js';
 
 /** How a fault ended: resolved (retry the access), or why it could not be. */
 export type FaultOutcome = 'resolved' | FaultReason;
@@ -73,7 +73,7 @@ function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | nul
  * `expand_downwards`: a fault below a grows-down VMA extends it, if the stack rlimit, the guard gap
  * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null.
  */
-function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
+export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (!(vma.flags & VM_GROWSDOWN)) return null;
   const { layout } = space;
   if (page < layout.mmapMinAddr) return null;
@@ -89,7 +89,7 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
   prepareAnon(space, vma);
   space.setBounds(vma, page, vma.end, null);
-  if (prev !== undefined && prev.end === page) space.unmergedBoundaries.add(page);
+  keepApart(space, vma, null, 'below');
   return vma;
 }
 

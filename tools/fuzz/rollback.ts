@@ -397,15 +397,14 @@ export function checkFailedAccess(
     const old = was.vmas.find((o) => o.end === v.end && o.start > v.start);
     return old !== undefined && v.flags & VM_GROWSDOWN && v.start >= first;
   });
+  // A stack grown to the VMA below stays apart from it, as in Linux.
   const unGrown = (s: SpaceState) => ({
     ...s,
-    // A stack grown to the VMA below stays apart from it, as in Linux.
-    unmerged: s.unmerged.filter((b) => !grown.some((g) => g.start === b)),
     vmas: s.vmas.map((v) => {
       const g = grown.find((x) => x.end === v.end);
       if (g === undefined) return v;
       const old = was.vmas.find((o) => o.end === v.end)!;
-      return { ...v, start: old.start, pgoff: old.pgoff };
+      return { ...v, start: old.start, pgoff: old.pgoff, unmergedBelow: old.unmergedBelow };
     }),
   });
   const now = unGrown(after);

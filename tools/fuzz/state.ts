@@ -17,6 +17,8 @@ export interface VmaRecord {
   anon: number;
   name: string;
   droppable: boolean;
+  /** Left unmerged with the VMA just below it (a boundary Linux does not merge). */
+  unmergedBelow: boolean;
 }
 
 export interface SpaceState {
@@ -28,7 +30,6 @@ export interface SpaceState {
   guards: number[];
   /** MADV_FREE pages in address order: va and the frame given up, two numbers each. */
   lazyFree: number[];
-  unmerged: number[];
   /** Object identity -> page offset -> frame, for every object the task maps. */
   objects: Map<number, Map<number, number>>;
   counters: Record<string, number>;
@@ -74,6 +75,7 @@ export function captureSpace(
       anon: ids.of(v.anon),
       name: v.name,
       droppable: v.droppable,
+      unmergedBelow: v.unmergedWith !== null && v.unmergedWith.end === v.start,
     });
     if (v.file !== null && !objects.has(file)) objects.set(file, new Map(v.file.pages));
   }
@@ -94,7 +96,6 @@ export function captureSpace(
     leaves,
     guards: [...space.guards].sort((a, b) => a - b),
     lazyFree,
-    unmerged: [...space.unmergedBoundaries].sort((a, b) => a - b),
     objects,
     counters: {
       brk: space.brk,
@@ -127,7 +128,8 @@ function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, n
 function formatVma(v: VmaRecord): string {
   const name = v.name === '' ? '' : ` ${v.name}`;
   const drop = v.droppable ? ' droppable' : '';
-  return `${hex(v.start)}-${hex(v.end)} flags ${hex(v.flags)} pgoff ${hex(v.pgoff)} file ${v.file} anon ${v.anon}${name}${drop}`;
+  const apart = v.unmergedBelow ? ' unmerged below' : '';
+  return `${hex(v.start)}-${hex(v.end)} flags ${hex(v.flags)} pgoff ${hex(v.pgoff)} file ${v.file} anon ${v.anon}${name}${drop}${apart}`;
 }
 
 /** The VMAs of [lo, hi), clipped to it, with neighbours that differ only by a boundary joined. */
@@ -142,6 +144,7 @@ function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSiz
       start,
       end: Math.min(v.end, hi),
       pgoff: v.pgoff + (start - v.start) / pageSize,
+      unmergedBelow: v.unmergedBelow && start === v.start,
     };
     const prev = out.at(-1);
     if (
@@ -238,7 +241,6 @@ export function compareStates(
     listDiff(what, inRange(pa, stride, lo, hi), inRange(pb, stride, lo, hi), out);
   }
   if (whole) {
-    listDiff('unmerged boundaries', before.unmerged.map(hex), after.unmerged.map(hex), out);
     const ignored = new Set(options.ignoreCounters ?? []);
     for (const [k, v] of Object.entries(before.counters)) {
       if (!ignored.has(k) && after.counters[k] !== v) out.push(`${k} was ${v}, now ${after.counters[k]}`);
@@ -265,7 +267,8 @@ function sameVmas(a: readonly VmaRecord[], b: readonly VmaRecord[], anonMayAppea
       x.file !== y.file ||
       (x.anon !== y.anon && !anonMayAppear) ||
       x.name !== y.name ||
-      x.droppable !== y.droppable
+      x.droppable !== y.droppable ||
+      x.unmergedBelow !== y.unmergedBelow
     )
       return false;
   }
