@@ -5,7 +5,7 @@ import { FrameUse } from '../mm/frame-allocator.js';
 import { VM_ACCOUNT, VM_HUGETLB, VM_SHARED, VM_SPECIAL } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 import { mergeableNeighbours } from '../mm/vma-merge.js';
-import { type CheckRun, Owner } from './check-run.js';
+import { type CheckRun, Owner, PageName } from './check-run.js';
 
 /**
  * The invariants of one address space: its VMAs and counters, its page tables and every present
@@ -32,12 +32,11 @@ function checkVmas(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): nu
   let accounted = 0;
   let prev: Vma | undefined;
   for (const v of vmas) {
-    const range = `${hex(v.start)}-${hex(v.end)}`;
     if (v.start % pageSize || v.end % pageSize || v.start >= v.end)
-      out.push(`VMA ${range} is empty or not page-aligned`);
-    if (v.end > space.layout.taskSize) out.push(`VMA ${range} runs past TASK_SIZE`);
+      out.push(`VMA ${rangeOf(v)} is empty or not page-aligned`);
+    if (v.end > space.layout.taskSize) out.push(`VMA ${rangeOf(v)} runs past TASK_SIZE`);
     if (prev !== undefined && mergeableNeighbours(prev, v, pageSize) && v.unmergedWith !== prev)
-      out.push(`VMAs ${hex(prev.start)}-${hex(prev.end)} and ${range} should have been merged`);
+      out.push(`VMAs ${rangeOf(prev)} and ${rangeOf(v)} should have been merged`);
     const pages = (v.end - v.start) / pageSize;
     total += pages;
     if (isExecMapping(v.flags)) exec += pages;
@@ -75,8 +74,16 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
   let rightsOf: Vma | undefined;
   let allowed = 0;
 
+  const where = new PageName();
+  const tableName = new PageName('table');
+  const entryName = {
+    level: 0,
+    toString(): string {
+      return `a table entry at level ${this.level}`;
+    },
+  };
   const leaf = (va: number, frame: number, rights: number): void => {
-    const where = `page ${hex(va)}`;
+    where.va = va;
     const f = run.frameNumber(frame, where);
     if (f < 0) return;
     const kernel = run.ownerOf(f) === Owner.Kernel;
@@ -110,8 +117,10 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
   };
 
   const walk = (table: number, level: number, base: number): void => {
-    const f = run.frameNumber(table, `a table entry at level ${level - 1}`);
-    if (f < 0 || !run.claim(f, Owner.Table, `table ${hex(table)}`)) return;
+    tableName.va = table;
+    entryName.level = level - 1;
+    const f = run.frameNumber(table, entryName);
+    if (f < 0 || !run.claim(f, Owner.Table, tableName)) return;
     if (frames.use[f] !== FrameUse.PageTable)
       out.push(`table ${hex(table)} is not marked as a page-table frame`);
     const span = geometry.levelSpan[level];
@@ -161,3 +170,5 @@ function checkMarks(run: CheckRun, space: AddressSpace): void {
     }
   }
 }
+
+const rangeOf = (v: Vma) => `${hex(v.start)}-${hex(v.end)}`;

@@ -92,8 +92,12 @@ function checkObjects(run: CheckRun): void {
   for (const [object, vmas] of run.objects) {
     if (object.mappers !== vmas)
       run.out.push(`${object.path} counts ${object.mappers} mapping VMAs, has ${vmas}`);
+    const what = {
+      index: 0,
+      toString: (): string => `page ${what.index} of ${object.path}`,
+    };
     for (const [index, frame] of object.pages) {
-      const what = `page ${index} of ${object.path}`;
+      what.index = index;
       const f = run.frameNumber(frame, what);
       if (f < 0) continue;
       run.claim(f, Owner.User, what);
