@@ -358,60 +358,68 @@ export class Shadow {
     });
   }
 
-  /** Checks bytes a read returned; describes the first mismatch, or returns null. */
-  checkRead(va: number, bytes: Uint8Array): string | null {
+  /**
+   * Calls `fn` for each page piece of an access of `len` bytes at `va` that succeeded: its segment
+   * (a stack grown to it if need be), the page's store key, the offset in the page, the offset in
+   * the access and the length. Stops at the first problem `fn` describes.
+   */
+  private pieces(
+    what: string,
+    va: number,
+    len: number,
+    fn: (seg: Segment, key: number, off: number, done: number, n: number) => string | null,
+  ): string | null {
     const ps = this.pageSize;
-    for (let done = 0; done < bytes.length; ) {
+    for (let done = 0; done < len; ) {
       const at = va + done;
       const off = at % ps;
-      const n = Math.min(ps - off, bytes.length - done);
+      const n = Math.min(ps - off, len - done);
       const seg = this.segAt(at) ?? this.grewTo(at);
-      if (seg === undefined) return `a read at ${hex(at)} succeeded where nothing is mapped`;
-      const cell = seg.store.pages.get(this.cellKey(seg, at));
-      if (cell === undefined) {
-        if (!isZero(bytes, done, done + n))
-          return `${hex(at)} reads ${describe(bytes, done, n)}, expected zeros`;
-      } else {
-        const fits = cell.cands.filter((c) => sameBytes(c, bytes.subarray(done), off, n));
-        const zeroFits = cell.lazy && isZero(bytes, done, done + n);
-        if (fits.length === 0 && !zeroFits)
-          return `${hex(at)} reads ${describe(bytes, done, n)}, expected ${describe(cell.cands[0] ?? new Uint8Array(ps), off, n)}`;
-        if (fits.length === 0) {
-          cell.cands = [null];
-          cell.lazy = false;
-        } else {
-          cell.cands = fits;
-        }
-      }
+      if (seg === undefined) return `a ${what} at ${hex(at)} succeeded where nothing is mapped`;
+      const problem = fn(seg, this.cellKey(seg, at), off, done, n);
+      if (problem !== null) return `${hex(at)} ${problem}`;
       done += n;
     }
     return null;
   }
 
+  /** Checks bytes a read returned; describes the first mismatch, or returns null. */
+  checkRead(va: number, bytes: Uint8Array): string | null {
+    return this.pieces('read', va, bytes.length, (seg, key, off, done, n) => {
+      const cell = seg.store.pages.get(key);
+      if (cell === undefined)
+        return isZero(bytes, done, done + n) ? null : `reads ${describe(bytes, done, n)}, expected zeros`;
+      const fits = cell.cands.filter((c) => sameBytes(c, bytes.subarray(done), off, n));
+      if (fits.length > 0) {
+        cell.cands = fits;
+        return null;
+      }
+      if (!cell.lazy || !isZero(bytes, done, done + n))
+        return `reads ${describe(bytes, done, n)}, expected ${describe(cell.cands[0] ?? new Uint8Array(this.pageSize), off, n)}`;
+      // A page given up with MADV_FREE was reclaimed: it reads zero from now on.
+      cell.cands = [null];
+      cell.lazy = false;
+      return null;
+    });
+  }
+
   /** Records a write that succeeded; describes an impossible one (nothing mapped there), or returns null. */
   applyWrite(va: number, bytes: Uint8Array): string | null {
-    const ps = this.pageSize;
-    for (let done = 0; done < bytes.length; ) {
-      const at = va + done;
-      const off = at % ps;
-      const n = Math.min(ps - off, bytes.length - done);
-      const seg = this.segAt(at) ?? this.grewTo(at);
-      if (seg === undefined) return `a write at ${hex(at)} succeeded where nothing is mapped`;
-      const key = this.cellKey(seg, at);
+    return this.pieces('write', va, bytes.length, (seg, key, off, done, n) => {
       const cell = seg.store.pages.get(key) ?? { cands: [null], lazy: false };
+      // A write to a page given up with MADV_FREE takes it back, reclaimed (zero) or not.
       const cands = cell.lazy ? [...cell.cands, null] : cell.cands;
       cell.cands = dedupe(
         cands.map((c) => {
-          const page = c === null ? new Uint8Array(ps) : c.slice();
+          const page = c === null ? new Uint8Array(this.pageSize) : c.slice();
           page.set(bytes.subarray(done, done + n), off);
           return page;
         }),
       );
       cell.lazy = false;
       seg.store.pages.set(key, cell);
-      done += n;
-    }
-    return null;
+      return null;
+    });
   }
 
   /**
