@@ -242,10 +242,13 @@ export class AddressSpace {
   reclaimLazyFree(): number {
     const { frames } = this.ctx;
     const before = frames.freePages;
+    // A mark whose page is not mapped as it was belongs to a call in progress (an eager MAP_FIXED
+    // that replaced the page): it stays, for that call to drop on commit or to find on rollback.
     for (const [va, frame] of this.lazyFree) {
-      if (this.pageTable.translate(va as VirtAddr) === frame) this.zapPage(va);
+      if (this.pageTable.translate(va as VirtAddr) !== frame) continue;
+      this.zapPage(va);
+      this.lazyFree.delete(va);
     }
-    this.lazyFree.clear();
     return frames.freePages - before;
   }
 

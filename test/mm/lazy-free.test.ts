@@ -117,3 +117,31 @@ describe('MADV_FREE regressions found by npm run fuzz', () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe('MADV_FREE and a failed MAP_FIXED (eager paging)', () => {
+  it('keeps the marks of the pages it put back, when running out of frames reclaimed on the way', () => {
+    // test/fixtures/fuzz/madv-free-marks-lost-by-failed-map-fixed.json: reclaim ran while MAP_FIXED
+    // had replaced the pages, skipped them and cleared every mark; the rollback put the pages back
+    // unmarked, so they could never be reclaimed.
+    const k = new Kernel({
+      arch: 'x86_64',
+      paging: 'eager',
+      ramBytes: 2 ** 20,
+      layout: { totalRamPages: 2 ** 22 },
+    });
+    const t = k.spawn();
+    const a = k.sys.mmap(0, 8 * P, RW, ANON, -1, 0);
+    for (let p = 0; p < 8; p++) t.write(a + p * P, [p + 1]);
+    expect(k.sys.madvise(a, 8 * P, MADV_FREE)).toBe(0);
+    expect(k.sys.mmap(0, (k.frames.freePages - 20) * P, RW, ANON, -1, 0)).toBeGreaterThan(0);
+    expect(k.sys.mmap(a, 40 * P, RW, ANON | MAP_FIXED, -1, 0)).toBe(-12);
+    expect(t.mm.lazyFree.size).toBe(8);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((p) => t.read(a + p * P, 1)[0])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(k.check()).toEqual([]);
+    // Still given up: the next shortage takes them.
+    k.frames.reclaim?.();
+    expect(t.mm.lazyFree.size).toBe(0);
+    expect(t.read(a, 1)[0]).toBe(0);
+    expect(k.check()).toEqual([]);
+  });
+});
