@@ -200,6 +200,8 @@ export interface CompareOptions {
   objectPagesMayAppear?: boolean;
   /** Leave the VMAs out (the caller allows them to change). */
   skipVmas?: boolean;
+  /** VMAs may have been left unmerged with the one below (a split kept when a later step failed). */
+  unmergedMayAppear?: boolean;
 }
 
 /** The differences between two snapshots, in words; [] when equal under `options`. */
@@ -212,12 +214,23 @@ export function compareStates(
   const out: string[] = [];
   const [lo, hi] = options.range ?? [0, Number.POSITIVE_INFINITY];
   const whole = options.range === undefined;
-  const anonFree = (v: VmaRecord) => (options.anonMayAppear ? { ...v, anon: 0 } : v);
+  const anonFree = (v: VmaRecord) =>
+    options.anonMayAppear || options.unmergedMayAppear
+      ? {
+          ...v,
+          anon: options.anonMayAppear ? 0 : v.anon,
+          unmergedBelow: options.unmergedMayAppear ? false : v.unmergedBelow,
+        }
+      : v;
   const vmas = (s: SpaceState) =>
     whole ? s.vmas.map(anonFree).map(formatVma) : clippedVmas(s.vmas.map(anonFree), lo, hi, pageSize);
   if (options.skipVmas) {
     // compared by the caller
-  } else if (!whole || !sameVmas(before.vmas, after.vmas, options.anonMayAppear === true)) {
+  } else if (
+    !whole ||
+    options.unmergedMayAppear ||
+    !sameVmas(before.vmas, after.vmas, options.anonMayAppear === true)
+  ) {
     listDiff(whole ? 'VMAs' : `VMAs in [${hex(lo)}, ${hex(hi)})`, vmas(before), vmas(after), out);
   }
   // The lists are sorted by address: only the part in [lo, hi) is looked at.
