@@ -76,6 +76,8 @@ export class Session {
   readonly kernel: Kernel;
   readonly tasks: Task[] = [];
   readonly shadows: Shadow[] = [];
+  /** Slots whose task is gone and could not be replaced (no frame for a root table). */
+  private readonly empty = new Set<number>();
   private readonly ids = new Identities();
   private readonly snapshot: Snapshot;
   private steps = 0;
@@ -100,10 +102,24 @@ export class Session {
     for (let i = 0; i < config.tasks; i++) this.respawn(i);
   }
 
-  private respawn(slot: number): void {
-    const task = this.kernel.spawnFromSnapshot(this.snapshot);
+  /**
+   * Starts a new task in `slot`. When RAM has no frame left for its root table the slot stays
+   * empty (its operations are skipped) until a later operation finds room.
+   */
+  private respawn(slot: number): boolean {
+    let task: Task;
+    try {
+      task = this.kernel.spawnFromSnapshot(this.snapshot);
+    } catch (e) {
+      if (this.kernel.frames.freePages > 0 || e instanceof KernelPanic) throw e;
+      this.empty.add(slot);
+      this.shadows[slot] = new Shadow(this.kernel.pageSize);
+      return false;
+    }
+    this.empty.delete(slot);
     this.tasks[slot] = task;
     this.shadows[slot] = Shadow.ofTask(task);
+    return true;
   }
 
   /** Runs one operation and the checks after it. */
@@ -122,6 +138,7 @@ export class Session {
     });
     const { kernel } = this;
     if (op.task < 0 || op.task >= this.tasks.length) return fail('exception', `no task slot ${op.task}`);
+    if (this.empty.has(op.task) && !this.respawn(op.task)) return { failure: null, result: 0 };
     const task = this.tasks[op.task];
     if (kernel.current !== task) kernel.switchTo(task);
     let result = 0;
@@ -150,7 +167,7 @@ export class Session {
       const problems = kernel.check();
       if (problems.length > 0) return fail('checker', problems.slice(0, 4).join('; '));
     }
-    if (this.steps % SWEEP_EVERY === 0) {
+    if (this.steps % SWEEP_EVERY === 0 && !this.empty.has(op.task)) {
       const problems = this.shadows[op.task].sweep(kernel, this.tasks[op.task]);
       if (problems.length > 0) return fail('shadow', problems.join('; '));
     }
@@ -162,6 +179,7 @@ export class Session {
     const problems = this.kernel.check();
     if (problems.length > 0) return { op: index, kind: 'checker', message: problems.slice(0, 4).join('; ') };
     for (const [i, task] of this.tasks.entries()) {
+      if (this.empty.has(i)) continue;
       const diff = this.shadows[i].sweep(this.kernel, task);
       if (diff.length > 0)
         return { op: index, kind: 'shadow', message: `task slot ${i}: ${diff.join('; ')}` };
@@ -177,7 +195,7 @@ export class Session {
     const { kernel } = this;
     if (op.into === op.task || op.into < 0 || op.into >= this.tasks.length)
       return { kind: 'exception', message: `fork into slot ${op.into} from slot ${op.task}` };
-    kernel.exit(this.tasks[op.into]);
+    if (!this.empty.has(op.into)) kernel.exit(this.tasks[op.into]);
     const before = captureSpace(kernel, parent, this.ids);
     if (op.inject !== undefined) kernel.frames.failAfter(op.inject);
     const child = op.shareMm ? kernel.clone(parent, CLONE_VM) : kernel.fork(parent);
@@ -190,6 +208,7 @@ export class Session {
       return child;
     }
     this.tasks[op.into] = child;
+    this.empty.delete(op.into);
     this.shadows[op.into] = op.shareMm ? this.shadows[op.task] : this.shadows[op.task].forked();
     return child.pid;
   }
