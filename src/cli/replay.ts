@@ -130,6 +130,9 @@ function openOut(path: string): LineSink {
   }
 }
 
+/** Large reads: the lines of a chunk are parsed without awaiting (see trace/lines.ts). */
+const READ_OPTIONS = { highWaterMark: 1 << 20 };
+
 /** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
 async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInput[]; bytes: number }> {
   if (trace === undefined || trace === '-') {
@@ -138,7 +141,7 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInpu
   if (existsSync(trace)) {
     const st = statSync(trace);
     if (st.isDirectory()) throw new ReplayUsageError(`${trace}: is a directory, not a strace log`);
-    return { inputs: [{ name: trace, open: () => createReadStream(trace) }], bytes: st.size };
+    return { inputs: [{ name: trace, open: () => createReadStream(trace, READ_OPTIONS) }], bytes: st.size };
   }
   let files: Array<{ pid: number; path: string }> = [];
   try {
@@ -152,7 +155,7 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInpu
   let bytes = 0;
   const inputs = files.map((f) => {
     bytes += statSync(f.path).size;
-    return { name: f.path, pid: f.pid, open: () => createReadStream(f.path) as Readable };
+    return { name: f.path, pid: f.pid, open: () => createReadStream(f.path, READ_OPTIONS) as Readable };
   });
   return { inputs, bytes };
 }

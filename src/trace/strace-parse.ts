@@ -9,11 +9,11 @@
 import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { ArgError, decodeMemoryArgs } from './decode.js';
 import { errnoNumber } from './errno.js';
 import { excerptAt, TraceSyntaxError } from './errors.js';
+import { lineBatches } from './lines.js';
 import {
   type Duration,
   type LinePrefix,
@@ -622,14 +622,16 @@ export async function* parseLines(
   return state;
 }
 
-/** Parse a byte stream (a file, standard input, a pipe). */
-export function parseReadable(
+/** Parse a byte stream (a file, standard input, a pipe), read a chunk at a time. */
+export async function* parseReadable(
   input: Readable | NodeJS.ReadableStream,
   options: ParseOptions = {},
   state: ParserState = createParserState(options),
 ): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  return parseLines(rl, options, state);
+  for await (const lines of lineBatches(input as AsyncIterable<string | Uint8Array>)) {
+    for (const l of lines) yield parseLine(l, state);
+  }
+  return state;
 }
 
 /** The pid in a -ff output file name (`trace.1234` → 1234), or undefined. */
@@ -652,7 +654,11 @@ export function parseStraceFile(
     const pid = pidFromFileName(path);
     if (pid !== undefined) opts.pid = pid;
   }
-  return parseReadable(createReadStream(path), opts, state ?? createParserState(opts));
+  return parseReadable(
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    opts,
+    state ?? createParserState(opts),
+  );
 }
 
 /**
