@@ -38,6 +38,7 @@ import type { PagingMode } from '../syscall/context.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { formatCall, formatResult, hex } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
+import { addInt, isZero, low32, safeOf, sameInt, type TraceInt, traceInt } from '../trace/trace-int.js';
 import { AddressMap } from './address-map.js';
 
 export interface ReplayOptions {
@@ -128,15 +129,17 @@ export class ReplayContradiction extends Error {
   override name = 'ReplayContradiction';
 }
 
-const MAP_SHARED_TYPE = 0x1n;
-const MAP_TYPE = 0xfn;
-const MAP_FIXED = 0x10n;
-const MAP_FIXED_NOREPLACE = 0x100000n;
-const PROT_WRITE = 0x2n;
-const MREMAP_MAYMOVE = 0x1n;
-const MREMAP_FIXED = 0x2n;
-const MREMAP_DONTUNMAP = 0x4n;
-const MAX_ADDR = BigInt(Number.MAX_SAFE_INTEGER);
+const MAP_SHARED_TYPE = 0x1;
+const MAP_TYPE = 0xf;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+const MAP_FIXED_NOREPLACE = 0x100000;
+const PROT_WRITE = 0x2;
+const MREMAP_MAYMOVE = 0x1;
+const MREMAP_FIXED = 0x2;
+const MREMAP_DONTUNMAP = 0x4;
+/** Log values up to this are numbers (see trace/trace-int.ts); comparisons work on either form. */
+const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
 interface TaskState {
   task: Task;
@@ -327,7 +330,7 @@ export class Replayer {
         parent = this.byPid.get(last[0]);
         share = last[1];
       }
-      const execd = ev.kind === 'memory' && ev.call.syscall === 'brk' && ev.call.addr === 0n;
+      const execd = ev.kind === 'memory' && ev.call.syscall === 'brk' && isZero(ev.call.addr);
       if (execd && !share) st = this.newState(this.kernel.spawn(), false);
       else if (parent && share === false) st = this.forkOf(parent);
       else st = parent ?? this.lastState ?? this.newState(this.kernel.spawn(), false);
@@ -394,7 +397,7 @@ export class Replayer {
     const name = ev.name;
     if (/^(clone3?|fork|vfork)$/.test(name)) {
       if (ev.pid !== undefined) this.cloning.delete(ev.pid);
-      if (r.kind !== 'value' || r.value <= 0n) return;
+      if (r.kind !== 'value' || r.value <= 0) return;
       const parent = this.byPid.get(ev.pid ?? -1) ?? this.stateFor(ev);
       const args = ev.resumed ? ev.resumed.unfinishedArgs + ev.resumed.resumedArgs : ev.args;
       const shareVm = name === 'vfork' || /CLONE_VM\b/.test(args);
@@ -404,7 +407,7 @@ export class Replayer {
       return;
     }
     if (ev.pid === undefined && this.byPid.size === 0) return;
-    if ((name === 'execve' || name === 'execveat') && r.kind === 'value' && r.value === 0n) {
+    if ((name === 'execve' || name === 'execveat') && r.kind === 'value' && isZero(r.value)) {
       const pid = ev.pid ?? -1;
       if (this.byPid.has(pid)) {
         const old = this.byPid.get(pid)!;
@@ -421,7 +424,7 @@ export class Replayer {
     }
     const st = this.byPid.get(ev.pid ?? -1);
     if (st === undefined) return;
-    if (/^(openat2?|open|creat|memfd_create)$/.test(name) && r.kind === 'value' && r.value >= 0n) {
+    if (/^(openat2?|open|creat|memfd_create)$/.test(name) && r.kind === 'value' && r.value >= 0) {
       const fd = Number(r.value);
       const args = ev.args;
       const path =
@@ -435,7 +438,7 @@ export class Replayer {
         writable: acc !== 'O_RDONLY',
       });
       st.trackedFds.add(fd);
-    } else if (name === 'close' && r.kind === 'value' && r.value === 0n) {
+    } else if (name === 'close' && r.kind === 'value' && isZero(r.value)) {
       const fd = Number.parseInt(ev.args, 10);
       st.task.files.delete(fd);
       st.trackedFds.add(fd);
@@ -453,8 +456,8 @@ export class Replayer {
 
   /** An fd an mmap of the log uses: registered from its -y path when the log did not show its open. */
   private prepareFd(st: TaskState, call: MemoryCall & { syscall: 'mmap' }, log: SyscallResult): void {
-    if ((call.flags & 0x20n) !== 0n) return; // MAP_ANONYMOUS ignores the fd
-    const fd = Number(BigInt.asIntN(32, call.fd));
+    if ((low32(call.flags) & MAP_ANONYMOUS) !== 0) return; // MAP_ANONYMOUS ignores the fd
+    const fd = low32(call.fd) | 0;
     if (fd < 0 || st.trackedFds.has(fd)) return;
     const files = st.task.files;
     if (log.kind === 'error' && log.errno === EBADF) {
@@ -466,8 +469,8 @@ export class Replayer {
     const readOnly =
       log.kind === 'error' &&
       log.errno === EACCES &&
-      (call.flags & MAP_TYPE) === MAP_SHARED_TYPE &&
-      (call.prot & PROT_WRITE) !== 0n;
+      (low32(call.flags) & MAP_TYPE) === MAP_SHARED_TYPE &&
+      (low32(call.prot) & PROT_WRITE) !== 0;
     if (current !== undefined && current.file.path === path.replace(/<(?:char|block) \d+:\d+>$/, '')) {
       if (readOnly && current.writable) files.set(fd, { ...current, writable: false });
       return;
@@ -476,10 +479,12 @@ export class Replayer {
   }
 
   /** Translate an address argument (with --relocate) by the delta of the log's mapping it falls in. */
-  private tr(st: TaskState, a: bigint): bigint {
-    if (!this.relocate || a > MAX_ADDR || a <= 0n) return a;
-    const d = st.map.deltaAt(Number(a));
-    return d === undefined || Number.isNaN(d) || d === 0 ? a : a + BigInt(d);
+  private tr(st: TaskState, a: TraceInt): TraceInt {
+    if (!this.relocate) return a;
+    const n = safeOf(a);
+    if (!(n > 0)) return a;
+    const d = st.map.deltaAt(n);
+    return d === undefined || Number.isNaN(d) || d === 0 ? a : addInt(n, d);
   }
 
   private run(st: TaskState, call: MemoryCall): number | undefined {
@@ -493,15 +498,15 @@ export class Replayer {
         return s.mprotect?.(this.tr(st, call.addr), call.length, call.prot);
       case 'pkey_mprotect':
         // With pkey -1 it is mprotect; the model has no protection keys.
-        if (BigInt.asIntN(32, call.pkey) !== -1n) return undefined;
+        if ((low32(call.pkey) | 0) !== -1) return undefined;
         return s.mprotect?.(this.tr(st, call.addr), call.length, call.prot);
       case 'brk': {
         let a = call.addr;
-        if (this.relocate && a !== 0n && a <= MAX_ADDR) a += BigInt(st.heapDelta);
+        if (this.relocate && !isZero(a) && a <= MAX_ADDR) a = addInt(a, st.heapDelta);
         return s.brk?.(a);
       }
       case 'mremap': {
-        const na = call.newAddress === undefined ? 0n : this.tr(st, call.newAddress);
+        const na = call.newAddress === undefined ? 0 : this.tr(st, call.newAddress);
         return s.mremap?.(this.tr(st, call.oldAddress), call.oldSize, call.newSize, call.flags, na);
       }
       case 'madvise':
@@ -522,7 +527,7 @@ export class Replayer {
     // The break starts where the log first says it is, unless the snapshot placed it.
     if (call.syscall === 'brk' && !st.brkKnown) {
       st.brkKnown = true;
-      if (call.addr === 0n && log.kind === 'value' && log.value <= MAX_ADDR) {
+      if (isZero(call.addr) && log.kind === 'value' && log.value <= MAX_ADDR) {
         const v = Number(log.value);
         st.logStartBrk = v;
         st.logBrk = v;
@@ -578,27 +583,28 @@ export class Replayer {
     if (log.kind === 'error') return model === -log.errno;
     if (log.kind !== 'value' || model < 0) return false;
     const v = log.value;
-    if (!this.relocate) return v === BigInt(model);
+    if (!this.relocate) return sameInt(v, model);
     switch (call.syscall) {
       case 'mmap':
-        if ((call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0n) return this.tr(st, v) === BigInt(model);
+        if ((low32(call.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0)
+          return sameInt(this.tr(st, v), model);
         return true; // placed by the kernel: the model's address is where this mapping now lives
       case 'mremap':
-        if (v === call.oldAddress) return this.tr(st, v) === BigInt(model);
-        if ((call.flags & MREMAP_FIXED) !== 0n) return this.tr(st, v) === BigInt(model);
+        if (sameInt(v, call.oldAddress)) return sameInt(this.tr(st, v), model);
+        if ((low32(call.flags) & MREMAP_FIXED) !== 0) return sameInt(this.tr(st, v), model);
         // Moved by Linux: the model must have moved it too.
-        return BigInt(model) !== this.tr(st, call.oldAddress);
+        return !sameInt(this.tr(st, call.oldAddress), model);
       case 'brk':
-        return v + BigInt(st.heapDelta) === BigInt(model);
+        return sameInt(addInt(v, st.heapDelta), model);
       default:
-        return v === BigInt(model);
+        return sameInt(v, model);
     }
   }
 
   /** The range a call works on, in the log's coordinates, when it has one. */
   private range(call: MemoryCall): [number, number] | undefined {
     const page = this.kernel.pageSize;
-    const r = (a: bigint, len: bigint): [number, number] | undefined => {
+    const r = (a: TraceInt, len: TraceInt): [number, number] | undefined => {
       if (a > MAX_ADDR || len > MAX_ADDR) return undefined;
       const s = Number(a);
       return [s - (s % page), Math.ceil((s + Number(len)) / page) * page];
@@ -610,7 +616,7 @@ export class Replayer {
       case 'madvise':
         return r(call.addr, call.length);
       case 'mremap':
-        return r(call.oldAddress, call.oldSize === 0n ? 1n : call.oldSize);
+        return r(call.oldAddress, isZero(call.oldSize) ? 1 : call.oldSize);
       default:
         return undefined;
     }
@@ -630,20 +636,19 @@ export class Replayer {
       if (!seen.covered) return { reason: 'unknown-memory' };
     }
     if (call.syscall === 'mmap') {
-      if ((call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0n && call.addr <= MAX_ADDR) {
+      if ((low32(call.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0 && call.addr <= MAX_ADDR) {
         const len = call.length > MAX_ADDR ? 0 : Number(call.length);
         const seen = st.map.inspect(Number(call.addr), Number(call.addr) + len, !this.relocate);
         if (seen.mismatchLine !== undefined)
           return { reason: 'follows-difference', causeLine: seen.mismatchLine };
       }
-      const anon = (call.flags & 0x20n) !== 0n;
+      const anon = (low32(call.flags) & MAP_ANONYMOUS) !== 0;
       if (!anon && !this.fileMappings && model === -EINVAL) {
         return { reason: 'file-mapping' };
       }
     }
     if (call.syscall === 'brk' && !this.relocate && log.kind === 'value' && model >= 0) {
-      if (log.value - BigInt(st.logStartBrk) === BigInt(model - st.task.mm.startBrk))
-        return { reason: 'aslr' };
+      if (sameInt(addInt(log.value, -st.logStartBrk), model - st.task.mm.startBrk)) return { reason: 'aslr' };
     }
     if (
       !this.relocate &&
@@ -664,7 +669,7 @@ export class Replayer {
     const page = this.kernel.pageSize;
     const v = Number(log.value);
     const ok = model !== undefined && model >= 0;
-    const align = (n: bigint) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
+    const align = (n: TraceInt) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
     switch (call.syscall) {
       case 'mmap': {
         const len = align(call.length);
@@ -691,7 +696,7 @@ export class Replayer {
             st.map.set(old, old + newLen, ok ? model - v : (d ?? Number.NaN), ev.line);
           }
         } else {
-          if ((call.flags & MREMAP_DONTUNMAP) === 0n && (call.flags & MREMAP_MAYMOVE) !== 0n)
+          if ((low32(call.flags) & MREMAP_DONTUNMAP) === 0 && (low32(call.flags) & MREMAP_MAYMOVE) !== 0)
             st.map.remove(old, old + oldLen);
           st.map.set(v, v + newLen, ok ? model - v : Number.NaN, ev.line);
         }
@@ -725,17 +730,17 @@ export class Replayer {
     if (
       firstBrk &&
       call.syscall === 'brk' &&
-      call.addr === 0n &&
+      isZero(call.addr) &&
       st.task.mm.startBrk !== 0 &&
-      log.value !== BigInt(st.task.mm.brk)
+      !sameInt(log.value, st.task.mm.brk)
     ) {
       throw new ReplayContradiction(
-        `${where}: brk(NULL) returned ${hex(log.value)}, but the break in ${snapshot} is ${hex(BigInt(st.task.mm.brk))}: ` +
+        `${where}: brk(NULL) returned ${hex(log.value)}, but the break in ${snapshot} is ${hex(st.task.mm.brk)}: ` +
           'the snapshot is not of this process at the start of the log ' +
           '(for a log recorded with address randomization, use --relocate)',
       );
     }
-    if (call.syscall === 'mmap' && (call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0n) {
+    if (call.syscall === 'mmap' && (low32(call.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0) {
       const v = Number(log.value);
       const len = Math.ceil(Number(call.length) / this.kernel.pageSize) * this.kernel.pageSize;
       for (let a = v; a < v + len; ) {
@@ -783,8 +788,8 @@ export class Replayer {
 
 /** The model's return value as strace would print it. */
 export function modelResult(model: number): SyscallResult {
-  if (model < 0 && model >= -4095) return { kind: 'error', value: -1n, errno: -model };
-  return { kind: 'value', value: BigInt(model) & U64, hex: true };
+  if (model < 0 && model >= -4095) return { kind: 'error', value: -1, errno: -model };
+  return { kind: 'value', value: model >= 0 ? model : traceInt(BigInt(model) & U64), hex: true };
 }
 
 /** A result as text (`0x7f..`, `0`, `-1 ENOMEM (Cannot allocate memory)`), for reports. */

@@ -4,6 +4,7 @@
 
 import { excerptAt } from './errors.js';
 import type { MemoryCall, MemorySyscallName } from './strace-types.js';
+import { type TraceInt, traceInt } from './trace-int.js';
 import { type ArchXlat, MAP_HUGE_SHIFT } from './xlat.js';
 
 /** An error inside an argument text: `index` is relative to the start of that text. */
@@ -58,45 +59,41 @@ function isHexDigit(ch: number): boolean {
 }
 
 /** A decimal or 0x-hex number, scanned by hand (this is the hot path of large logs). */
-function num(c: Cursor, what: string): bigint {
+function num(c: Cursor, what: string): TraceInt {
   const t = c.text;
   const start = c.pos;
   let i = start;
   const hex =
     t.charCodeAt(i) === 48 && (t.charCodeAt(i + 1) | 0x20) === 120 && isHexDigit(t.charCodeAt(i + 2));
+  let v = 0;
   if (hex) {
-    i += 3;
-    while (isHexDigit(t.charCodeAt(i))) i++;
+    i += 2;
+    for (let ch = t.charCodeAt(i); isHexDigit(ch); ch = t.charCodeAt(++i))
+      v = v * 16 + (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
   } else {
-    while (t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) i++;
+    for (let ch = t.charCodeAt(i); ch >= 48 && ch <= 57; ch = t.charCodeAt(++i)) v = v * 10 + (ch - 48);
     if (i === start) return c.fail(what);
   }
   c.pos = i;
-  // Up to 13 hex or 15 decimal digits fit exactly in a double; converting from a number is faster.
-  if (hex ? i - start - 2 <= 13 : i - start <= 15) {
-    let v = 0;
-    for (let j = hex ? start + 2 : start; j < i; j++) {
-      const ch = t.charCodeAt(j);
-      v = v * (hex ? 16 : 10) + (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
-    }
-    return BigInt(v);
-  }
-  return BigInt(t.slice(start, i));
+  // Every partial value below 2^53 is exact in a double, and rounding never brings a larger one
+  // back below it: a result up to MAX_SAFE_INTEGER is the exact value.
+  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(t.slice(start, i));
 }
 
-function addr(c: Cursor): bigint {
-  if (c.eat('NULL')) return 0n;
+function addr(c: Cursor): TraceInt {
+  if (c.eat('NULL')) return 0;
   return num(c, 'an address (NULL or 0x...)');
 }
 
-function unsigned(c: Cursor, what = 'an unsigned number'): bigint {
+function unsigned(c: Cursor, what = 'an unsigned number'): TraceInt {
   return num(c, what);
 }
 
-function signed(c: Cursor, what: string): bigint {
+function signed(c: Cursor, what: string): TraceInt {
   if (c.text.charCodeAt(c.pos) === 45) {
     c.pos++;
-    return -num(c, what);
+    const v = num(c, what);
+    return typeof v === 'number' ? (v === 0 ? 0 : -v) : traceInt(-v);
   }
   return num(c, what);
 }
@@ -106,10 +103,10 @@ function signed(c: Cursor, what: string): bigint {
  * `names` maps each accepted name to its value.
  */
 /** Decoded flag expressions, per name table: logs repeat the same few expressions all the time. */
-const flagCaches = new WeakMap<Map<string, bigint>, Map<string, bigint>>();
+const flagCaches = new WeakMap<Map<string, bigint>, Map<string, TraceInt>>();
 const FLAG_CACHE_LIMIT = 4096;
 
-function flags(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+function flags(c: Cursor, names: Map<string, bigint>, what: string): TraceInt {
   let cache = flagCaches.get(names);
   if (!cache) {
     cache = new Map();
@@ -123,7 +120,7 @@ function flags(c: Cursor, names: Map<string, bigint>, what: string): bigint {
     c.pos = end;
     return hit;
   }
-  const value = flagsUncached(c, names, what);
+  const value = traceInt(flagsUncached(c, names, what));
   if (c.pos === end) {
     if (cache.size >= FLAG_CACHE_LIMIT) cache.clear();
     cache.set(token, value);
@@ -156,7 +153,7 @@ function flagsUncached(c: Cursor, names: Map<string, bigint>, what: string): big
 }
 
 /** A single value such as MADV_DONTNEED or `0x4bc /* MADV_??? *\/`. */
-function xval(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+function xval(c: Cursor, names: Map<string, bigint>, what: string): TraceInt {
   const start = c.pos;
   const name = c.match(NAME);
   let v: bigint;
@@ -170,7 +167,7 @@ function xval(c: Cursor, names: Map<string, bigint>, what: string): bigint {
     v = BigInt(n);
   }
   c.match(COMMENT);
-  return v;
+  return traceInt(v);
 }
 
 const SEP = ', ';
