@@ -46,6 +46,41 @@ describe('memory calls', () => {
     expect(e.result).toEqual({ kind: 'error', value: -1, errno: 22 });
   });
 
+  it('gives numbers below 2^53 and bigints from 2^53 on, in arguments and results', () => {
+    const e = mem('munmap(0x1fffffffffffff, 9007199254740992) = -1 EINVAL (Invalid argument)');
+    expect(e.call).toEqual({ syscall: 'munmap', addr: 2 ** 53 - 1, length: 2n ** 53n });
+    expect(mem('brk(NULL) = 0x20000000000000').result).toEqual({
+      kind: 'value',
+      value: 2n ** 53n,
+      hex: true,
+    });
+    expect(mem('brk(NULL) = 0x1fffffffffffff').result).toEqual({
+      kind: 'value',
+      value: 2 ** 53 - 1,
+      hex: true,
+    });
+    expect(one('lseek(3, 0, SEEK_END) = -9007199254740993').kind === 'other').toBe(true);
+    const big = one('lseek(3, 0, SEEK_END) = -9007199254740993');
+    expect(big.kind === 'other' && big.result).toEqual({
+      kind: 'value',
+      value: -9007199254740993n,
+      hex: false,
+    });
+    const small = one('lseek(3, 0, SEEK_END) = -9007199254740991');
+    expect(small.kind === 'other' && small.result).toEqual({
+      kind: 'value',
+      value: -9007199254740991,
+      hex: false,
+    });
+    expect(mem('mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, -2147483648, 0) = 0x1').call).toMatchObject({
+      fd: -2147483648,
+    });
+    expect(mem('mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, -0, 0) = 0x1').call).toMatchObject({ fd: 0 });
+    expect(mem('mprotect(0x1000, 4096, 0xffffffffffffffff) = 0').call).toMatchObject({
+      prot: 0xffffffffffffffffn,
+    });
+  });
+
   it('decodes numeric and partly numeric flags', () => {
     expect(
       mem('mprotect(0x7f2cf2aa3000, 4096, PROT_READ|0x10) = -1 EINVAL (Invalid argument)').call,
@@ -186,6 +221,50 @@ describe('prefixes', () => {
     const f = mem('munmap(0x7f915998d000, 0) = -1 EINVAL (Invalid argument) <0.000020>');
     expect(f.result).toEqual({ kind: 'error', value: -1, errno: 22 });
     expect(f.duration?.text).toBe('0.000020');
+  });
+
+  it('takes ` <N.N>` at the very end as the duration, and nothing that only looks like one', () => {
+    expect(mem('brk(NULL) = 0x1 <12>').duration).toEqual({ text: '12', seconds: 12 });
+    expect(one('brk(NULL) = 0x1 (x) <0.5>')).toMatchObject({ duration: { text: '0.5' } });
+    const col = (line: string) => {
+      try {
+        one(line);
+        return 'no error';
+      } catch (e) {
+        return (e as TraceSyntaxError).message;
+      }
+    };
+    expect(col('brk(NULL) = 0x1 <1.>')).toBe(
+      '<input>:1:16: expected the end of the line after the result, found " "',
+    );
+    expect(col('brk(NULL) = 0x1 <.5>')).toBe(
+      '<input>:1:16: expected the end of the line after the result, found " "',
+    );
+    expect(col('brk(NULL) = 0x1 <1.2.3>')).toBe(
+      '<input>:1:16: expected the end of the line after the result, found " "',
+    );
+    expect(col('brk(NULL) = 0x1<0.5>')).toBe('no error');
+    expect(mem('brk(NULL) = 0x1<0.5>').result).toMatchObject({ decoration: '0.5' });
+    expect(col('brk(NULL) = 0xg')).toBe(
+      '<input>:1:14: expected the end of the line after the result, found "xg"',
+    );
+    expect(col('brk(NULL) = - <0.1>')).toBe(
+      '<input>:1:13: expected a result: a number, 0x..., or "?", found "-"',
+    );
+  });
+
+  it('reads a pid only when digits are followed by a space, and [pid N] only when complete', () => {
+    expect(mem('7 brk(NULL) = 0x1').prefix).toEqual({ text: '7 ', pid: 7, pidStyle: 'bare' });
+    expect(mem('1234567 brk(NULL) = 0x1').prefix).toEqual({
+      text: '1234567 ',
+      pid: 1234567,
+      pidStyle: 'bare',
+    });
+    expect(mem('12   brk(NULL) = 0x1').prefix.text).toBe('12   ');
+    expect(mem('[pid 9] brk(NULL) = 0x1').prefix).toEqual({ text: '[pid 9] ', pid: 9, pidStyle: 'bracket' });
+    expect(() => one('[pid] brk(NULL) = 0x1')).toThrow(TraceSyntaxError);
+    expect(() => one('[pid 12]brk(NULL) = 0x1')).toThrow(TraceSyntaxError);
+    expect(() => one('12brk(NULL) = 0x1')).toThrow(TraceSyntaxError);
   });
 
   it('takes the pid of -ff files from the file name', () => {
