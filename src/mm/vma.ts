@@ -37,6 +37,8 @@ export class Vma {
   name: string;
   /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
   droppable: boolean;
+  /** The VMA tree's handle on this VMA while it is in one (see vma-tree.ts); never copied. */
+  treeNode: unknown = undefined;
 
   constructor(init: {
     start: number;
