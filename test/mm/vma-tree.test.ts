@@ -524,65 +524,62 @@ function rng(seed: number): () => number {
 }
 
 describe('VmaTree with thousands of items', () => {
-  it.each([1, 2])(
-    'agrees with the model through growth to depth 4 and shrinking back (seed %i)',
-    (seed) => {
-      const random = rng(seed);
-      const t = new VmaTree<Vma>();
-      const ref = new Ref();
-      const SPACE = 40_000;
-      const queries = () =>
-        Array.from({ length: 6 }, () => {
-          const low = Math.floor(random() * SPACE) * P;
-          return {
-            addr: Math.floor(random() * SPACE) * P + (random() < 0.3 ? 1 : 0),
-            low,
-            high: random() < 0.2 ? Number.POSITIVE_INFINITY : low + Math.floor(random() * 2000) * P,
-            len: (1 + Math.floor(random() * 6)) * P,
-          };
-        });
-      const step = (phase: 'grow' | 'shrink') => {
-        const r = random();
-        if (phase === 'grow' ? r < 0.7 : r < 0.2) {
-          const page = Math.floor(random() * SPACE);
-          const v: Vma = { start: page * P, end: (page + 1 + Math.floor(random() * 3)) * P, name: 'g' };
-          if (ref.overlaps(v.start, v.end)) expect(() => t.insert(v)).toThrow(/^VmaTree\.insert: overlap/);
-          else {
-            t.insert(v);
-            ref.insert(v);
-          }
-        } else if (r < 0.85 && ref.items.length > 0) {
-          const v = ref.items[Math.floor(random() * ref.items.length)];
-          t.remove(v);
-          ref.remove(v);
-          expect(v.treeNode).toBeUndefined();
-        } else if (ref.items.length > 0) {
-          const v = ref.items[Math.floor(random() * ref.items.length)];
-          const start = v.start + (Math.floor(random() * 5) - 2) * P;
-          const end = v.end + (Math.floor(random() * 5) - 2) * P;
-          const i = ref.items.indexOf(v);
-          const below = ref.items[i - 1];
-          const above = ref.items[i + 1];
-          if (start < 0 || !(start < end)) return;
-          // New bounds must stay between the neighbours: overlapping or passing one is refused.
-          if ((below === undefined || below.end <= start) && (above === undefined || end <= above.start))
-            t.setBounds(v, start, end);
-          else expect(() => t.setBounds(v, start, end)).toThrow(/^VmaTree\.setBounds: overlap/);
+  it.each([1, 2])('agrees with the model through growth to depth 4 and shrinking back (seed %i)', (seed) => {
+    const random = rng(seed);
+    const t = new VmaTree<Vma>();
+    const ref = new Ref();
+    const SPACE = 40_000;
+    const queries = () =>
+      Array.from({ length: 6 }, () => {
+        const low = Math.floor(random() * SPACE) * P;
+        return {
+          addr: Math.floor(random() * SPACE) * P + (random() < 0.3 ? 1 : 0),
+          low,
+          high: random() < 0.2 ? Number.POSITIVE_INFINITY : low + Math.floor(random() * 2000) * P,
+          len: (1 + Math.floor(random() * 6)) * P,
+        };
+      });
+    const step = (phase: 'grow' | 'shrink') => {
+      const r = random();
+      if (phase === 'grow' ? r < 0.7 : r < 0.2) {
+        const page = Math.floor(random() * SPACE);
+        const v: Vma = { start: page * P, end: (page + 1 + Math.floor(random() * 3)) * P, name: 'g' };
+        if (ref.overlaps(v.start, v.end)) expect(() => t.insert(v)).toThrow(/^VmaTree\.insert: overlap/);
+        else {
+          t.insert(v);
+          ref.insert(v);
         }
-      };
-      for (let i = 0; i < 8_000; i++) {
-        step('grow');
-        if (i % 3000 === 0) compare(t, ref, queries());
+      } else if (r < 0.85 && ref.items.length > 0) {
+        const v = ref.items[Math.floor(random() * ref.items.length)];
+        t.remove(v);
+        ref.remove(v);
+        expect(v.treeNode).toBeUndefined();
+      } else if (ref.items.length > 0) {
+        const v = ref.items[Math.floor(random() * ref.items.length)];
+        const start = v.start + (Math.floor(random() * 5) - 2) * P;
+        const end = v.end + (Math.floor(random() * 5) - 2) * P;
+        const i = ref.items.indexOf(v);
+        const below = ref.items[i - 1];
+        const above = ref.items[i + 1];
+        if (start < 0 || !(start < end)) return;
+        // New bounds must stay between the neighbours: overlapping or passing one is refused.
+        if ((below === undefined || below.end <= start) && (above === undefined || end <= above.start))
+          t.setBounds(v, start, end);
+        else expect(() => t.setBounds(v, start, end)).toThrow(/^VmaTree\.setBounds: overlap/);
       }
-      compare(t, ref, queries());
-      expect(t.size).toBeGreaterThan(3000);
-      for (let i = 0; t.size > 0 && i < 30_000; i++) {
-        step('shrink');
-        if (i % 3000 === 0) compare(t, ref, queries());
-      }
-      compare(t, ref, queries());
-    },
-  );
+    };
+    for (let i = 0; i < 8_000; i++) {
+      step('grow');
+      if (i % 3000 === 0) compare(t, ref, queries());
+    }
+    compare(t, ref, queries());
+    expect(t.size).toBeGreaterThan(3000);
+    for (let i = 0; t.size > 0 && i < 30_000; i++) {
+      step('shrink');
+      if (i % 3000 === 0) compare(t, ref, queries());
+    }
+    compare(t, ref, queries());
+  });
 
   it('stays sound under the patterns of real address spaces: top-down allocation, splits, merges', () => {
     const t = new VmaTree<Vma>();
