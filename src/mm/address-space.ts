@@ -4,6 +4,7 @@ import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
 import type { CommitAccounting } from './overcommit.js';
+import { PageRuns } from './page-runs.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
@@ -62,12 +63,12 @@ export class AddressSpace {
    */
   readonly unmergedBoundaries = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
-  readonly guards = new Set<number>();
+  readonly guards: PageRuns;
   /**
    * Pages given up with MADV_FREE, by address, with the frame they held then: write-protected so
    * that a write takes them back, and reclaimed (dropped, to read zero) only when RAM runs out.
    */
-  readonly lazyFree = new Map<number, PhysAddr>();
+  readonly lazyFree: PageRuns;
 
   constructor(
     readonly ctx: MmuContext,
@@ -79,6 +80,8 @@ export class AddressSpace {
     readonly zeroFrame: PhysAddr,
   ) {
     this.pageSize = ctx.geometry.pageSize;
+    this.guards = new PageRuns(this.pageSize);
+    this.lazyFree = new PageRuns(this.pageSize);
   }
 
   /** Whether new VMAs are marked soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
@@ -208,8 +211,7 @@ export class AddressSpace {
 
   /** Takes the MADV_FREE marks off [start, end) (the pages were unmapped, moved or rewritten). */
   forgetLazyFree(start: number, end: number): void {
-    if (this.lazyFree.size === 0) return;
-    for (const va of [...this.lazyFree.keys()]) if (va >= start && va < end) this.lazyFree.delete(va);
+    this.lazyFree.deleteRange(start, end);
   }
 
   /** Drops every page still given up with MADV_FREE and unchanged since; returns the frames freed. */
@@ -230,8 +232,7 @@ export class AddressSpace {
 
   /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */
   clearGuards(start: number, end: number): void {
-    if (this.guards.size === 0) return;
-    for (const page of [...this.guards]) if (page >= start && page < end) this.guards.delete(page);
+    this.guards.deleteRange(start, end);
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */
