@@ -47,7 +47,12 @@ export function checkInvariants(
       if (owners[f] !== 0) out.push(`table frame ${hex(frames.frameAddress(f))} is owned twice`);
       owners[f] = 1;
     };
-    for (const t of space.pageTable.tables()) {
+    const tables = space.pageTable.tables();
+    if (space.pageTable.tablePages !== tables.length)
+      out.push(
+        `the page-table counter says ${space.pageTable.tablePages} tables, the tree holds ${tables.length}`,
+      );
+    for (const t of tables) {
       const f = frames.frameIndex(t.table);
       tableOwner(f);
       if (frames.use[f] !== FrameUse.PageTable)
@@ -105,7 +110,12 @@ function checkLeaves(
   userRefs: Uint32Array,
   out: string[],
 ): void {
-  for (const leaf of space.pageTable.leaves()) {
+  const leaves = space.pageTable.leaves();
+  if (space.pageTable.presentLeaves !== leaves.length)
+    out.push(
+      `the present-leaf counter says ${space.pageTable.presentLeaves}, the tables hold ${leaves.length}`,
+    );
+  for (const leaf of leaves) {
     const vma = space.vmas.find(leaf.va);
     if (vma === undefined) {
       out.push(`page ${hex(leaf.va)} is mapped outside any VMA`);

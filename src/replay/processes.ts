@@ -244,8 +244,8 @@ export class Processes {
       mappings: mm.mapCount,
       peakMappings: st.peakMappings,
       mappedBytes: mm.totalVm * mm.pageSize,
-      residentBytes: mm.pageTable.leaves().length * mm.pageSize,
-      pageTablePages: mm.pageTable.tables().length,
+      residentBytes: mm.pageTable.presentLeaves * mm.pageSize,
+      pageTablePages: mm.pageTable.tablePages,
     };
   }
 }
