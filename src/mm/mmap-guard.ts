@@ -32,7 +32,10 @@ export class MmapGuard implements Disposable {
       this.runEnd += this.space.pageSize;
       return;
     }
-    if (this.runEnd !== this.runStart) (this.runs ??= []).push(this.runStart, this.runEnd);
+    if (this.runEnd !== this.runStart) {
+      if (this.runs === null) this.runs = [this.runStart, this.runEnd];
+      else this.runs.push(this.runStart, this.runEnd);
+    }
     this.runStart = va;
     this.runEnd = va + this.space.pageSize;
   }
@@ -40,7 +43,8 @@ export class MmapGuard implements Disposable {
   /** Records a page that replaced the leaf `lo`/`hi` (whose frame is freed on commit). */
   trackReplaced(va: VirtAddr, _frame: PhysAddr, lo: number, hi: number): void {
     this.count++;
-    (this.replaced ??= []).push(va, lo, hi);
+    if (this.replaced === null) this.replaced = [va, lo, hi];
+    else this.replaced.push(va, lo, hi);
   }
 
   /** Pages tracked so far. */

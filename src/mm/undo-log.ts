@@ -14,12 +14,14 @@ export class UndoLog implements Disposable {
 
   /** Registers the inverse of a step just made. */
   record(inverse: () => void): void {
-    (this.undo ??= []).push(inverse);
+    if (this.undo === null) this.undo = [inverse];
+    else this.undo.push(inverse);
   }
 
   /** Queues an irreversible effect for after the commit. */
   onCommit(effect: () => void): void {
-    (this.deferred ??= []).push(effect);
+    if (this.deferred === null) this.deferred = [effect];
+    else this.deferred.push(effect);
   }
 
   get committed(): boolean {
