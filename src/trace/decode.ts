@@ -98,33 +98,52 @@ function signed(c: Cursor, what: string): TraceInt {
   return num(c, what);
 }
 
-/**
- * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
- * `names` maps each accepted name to its value.
- */
-/** Decoded flag expressions, per name table: logs repeat the same few expressions all the time. */
-const flagCaches = new WeakMap<Map<string, bigint>, Map<string, TraceInt>>();
 const FLAG_CACHE_LIMIT = 4096;
 
-function flags(c: Cursor, names: Map<string, bigint>, what: string): TraceInt {
-  let cache = flagCaches.get(names);
-  if (!cache) {
-    cache = new Map();
-    flagCaches.set(names, cache);
+/** Decoded flag expressions of one table: a log repeats the same few all the time. */
+class FlagCache {
+  readonly values = new Map<string, TraceInt>();
+  /** The expression met last and its value: the next line usually has the same one. */
+  last = '';
+  lastValue: TraceInt = 0;
+}
+
+/** The flag caches of one parse: prot, mmap flags and mremap flags. */
+export class FlagCaches {
+  readonly prot = new FlagCache();
+  readonly map = new FlagCache();
+  readonly mremap = new FlagCache();
+}
+
+/**
+ * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
+ * `names` maps each accepted name to its value. An expression is the text up to the next comma:
+ * one seen before is not parsed again, and one equal to the last is not even cut out of the line.
+ */
+function flags(c: Cursor, names: Map<string, bigint>, what: string, cache: FlagCache): TraceInt {
+  const t = c.text;
+  const pos = c.pos;
+  const last = cache.last;
+  if (last !== '' && t.startsWith(last, pos)) {
+    const after = pos + last.length;
+    if (after === t.length || t.charCodeAt(after) === 44) {
+      c.pos = after;
+      return cache.lastValue;
+    }
   }
-  let end = c.text.indexOf(',', c.pos);
-  if (end < 0) end = c.text.length;
-  const token = c.text.slice(c.pos, end);
-  const hit = cache.get(token);
-  if (hit !== undefined) {
-    c.pos = end;
-    return hit;
+  let end = t.indexOf(',', pos);
+  if (end < 0) end = t.length;
+  const token = t.slice(pos, end);
+  let value = cache.values.get(token);
+  if (value !== undefined) c.pos = end;
+  else {
+    value = traceInt(flagsUncached(c, names, what));
+    if (c.pos !== end) return value;
+    if (cache.values.size >= FLAG_CACHE_LIMIT) cache.values.clear();
+    cache.values.set(token, value);
   }
-  const value = traceInt(flagsUncached(c, names, what));
-  if (c.pos === end) {
-    if (cache.size >= FLAG_CACHE_LIMIT) cache.clear();
-    cache.set(token, value);
-  }
+  cache.last = token;
+  cache.lastValue = value;
   return value;
 }
 
@@ -183,7 +202,12 @@ function end(c: Cursor): void {
 const OFFSET_AT_END = /, (0[xX][0-9a-fA-F]+|[0-9]+)$/;
 
 /** Decode the argument text of a memory syscall (the text between the parentheses). */
-export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchXlat): MemoryCall {
+export function decodeMemoryArgs(
+  name: MemorySyscallName,
+  args: string,
+  x: ArchXlat,
+  caches: FlagCaches,
+): MemoryCall {
   const c: Cursor = new Cursor(args);
   switch (name) {
     case 'mmap': {
@@ -191,9 +215,9 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const length = unsigned(c, 'a length');
       sep(c);
-      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number', caches.prot);
       sep(c);
-      const fl = flags(c, x.mapByName, 'a MAP_* flag or a number');
+      const fl = flags(c, x.mapByName, 'a MAP_* flag or a number', caches.map);
       sep(c);
       const fd = signed(c, 'a file descriptor');
       let fdPath: string | undefined;
@@ -225,7 +249,7 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const length = unsigned(c, 'a length');
       sep(c);
-      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number', caches.prot);
       if (name === 'pkey_mprotect') {
         sep(c);
         const pkey = signed(c, 'a protection key');
@@ -247,7 +271,7 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const newSize = unsigned(c, 'a length');
       sep(c);
-      const fl = flags(c, x.mremapByName, 'a MREMAP_* flag or a number');
+      const fl = flags(c, x.mremapByName, 'a MREMAP_* flag or a number', caches.mremap);
       if (c.atEnd()) return { syscall: 'mremap', oldAddress, oldSize, newSize, flags: fl };
       sep(c);
       const newAddress = addr(c);

@@ -44,11 +44,12 @@ export function parseLeader(text: string, state: LeaderState): LinePrefix {
     prefix = { text: '', pid: Number(text.slice(digits, bracketEnd - 2)), pidStyle: 'bracket' };
     pos = bracketEnd;
   } else {
-    while (isDigit(text.charCodeAt(pos))) pos++;
+    let pid = 0;
+    for (let ch = text.charCodeAt(0); isDigit(ch); ch = text.charCodeAt(++pos)) pid = pid * 10 + (ch - 48);
     if (pos > 0 && text.charCodeAt(pos) === 32) {
       // strace prints "%-5u " : the pid left-aligned in 5 columns, then a space.
       const len = pos;
-      prefix = { text: '', pid: Number(text.slice(0, len)), pidStyle: 'bare' };
+      prefix = { text: '', pid: len <= 15 ? pid : Number(text.slice(0, len)), pidStyle: 'bare' };
       let need = Math.max(5 - len, 0) + 1;
       while (need > 0 && text.charCodeAt(pos) === 32) {
         pos++;

@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ArgError, decodeMemoryArgs } from './decode.js';
+import { ArgError, decodeMemoryArgs, FlagCaches } from './decode.js';
 import { excerptAt, fail, LineError, TraceSyntaxError } from './errors.js';
 import { lineBatches } from './lines.js';
 import { parseLeader } from './strace-leader.js';
@@ -50,6 +50,8 @@ export interface ParserState {
   readonly lenient: boolean;
   readonly arch: Arch;
   readonly xlat: ArchXlat;
+  /** Flag expressions already decoded in this parse. */
+  readonly flagCaches: FlagCaches;
   readonly defaultPid: number | undefined;
   /** Number of the last line given to parseLine. */
   lineNo: number;
@@ -71,6 +73,7 @@ export function createParserState(options: ParseOptions = {}): ParserState {
     lenient: options.lenient ?? false,
     arch,
     xlat: xlatFor(arch),
+    flagCaches: new FlagCaches(),
     defaultPid: options.pid,
     lineNo: (options.firstLine ?? 1) - 1,
     pending: new Map(),
@@ -132,7 +135,7 @@ function buildCall(
   // Objects are built with a fixed shape (no spreads): this is the hot path of large logs.
   if (MEMORY_SET.has(name)) {
     try {
-      const call = decodeMemoryArgs(name as MemorySyscallName, args, state.xlat);
+      const call = decodeMemoryArgs(name as MemorySyscallName, args, state.xlat, state.flagCaches);
       state.stats.memoryCalls++;
       return {
         kind: 'memory',
