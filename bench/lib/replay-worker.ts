@@ -33,7 +33,7 @@ async function pass(): Promise<ReplayPhases> {
   const r = new Replayer({ arch: 'x86_64', relocate: true });
   await drive(
     r,
-    [{ name: file, open: () => createReadStream(file, { highWaterMark: 1 << 20 }) }],
+    [{ name: file, chunks: () => createReadStream(file, { highWaterMark: 1 << 20 }) }],
     {},
     { line() {} },
   );

@@ -1,3 +1,4 @@
+import { hex } from './addr.js';
 import type { Access } from './rights.js';
 
 /**
@@ -22,7 +23,7 @@ export class PageFaultError extends Error {
     readonly access: Access,
     readonly reason: FaultReason,
   ) {
-    super(`page fault: ${access} at 0x${address.toString(16)}: ${REASON_TEXT[reason]}`);
+    super(`page fault: ${access} at ${hex(address)}: ${REASON_TEXT[reason]}`);
     this.name = 'PageFaultError';
   }
 

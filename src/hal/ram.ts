@@ -1,4 +1,4 @@
-import type { PhysAddr } from './addr.js';
+import { hex, type PhysAddr } from './addr.js';
 import { KernelPanic } from './panic.js';
 
 /** RAM sizes are multiples of this (64 frames of 4 KiB, 4 of 64 KiB). */
@@ -57,8 +57,7 @@ export class PhysicalMemory {
   /** The offset of `pa` in RAM; panics outside it. */
   private offset(pa: number): number {
     const off = pa - this.base;
-    if (off < 0 || off >= this.size)
-      throw new KernelPanic(`physical address 0x${pa.toString(16)} outside RAM`);
+    if (off < 0 || off >= this.size) throw new KernelPanic(`physical address ${hex(pa)} outside RAM`);
     return off;
   }
 

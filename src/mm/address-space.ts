@@ -1,13 +1,15 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { AnonVma } from './anon-vma.js';
+import type { ExecImage } from './exec-image.js';
 import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
 import type { CommitAccounting } from './overcommit.js';
-import { PageRuns } from './page-runs.js';
+import { GuardPages, LazyFreePages } from './page-runs.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
-import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
 import type { Vma } from './vma.js';
 import { VmaTree } from './vma-tree.js';
 
@@ -19,11 +21,13 @@ export function isDataMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) === VM_WRITE;
 }
 
-function isExecMapping(flags: number): boolean {
+/** `is_exec_mapping`: executable, not writable, not a stack. Counted as `exec_vm`. */
+export function isExecMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_EXEC | VM_STACK)) === VM_EXEC;
 }
 
-function isStackMapping(flags: number): boolean {
+/** `is_stack_mapping`. Counted as `stack_vm`. */
+export function isStackMapping(flags: number): boolean {
   return (flags & VM_STACK) === VM_STACK;
 }
 
@@ -39,6 +43,11 @@ function isStackMapping(flags: number): boolean {
 export class AddressSpace {
   readonly vmas = new VmaTree<Vma>();
   readonly pageSize: number;
+  /**
+   * Tasks using this address space (`mm_users`): 1 for a process, more when threads, vfork or
+   * clone(CLONE_VM) share it. The last user's exit tears it down.
+   */
+  users = 1;
   /** Pages mapped (`total_vm`), of which data (`data_vm`), stack (`stack_vm`) and exec-only (`exec_vm`). */
   totalVm = 0;
   dataVm = 0;
@@ -53,22 +62,18 @@ export class AddressSpace {
   startData = 0;
   endData = 0;
   startStack = 0;
+  /** What the execve that built this address space set up (image bounds, auxv, first registers). */
+  image: ExecImage | null = null;
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
-  /**
-   * Boundaries where Linux leaves two mergeable VMAs side by side, because nothing there is a merge
-   * point: a split kept after a refused second split, a stack grown down until it touches the VMA
-   * below. The invariant checker does not expect them merged.
-   */
-  readonly unmergedBoundaries = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
-  readonly guards: PageRuns;
+  readonly guards: GuardPages;
   /**
    * Pages given up with MADV_FREE, by address, with the frame they held then: write-protected so
    * that a write takes them back, and reclaimed (dropped, to read zero) only when RAM runs out.
    */
-  readonly lazyFree: PageRuns;
+  readonly lazyFree: LazyFreePages;
 
   constructor(
     readonly ctx: MmuContext,
@@ -80,8 +85,8 @@ export class AddressSpace {
     readonly zeroFrame: PhysAddr,
   ) {
     this.pageSize = ctx.geometry.pageSize;
-    this.guards = new PageRuns(this.pageSize);
-    this.lazyFree = new PageRuns(this.pageSize);
+    this.guards = new GuardPages(this.pageSize);
+    this.lazyFree = new LazyFreePages(this.pageSize);
   }
 
   /** Whether new VMAs are marked soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
@@ -93,8 +98,14 @@ export class AddressSpace {
     return this.vmas.size;
   }
 
+  /** A new anon_vma, numbered by the kernel: a root, or (in a fork) the child of `parent`. */
+  newAnonVma(parent: AnonVma | null): AnonVma {
+    return new AnonVma(this.ctx.anonVmaIds.next(), parent);
+  }
+
   private statAccount(flags: number, pages: number): void {
     this.totalVm += pages;
+    if (flags & VM_ACCOUNT) this.accountedVm += pages;
     if (isExecMapping(flags)) this.execVm += pages;
     else if (isStackMapping(flags)) this.stackVm += pages;
     else if (isDataMapping(flags)) this.dataVm += pages;
@@ -125,16 +136,21 @@ export class AddressSpace {
     undo?.record(() => this.insertVma(vma, null));
   }
 
-  /** Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. */
+  /**
+   * Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. A moved
+   * start is a new boundary below the VMA, so what was left unmerged there is forgotten.
+   */
   setBounds(vma: Vma, start: number, end: number, undo: UndoLog | null): void {
-    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff };
+    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff, unmergedWith: vma.unmergedWith };
     const delta = (end - start - (old.end - old.start)) / this.pageSize;
     vma.pgoff += (start - old.start) / this.pageSize;
     this.vmas.setBounds(vma, start, end);
     this.statAccount(vma.flags, delta);
+    if (start !== old.start) vma.unmergedWith = null;
     undo?.record(() => {
       this.setBounds(vma, old.start, old.end, null);
       vma.pgoff = old.pgoff;
+      vma.unmergedWith = old.unmergedWith;
     });
   }
 
@@ -153,9 +169,17 @@ export class AddressSpace {
    * covers [at, end) with every attribute copied and pgoff advanced (`__split_vma`).
    */
   splitVma(vma: Vma, at: number, undo: UndoLog | null): Vma {
+    const above = this.vmas.next(vma);
     const upper = vma.cloneAt(at, vma.end, this.pageSize);
     this.setBounds(vma, vma.start, at, undo);
     this.insertVma(upper, undo);
+    // The boundary above stays where it was; what was left unmerged there now lies below `upper`.
+    if (above !== undefined && above.unmergedWith === vma) {
+      above.unmergedWith = upper;
+      undo?.record(() => {
+        above.unmergedWith = vma;
+      });
+    }
     return upper;
   }
 
@@ -179,6 +203,8 @@ export class AddressSpace {
       out.push(v);
     }
     for (const v of out) this.removeVma(v, undo);
+    // Guard markers are page-table entries: unmapping the range removes them.
+    this.clearGuards(start, end, undo);
     return out;
   }
 
@@ -230,9 +256,37 @@ export class AddressSpace {
     if (frame >= 0) this.releaseFrame(frame as PhysAddr);
   }
 
-  /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */
-  clearGuards(start: number, end: number): void {
-    this.guards.deleteRange(start, end);
+  /**
+   * Drops the guard markers of [start, end), whose page-table entries are being unmapped, and
+   * records their return. Only unmapping does this: MADV_DONTNEED, MADV_FREE and mprotect leave
+   * guard markers in place, as Linux's zap without ZAP_FLAG_DROP_MARKER does.
+   */
+  clearGuards(start: number, end: number, undo: UndoLog | null): void {
+    if (this.guards.size === 0) return;
+    const dropped = this.guards.take(start, end);
+    if (dropped.length === 0) return;
+    undo?.record(() => this.guards.put(dropped));
+  }
+
+  /**
+   * Moves the guard markers and MADV_FREE marks of [from, from+len) to the same offsets at `to`,
+   * with the page-table entries they describe (`move_ptes` moves markers and lazily freed pages
+   * alike), and records the move back.
+   */
+  moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
+    const end = from + len;
+    const guards = this.guards.take(from, end);
+    const lazy = this.lazyFree.take(from, end);
+    if (guards.length === 0 && lazy.length === 0) return;
+    const by = to - from;
+    this.guards.put(guards, by);
+    this.lazyFree.put(lazy, by);
+    undo.record(() => {
+      this.guards.drop(guards, by);
+      this.lazyFree.drop(lazy, by);
+      this.guards.put(guards);
+      this.lazyFree.put(lazy);
+    });
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */

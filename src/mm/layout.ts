@@ -32,6 +32,18 @@ export interface Layout {
   readonly overcommitRatio: number;
   readonly totalRamPages: number;
   readonly totalSwapPages: number;
+  /**
+   * `vm.user_reserve_kbytes` in pages: under strict overcommit a task may not commit the last
+   * min(total_vm / 32, this) pages. Linux sets it at boot to min(free memory / 32, 128 MiB).
+   */
+  readonly userReservePages: number;
+  /**
+   * Whether an mremap that shrinks and moves an accounted mapping charges the shrunk pages again:
+   * 6.16 to 6.18 `move_vma` charges `vrm->delta` after `shrink_vma` has already cut the source to
+   * the new length, and that charge is never returned (measured on the reference kernel: 8 pages
+   * shrunk and moved to 1, then unmapped, leave 7 pages in Committed_AS). 6.12 charged nothing there.
+   */
+  readonly mremapRechargesShrink: boolean;
   /** PMD size: THP alignment of anonymous mappings whose length is a multiple of it. */
   readonly pmdSize: number;
   /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (off on the reference kernel, whose smaps shows no `sd`). */
@@ -64,6 +76,23 @@ function pageAlign(n: number, pageSize: number): number {
 }
 
 /**
+ * `mmap_base` (arch/x86/mm/mmap.c, mm/util.c) without randomization: the stack rlimit plus the guard
+ * gap, clamped to [128 MiB, 5/6 of the top], below the top of user space. arch_pick_mmap_layout
+ * computes it at every execve from the RLIMIT_STACK of that moment.
+ */
+export function topDownMmapBase(
+  taskSize: number,
+  rlimitStack: number,
+  stackGuardGap: number,
+  pageSize: number,
+): number {
+  let gap = Number.isFinite(rlimitStack) ? rlimitStack + stackGuardGap : Number.POSITIVE_INFINITY;
+  const gapMax = Math.floor(taskSize / 6) * 5;
+  gap = Math.min(Math.max(gap, 128 * MiB), gapMax);
+  return pageAlign(taskSize - gap, pageSize);
+}
+
+/**
  * Linux's defaults for `arch` and `pageSize`, with an 8 MiB stack rlimit and no randomization:
  * x86-64 mmap_base 0x7ffff7fff000 (arch/x86/mm/mmap.c), arm64 0xfffff8000000 (mm/util.c).
  */
@@ -76,16 +105,9 @@ export function defaultLayout(
   const taskSize = opts.taskSize ?? (arch === 'x86_64' ? 2 ** 47 - pageSize : 2 ** 48);
   const rlimitStack = opts.rlimitStack ?? 8 * MiB;
   const stackGuardGap = opts.stackGuardGap ?? 256 * pageSize;
-  let mmapBase = opts.mmapBase;
-  if (mmapBase === undefined) {
-    // gap = stack rlimit + guard gap, clamped to [128 MiB, 5/6 of the top]; base = PAGE_ALIGN(top - gap).
-    const top = taskSize;
-    let gap = Number.isFinite(rlimitStack) ? rlimitStack + stackGuardGap : Number.POSITIVE_INFINITY;
-    const gapMax = Math.floor(top / 6) * 5;
-    gap = Math.min(Math.max(gap, 128 * MiB), gapMax);
-    mmapBase = pageAlign(top - gap, pageSize);
-  }
+  const mmapBase = opts.mmapBase ?? topDownMmapBase(taskSize, rlimitStack, stackGuardGap, pageSize);
   const pmdSize = opts.pmdSize ?? (pageSize * pageSize) / 8;
+  const totalRamPages = opts.totalRamPages ?? Math.floor(ramBytes / pageSize);
   return {
     taskSize,
     mmapBase,
@@ -107,8 +129,11 @@ export function defaultLayout(
     rlimitStack,
     overcommitMemory: opts.overcommitMemory ?? 0,
     overcommitRatio: opts.overcommitRatio ?? 50,
-    totalRamPages: opts.totalRamPages ?? Math.floor(ramBytes / pageSize),
+    totalRamPages,
     totalSwapPages: opts.totalSwapPages ?? 0,
+    mremapRechargesShrink: opts.mremapRechargesShrink ?? true,
+    userReservePages:
+      opts.userReservePages ?? Math.min(Math.floor(totalRamPages / 32), (128 * MiB) / pageSize),
     pmdSize,
     softDirty: opts.softDirty ?? false,
     armBti: opts.armBti ?? false,

@@ -19,12 +19,21 @@ export class MemoryObject {
     readonly inode: number,
     /** Whether writes through a shared mapping land in the object (shmem) rather than being private copies. */
     readonly kind: 'shmem' | 'file',
+    /** Whether the file system places mappings with `thp_get_unmapped_area` (see `AreaRequest.fileThp`). */
+    readonly thpUnmappedArea = false,
   ) {}
 }
 
-let nextShmemInode = 1;
+/**
+ * One kernel's shmem mount: the objects behind shared anonymous mappings and their inode numbers,
+ * handed out in order as `get_next_ino` does (from 1 here), so that /proc/PID/maps depends only on
+ * what ran in this kernel.
+ */
+export class Shmem {
+  private nextInode = 1;
 
-/** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
-export function newShmem(): MemoryObject {
-  return new MemoryObject('/dev/zero (deleted)', 0, 1, nextShmemInode++, 'shmem');
+  /** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
+  zeroSetup(): MemoryObject {
+    return new MemoryObject('/dev/zero (deleted)', 0, 1, this.nextInode++, 'shmem');
+  }
 }

@@ -1,3 +1,4 @@
+import type { PhysAddr } from '../hal/addr.js';
 import { VmaTree } from './vma-tree.js';
 
 /** One run of pages: [start, end), with the frame each page held when it was marked (or none). */
@@ -12,6 +13,14 @@ interface Run {
   /** Pages of the run that are marked. */
   marked: number;
   treeNode: unknown;
+}
+
+/** Marks of one run, copied out (see `runsIn`): [start, end), with per-page frames or none. */
+export interface MarkRun {
+  readonly start: number;
+  readonly end: number;
+  /** One entry per page of [start, end): its frame, NaN where the page is not marked; null: all marked. */
+  readonly frames: Float64Array | null;
 }
 
 /**
@@ -61,12 +70,12 @@ export class PageRuns {
     const below = t.prevBefore(start);
     if (below !== undefined && below.end === start && below.frames === null) {
       lo = below.start;
-      this.drop(below);
+      this.dropRun(below);
     }
     const above = t.lowerBound(end);
     if (above !== undefined && above.start === end && above.frames === null) {
       hi = above.end;
-      this.drop(above);
+      this.dropRun(above);
     }
     t.insert({ start: lo, end: hi, frames: null, marked: (hi - lo) / this.pageSize, treeNode: undefined });
     this.count += (hi - lo) / this.pageSize;
@@ -148,8 +157,62 @@ export class PageRuns {
     this.count = 0;
   }
 
+  /** Copies of the marks within [start, end), in address order. */
+  runsIn(start: number, end: number): MarkRun[] {
+    const out: MarkRun[] = [];
+    if (this.count === 0 || !(start < end)) return out;
+    const page = this.pageSize;
+    const t = this.runs;
+    for (let r = t.firstIntersecting(start, end); r !== undefined && r.start < end; r = t.next(r)) {
+      const from = Math.max(r.start, start);
+      const to = Math.min(r.end, end);
+      const frames =
+        r.frames === null ? null : r.frames.slice((from - r.start) / page, (to - r.start) / page);
+      out.push({ start: from, end: to, frames });
+    }
+    return out;
+  }
+
+  /** Removes the marks of [start, end) and returns them (for `put`, to undo or to move them). */
+  take(start: number, end: number): MarkRun[] {
+    const out = this.runsIn(start, end);
+    if (out.length > 0) this.deleteRange(start, end);
+    return out;
+  }
+
+  /** Adds marks copied out by `runsIn`/`take`, `by` bytes further on. */
+  put(runs: readonly MarkRun[], by = 0): void {
+    const page = this.pageSize;
+    for (const r of runs) {
+      if (r.frames === null) this.addRange(r.start + by, r.end + by);
+      else {
+        for (let i = 0, va = r.start + by; va < r.end + by; i++, va += page) {
+          if (!Number.isNaN(r.frames[i])) this.set(va, r.frames[i]);
+        }
+      }
+    }
+  }
+
+  /** Removes exactly the marks `put(runs, by)` added. */
+  drop(runs: readonly MarkRun[], by = 0): void {
+    const page = this.pageSize;
+    for (const r of runs) {
+      if (r.frames === null) this.deleteRange(r.start + by, r.end + by);
+      else {
+        for (let i = 0, va = r.start + by; va < r.end + by; i++, va += page) {
+          if (!Number.isNaN(r.frames[i])) this.delete(va);
+        }
+      }
+    }
+  }
+
+  /** The [start, end) of every run, in address order (a run of frames may have unmarked pages). */
+  *ranges(): IterableIterator<[number, number]> {
+    for (const r of this.runs) yield [r.start, r.end];
+  }
+
   /** Every marked page in address order, with its frame (NaN for a plain mark). */
-  *[Symbol.iterator](): IterableIterator<[number, number]> {
+  *marks(): IterableIterator<[number, number]> {
     const page = this.pageSize;
     for (const r of this.runs) {
       for (let va = r.start, i = 0; va < r.end; va += page, i++) {
@@ -196,8 +259,43 @@ export class PageRuns {
   }
 
   /** Removes run r with its marks. */
-  private drop(r: Run): void {
+  private dropRun(r: Run): void {
     this.count -= r.marked;
     this.runs.remove(r);
+  }
+}
+
+/** The guard markers of an address space: a set of pages (as a Set<number> reads), kept as runs. */
+export class GuardPages extends PageRuns {
+  /** Marks one page. */
+  add(va: number): this {
+    this.addRange(va, va + this.pageSize);
+    return this;
+  }
+
+  /** The marked pages in address order. */
+  *[Symbol.iterator](): IterableIterator<number> {
+    for (const [va] of this.marks()) yield va;
+  }
+}
+
+/**
+ * The pages of an address space given up with MADV_FREE, each with the frame it held then (as a
+ * Map<number, PhysAddr> reads), kept as runs.
+ */
+export class LazyFreePages extends PageRuns {
+  /** [page, frame] pairs in address order. */
+  *[Symbol.iterator](): IterableIterator<[number, PhysAddr]> {
+    yield* this.marks() as IterableIterator<[number, PhysAddr]>;
+  }
+
+  /** The marked pages in address order. */
+  *keys(): IterableIterator<number> {
+    for (const [va] of this.marks()) yield va;
+  }
+
+  /** The frame recorded for the page at `va`. */
+  override get(va: number): PhysAddr | undefined {
+    return super.get(va) as PhysAddr | undefined;
   }
 }

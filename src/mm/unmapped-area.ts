@@ -27,6 +27,11 @@ export interface AreaRequest {
   /** vm_flags of the mapping to be. */
   vmFlags: number;
   isFile: boolean;
+  /**
+   * The file's `get_unmapped_area` is `thp_get_unmapped_area` (ext2/3/4, xfs, btrfs, erofs,
+   * bcachefs): a mapping covering a whole PMD of the file is placed PMD-aligned to its offset.
+   */
+  fileThp?: boolean;
 }
 
 /**
@@ -217,7 +222,10 @@ export function getUnmappedArea(space: AddressSpace, arch: Arch, req: AreaReques
   const { layout } = space;
   if (req.len > layout.taskSize) return -ENOMEM;
   let addr: number;
-  if (!req.isFile && !(req.flags & MAP_SHARED) && !req.addr && req.len % layout.pmdSize === 0) {
+  if (req.isFile && req.fileThp) {
+    addr = thpUnmappedArea(space, arch, req);
+    if (addr === 0) addr = archGetUnmappedArea(space, arch, req);
+  } else if (!req.isFile && !(req.flags & MAP_SHARED) && !req.addr && req.len % layout.pmdSize === 0) {
     addr = thpUnmappedArea(space, arch, req);
     if (addr === 0) addr = archGetUnmappedArea(space, arch, req);
   } else {

@@ -1,7 +1,8 @@
 import type { AddressSpace } from './address-space.js';
+import { type AnonVma, anonMergeable, anonNeighboursMergeable, dupAnon, isForkChild } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { AnonIdentity, MappedFile, Vma } from './vma.js';
+import type { MappedFile, Vma } from './vma.js';
 
 /** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
 export interface VmaMergeOp {
@@ -10,18 +11,22 @@ export interface VmaMergeOp {
   flags: number;
   pgoff: number;
   file: MappedFile | null;
-  anon: AnonIdentity | null;
+  anon: AnonVma | null;
   droppable: boolean;
   /** The anonymous name (`[anon:NAME]`), '' for none. */
   name?: string;
+  /**
+   * The VMA mremap is copying to this range (`vmg->copied_from`): its anon_vma and chain come
+   * along, and a fork child's never merge into a neighbour without one.
+   */
+  copiedFrom?: Vma;
 }
 
 /**
- * `is_mergeable_anon_vma`: two anonymous identities are compatible when they are the same, or when
- * one is missing and (for a merge into an existing VMA) that VMA's identity is not shared with a
- * fork. The model has no fork yet, so every chain is singular.
+ * The test `can_vma_merge_right` adds when a range would merge on both sides: prev's and next's
+ * anon_vmas must be compatible with each other (the same, or one of them missing).
  */
-export function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
+export function anonCompatible(a: AnonVma | null, b: AnonVma | null): boolean {
   return a === null || b === null || a === b;
 }
 
@@ -52,51 +57,93 @@ export function mergeNewRange(
   // `just_expand` (brk): only the given VMA below may grow; the one above is never merged.
   const prev = expandOnly !== undefined ? expandOnly.prev : space.vmas.prevBefore(op.start);
   const next = expandOnly !== undefined ? undefined : space.vmas.lowerBound(op.end);
+  const copiedFrom = op.copiedFrom ?? null;
   const canLeft =
     prev !== undefined &&
     prev.end === op.start &&
     attributesMatch(prev, op) &&
-    anonCompatible(op.anon, prev.anon) &&
+    anonMergeable(prev, op.anon, null, copiedFrom) &&
     prev.pgoff + (prev.end - prev.start) / pageSize === op.pgoff;
   let canRight =
     next !== undefined &&
     next.start === op.end &&
     attributesMatch(next, op) &&
-    anonCompatible(op.anon, next.anon) &&
+    anonMergeable(next, op.anon, null, copiedFrom) &&
     next.pgoff === op.pgoff + (op.end - op.start) / pageSize;
   if (canLeft && canRight) canRight = anonCompatible(prev!.anon, next!.anon);
+  // vma_expand: the target takes the anon_vma of a next VMA it swallows, then the copied one's.
   if (canLeft && canRight) {
     const end = next!.end;
-    const anon = prev!.anon ?? next!.anon;
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
-    setAnon(prev!, anon, undo);
+    dupAnon(prev!, next!, undo);
+    dupAnon(prev!, copiedFrom, undo);
     markSoftDirty(space, prev!, undo);
     return prev!;
   }
   if (canLeft) {
     space.setBounds(prev!, prev!.start, op.end, undo);
-    setAnon(prev!, prev!.anon ?? op.anon, undo);
+    dupAnon(prev!, copiedFrom, undo);
     markSoftDirty(space, prev!, undo);
     return prev!;
   }
   if (canRight) {
     space.setBounds(next!, op.start, next!.end, undo);
-    setAnon(next!, next!.anon ?? op.anon, undo);
+    dupAnon(next!, copiedFrom, undo);
     markSoftDirty(space, next!, undo);
     return next!;
   }
   return null;
 }
 
-/** Gives `vma` the identity `anon`, recording the old one in `undo`. */
-export function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
-  if (vma.anon === anon) return;
-  const old = vma.anon;
-  vma.anon = anon;
-  undo.record(() => {
-    vma.anon = old;
-  });
+/**
+ * Whether `a` and the VMA `b` right above it are ones Linux would merge, were a merge tried at
+ * their boundary: `is_mergeable_vma` (flags but soft-dirty, file, name, droppable, not special),
+ * contiguous page offsets and anon_vmas either of them could take.
+ */
+export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
+  return (
+    a.end === b.start &&
+    !(a.flags & VM_SPECIAL) &&
+    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
+    a.file === b.file &&
+    a.name === b.name &&
+    a.droppable === b.droppable &&
+    b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
+    anonNeighboursMergeable(a, b)
+  );
+}
+
+/**
+ * Records that Linux leaves `vma` apart from the VMA below it (and, with 'both', the one above
+ * from it) where the two are mergeable: the operation that made them so tried no merge at their
+ * boundary. What Linux does there: a split kept after the second split was refused (`vma_modify`),
+ * a stack grown down to the VMA below (`expand_downwards`), the heap grown from start_brk next to
+ * a VMA ending there, or up to one starting right above (`do_brk_flags` looks no lower than
+ * start_brk and never above), the source of an MREMAP_DONTUNMAP that lost its anon_vma
+ * (`unlink_anon_vmas`), the copies a fork makes (`dup_mmap` merges nothing), a snapshot. The mark
+ * lasts until the boundary moves; a later merge attempt there merges them as usual.
+ */
+export function keepApart(
+  space: AddressSpace,
+  vma: Vma,
+  undo: UndoLog | null,
+  sides: 'below' | 'both',
+): void {
+  const mark = (upper: Vma, lower: Vma | undefined) => {
+    if (lower === undefined || upper.unmergedWith === lower) return;
+    if (!mergeableNeighbours(lower, upper, space.pageSize)) return;
+    const old = upper.unmergedWith;
+    upper.unmergedWith = lower;
+    undo?.record(() => {
+      upper.unmergedWith = old;
+    });
+  };
+  mark(vma, space.vmas.prev(vma));
+  if (sides === 'both') {
+    const next = space.vmas.next(vma);
+    if (next !== undefined) mark(next, vma);
+  }
 }
 
 /** New and grown VMAs are soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
@@ -115,14 +162,15 @@ function identityShareable(a: Vma, b: Vma, pageSize: number): boolean {
 }
 
 /**
- * `find_mergeable_anon_vma`: when a VMA gets its first anonymous page, it reuses the identity of a
- * neighbour it could later merge with (next first, then prev), so that mprotect and friends can
- * merge them back.
+ * `find_mergeable_anon_vma` and `reusable_anon_vma`: when a VMA gets its first anonymous page, it
+ * reuses the anon_vma of a neighbour it could later merge with (next first, then prev), so that
+ * mprotect and friends can merge them back; a neighbour copied by a fork (its chain not singular)
+ * lends nothing.
  */
-export function findMergeableAnon(space: AddressSpace, vma: Vma): AnonIdentity | null {
+export function findMergeableAnon(space: AddressSpace, vma: Vma): AnonVma | null {
   const next = space.vmas.next(vma);
-  if (next?.anon && identityShareable(vma, next, space.pageSize)) return next.anon;
+  if (next?.anon && !isForkChild(next) && identityShareable(vma, next, space.pageSize)) return next.anon;
   const prev = space.vmas.prev(vma);
-  if (prev?.anon && identityShareable(prev, vma, space.pageSize)) return prev.anon;
+  if (prev?.anon && !isForkChild(prev) && identityShareable(prev, vma, space.pageSize)) return prev.anon;
   return null;
 }

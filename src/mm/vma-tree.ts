@@ -31,6 +31,7 @@
  * Mutation contract: an item's bounds may only be changed through `setBounds` while it is in the tree,
  * and its `treeNode` belongs to the tree. Iterators are invalidated by any mutation of the tree.
  */
+import { hex } from '../hal/addr.js';
 
 export interface VmaBounds {
   start: number;
@@ -83,10 +84,6 @@ class TreeNode<V extends VmaBounds> {
 
 function checkLength(fn: string, length: number): void {
   if (!(length > 0)) throw new RangeError(`VmaTree.${fn}: length must be positive, got ${length}`);
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 type Node<V extends VmaBounds> = TreeNode<V>;

@@ -1,15 +1,6 @@
+import type { AnonVma } from './anon-vma.js';
 import type { MemoryObject } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
-
-/**
- * The identity of a region of anonymous memory (Linux's `anon_vma`): VMAs that came from splitting
- * one VMA share it, and two VMAs may merge only if their identities are compatible. Assigned on the
- * first fault (or the eager population) of a VMA that has none.
- */
-export class AnonIdentity {
-  private static nextId = 1;
-  readonly id = AnonIdentity.nextId++;
-}
 
 /** What a file-backed VMA maps: a file's page cache or a shmem object. */
 export type MappedFile = MemoryObject;
@@ -29,14 +20,28 @@ export class Vma {
   flags: number;
   /** `vm_pgoff`: for anonymous private memory the page number it was created at, for files the file page. */
   pgoff: number;
-  /** Anonymous identity, or null while no page of it has ever been populated. */
-  anon: AnonIdentity | null;
+  /**
+   * The anon_vma new anonymous pages go to (Linux's `vm_area_struct.anon_vma`), or null while no
+   * page of the VMA has ever been its own. Assigned on the first fault (or the eager population).
+   */
+  anon: AnonVma | null;
+  /**
+   * The `anon_vma_chain`, newest first: `anon` and, in a fork child, the ancestors' anon_vmas it is
+   * still linked to. Empty when `anon` is null; see `anonChain` for a VMA whose chain was never set.
+   */
+  chain: readonly AnonVma[];
   /** The backing file, or null for anonymous memory. */
   file: MappedFile | null;
   /** A fixed name for special mappings (`[vdso]`, `[vvar]`) and named anonymous memory; '' otherwise. */
   name: string;
   /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
   droppable: boolean;
+  /**
+   * The VMA just below that Linux left this one next to, unmerged though the two could merge,
+   * because the operation that made them neighbours tried no merge there (see `keepApart`).
+   * Forgotten when this VMA's start moves.
+   */
+  unmergedWith: Vma | null = null;
   /** The VMA tree's handle on this VMA while it is in one (see vma-tree.ts); never copied. */
   treeNode: unknown = undefined;
 
@@ -45,7 +50,8 @@ export class Vma {
     end: number;
     flags: number;
     pgoff: number;
-    anon?: AnonIdentity | null;
+    anon?: AnonVma | null;
+    chain?: readonly AnonVma[];
     file?: MappedFile | null;
     name?: string;
     droppable?: boolean;
@@ -55,6 +61,7 @@ export class Vma {
     this.flags = init.flags;
     this.pgoff = init.pgoff;
     this.anon = init.anon ?? null;
+    this.chain = init.chain ?? (this.anon === null ? [] : [this.anon]);
     this.file = init.file ?? null;
     this.name = init.name ?? '';
     this.droppable = init.droppable ?? false;
@@ -69,7 +76,10 @@ export class Vma {
     return (this.flags & VM_MAYSHARE) !== 0;
   }
 
-  /** A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match (splits, moves). */
+  /**
+   * A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match
+   * (splits and moves: `vm_area_dup` then `anon_vma_clone`, so the chain is the same).
+   */
   cloneAt(start: number, end: number, pageSize: number): Vma {
     return new Vma({
       start,
@@ -77,6 +87,7 @@ export class Vma {
       flags: this.flags,
       pgoff: this.pgoff + (start - this.start) / pageSize,
       anon: this.anon,
+      chain: this.chain,
       file: this.file,
       name: this.name,
       droppable: this.droppable,

@@ -32,6 +32,11 @@ interface Range {
   treeNode: unknown;
 }
 
+/** A range as the map's callers see it: a copy, without the tree's handle. */
+function copy(r: Range | undefined): LogRange | undefined {
+  return r === undefined ? undefined : { start: r.start, end: r.end, delta: r.delta, line: r.line };
+}
+
 export class AddressMap {
   private tree = new VmaTree<Range>();
 
@@ -41,7 +46,7 @@ export class AddressMap {
 
   /** The range containing `addr`, or undefined. */
   find(addr: number): LogRange | undefined {
-    return this.tree.find(addr);
+    return copy(this.tree.find(addr));
   }
 
   /** The delta of the range containing `addr`, or undefined (NaN: the model lacks that memory). */
@@ -98,7 +103,28 @@ export class AddressMap {
 
   /** The first range overlapping [start, end), or undefined. */
   firstOverlap(start: number, end: number): LogRange | undefined {
-    return this.tree.firstIntersecting(start, end);
+    return copy(this.tree.firstIntersecting(start, end));
+  }
+
+  /** The lowest range starting at or above `addr`, or undefined. */
+  above(addr: number): LogRange | undefined {
+    const r = this.tree.lowerBound(addr);
+    return copy(r !== undefined && r.start < addr ? this.tree.next(r) : r);
+  }
+
+  /** The highest range ending at or below `addr`, or undefined. */
+  below(addr: number): LogRange | undefined {
+    return copy(this.tree.prevBefore(addr));
+  }
+
+  /**
+   * The range whose memory the model holds at `modelAddr` (at `start + delta`), by a scan of every
+   * range: for explaining a difference, never on the path of a matching call.
+   */
+  holding(modelAddr: number): LogRange | undefined {
+    for (const r of this.tree)
+      if (r.start + r.delta <= modelAddr && modelAddr < r.end + r.delta) return copy(r);
+    return undefined;
   }
 
   /** An independent copy (a forked process's view). */

@@ -1,20 +1,27 @@
 /**
  * Streaming a log (or the per-process files of `strace -ff`) through a Replayer: one line in, one
  * line out, in constant memory. The output line of every input line is the input line itself,
- * except for memory calls whose result differs, which carry the model's result.
+ * except for memory calls whose result differs, which carry the model's result. The input comes
+ * from the caller (files and pipes on the command line, a File in a browser): as chunks of text or
+ * bytes, split here a chunk at a time, or as lines.
  */
-import type { Readable } from 'node:stream';
+import type { Arch } from '../hal/addr.js';
 import { LineSplitter } from '../trace/lines.js';
 import { createParserState, finishParse, type ParserState, parseLine } from '../trace/strace-parse.js';
 import type { TraceEvent } from '../trace/strace-types.js';
-import type { Arch } from '../trace/xlat.js';
 import type { CallOutcome, Replayer } from './engine.js';
 
 /** One input: a file, standard input, or one file of a `-ff` set (with the pid from its name). */
 export interface TraceInput {
   /** The name in error messages. */
   name: string;
-  open(): Readable;
+  /**
+   * Its text as chunks (strings or UTF-8 bytes, e.g. a Node stream read 1 MiB at a time): the lines
+   * of a chunk are parsed without awaiting, one await per chunk. Called once, when the replay starts.
+   */
+  chunks?(): AsyncIterable<string | Uint8Array>;
+  /** Or its lines, without line ends (one await per line). */
+  lines?(): AsyncIterable<string>;
   /** The pid of lines without a pid prefix (`-ff` files). */
   pid?: number;
 }
@@ -37,8 +44,9 @@ interface Source {
   input: TraceInput;
   index: number;
   state: ParserState;
+  /** Chunks to split, or (without a splitter) lines one at a time. */
   chunks: AsyncIterator<string | Uint8Array>;
-  splitter: LineSplitter;
+  splitter: LineSplitter | null;
   /** The lines of the last chunk read, and the next one to parse. */
   lines: string[];
   at: number;
@@ -57,13 +65,15 @@ const PROGRESS_EVERY = 4096;
  * interleaving). Returns the calls left unfinished at the end.
  */
 export async function drive(
-  replayer: Replayer,
+  replayer: Pick<Replayer, 'step'>,
   inputs: readonly TraceInput[],
   options: DriveOptions,
   hooks: DriveHooks,
 ): Promise<Array<{ pid?: number; name: string; line: number; file: string }>> {
   const sources: Source[] = inputs.map((input, index) => {
-    const stream = input.open() as AsyncIterable<string | Uint8Array>;
+    const chunked = input.chunks !== undefined;
+    const stream = chunked ? input.chunks!() : input.lines?.();
+    if (stream === undefined) throw new Error(`drive: input ${input.name} has neither chunks nor lines`);
     const state = createParserState({
       file: input.name,
       lenient: options.lenient ?? false,
@@ -75,7 +85,7 @@ export async function drive(
       index,
       state,
       chunks: stream[Symbol.asyncIterator](),
-      splitter: new LineSplitter(),
+      splitter: chunked ? new LineSplitter() : null,
       lines: [],
       at: 0,
       done: false,
@@ -110,8 +120,9 @@ export async function drive(
     const r = await src.chunks.next();
     if (r.done) {
       src.done = true;
-      src.splitter.end(lines);
-    } else src.splitter.push(r.value, lines);
+      src.splitter?.end(lines);
+    } else if (src.splitter !== null) src.splitter.push(r.value, lines);
+    else lines.push(r.value as string);
     src.lines = lines;
     src.at = 0;
     return true;

@@ -24,26 +24,11 @@ export interface FdOwner {
   readonly trackedFds: Set<number>;
 }
 
-/** The pieces of a `-yy` fd decoration `path<char 1:5>`: the path and the device numbers. */
-function fdFile(path: string): MemoryObject {
-  const m = /^(.*)<(?:char|block) (\d+):(\d+)>$/.exec(path);
-  if (m) return new MemoryObject(m[1], Number(m[2]), Number(m[3]), syntheticInode(m[1]), 'file');
-  return new MemoryObject(path, 0, 0, syntheticInode(path), 'file');
-}
-
-const inodes = new Map<string, number>();
-function syntheticInode(path: string): number {
-  let n = inodes.get(path);
-  if (n === undefined) {
-    n = inodes.size + 1;
-    inodes.set(path, n);
-  }
-  return n;
-}
-
 /** The files of a log, by path (one path is one page cache), and the fd tables of its tasks. */
 export class LogFiles {
   private readonly files = new Map<string, MemoryObject>();
+  /** Synthetic inode numbers by path (the log shows none), in the order this log names them. */
+  private readonly inodes = new Map<string, number>();
 
   /** An open/close line of the log (any other line is ignored). */
   other(owner: FdOwner, ev: TraceEvent & { kind: 'other' }): void {
@@ -94,10 +79,15 @@ export class LogFiles {
     files.set(fd, { file: this.named(path), readable: true, writable: !readOnly });
   }
 
+  /** The file of an fd path: one per path. A `-yy` decoration `path<char 1:5>` gives the device. */
   private named(path: string): MemoryObject {
     let f = this.files.get(path);
     if (f === undefined) {
-      f = fdFile(path);
+      const m = /^(.*)<(?:char|block) (\d+):(\d+)>$/.exec(path);
+      const name = m ? m[1] : path;
+      const inode = this.inodes.get(name) ?? this.inodes.size + 1;
+      this.inodes.set(name, inode);
+      f = new MemoryObject(name, m ? Number(m[2]) : 0, m ? Number(m[3]) : 0, inode, 'file');
       this.files.set(path, f);
     }
     return f;

@@ -1,5 +1,6 @@
 import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import type { Shmem } from '../mm/memory-object.js';
 import type { CommitAccounting } from '../mm/overcommit.js';
 import type { MappedFile } from '../mm/vma.js';
 
@@ -19,6 +20,8 @@ export interface SyscallContext {
   readonly paging: PagingMode;
   readonly space: AddressSpace;
   readonly accounting: CommitAccounting;
+  /** The kernel's shmem mount (shared anonymous memory). */
+  readonly shmem: Shmem;
   /** The calling task's file descriptors. */
   readonly files: ReadonlyMap<number, OpenFile>;
 }

@@ -10,6 +10,7 @@
  * - flags in strace's table order, unknown bits as `|0x..`, nothing known as `0x.. /* PROT_??? *\/`.
  */
 
+import { hex } from '../hal/addr.js';
 import { errnoName, errnoText } from './errno.js';
 import type {
   Duration,
@@ -32,16 +33,16 @@ import {
 
 const U64 = (1n << 64n) - 1n;
 
-/** `%#llx`: `0` for zero, else `0x` and lowercase hex; negative values as unsigned 64-bit. */
-export function hex(v: TraceInt): string {
+/** strace's `%#llx`: `0` for zero, else `hex` (negative values as unsigned 64-bit). */
+export function formatHex(v: TraceInt): string {
   if (typeof v === 'number' && v >= 0) return v === 0 ? '0' : `0x${v.toString(16)}`;
-  const u = v < 0 ? bigOf(v) & U64 : v;
-  return u === 0n ? '0' : `0x${u.toString(16)}`;
+  const u = v < 0 ? bigOf(v) & U64 : bigOf(v);
+  return u === 0n ? '0' : hex(u);
 }
 
 /** strace's printaddr: NULL for 0, else `%#llx`. */
 export function formatAddr(v: TraceInt): string {
-  return v === 0 || v === 0n ? 'NULL' : hex(v);
+  return v === 0 || v === 0n ? 'NULL' : formatHex(v);
 }
 
 function unsignedDec(v: TraceInt): string {
@@ -61,10 +62,10 @@ export function formatFlags(value: TraceInt, table: readonly XlatEntry[], dflt: 
     if (flags === 0n) break;
   }
   if (parts.length > 0) {
-    if (flags !== 0n) parts.push(hex(flags));
+    if (flags !== 0n) parts.push(formatHex(flags));
     return parts.join('|');
   }
-  if (flags !== 0n) return dflt === null ? hex(flags) : `${hex(flags)} /* ${dflt} */`;
+  if (flags !== 0n) return dflt === null ? formatHex(flags) : `${formatHex(flags)} /* ${dflt} */`;
   return '0';
 }
 
@@ -72,7 +73,7 @@ export function formatFlags(value: TraceInt, table: readonly XlatEntry[], dflt: 
 export function formatXval(value: TraceInt, table: readonly XlatEntry[], dflt: string): string {
   const b = bigOf(value);
   for (const [name, v] of table) if (v === b) return name;
-  return `${hex(value)} /* ${dflt} */`;
+  return `${formatHex(value)} /* ${dflt} */`;
 }
 
 /** strace's print_mmap_flags. */
@@ -101,7 +102,7 @@ export function formatMemoryArgs(call: MemoryCall, arch: Arch = 'x86_64'): strin
         prot(call.prot),
         formatMmapFlags(call.flags, x),
         fd,
-        hex(call.offset),
+        formatHex(call.offset),
       ].join(', ');
     }
     case 'munmap':
@@ -146,7 +147,7 @@ export function formatResult(name: string, result: SyscallResult): string {
       return `= ${result.value} ${body}${result.aux ?? ''}`;
     }
     case 'value': {
-      const v = HEX_RESULT.has(name) ? hex(result.value) : result.value.toString();
+      const v = HEX_RESULT.has(name) ? formatHex(result.value) : result.value.toString();
       const deco = result.decoration === undefined ? '' : `<${result.decoration}>`;
       return `= ${v}${deco}${result.aux ?? ''}`;
     }

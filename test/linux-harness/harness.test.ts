@@ -5,27 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSequence, serializeSequence } from '../../tools/linux-harness/generate.js';
 import {
   buildHarness,
-  EnvironmentError,
   type Fixture,
-  findTools,
   formatFixture,
   makeFixture,
   normalizeShmemInodes,
   parseHarnessOutput,
   runHarness,
-  type Tools,
 } from '../../tools/linux-harness/record.js';
+import { harnessTools } from '../support/harness-tools.js';
 
-let tools: Tools | undefined;
-let skipReason = '';
-try {
-  tools = findTools();
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e;
-  skipReason = e.message;
-  // CI installs the toolchain (.ci/run): there a missing tool is a failure, not a reason to skip.
-  if (process.env.CI) throw e;
-}
+const { tools, skipReason } = harnessTools();
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'linux-x86_64');
 

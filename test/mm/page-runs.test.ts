@@ -10,7 +10,7 @@ const P = 4096;
 
 function same(runs: PageRuns, model: Map<number, number>, pages: number): void {
   expect(runs.size).toBe(model.size);
-  expect([...runs].map(([va, f]) => [va, Number.isNaN(f) ? -1 : f])).toEqual(
+  expect([...runs.marks()].map(([va, f]) => [va, Number.isNaN(f) ? -1 : f])).toEqual(
     [...model.entries()].sort((a, b) => a[0] - b[0]),
   );
   for (let p = 0; p < pages; p++) {
@@ -27,7 +27,7 @@ describe('PageRuns', () => {
     g.addRange(6 * P, 8 * P);
     expect(g.size).toBe(6);
     g.deleteRange(4 * P, 5 * P);
-    expect([...g].map(([va]) => va / P)).toEqual([2, 3, 5, 6, 7]);
+    expect([...g.marks()].map(([va]) => va / P)).toEqual([2, 3, 5, 6, 7]);
     expect(g.has(4 * P)).toBe(false);
     expect(g.has(5 * P)).toBe(true);
     expect(g.get(5 * P)).toBeUndefined();
@@ -50,7 +50,7 @@ describe('PageRuns', () => {
     expect(f.get(25 * P)).toBe(7);
     f.clear();
     expect(f.size).toBe(0);
-    expect([...f]).toEqual([]);
+    expect([...f.marks()]).toEqual([]);
   });
 
   test.prop(

@@ -26,7 +26,7 @@ export interface Fixture {
   euid: number;
   initialBrk: string;
   mapsBefore: string;
-  ops: { op: string; args: string[]; result: string; fault?: string; kind: string }[];
+  ops: { op: string; proc?: number; args: string[]; result: string; fault?: string; kind: string }[];
   mapsAfter: string;
   vmflagsAfter: string[];
 }
@@ -52,13 +52,21 @@ export interface ReplayOutcome {
   check: string[];
 }
 
-/** Boots a kernel configured as the recording machine was and starts a task from the fixture's snapshot. */
-export function bootFixture(f: Fixture, layout: LayoutOptions = {}): { kernel: Kernel; task: Task } {
+/**
+ * Boots a kernel configured as the recording machine was and starts a task from the fixture's
+ * snapshot. `ramBytes` is the model's RAM: enough for every page the sequence touches (the
+ * invariant checker's cost grows with it).
+ */
+export function bootFixture(
+  f: Fixture,
+  layout: LayoutOptions = {},
+  ramBytes = 256 * 2 ** 20,
+): { kernel: Kernel; task: Task } {
   const kernel = new Kernel({
     arch: f.arch,
     pageSize: f.pageSize,
     paging: 'demand',
-    ramBytes: 256 * 2 ** 20,
+    ramBytes,
     layout: {
       totalRamPages: Math.floor((f.memTotalKiB * 1024) / f.pageSize),
       overcommitMemory: f.settings.overcommit_memory,
@@ -83,6 +91,42 @@ export function bootFixture(f: Fixture, layout: LayoutOptions = {}): { kernel: K
   return { kernel, task };
 }
 
+/** Runs one recorded op (a syscall, or a touch or peek by `task`) and returns its result as recorded. */
+export function replayOp(kernel: Kernel, task: Task, op: Fixture['ops'][number]): string {
+  const a = op.args.map((x) => BigInt(x));
+  switch (op.op) {
+    case 'mmap':
+      return String(kernel.sys.mmap(a[0], a[1], a[2], a[3], a[4], a[5]));
+    case 'munmap':
+      return String(kernel.sys.munmap(a[0], a[1]));
+    case 'mprotect':
+      return String(kernel.sys.mprotect(a[0], a[1], a[2]));
+    case 'brk':
+      return String(kernel.sys.brk(a[0]));
+    case 'mremap':
+      return String(kernel.sys.mremap(a[0], a[1], a[2], a[3], a[4]));
+    case 'madvise':
+      return String(kernel.sys.madvise(a[0], a[1], a[2]));
+    case 'touch':
+    case 'peek':
+      try {
+        if (op.op === 'peek') return String(task.read(Number(a[0]), 1)[0]);
+        task.write(Number(a[0]), [Number(a[1])]);
+        return '0';
+      } catch (e) {
+        const pf = e as PageFaultError;
+        return pf.siCode ? `fault ${pf.siCode}` : `error ${String(e)}`;
+      }
+    default:
+      throw new Error(`unknown op ${op.op}`);
+  }
+}
+
+/** The result a recorded op had, in `replayOp`'s form. */
+export function recordedResult(op: Fixture['ops'][number]): string {
+  return op.result === 'fault' ? `fault ${op.fault}` : op.result;
+}
+
 /** Replays every op; stops at the first differing result and reports it. */
 export function replayFixture(
   f: Fixture,
@@ -93,45 +137,8 @@ export function replayFixture(
   let mismatch: string | null = null;
   f.ops.forEach((op, i) => {
     if (mismatch !== null) return;
-    const a = op.args.map((x) => BigInt(x));
-    let got: string;
-    switch (op.op) {
-      case 'mmap':
-        got = String(kernel.sys.mmap(a[0], a[1], a[2], a[3], a[4], a[5]));
-        break;
-      case 'munmap':
-        got = String(kernel.sys.munmap(a[0], a[1]));
-        break;
-      case 'mprotect':
-        got = String(kernel.sys.mprotect(a[0], a[1], a[2]));
-        break;
-      case 'brk':
-        got = String(kernel.sys.brk(a[0]));
-        break;
-      case 'mremap':
-        got = String(kernel.sys.mremap(a[0], a[1], a[2], a[3], a[4]));
-        break;
-      case 'madvise':
-        got = String(kernel.sys.madvise(a[0], a[1], a[2]));
-        break;
-      case 'touch':
-      case 'peek':
-        try {
-          if (op.op === 'touch') {
-            task.write(Number(a[0]), [Number(a[1])]);
-            got = '0';
-          } else {
-            got = String(task.read(Number(a[0]), 1)[0]);
-          }
-        } catch (e) {
-          const pf = e as PageFaultError;
-          got = pf.siCode ? `fault ${pf.siCode}` : `error ${String(e)}`;
-        }
-        break;
-      default:
-        throw new Error(`unknown op ${op.op}`);
-    }
-    const want = op.result === 'fault' ? `fault ${op.fault}` : op.result;
+    const got = replayOp(kernel, task, op);
+    const want = recordedResult(op);
     if (got !== want)
       mismatch = `op ${i} ${op.kind} ${op.op}(${op.args.join(', ')}): Linux ${want}, model ${got}`;
     afterEach?.(kernel, i);

@@ -18,8 +18,20 @@
  * CLI: npx tsx tools/linux-harness/generate.ts --seed 7 [--min-ops 40] [--max-ops 80] [--arch aarch64] [--json]
  */
 import { pathToFileURL } from 'node:url';
+import { hex } from '../../src/hal/addr.js';
 
-export type OpName = 'mmap' | 'munmap' | 'mprotect' | 'brk' | 'mremap' | 'madvise' | 'touch' | 'peek';
+export type OpName =
+  | 'mmap'
+  | 'munmap'
+  | 'mprotect'
+  | 'brk'
+  | 'mremap'
+  | 'madvise'
+  | 'touch'
+  | 'peek'
+  // Only in sequences for the fork build of the harness (generate-fork.ts):
+  | 'fork'
+  | 'exit';
 
 export interface Op {
   op: OpName;
@@ -27,6 +39,8 @@ export interface Op {
   args: string[];
   /** What the generator meant to exercise, e.g. `mmap:hint-free` or `bad:munmap-len0`. */
   kind: string;
+  /** The process that runs the op (fork sequences only; absent: process 0). */
+  proc?: number;
 }
 
 export interface GenerateOptions {
@@ -87,6 +101,8 @@ export const ARG_COUNT: Record<OpName, number> = {
   madvise: 3,
   touch: 2,
   peek: 1,
+  fork: 0,
+  exit: 0,
 };
 
 // ---- Linux x86_64 constants -----------------------------------------------------------------
@@ -159,7 +175,7 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-class Rng {
+export class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
     this.next = mulberry32(seed ^ 0x9e3779b9);
@@ -189,19 +205,20 @@ class Rng {
 }
 
 // ---- expression helpers --------------------------------------------------------------------
-export function hex(v: number | bigint): string {
+/** A literal of the harness's input: `hex`, refusing what a number cannot say exactly. */
+export function literal(v: number | bigint): string {
   if (typeof v === 'number' && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`bad literal ${v}`);
-  return `0x${v.toString(16)}`;
+  return hex(v);
 }
 function plus(base: string, off: number): string {
   if (off === 0) return base;
-  return off > 0 ? `${base}+${hex(off)}` : `${base}-${hex(-off)}`;
+  return off > 0 ? `${base}+${literal(off)}` : `${base}-${literal(-off)}`;
 }
 const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---- generator state -----------------------------------------------------------------------
-interface Region {
+export interface Region {
   /** Index of the op whose result is the region's start. */
   idx: number;
   len: number;
@@ -215,7 +232,7 @@ interface Region {
   low?: boolean;
 }
 
-class Gen {
+export class Gen {
   readonly ops: Op[] = [];
   readonly regions: Region[] = [];
   /** Offset of the generator's idea of the current break from $brk (never negative). */
@@ -233,7 +250,7 @@ class Gen {
   }
 
   emit(op: OpName, args: (string | number)[], kind: string): number {
-    const a = args.map((x) => (typeof x === 'number' ? (x < 0 ? `-${hex(-x)}` : hex(x)) : x));
+    const a = args.map((x) => (typeof x === 'number' ? (x < 0 ? `-${literal(-x)}` : literal(x)) : x));
     if (a.length !== ARG_COUNT[op]) throw new Error(`internal: ${op} needs ${ARG_COUNT[op]} args`);
     this.ops.push({ op, args: a, kind });
     return this.ops.length - 1;
@@ -380,7 +397,7 @@ class Gen {
     let hint = '0';
     const h = rng.float();
     if (h < 0.1) {
-      hint = hex(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
+      hint = literal(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
       kind = `${kind}:hint-free`;
     } else if (h < 0.2 && this.regions.length > 0) {
       const r = this.region()!;
@@ -436,7 +453,7 @@ class Gen {
       addr = ref(r.idx, -len); // just below a region: usually free, then adjacent
       kind = 'mmap:noreplace-below';
     } else {
-      addr = hex(this.arenaAddr());
+      addr = literal(this.arenaAddr());
       kind = noreplace ? 'mmap:noreplace-arena' : 'mmap:fixed-arena';
     }
     const flags = ANON_PRIVATE | (noreplace ? MAP_FIXED_NOREPLACE : MAP_FIXED);
@@ -602,7 +619,7 @@ class Gen {
           }
           target = ref(o.idx, rng.int(0, Math.max(0, Math.floor(o.len / P) - 1)) * P);
         } else {
-          target = hex(this.arenaAddr());
+          target = literal(this.arenaAddr());
         }
         const idx = this.emit(
           'mremap',
@@ -618,7 +635,7 @@ class Gen {
         const flags = MREMAP_MAYMOVE | MREMAP_DONTUNMAP | (fixed ? MREMAP_FIXED : 0);
         const idx = this.emit(
           'mremap',
-          [base, r.len, r.len, flags, fixed ? hex(this.arenaAddr()) : '0'],
+          [base, r.len, r.len, flags, fixed ? literal(this.arenaAddr()) : '0'],
           `mremap:dontunmap${fixed ? '-fixed' : ''}`,
         );
         this.addRegion(idx, r.len, r.prot, r.flags);
@@ -733,7 +750,7 @@ class Gen {
   bad(): void {
     const rng = this.rng;
     const r = this.region();
-    const at = r ? ref(r.idx) : hex(FAR);
+    const at = r ? ref(r.idx) : literal(FAR);
     const rl = r ? r.len : P;
     const cases: Array<[number, () => void]> = [
       [1, () => this.emit('mmap', ['0', 0, 3, ANON_PRIVATE, -1, 0], 'bad:mmap-len0')],
@@ -751,7 +768,14 @@ class Gen {
         () =>
           this.emit(
             'mmap',
-            ['0', hex(rng.pick([U64_MAX, U64_MAX - 0x7ffn, U64_MAX - 0xfffn + 1n])), 3, ANON_PRIVATE, -1, 0],
+            [
+              '0',
+              literal(rng.pick([U64_MAX, U64_MAX - 0x7ffn, U64_MAX - 0xfffn + 1n])),
+              3,
+              ANON_PRIVATE,
+              -1,
+              0,
+            ],
             'bad:mmap-len-wrap',
           ),
       ],
@@ -760,7 +784,7 @@ class Gen {
         () =>
           this.emit(
             'mmap',
-            ['0', hex(rng.pick([1n << 47n, 1n << 62n, 1n << 48n])), 3, ANON_PRIVATE, -1, 0],
+            ['0', literal(rng.pick([1n << 47n, 1n << 62n, 1n << 48n])), 3, ANON_PRIVATE, -1, 0],
             'bad:mmap-len-huge',
           ),
       ],
@@ -809,7 +833,7 @@ class Gen {
         () =>
           this.emit(
             'mmap',
-            [hex(rng.pick(this.arch.fixedBeyond)), 2 * P, 3, ANON_PRIVATE | MAP_FIXED, -1, 0],
+            [literal(rng.pick(this.arch.fixedBeyond)), 2 * P, 3, ANON_PRIVATE | MAP_FIXED, -1, 0],
             'bad:mmap-fixed-beyond-task-size',
           ),
       ],
@@ -847,7 +871,7 @@ class Gen {
             'mmap',
             [
               '0',
-              hex(rng.pick([2 ** 40, 2 ** 44])),
+              literal(rng.pick([2 ** 40, 2 ** 44])),
               rng.pick([0, PROT_READ]),
               ANON_PRIVATE | MAP_NORESERVE,
               -1,
@@ -858,12 +882,16 @@ class Gen {
       ],
       [1, () => this.emit('munmap', [plus(at, rng.pick([1, 0x800, 0xfff])), P], 'bad:munmap-unaligned')],
       [1, () => this.emit('munmap', [at, 0], 'bad:munmap-len0')],
-      [1, () => this.emit('munmap', [at, hex(rng.pick(this.arch.munmapHugeLen))], 'bad:munmap-len-huge')],
-      [0.7, () => this.emit('munmap', [hex(rng.pick(this.arch.munmapBeyond)), P], 'bad:munmap-beyond')],
+      [1, () => this.emit('munmap', [at, literal(rng.pick(this.arch.munmapHugeLen))], 'bad:munmap-len-huge')],
+      [0.7, () => this.emit('munmap', [literal(rng.pick(this.arch.munmapBeyond)), P], 'bad:munmap-beyond')],
       [
         1,
         () =>
-          this.emit('munmap', [hex(FAR + rng.int(0, 255) * P), rng.int(1, 8) * P], 'edge:munmap-unmapped'),
+          this.emit(
+            'munmap',
+            [literal(FAR + rng.int(0, 255) * P), rng.int(1, 8) * P],
+            'edge:munmap-unmapped',
+          ),
       ],
       [
         1,
@@ -888,11 +916,11 @@ class Gen {
         () =>
           this.emit(
             'mprotect',
-            [rng.chance(0.5) ? at : hex(FAR), 0, rng.pick([1, 0x10])],
+            [rng.chance(0.5) ? at : literal(FAR), 0, rng.pick([1, 0x10])],
             'edge:mprotect-len0',
           ),
       ],
-      [1, () => this.emit('mprotect', [at, hex(U64_MAX - 0xfffn), 1], 'bad:mprotect-len-wrap')],
+      [1, () => this.emit('mprotect', [at, literal(U64_MAX - 0xfffn), 1], 'bad:mprotect-len-wrap')],
       [
         1,
         () =>
@@ -902,12 +930,15 @@ class Gen {
             'bad:mprotect-prot-bits',
           ),
       ],
-      [1, () => this.emit('mprotect', [hex(FAR + rng.int(0, 255) * P), P, 1], 'bad:mprotect-unmapped')],
+      [1, () => this.emit('mprotect', [literal(FAR + rng.int(0, 255) * P), P, 1], 'bad:mprotect-unmapped')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSDOWN], 'bad:mprotect-growsdown-flag')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSUP], 'bad:mprotect-growsup')],
-      [1, () => this.emit('brk', [hex(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond')],
+      [1, () => this.emit('brk', [literal(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond')],
       [1, () => this.emit('mremap', [at, rl, rl, rng.pick([8, 0x10, 0x80000000]), 0], 'bad:mremap-flags')],
-      [1, () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, hex(ARENA)], 'bad:mremap-fixed-no-maymove')],
+      [
+        1,
+        () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, literal(ARENA)], 'bad:mremap-fixed-no-maymove'),
+      ],
       [
         1,
         () =>
@@ -924,14 +955,18 @@ class Gen {
       [
         1,
         () =>
-          this.emit('mremap', [at, rl, rng.pick([0, hex(U64_MAX)]), MREMAP_MAYMOVE, 0], 'bad:mremap-newlen0'),
+          this.emit(
+            'mremap',
+            [at, rl, rng.pick([0, literal(U64_MAX)]), MREMAP_MAYMOVE, 0],
+            'bad:mremap-newlen0',
+          ),
       ],
       [
         1,
         () =>
           this.emit(
             'mremap',
-            [hex(FAR + rng.int(0, 255) * P), P, 2 * P, MREMAP_MAYMOVE, 0],
+            [literal(FAR + rng.int(0, 255) * P), P, 2 * P, MREMAP_MAYMOVE, 0],
             'bad:mremap-unmapped',
           ),
       ],
@@ -955,7 +990,7 @@ class Gen {
         () =>
           this.emit(
             'mremap',
-            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, hex(rng.pick(this.arch.mremapBeyond))],
+            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, literal(rng.pick(this.arch.mremapBeyond))],
             'bad:mremap-fixed-beyond',
           ),
       ],
@@ -975,20 +1010,24 @@ class Gen {
         () =>
           this.emit(
             'madvise',
-            [at, hex(rng.pick([U64_MAX, U64_MAX - 0xfffn])), MADV.DONTNEED],
+            [at, literal(rng.pick([U64_MAX, U64_MAX - 0xfffn])), MADV.DONTNEED],
             'bad:madvise-len-wrap',
           ),
       ],
       [
         1,
         () =>
-          this.emit('madvise', [hex(FAR + rng.int(0, 255) * P), P, MADV.DONTNEED], 'bad:madvise-unmapped'),
+          this.emit(
+            'madvise',
+            [literal(FAR + rng.int(0, 255) * P), P, MADV.DONTNEED],
+            'bad:madvise-unmapped',
+          ),
       ],
       [0.7, () => this.emit('madvise', [at, 0, rng.pick([MADV.DONTNEED, 1212])], 'edge:madvise-len0')],
       [0.7, () => this.emit('madvise', [at, rl, MADV.FREE], 'edge:madvise-free')],
       [0.7, () => this.emit('madvise', [at, rl, MADV.REMOVE], 'edge:madvise-remove')],
-      [1, () => this.emit('touch', [hex(FAR + rng.int(0, 255) * P), 1], 'bad:touch-unmapped')],
-      [0.7, () => this.emit('peek', [hex(rng.pick([FAR, 0x2000, FAR + 0x123]))], 'bad:peek-unmapped')],
+      [1, () => this.emit('touch', [literal(FAR + rng.int(0, 255) * P), 1], 'bad:touch-unmapped')],
+      [0.7, () => this.emit('peek', [literal(rng.pick([FAR, 0x2000, FAR + 0x123]))], 'bad:peek-unmapped')],
     ];
     rng.weighted(cases)();
   }
@@ -1027,9 +1066,9 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
   return g.ops.slice(0, n);
 }
 
-/** The harness's input text: one op per line, `name arg arg ...`. */
+/** The harness's input text: one op per line, `name arg arg ...` (`@N name ...` for process N > 0). */
 export function serializeSequence(ops: readonly Op[]): string {
-  return ops.map((o) => `${o.op} ${o.args.join(' ')}\n`).join('');
+  return ops.map((o) => `${o.proc ? `@${o.proc} ` : ''}${o.op} ${o.args.join(' ')}\n`).join('');
 }
 
 function main(argv: string[]): void {
