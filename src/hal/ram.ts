@@ -8,18 +8,22 @@ export const RAM_CHUNK_BYTES = 256 * 1024;
 export const RAM_PAGE_BYTES = 4096;
 
 /**
- * Bytes per slab: one ArrayBuffer backs this much simulated RAM. 1 GiB keeps a Uint8Array over a
- * slab legal everywhere (views are capped at 2^32 elements on Node 20).
+ * Bytes per slab: one ArrayBuffer backs this much simulated RAM. Large enough that the allocator's
+ * header page of each slab is 8 bytes per 4 KiB page; small enough that a kernel touching a few
+ * pages does not show V8 tens of MiB of external memory, which would make it collect garbage all
+ * the time (many short-lived kernels, as in fault injection, went from 0.4 ms to 9 ms with 64 MiB).
  */
-const SLAB_BYTES = 2 ** 30;
+const SLAB_BYTES = 2 ** 21;
+/** Host pages per slab. */
+const SLAB_PAGES = SLAB_BYTES / 4096;
 
 /**
- * Simulated physical RAM: `size` bytes starting at physical address `base`, in slabs of up to
- * 1 GiB, each one ArrayBuffer created on the first write into it. The host commits an ArrayBuffer's
+ * Simulated physical RAM: `size` bytes starting at physical address `base`, in slabs of 2 MiB,
+ * each one ArrayBuffer created on the first write into it. The host commits an ArrayBuffer's
  * memory lazily, a page at a time as it is first written, so a resident simulated 4 KiB page costs
- * the host 4 KiB and nothing more (one ArrayBuffer per small chunk cost the allocator's header page
- * per chunk). What was never written reads as zero and is never written to, zeroing included, so
- * it costs the host nothing; `written` remembers, per host page, which were.
+ * the host its 4 KiB and 8 bytes (the slab's header page; one ArrayBuffer per 256 KiB chunk cost 64).
+ * What was never written reads as zero and is never written to, zeroing included, so it costs the
+ * host nothing; each slab's `written` map remembers, per host page, which were.
  *
  * Descriptors are 64-bit words read and written as two 32-bit halves (`readLo`/`readHi`), which
  * keeps every table walk in plain numbers.
@@ -29,8 +33,8 @@ export class PhysicalMemory {
   readonly size: number;
   private readonly bytes: (Uint8Array | undefined)[];
   private readonly words: (Uint32Array | undefined)[];
-  /** Per host page of RAM: 1 once something was written into it. */
-  private readonly written: Uint8Array;
+  /** Per slab, per host page of it: 1 once something was written into it. */
+  private readonly written: (Uint8Array | undefined)[];
   private committed = 0;
 
   constructor(base: number, size: number) {
@@ -42,7 +46,7 @@ export class PhysicalMemory {
     const slabs = Math.ceil(size / SLAB_BYTES);
     this.bytes = new Array(slabs).fill(undefined);
     this.words = new Array(slabs).fill(undefined);
-    this.written = new Uint8Array(size / RAM_PAGE_BYTES);
+    this.written = new Array(slabs).fill(undefined);
   }
 
   /** Bytes of host memory committed so far: the host pages written at least once. */
@@ -70,14 +74,22 @@ export class PhysicalMemory {
     const u8 = new Uint8Array(buf);
     this.bytes[s] = u8;
     this.words[s] = new Uint32Array(buf);
+    this.written[s] = new Uint8Array(SLAB_PAGES);
     return u8;
   }
 
-  /** Marks the host pages of [off, off + len) as written. */
+  /** Whether the host page holding RAM offset `off` was ever written. */
+  private isWritten(off: number): boolean {
+    const w = this.written[(off / SLAB_BYTES) | 0];
+    return w !== undefined && w[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] !== 0;
+  }
+
+  /** Marks the host pages of [off, off + len) (within one slab, which exists) as written. */
   private markWritten(off: number, len: number): void {
-    const w = this.written;
-    const last = ((off + len - 1) / RAM_PAGE_BYTES) | 0;
-    for (let p = (off / RAM_PAGE_BYTES) | 0; p <= last; p++) {
+    const w = this.written[(off / SLAB_BYTES) | 0]!;
+    const first = ((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0;
+    const last = (((off % SLAB_BYTES) + len - 1) / RAM_PAGE_BYTES) | 0;
+    for (let p = first; p <= last; p++) {
       if (w[p] === 0) {
         w[p] = 1;
         this.committed++;
@@ -102,13 +114,11 @@ export class PhysicalMemory {
   /** Writes the 64-bit word at `pa` as its two halves. */
   write64(pa: PhysAddr, lo: number, hi: number): void {
     const off = this.offset(pa);
-    const p = (off / RAM_PAGE_BYTES) | 0;
-    if (this.written[p] === 0) {
+    if (!this.isWritten(off)) {
       // Zero into a page never written: it reads as zero already.
       if (lo === 0 && hi === 0) return;
       this.slab(off);
-      this.written[p] = 1;
-      this.committed++;
+      this.markWritten(off, 8);
     }
     const w = this.words[(off / SLAB_BYTES) | 0]!;
     const k = (off % SLAB_BYTES) >>> 2;
@@ -121,17 +131,15 @@ export class PhysicalMemory {
     const off = this.offset(pa);
     const u8 = this.bytes[(off / SLAB_BYTES) | 0];
     if (u8 === undefined) return;
-    const w = this.written;
     const end = off + len;
     for (let a = off; a < end; ) {
-      const p = (a / RAM_PAGE_BYTES) | 0;
-      const next = Math.min((p + 1) * RAM_PAGE_BYTES, end);
-      if (w[p] !== 0) u8.fill(0, a % SLAB_BYTES, (a % SLAB_BYTES) + (next - a));
+      const next = Math.min((Math.floor(a / RAM_PAGE_BYTES) + 1) * RAM_PAGE_BYTES, end);
+      if (this.isWritten(a)) u8.fill(0, a % SLAB_BYTES, (a % SLAB_BYTES) + (next - a));
       a = next;
     }
   }
 
-  /** Copies `len` bytes at `pa` into `dst` at `dstOffset`. The range must not cross a slab. */
+  /** Copies `len` bytes at `pa` into `dst` at `dstOffset`. The range must not cross a slab (2 MiB). */
   read(pa: PhysAddr, dst: Uint8Array, dstOffset: number, len: number): void {
     const off = this.offset(pa);
     const u8 = this.bytes[(off / SLAB_BYTES) | 0];
@@ -147,7 +155,7 @@ export class PhysicalMemory {
     dst.set(u8.subarray(at, at + len), dstOffset);
   }
 
-  /** Copies `len` bytes of `src` from `srcOffset` to `pa`. The range must not cross a slab. */
+  /** Copies `len` bytes of `src` from `srcOffset` to `pa`. The range must not cross a slab (2 MiB). */
   write(pa: PhysAddr, src: Uint8Array, srcOffset: number, len: number): void {
     if (len <= 0) return;
     const off = this.offset(pa);
@@ -165,11 +173,8 @@ export class PhysicalMemory {
   copy(dst: PhysAddr, src: PhysAddr, len: number): void {
     const from = this.offset(src);
     const fromSlab = this.bytes[(from / SLAB_BYTES) | 0];
-    const w = this.written;
-    const first = (from / RAM_PAGE_BYTES) | 0;
-    const last = ((from + len - 1) / RAM_PAGE_BYTES) | 0;
     let any = false;
-    for (let p = first; p <= last && !any; p++) any = w[p] !== 0;
+    for (let a = from; a < from + len && !any; a += RAM_PAGE_BYTES) any = this.isWritten(a);
     if (fromSlab === undefined || !any) {
       this.zero(dst, len);
       return;

@@ -74,8 +74,11 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
   let next = 0;
   let rightsOf: Vma | undefined;
   let allowed = 0;
+  let tables = 0;
+  let leaves = 0;
 
   const leaf = (va: number, frame: number, rights: number): void => {
+    leaves++;
     const where = `page ${hex(va)}`;
     const f = run.frameNumber(frame, where);
     if (f < 0) return;
@@ -112,6 +115,7 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
   const walk = (table: number, level: number, base: number): void => {
     const f = run.frameNumber(table, `a table entry at level ${level - 1}`);
     if (f < 0 || !run.claim(f, Owner.Table, `table ${hex(table)}`)) return;
+    tables++;
     if (frames.use[f] !== FrameUse.PageTable)
       out.push(`table ${hex(table)} is not marked as a page-table frame`);
     const span = geometry.levelSpan[level];
@@ -133,6 +137,11 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     if (valid === 0 && table !== root) out.push(`empty table ${hex(table)} at level ${level} was not freed`);
   };
   walk(root, 0, 0);
+  const pt = space.pageTable;
+  if (pt.tablePages !== tables)
+    out.push(`the page-table counter says ${pt.tablePages} tables, the tree holds ${tables}`);
+  if (pt.presentLeaves !== leaves)
+    out.push(`the present-leaf counter says ${pt.presentLeaves}, the tables hold ${leaves}`);
 }
 
 /** Guard markers and MADV_FREE marks agree with the VMAs and the tables. */
