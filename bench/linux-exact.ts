@@ -13,7 +13,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import os from 'node:os';
 import { benchOptions, nextMessage } from './lib/cli.js';
-import { type KernelRunner, nullSyscallNs } from './lib/kernel-side.js';
+import { SLOW_SYSCALL_NS, startKernelSide } from './lib/kernel-side.js';
 import { calibrateMmOps, prepareMmOps, runMmOps } from './lib/linux-exact-kernel.js';
 import {
   type ExactConfig,
@@ -126,25 +126,17 @@ const started = performance.now();
 log('# levitate-mm bench: Linux-exact address spaces, demand-paging model vs the Linux kernel');
 log(`node ${process.version}, ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, Linux ${os.release()}`);
 
-let kernelSide: KernelRunner | null = null;
-let syscallNs = Number.NaN;
-const SLOW_SYSCALL_NS = 1000;
 const slowSyscallWarning = (ns: number) =>
   `WARNING: a null syscall costs ${fmtNs(ns)} ns here (bare metal: ~0.1–0.3 µs; the reference machine of ` +
   'ts-toolchain-and-perf.md §4: 80 ns), so this host traps syscalls and page-table updates to a ' +
   'hypervisor: the Linux column is inflated by it and the model/Linux ratios flatter the model. The ' +
   '"ref" column compares against the kernel figures measured on a host without that overhead.';
-if (!argv.includes('--no-kernel')) {
-  const k = prepareMmOps();
-  if ('skipped' in k) log(`kernel side SKIPPED: ${k.skipped}`);
-  else {
-    kernelSide = k;
-    log(`kernel side: ${k.binary} built with ${k.compiler}, ${k.pinNote}`);
-    syscallNs = nullSyscallNs(k);
-    log(`  null syscall (getppid): ${fmtNs(syscallNs)} ns`);
-    if (syscallNs > SLOW_SYSCALL_NS) log(`  ${slowSyscallWarning(syscallNs)}`);
-  }
-} else log('kernel side SKIPPED: --no-kernel');
+const { runner: kernelSide, syscallNs } = startKernelSide(
+  prepareMmOps,
+  argv.includes('--no-kernel'),
+  log,
+  slowSyscallWarning,
+);
 
 const { worker, buildMs } = await ExactWorker.start(MODEL.url);
 log(

@@ -14,10 +14,10 @@ import os from 'node:os';
 import { benchOptions } from './lib/cli.js';
 import {
   calibrateKernel,
-  type KernelRunner,
-  nullSyscallNs,
   prepareKernelSide,
   runKernelBatches,
+  SLOW_SYSCALL_NS,
+  startKernelSide,
 } from './lib/kernel-side.js';
 import { PAGE } from './lib/load-model.js';
 import { ModelWorker, measureMemory } from './lib/model-side.js';
@@ -59,25 +59,16 @@ log('# levitate-mm bench: eager mmap+munmap, model vs Linux mmap(MAP_POPULATE)+m
 log(`node ${process.version}, ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}, Linux ${os.release()}`);
 const hostKernelArch = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim() || os.arch();
 
-let kernelSide: KernelRunner | null = null;
-let syscallNs = Number.NaN;
-/** Above this a null syscall is trapping to a hypervisor: bare metal with PTI is ~100–300 ns. */
-const SLOW_SYSCALL_NS = 1000;
 const slowSyscallWarning = (ns: number) =>
-  `  WARNING: a null syscall costs ${fmtNs(ns)} ns here (bare metal: ~0.1–0.3 µs), so this host traps ` +
+  `WARNING: a null syscall costs ${fmtNs(ns)} ns here (bare metal: ~0.1–0.3 µs), so this host traps ` +
   'syscalls and page-table updates to a hypervisor; the Linux figures are inflated by it and the ' +
   'model/Linux ratios flatter the model. Compare on bare metal or a hardware-virtualized VM.';
-if (!argv.includes('--no-kernel')) {
-  const k = prepareKernelSide();
-  if ('skipped' in k) log(`kernel side SKIPPED: ${k.skipped}`);
-  else {
-    kernelSide = k;
-    log(`kernel side: ${k.binary} built with ${k.compiler}, ${k.pinNote}`);
-    syscallNs = nullSyscallNs(k);
-    log(`  null syscall (getppid): ${fmtNs(syscallNs)} ns`);
-    if (syscallNs > SLOW_SYSCALL_NS) log(slowSyscallWarning(syscallNs));
-  }
-} else log('kernel side SKIPPED: --no-kernel');
+const { runner: kernelSide, syscallNs } = startKernelSide(
+  prepareKernelSide,
+  argv.includes('--no-kernel'),
+  log,
+  slowSyscallWarning,
+);
 
 // ---- host memory --------------------------------------------------------------------------------
 

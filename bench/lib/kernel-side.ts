@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { buildCProgram, type KernelRunner } from './c-program.js';
 import type { BatchPlan, BatchResult } from './protocol.js';
+import { fmtNs } from './stats.js';
 
 export type { KernelRunner } from './c-program.js';
 
@@ -70,4 +71,34 @@ export function nullSyscallNs(runner: KernelRunner): number {
     if (m !== null) best = Math.min(best, Number(m[2]) / Number(m[1]));
   }
   return best;
+}
+
+/** Above this a null syscall is trapping to a hypervisor: bare metal with PTI is ~100–300 ns. */
+export const SLOW_SYSCALL_NS = 1000;
+
+/**
+ * The kernel side of a benchmark, unless `--no-kernel`: its C program built by `prepare`, the
+ * null-syscall time measured, and both printed (with `warning` when syscalls trap). Null when
+ * skipped, with the reason printed.
+ */
+export function startKernelSide(
+  prepare: () => KernelRunner | { skipped: string },
+  noKernel: boolean,
+  log: (s: string) => void,
+  warning: (ns: number) => string,
+): { runner: KernelRunner | null; syscallNs: number } {
+  if (noKernel) {
+    log('kernel side SKIPPED: --no-kernel');
+    return { runner: null, syscallNs: Number.NaN };
+  }
+  const k = prepare();
+  if ('skipped' in k) {
+    log(`kernel side SKIPPED: ${k.skipped}`);
+    return { runner: null, syscallNs: Number.NaN };
+  }
+  log(`kernel side: ${k.binary} built with ${k.compiler}, ${k.pinNote}`);
+  const syscallNs = nullSyscallNs(k);
+  log(`  null syscall (getppid): ${fmtNs(syscallNs)} ns`);
+  if (syscallNs > SLOW_SYSCALL_NS) log(`  ${warning(syscallNs)}`);
+  return { runner: k, syscallNs };
 }

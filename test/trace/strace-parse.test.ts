@@ -17,6 +17,16 @@ function one(line: string, opts: Parameters<typeof createParserState>[0] = {}): 
   return parseLine(line, createParserState(opts));
 }
 
+/** The error message a line gets, or 'no error'. */
+function col(line: string): string {
+  try {
+    one(line);
+  } catch (e) {
+    return (e as TraceSyntaxError).message;
+  }
+  return 'no error';
+}
+
 function mem(line: string, opts: Parameters<typeof createParserState>[0] = {}): MemoryCallEvent {
   const e = one(line, opts);
   if (e.kind !== 'memory') throw new Error(`not a memory call: ${e.kind}`);
@@ -226,14 +236,6 @@ describe('prefixes', () => {
   it('takes ` <N.N>` at the very end as the duration, and nothing that only looks like one', () => {
     expect(mem('brk(NULL) = 0x1 <12>').duration).toEqual({ text: '12', seconds: 12 });
     expect(one('brk(NULL) = 0x1 (x) <0.5>')).toMatchObject({ duration: { text: '0.5' } });
-    const col = (line: string) => {
-      try {
-        one(line);
-        return 'no error';
-      } catch (e) {
-        return (e as TraceSyntaxError).message;
-      }
-    };
     expect(col('brk(NULL) = 0x1 <1.>')).toBe(
       '<input>:1:16: expected the end of the line after the result, found " "',
     );
@@ -399,14 +401,6 @@ describe('bad input', () => {
   });
 
   it('points at the column of each kind of mistake', () => {
-    const col = (line: string) => {
-      try {
-        one(line);
-      } catch (e) {
-        return (e as TraceSyntaxError).message;
-      }
-      return 'no error';
-    };
     expect(col('munmap(0x1000) = 0')).toBe('<input>:1:14: expected ", " and another argument, found ")"');
     expect(col('brk(NULL) = banana')).toBe(
       '<input>:1:13: expected a result: a number, 0x..., or "?", found "banana"',
