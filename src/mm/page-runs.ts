@@ -182,25 +182,37 @@ export class PageRuns {
 
   /** Adds marks copied out by `runsIn`/`take`, `by` bytes further on. */
   put(runs: readonly MarkRun[], by = 0): void {
-    const page = this.pageSize;
-    for (const r of runs) {
-      if (r.frames === null) this.addRange(r.start + by, r.end + by);
-      else {
-        for (let i = 0, va = r.start + by; va < r.end + by; i++, va += page) {
-          if (!Number.isNaN(r.frames[i])) this.set(va, r.frames[i]);
-        }
-      }
-    }
+    this.eachShifted(
+      runs,
+      by,
+      (start, end) => this.addRange(start, end),
+      (va, frame) => this.set(va, frame),
+    );
   }
 
   /** Removes exactly the marks `put(runs, by)` added. */
   drop(runs: readonly MarkRun[], by = 0): void {
+    this.eachShifted(
+      runs,
+      by,
+      (start, end) => this.deleteRange(start, end),
+      (va) => this.delete(va),
+    );
+  }
+
+  /** Calls `plain` for each run of plain marks, `framed` for each marked page of the others, `by` on. */
+  private eachShifted(
+    runs: readonly MarkRun[],
+    by: number,
+    plain: (start: number, end: number) => void,
+    framed: (va: number, frame: number) => void,
+  ): void {
     const page = this.pageSize;
     for (const r of runs) {
-      if (r.frames === null) this.deleteRange(r.start + by, r.end + by);
+      if (r.frames === null) plain(r.start + by, r.end + by);
       else {
         for (let i = 0, va = r.start + by; va < r.end + by; i++, va += page) {
-          if (!Number.isNaN(r.frames[i])) this.delete(va);
+          if (!Number.isNaN(r.frames[i])) framed(va, r.frames[i]);
         }
       }
     }

@@ -92,6 +92,32 @@ describe('PageRuns', () => {
     same(runs, model, 120);
   });
 
+  it('takes marks out, puts them back, and moves them by an offset (undo, mremap, fork)', () => {
+    const f = new PageRuns(P);
+    for (const p of [3, 4, 6, 9]) f.set(p * P, 100 + p);
+    f.addRange(20 * P, 23 * P);
+    const before = [...f.marks()];
+    const taken = f.take(4 * P, 22 * P);
+    expect([...f.marks()].map(([va]) => va / P)).toEqual([3, 22]);
+    f.put(taken);
+    expect([...f.marks()]).toEqual(before);
+    // Moved 100 pages up, then moved back exactly.
+    const moved = f.take(0, 30 * P);
+    f.put(moved, 100 * P);
+    expect([...f.marks()].map(([va, fr]) => [va / P - 100, fr])).toEqual(
+      before.map(([va, fr]) => [va / P, fr]),
+    );
+    f.drop(moved, 100 * P);
+    expect(f.size).toBe(0);
+    f.put(moved);
+    expect([...f.marks()]).toEqual(before);
+    // A copy leaves the source as it was.
+    const copy = new PageRuns(P);
+    copy.put(f.runsIn(5 * P, 21 * P));
+    expect([...copy.marks()].map(([va]) => va / P)).toEqual([6, 9, 20]);
+    expect([...f.marks()]).toEqual(before);
+  });
+
   it('clears a range in time that does not depend on how much is marked elsewhere', () => {
     const g = new PageRuns(P);
     g.addRange(0, 2 ** 30); // 1 GiB of guard pages: one run
