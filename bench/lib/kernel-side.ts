@@ -4,67 +4,18 @@
  * there is one, to time mmap(MAP_POPULATE)+munmap batches.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildCProgram, type KernelRunner } from './c-program.js';
 import type { BatchPlan, BatchResult } from './protocol.js';
+import { fmtNs } from './stats.js';
 
-const SOURCE = fileURLToPath(new URL('../kernel/mmap-populate.c', import.meta.url));
-
-export interface KernelRunner {
-  binary: string;
-  compiler: string;
-  /** The command prefix that pins the program (`taskset -c N`), or [] when unpinned. */
-  pin: string[];
-  pinNote: string;
-}
-
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
-}
+export type { KernelRunner } from './c-program.js';
 
 /** Builds the C program, or returns the reason it cannot be run here. */
 export function prepareKernelSide(): KernelRunner | { skipped: string } {
   if (process.platform !== 'linux') {
     return { skipped: `not Linux (${process.platform}): MAP_POPULATE timing needs a Linux kernel` };
   }
-  const candidates = [process.env.CC, 'cc', 'gcc', 'clang'].filter((c): c is string => !!c);
-  const compiler = candidates.map(which).find((c) => c !== null) ?? null;
-  if (compiler === null) {
-    return { skipped: `no C compiler found (tried ${candidates.join(', ')}; set CC to use another)` };
-  }
-  const version = spawnSync(compiler, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
-  const src = readFileSync(SOURCE);
-  const hash = createHash('sha256').update(src).update(compiler).update(version).digest('hex').slice(0, 16);
-  const dir = path.join(os.tmpdir(), 'levitate-mm-bench');
-  const binary = path.join(dir, `mmap-populate-${hash}`);
-  if (!existsSync(binary)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${binary}.${process.pid}`;
-    const r = spawnSync(compiler, ['-O2', '-Wall', '-o', tmp, SOURCE], { encoding: 'utf8' });
-    if (r.status !== 0) {
-      return { skipped: `${compiler} failed to build bench/kernel/mmap-populate.c:\n${r.stderr}` };
-    }
-    renameSync(tmp, binary);
-  }
-  // Pin to the last CPU, away from CPU 0 where most interrupts land.
-  const cpu = os.cpus().length - 1;
-  const taskset = which('taskset');
-  let pin: string[] = [];
-  let pinNote = 'unpinned (no taskset)';
-  if (taskset !== null) {
-    const probe = spawnSync(taskset, ['-c', String(cpu), 'true']);
-    if (probe.status === 0) {
-      pin = [taskset, '-c', String(cpu)];
-      pinNote = `taskset -c ${cpu}`;
-    } else {
-      pinNote = `unpinned (taskset -c ${cpu} refused)`;
-    }
-  }
-  return { binary, compiler: `${compiler} -O2 (${version.trim()})`, pin, pinNote };
+  return buildCProgram('mmap-populate');
 }
 
 /** Runs one process of the C program over `plan`; throws if it fails or under-populates. */
@@ -120,4 +71,34 @@ export function nullSyscallNs(runner: KernelRunner): number {
     if (m !== null) best = Math.min(best, Number(m[2]) / Number(m[1]));
   }
   return best;
+}
+
+/** Above this a null syscall is trapping to a hypervisor: bare metal with PTI is ~100–300 ns. */
+export const SLOW_SYSCALL_NS = 1000;
+
+/**
+ * The kernel side of a benchmark, unless `--no-kernel`: its C program built by `prepare`, the
+ * null-syscall time measured, and both printed (with `warning` when syscalls trap). Null when
+ * skipped, with the reason printed.
+ */
+export function startKernelSide(
+  prepare: () => KernelRunner | { skipped: string },
+  noKernel: boolean,
+  log: (s: string) => void,
+  warning: (ns: number) => string,
+): { runner: KernelRunner | null; syscallNs: number } {
+  if (noKernel) {
+    log('kernel side SKIPPED: --no-kernel');
+    return { runner: null, syscallNs: Number.NaN };
+  }
+  const k = prepare();
+  if ('skipped' in k) {
+    log(`kernel side SKIPPED: ${k.skipped}`);
+    return { runner: null, syscallNs: Number.NaN };
+  }
+  log(`kernel side: ${k.binary} built with ${k.compiler}, ${k.pinNote}`);
+  const syscallNs = nullSyscallNs(k);
+  log(`  null syscall (getppid): ${fmtNs(syscallNs)} ns`);
+  if (syscallNs > SLOW_SYSCALL_NS) log(`  ${warning(syscallNs)}`);
+  return { runner: k, syscallNs };
 }

@@ -4,56 +4,12 @@
  * like bench/lib/kernel-side.ts does, one process per round.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { KernelRunner } from './kernel-side.js';
+import { buildCProgram, type KernelRunner } from './c-program.js';
 import type { ExactConfig, OpName, OpResult, OpShape } from './linux-exact-protocol.js';
-
-const SOURCE = fileURLToPath(new URL('../kernel/mm-ops.c', import.meta.url));
-
-function which(cmd: string): string | null {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : null;
-}
 
 /** Builds mm-ops.c, or returns the reason it cannot be run here. */
 export function prepareMmOps(): KernelRunner | { skipped: string } {
-  if (process.platform !== 'linux') return { skipped: `not Linux (${process.platform})` };
-  const candidates = [process.env.CC, 'cc', 'gcc', 'clang'].filter((c): c is string => !!c);
-  const compiler = candidates.map(which).find((c) => c !== null) ?? null;
-  if (compiler === null) {
-    return { skipped: `no C compiler found (tried ${candidates.join(', ')}; set CC to use another)` };
-  }
-  const version = spawnSync(compiler, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '';
-  const hash = createHash('sha256')
-    .update(readFileSync(SOURCE))
-    .update(compiler)
-    .update(version)
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(os.tmpdir(), 'levitate-mm-bench');
-  const binary = path.join(dir, `mm-ops-${hash}`);
-  if (!existsSync(binary)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${binary}.${process.pid}`;
-    const r = spawnSync(compiler, ['-O2', '-Wall', '-o', tmp, SOURCE], { encoding: 'utf8' });
-    if (r.status !== 0) return { skipped: `${compiler} failed to build bench/kernel/mm-ops.c:\n${r.stderr}` };
-    renameSync(tmp, binary);
-  }
-  const cpu = os.cpus().length - 1;
-  const taskset = which('taskset');
-  let pin: string[] = [];
-  let pinNote = 'unpinned (no taskset)';
-  if (taskset !== null) {
-    if (spawnSync(taskset, ['-c', String(cpu), 'true']).status === 0) {
-      pin = [taskset, '-c', String(cpu)];
-      pinNote = `taskset -c ${cpu}`;
-    } else pinNote = `unpinned (taskset -c ${cpu} refused)`;
-  }
-  return { binary, compiler: `${compiler} -O2 (${version.trim()})`, pin, pinNote };
+  return buildCProgram('mm-ops');
 }
 
 export interface KernelRound {

@@ -46,3 +46,15 @@ export function markdownTable(rows: string[][], rightAlign: boolean[]): string {
   const sep = `|${rightAlign.map((r) => (r ? '---:' : ':---')).join('|')}|`;
   return [head, sep, ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
+
+/** The interquartile range over the median: how much the rounds of one figure disagree. */
+export function relativeIqr(xs: readonly number[]): number {
+  return (quantile(xs, 0.75) - quantile(xs, 0.25)) / median(xs);
+}
+
+/** A figure whose rounds spread by more than this (relative IQR) is flagged as noisy. */
+export const NOISY_IQR = 0.1;
+
+export function noisy(xs: readonly number[]): boolean {
+  return xs.length >= 3 && relativeIqr(xs) > NOISY_IQR;
+}

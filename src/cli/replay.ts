@@ -30,7 +30,7 @@ import {
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
-import { findPerPidFiles, linesOf } from './trace-files.js';
+import { findPerPidFiles } from './trace-files.js';
 import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
 
 export const REPLAY_HELP = `
@@ -167,6 +167,9 @@ export async function traceFiles(
   return files.map((f) => ({ path: f.path, pid: f.pid, bytes: statSync(f.path).size }));
 }
 
+/** Large reads: the lines of a chunk are parsed without awaiting (see replay/drive.ts). */
+const READ_OPTIONS = { highWaterMark: 1 << 20 };
+
 /** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
 async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
   if (trace === undefined || trace === '-') {
@@ -176,7 +179,7 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput
   const inputs = files.map((f) => ({
     name: f.path,
     pid: f.pid,
-    open: (): Readable => createReadStream(f.path),
+    open: (): Readable => createReadStream(f.path, READ_OPTIONS),
   }));
   return { inputs, bytes: files.reduce((n, f) => n + f.bytes, 0) };
 }
@@ -361,10 +364,10 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   const inputs: TraceInput[] = host.map((h) => ({
     name: h.name,
     pid: h.pid,
-    lines: () => {
+    chunks: () => {
       const s = h.open();
       streams.push(s);
-      return linesOf(s);
+      return s as AsyncIterable<string | Uint8Array>;
     },
   }));
   const replayer = newReplayer(options);

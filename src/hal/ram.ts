@@ -1,13 +1,29 @@
 import { hex, type PhysAddr } from './addr.js';
 import { KernelPanic } from './panic.js';
 
-/** Bytes per lazily committed chunk of simulated RAM: 64 frames of 4 KiB, 4 of 64 KiB. */
+/** RAM sizes are multiples of this (64 frames of 4 KiB, 4 of 64 KiB). */
 export const RAM_CHUNK_BYTES = 256 * 1024;
 
+/** The host's page: the unit in which simulated RAM becomes resident on the host. */
+export const RAM_PAGE_BYTES = 4096;
+
 /**
- * Simulated physical RAM: `size` bytes starting at physical address `base`, committed lazily in
- * chunks of RAM_CHUNK_BYTES on first use, so a machine of many GiB costs the host only what the
- * simulation touches. Untouched RAM reads as zero.
+ * Bytes per slab: one ArrayBuffer backs this much simulated RAM. Large enough that the allocator's
+ * header page of each slab is 8 bytes per 4 KiB page; small enough that a kernel touching a few
+ * pages does not show V8 tens of MiB of external memory, which would make it collect garbage all
+ * the time (many short-lived kernels, as in fault injection, went from 0.4 ms to 9 ms with 64 MiB).
+ */
+const SLAB_BYTES = 2 ** 21;
+/** Host pages per slab. */
+const SLAB_PAGES = SLAB_BYTES / 4096;
+
+/**
+ * Simulated physical RAM: `size` bytes starting at physical address `base`, in slabs of 2 MiB,
+ * each one ArrayBuffer created on the first write into it. The host commits an ArrayBuffer's
+ * memory lazily, a page at a time as it is first written, so a resident simulated 4 KiB page costs
+ * the host its 4 KiB and 8 bytes (the slab's header page; one ArrayBuffer per 256 KiB chunk cost 64).
+ * What was never written reads as zero and is never written to, zeroing included, so it costs the
+ * host nothing; each slab's `written` map remembers, per host page, which were.
  *
  * Descriptors are 64-bit words read and written as two 32-bit halves (`readLo`/`readHi`), which
  * keeps every table walk in plain numbers.
@@ -17,6 +33,8 @@ export class PhysicalMemory {
   readonly size: number;
   private readonly bytes: (Uint8Array | undefined)[];
   private readonly words: (Uint32Array | undefined)[];
+  /** Per slab, per host page of it: 1 once something was written into it. */
+  private readonly written: (Uint8Array | undefined)[];
   private committed = 0;
 
   constructor(base: number, size: number) {
@@ -25,110 +43,145 @@ export class PhysicalMemory {
     }
     this.base = base;
     this.size = size;
-    const chunks = size / RAM_CHUNK_BYTES;
-    this.bytes = new Array(chunks).fill(undefined);
-    this.words = new Array(chunks).fill(undefined);
+    const slabs = Math.ceil(size / SLAB_BYTES);
+    this.bytes = new Array(slabs).fill(undefined);
+    this.words = new Array(slabs).fill(undefined);
+    this.written = new Array(slabs).fill(undefined);
   }
 
-  /** Bytes of host memory committed so far. */
+  /** Bytes of host memory committed so far: the host pages written at least once. */
   get committedBytes(): number {
-    return this.committed * RAM_CHUNK_BYTES;
+    return this.committed * RAM_PAGE_BYTES;
   }
 
   contains(pa: number, len = 1): boolean {
     return pa >= this.base && pa + len <= this.base + this.size;
   }
 
-  private chunkIndex(pa: number): number {
+  /** The offset of `pa` in RAM; panics outside it. */
+  private offset(pa: number): number {
     const off = pa - this.base;
     if (off < 0 || off >= this.size) throw new KernelPanic(`physical address ${hex(pa)} outside RAM`);
-    return (off / RAM_CHUNK_BYTES) | 0;
+    return off;
   }
 
-  private commit(i: number): Uint8Array {
-    const buf = new ArrayBuffer(RAM_CHUNK_BYTES);
+  /** The slab holding RAM offset `off`, created if needed. */
+  private slab(off: number): Uint8Array {
+    const s = (off / SLAB_BYTES) | 0;
+    const have = this.bytes[s];
+    if (have !== undefined) return have;
+    const buf = new ArrayBuffer(Math.min(SLAB_BYTES, this.size - s * SLAB_BYTES));
     const u8 = new Uint8Array(buf);
-    this.bytes[i] = u8;
-    this.words[i] = new Uint32Array(buf);
-    this.committed++;
+    this.bytes[s] = u8;
+    this.words[s] = new Uint32Array(buf);
+    this.written[s] = new Uint8Array(SLAB_PAGES);
     return u8;
   }
 
-  /** The chunk holding `pa` and the byte offset of `pa` in it (the chunk is committed if needed). */
-  chunkAt(pa: PhysAddr): { bytes: Uint8Array; offset: number } {
-    const i = this.chunkIndex(pa);
-    const bytes = this.bytes[i] ?? this.commit(i);
-    return { bytes, offset: (pa - this.base) % RAM_CHUNK_BYTES };
+  /** Whether the host page holding RAM offset `off` was ever written. */
+  private isWritten(off: number): boolean {
+    const w = this.written[(off / SLAB_BYTES) | 0];
+    return w !== undefined && w[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] !== 0;
+  }
+
+  /** Marks the host pages of [off, off + len) (within one slab, which exists) as written. */
+  private markWritten(off: number, len: number): void {
+    const w = this.written[(off / SLAB_BYTES) | 0]!;
+    const first = ((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0;
+    const last = (((off % SLAB_BYTES) + len - 1) / RAM_PAGE_BYTES) | 0;
+    for (let p = first; p <= last; p++) {
+      if (w[p] === 0) {
+        w[p] = 1;
+        this.committed++;
+      }
+    }
   }
 
   /** Low 32 bits of the 64-bit little-endian word at `pa` (8-byte aligned). */
   readLo(pa: PhysAddr): number {
-    const i = this.chunkIndex(pa);
-    const w = this.words[i];
-    return w === undefined ? 0 : w[((pa - this.base) % RAM_CHUNK_BYTES) >>> 2];
+    const off = this.offset(pa);
+    const w = this.words[(off / SLAB_BYTES) | 0];
+    return w === undefined ? 0 : w[(off % SLAB_BYTES) >>> 2];
   }
 
   /** High 32 bits of the 64-bit word at `pa`. */
   readHi(pa: PhysAddr): number {
-    const i = this.chunkIndex(pa);
-    const w = this.words[i];
-    return w === undefined ? 0 : w[(((pa - this.base) % RAM_CHUNK_BYTES) >>> 2) + 1];
+    const off = this.offset(pa);
+    const w = this.words[(off / SLAB_BYTES) | 0];
+    return w === undefined ? 0 : w[((off % SLAB_BYTES) >>> 2) + 1];
   }
 
   /** Writes the 64-bit word at `pa` as its two halves. */
   write64(pa: PhysAddr, lo: number, hi: number): void {
-    const i = this.chunkIndex(pa);
-    if (this.words[i] === undefined) {
+    const off = this.offset(pa);
+    if (!this.isWritten(off)) {
+      // Zero into a page never written: it reads as zero already.
       if (lo === 0 && hi === 0) return;
-      this.commit(i);
+      this.slab(off);
+      this.markWritten(off, 8);
     }
-    const w = this.words[i]!;
-    const k = ((pa - this.base) % RAM_CHUNK_BYTES) >>> 2;
+    const w = this.words[(off / SLAB_BYTES) | 0]!;
+    const k = (off % SLAB_BYTES) >>> 2;
     w[k] = lo;
     w[k + 1] = hi;
   }
 
-  /** Fills `len` bytes at `pa` with zero; an uncommitted chunk is already zero and stays uncommitted. */
+  /** Fills `len` bytes at `pa` with zero; host pages never written are zero already and stay untouched. */
   zero(pa: PhysAddr, len: number): void {
-    const i = this.chunkIndex(pa);
-    const u8 = this.bytes[i];
+    const off = this.offset(pa);
+    const u8 = this.bytes[(off / SLAB_BYTES) | 0];
     if (u8 === undefined) return;
-    const off = (pa - this.base) % RAM_CHUNK_BYTES;
-    u8.fill(0, off, off + len);
+    const end = off + len;
+    for (let a = off; a < end; ) {
+      const next = Math.min((Math.floor(a / RAM_PAGE_BYTES) + 1) * RAM_PAGE_BYTES, end);
+      if (this.isWritten(a)) u8.fill(0, a % SLAB_BYTES, (a % SLAB_BYTES) + (next - a));
+      a = next;
+    }
   }
 
-  /** Copies `len` bytes at `pa` into `dst` at `dstOffset`. The range must not cross a chunk. */
+  /** Copies `len` bytes at `pa` into `dst` at `dstOffset`. The range must not cross a slab (2 MiB). */
   read(pa: PhysAddr, dst: Uint8Array, dstOffset: number, len: number): void {
-    const i = this.chunkIndex(pa);
-    const u8 = this.bytes[i];
+    const off = this.offset(pa);
+    const u8 = this.bytes[(off / SLAB_BYTES) | 0];
     if (u8 === undefined) {
       dst.fill(0, dstOffset, dstOffset + len);
       return;
     }
-    const off = (pa - this.base) % RAM_CHUNK_BYTES;
+    const at = off % SLAB_BYTES;
     if (len <= 16) {
-      for (let k = 0; k < len; k++) dst[dstOffset + k] = u8[off + k];
+      for (let k = 0; k < len; k++) dst[dstOffset + k] = u8[at + k];
       return;
     }
-    dst.set(u8.subarray(off, off + len), dstOffset);
+    dst.set(u8.subarray(at, at + len), dstOffset);
   }
 
-  /** Copies `len` bytes of `src` from `srcOffset` to `pa`. The range must not cross a chunk. */
+  /** Copies `len` bytes of `src` from `srcOffset` to `pa`. The range must not cross a slab (2 MiB). */
   write(pa: PhysAddr, src: Uint8Array, srcOffset: number, len: number): void {
-    const i = this.chunkIndex(pa);
-    const u8 = this.bytes[i] ?? this.commit(i);
-    const off = (pa - this.base) % RAM_CHUNK_BYTES;
+    if (len <= 0) return;
+    const off = this.offset(pa);
+    const u8 = this.slab(off);
+    this.markWritten(off, len);
+    const at = off % SLAB_BYTES;
     if (len <= 16) {
-      for (let k = 0; k < len; k++) u8[off + k] = src[srcOffset + k];
+      for (let k = 0; k < len; k++) u8[at + k] = src[srcOffset + k];
       return;
     }
-    u8.set(src.subarray(srcOffset, srcOffset + len), off);
+    u8.set(src.subarray(srcOffset, srcOffset + len), at);
   }
 
-  /** Copies one page-sized block from `src` to `dst` (both page-aligned, neither crossing a chunk). */
+  /** Copies one page-sized block from `src` to `dst` (both page-aligned, neither crossing a slab). */
   copy(dst: PhysAddr, src: PhysAddr, len: number): void {
-    const from = this.chunkAt(src);
-    const to = this.chunkAt(dst);
-    to.bytes.set(from.bytes.subarray(from.offset, from.offset + len), to.offset);
+    const from = this.offset(src);
+    const fromSlab = this.bytes[(from / SLAB_BYTES) | 0];
+    let any = false;
+    for (let a = from; a < from + len && !any; a += RAM_PAGE_BYTES) any = this.isWritten(a);
+    if (fromSlab === undefined || !any) {
+      this.zero(dst, len);
+      return;
+    }
+    const to = this.offset(dst);
+    const toSlab = this.slab(to);
+    this.markWritten(to, len);
+    toSlab.set(fromSlab.subarray(from % SLAB_BYTES, (from % SLAB_BYTES) + len), to % SLAB_BYTES);
   }
 }

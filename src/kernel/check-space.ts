@@ -73,6 +73,8 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
   let next = 0;
   let rightsOf: Vma | undefined;
   let allowed = 0;
+  let tables = 0;
+  let leaves = 0;
 
   const where = new PageName();
   const tableName = new PageName('table');
@@ -83,6 +85,7 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     },
   };
   const leaf = (va: number, frame: number, rights: number): void => {
+    leaves++;
     where.va = va;
     const f = run.frameNumber(frame, where);
     if (f < 0) return;
@@ -121,6 +124,7 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     entryName.level = level - 1;
     const f = run.frameNumber(table, entryName);
     if (f < 0 || !run.claim(f, Owner.Table, tableName)) return;
+    tables++;
     if (frames.use[f] !== FrameUse.PageTable)
       out.push(`table ${hex(table)} is not marked as a page-table frame`);
     const span = geometry.levelSpan[level];
@@ -142,20 +146,36 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     if (valid === 0 && table !== root) out.push(`empty table ${hex(table)} at level ${level} was not freed`);
   };
   walk(root, 0, 0);
+  const pt = space.pageTable;
+  if (pt.tablePages !== tables)
+    out.push(`the page-table counter says ${pt.tablePages} tables, the tree holds ${tables}`);
+  if (pt.presentLeaves !== leaves)
+    out.push(`the present-leaf counter says ${pt.presentLeaves}, the tables hold ${leaves}`);
 }
 
 /** Guard markers and MADV_FREE marks agree with the VMAs and the tables. */
 function checkMarks(run: CheckRun, space: AddressSpace): void {
   const { out } = run;
   const rights = new Uint8Array(1);
-  for (const page of space.guards) {
-    const vma = space.vmas.find(page);
-    if (page % space.pageSize) out.push(`guard marker at ${hex(page)} is not page-aligned`);
-    if (vma === undefined) out.push(`guard marker at ${hex(page)} lies outside any VMA`);
-    else if (vma.flags & (VM_SPECIAL | VM_HUGETLB))
-      out.push(`guard marker at ${hex(page)} lies in a VMA that cannot have one`);
-    if (space.pageTable.translate(page as VirtAddr) >= 0)
-      out.push(`guard marker at ${hex(page)} covers a mapped page`);
+  // Guard markers by run: the VMAs along each, and only its present leaves (there should be none).
+  for (const [start, end] of space.guards.ranges()) {
+    if (start % space.pageSize || end % space.pageSize)
+      out.push(`guard marker at ${hex(start)} is not page-aligned`);
+    let at = start;
+    for (
+      let v = space.vmas.firstIntersecting(start, end);
+      v !== undefined && v.start < end;
+      v = space.vmas.next(v)
+    ) {
+      if (v.start > at) out.push(`guard marker at ${hex(at)} lies outside any VMA`);
+      if (v.flags & (VM_SPECIAL | VM_HUGETLB))
+        out.push(`guard marker at ${hex(Math.max(v.start, start))} lies in a VMA that cannot have one`);
+      at = v.end;
+    }
+    if (at < end) out.push(`guard marker at ${hex(at)} lies outside any VMA`);
+    space.pageTable.visitLeaves(start, end, (_e, va) =>
+      out.push(`guard marker at ${hex(va)} covers a mapped page`),
+    );
   }
   for (const [va, frame] of space.lazyFree) {
     const vma = space.vmas.find(va);

@@ -136,7 +136,7 @@ function vmaNeedsCopy(vma: Vma, paging: PagingMode): boolean {
 function copyPageRange(f: ForkSpaces, src: Vma, undo: UndoLog): boolean {
   const { parent, child } = f;
   const pageSize = parent.pageSize;
-  for (const page of parent.guards) if (page >= src.start && page < src.end) child.guards.add(page);
+  child.guards.put(parent.guards.runsIn(src.start, src.end));
   if (!vmaNeedsCopy(src, f.paging)) return true;
   const { ram, format } = parent.ctx;
   const cow = (src.flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;

@@ -93,6 +93,8 @@ export class Kernel {
   private readonly taskList = new Map<number, Task>();
   private nextPid = 1;
   private currentTask: Task | null = null;
+  /** The context of the last syscall, reused while its address space and fd table are the same. */
+  private lastContext: SyscallContext | null = null;
 
   constructor(options: KernelOptions = {}) {
     this.arch = options.arch ?? 'aarch64';
@@ -344,7 +346,12 @@ export class Kernel {
   private syscallContext(): SyscallContext {
     const task = this.currentTask;
     if (task === null) throw new Error('no current task: call kernel.spawn() first');
-    return this.contextFor(task);
+    // The same task makes call after call: its context is made once, and again only when execve
+    // gave it another address space or fd table.
+    const c = this.lastContext;
+    if (c !== null && c.space === task.mm && c.files === task.files) return c;
+    this.lastContext = this.contextFor(task);
+    return this.lastContext;
   }
 
   private contextFor(task: Task): SyscallContext {

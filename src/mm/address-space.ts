@@ -6,6 +6,7 @@ import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
 import type { CommitAccounting } from './overcommit.js';
+import { GuardPages, LazyFreePages } from './page-runs.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
@@ -67,12 +68,12 @@ export class AddressSpace {
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
-  readonly guards = new Set<number>();
+  readonly guards: GuardPages;
   /**
    * Pages given up with MADV_FREE, by address, with the frame they held then: write-protected so
    * that a write takes them back, and reclaimed (dropped, to read zero) only when RAM runs out.
    */
-  readonly lazyFree = new Map<number, PhysAddr>();
+  readonly lazyFree: LazyFreePages;
 
   constructor(
     readonly ctx: MmuContext,
@@ -84,6 +85,8 @@ export class AddressSpace {
     readonly zeroFrame: PhysAddr,
   ) {
     this.pageSize = ctx.geometry.pageSize;
+    this.guards = new GuardPages(this.pageSize);
+    this.lazyFree = new LazyFreePages(this.pageSize);
   }
 
   /** Whether new VMAs are marked soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
@@ -234,8 +237,7 @@ export class AddressSpace {
 
   /** Takes the MADV_FREE marks off [start, end) (the pages were unmapped, moved or rewritten). */
   forgetLazyFree(start: number, end: number): void {
-    if (this.lazyFree.size === 0) return;
-    for (const va of [...this.lazyFree.keys()]) if (va >= start && va < end) this.lazyFree.delete(va);
+    this.lazyFree.deleteRange(start, end);
   }
 
   /** Drops every page still given up with MADV_FREE and unchanged since; returns the frames freed. */
@@ -264,13 +266,9 @@ export class AddressSpace {
    */
   clearGuards(start: number, end: number, undo: UndoLog | null): void {
     if (this.guards.size === 0) return;
-    const dropped: number[] = [];
-    for (const page of this.guards) if (page >= start && page < end) dropped.push(page);
+    const dropped = this.guards.take(start, end);
     if (dropped.length === 0) return;
-    for (const page of dropped) this.guards.delete(page);
-    undo?.record(() => {
-      for (const page of dropped) this.guards.add(page);
-    });
+    undo?.record(() => this.guards.put(dropped));
   }
 
   /**
@@ -280,19 +278,18 @@ export class AddressSpace {
    */
   moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
     const end = from + len;
-    const guards: number[] = [];
-    for (const page of this.guards) if (page >= from && page < end) guards.push(page);
-    const lazy: [number, PhysAddr][] = [];
-    for (const entry of this.lazyFree) if (entry[0] >= from && entry[0] < end) lazy.push(entry);
+    const guards = this.guards.take(from, end);
+    const lazy = this.lazyFree.take(from, end);
     if (guards.length === 0 && lazy.length === 0) return;
-    const shift = (moved: number, by: number) => {
-      for (const page of guards) this.guards.delete(page + moved);
-      for (const page of guards) this.guards.add(page + moved + by);
-      for (const [va] of lazy) this.lazyFree.delete(va + moved);
-      for (const [va, frame] of lazy) this.lazyFree.set(va + moved + by, frame);
-    };
-    shift(0, to - from);
-    undo.record(() => shift(to - from, from - to));
+    const by = to - from;
+    this.guards.put(guards, by);
+    this.lazyFree.put(lazy, by);
+    undo.record(() => {
+      this.guards.drop(guards, by);
+      this.lazyFree.drop(lazy, by);
+      this.guards.put(guards);
+      this.lazyFree.put(lazy);
+    });
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */

@@ -16,14 +16,12 @@ import { UndoLog } from './undo-log.js';
 export class MmapGuard implements Disposable {
   /** VMA changes and deferred effects of the same syscall. */
   readonly undo = new UndoLog();
-  /** Runs of freshly mapped pages, as [start, end) pairs. */
-  private readonly runs: number[] = [];
+  /** Runs of freshly mapped pages before the current one, as [start, end) pairs (created on need). */
+  private runs: number[] | null = null;
   private runStart = 0;
   private runEnd = 0;
-  /** Replaced pages: address and the old leaf's halves. */
-  private readonly replacedVa: number[] = [];
-  private readonly replacedLo: number[] = [];
-  private readonly replacedHi: number[] = [];
+  /** Replaced pages: address and the old leaf's halves, one triple each (created on need). */
+  private replaced: number[] | null = null;
   private count = 0;
 
   constructor(private readonly space: AddressSpace) {}
@@ -35,7 +33,10 @@ export class MmapGuard implements Disposable {
       this.runEnd += this.space.pageSize;
       return;
     }
-    if (this.runEnd !== this.runStart) this.runs.push(this.runStart, this.runEnd);
+    if (this.runEnd !== this.runStart) {
+      if (this.runs === null) this.runs = [this.runStart, this.runEnd];
+      else this.runs.push(this.runStart, this.runEnd);
+    }
     this.runStart = va;
     this.runEnd = va + this.space.pageSize;
   }
@@ -43,9 +44,8 @@ export class MmapGuard implements Disposable {
   /** Records a page that replaced the leaf `lo`/`hi` (whose frame is freed on commit). */
   trackReplaced(va: VirtAddr, _frame: PhysAddr, lo: number, hi: number): void {
     this.count++;
-    this.replacedVa.push(va);
-    this.replacedLo.push(lo);
-    this.replacedHi.push(hi);
+    if (this.replaced === null) this.replaced = [va, lo, hi];
+    else this.replaced.push(va, lo, hi);
   }
 
   /** Pages tracked so far. */
@@ -56,9 +56,9 @@ export class MmapGuard implements Disposable {
   /** Keeps every page: frees the frames that replaced pages held, then commits the VMA changes. */
   commit(): void {
     const { format } = this.space.ctx;
-    for (let i = 0; i < this.replacedVa.length; i++) {
-      this.space.releaseFrame(format.address(this.replacedLo[i], this.replacedHi[i]));
-    }
+    const r = this.replaced;
+    if (r !== null)
+      for (let i = 0; i < r.length; i += 3) this.space.releaseFrame(format.address(r[i + 1], r[i + 2]));
     this.forget();
     this.undo.commit();
   }
@@ -67,24 +67,27 @@ export class MmapGuard implements Disposable {
   [Symbol.dispose](): void {
     if (this.undo.committed) return;
     const { pageTable } = this.space;
-    if (this.runEnd !== this.runStart) this.runs.push(this.runStart, this.runEnd);
-    for (let i = 0; i < this.runs.length; i += 2) {
-      for (let va = this.runs[i]; va < this.runs[i + 1]; va += this.space.pageSize) {
+    const runs = this.runs ?? [];
+    if (this.runEnd !== this.runStart) runs.push(this.runStart, this.runEnd);
+    for (let i = 0; i < runs.length; i += 2) {
+      for (let va = runs[i]; va < runs[i + 1]; va += this.space.pageSize) {
         const frame = pageTable.unmap(va as VirtAddr);
         if (frame >= 0) this.space.releaseFrame(frame as PhysAddr);
       }
     }
-    for (let i = this.replacedVa.length - 1; i >= 0; i--) {
-      const frame = pageTable.restore(this.replacedVa[i] as VirtAddr, this.replacedLo[i], this.replacedHi[i]);
-      this.space.releaseFrame(frame);
+    const r = this.replaced;
+    if (r !== null) {
+      for (let i = r.length - 3; i >= 0; i -= 3) {
+        this.space.releaseFrame(pageTable.restore(r[i] as VirtAddr, r[i + 1], r[i + 2]));
+      }
     }
     this.forget();
     this.undo[Symbol.dispose]();
   }
 
   private forget(): void {
-    this.runs.length = 0;
+    this.runs = null;
     this.runStart = this.runEnd = 0;
-    this.replacedVa.length = this.replacedLo.length = this.replacedHi.length = 0;
+    this.replaced = null;
   }
 }

@@ -41,6 +41,10 @@ export class PageTable {
   private cachedRegion = -1;
   private cachedLeafTable = 0;
   private readonly leafDiv: number;
+  /** Present leaves (pages mapped, the zero page included), kept as every change is made. */
+  presentLeaves = 0;
+  /** Table frames, the root included (`mm_pgtables_bytes` / page size). */
+  tablePages = 1;
 
   private constructor(ctx: MmuContext, root: PhysAddr) {
     this.ctx = ctx;
@@ -90,6 +94,7 @@ export class PageTable {
         return -1;
       }
       created = true;
+      this.tablePages++;
       ram.zero(child, this.ctx.geometry.pageSize);
       ram.write64(e, format.tableLo(child), format.tableHi(child));
       frames.count[frames.frameIndex(table as PhysAddr)]++;
@@ -116,6 +121,7 @@ export class PageTable {
       ram.write64(this.entryAddr(parent, va, level - 1), 0, 0);
       frames.count[frames.frameIndex(parent)]--;
       frames.freePage(table);
+      this.tablePages--;
       this.cachedRegion = -1;
     }
   }
@@ -134,6 +140,7 @@ export class PageTable {
     ram.write64(e as PhysAddr, format.leafLo(frame, prot), format.leafHi(frame, prot));
     frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
     frames.count[frames.frameIndex(frame)]++;
+    this.presentLeaves++;
     return true;
   }
 
@@ -234,6 +241,7 @@ export class PageTable {
     const frame = format.address(lo, ram.readHi(e as PhysAddr));
     ram.write64(e as PhysAddr, 0, 0);
     frames.count[frames.frameIndex(frame)]--;
+    this.presentLeaves--;
     tlb.invalidatePage(this.root, va);
     const leafTable = this.cachedLeafTable as PhysAddr;
     const f = frames.frameIndex(leafTable);
@@ -281,6 +289,7 @@ export class PageTable {
         ram.write64(e, 0, 0);
         frames.count[tf]--;
         frames.count[frames.frameIndex(child)]--;
+        this.presentLeaves--;
         tlb.invalidatePage(this.root, entryBase as VirtAddr);
         onFrame(entryBase, child);
         continue;
@@ -290,6 +299,7 @@ export class PageTable {
         ram.write64(e, 0, 0);
         frames.count[tf]--;
         frames.freePage(child);
+        this.tablePages--;
       }
     }
     return frames.count[tf];
@@ -365,6 +375,7 @@ export class PageTable {
       leaves.push(va, ram.readLo(e), ram.readHi(e));
       ram.write64(e, 0, 0);
       frames.count[f]--;
+      this.presentLeaves--;
       tlb.invalidatePage(this.root, va as VirtAddr);
     });
     this.cachedRegion = -1;
@@ -379,6 +390,7 @@ export class PageTable {
       if (e < 0) throw new KernelPanic(`reattachLeaves: no table for ${hex(leaves[i])}`);
       ram.write64(e as PhysAddr, leaves[i + 1], leaves[i + 2]);
       frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
+      this.presentLeaves++;
     }
   }
 
@@ -408,6 +420,7 @@ export class PageTable {
             ram.write64(e, 0, 0);
             frames.count[tf]--;
             frames.freePage(child);
+            this.tablePages--;
           }
         }
       }
@@ -470,5 +483,6 @@ export class PageTable {
     this.unmapRange(0, this.ctx.geometry.vaSpan, onFrame);
     this.ctx.tlb.invalidateRoot(this.root);
     this.ctx.frames.freePage(this.root);
+    this.tablePages = 0;
   }
 }

@@ -8,18 +8,21 @@
  * One log per syscall, used with `using`; never one per page (each `using` scope costs ~50 ns).
  */
 export class UndoLog implements Disposable {
-  private undo: (() => void)[] = [];
-  private deferred: (() => void)[] = [];
+  // Created on first use: most syscalls that fail do so before recording anything.
+  private undo: (() => void)[] | null = null;
+  private deferred: (() => void)[] | null = null;
   private done = false;
 
   /** Registers the inverse of a step just made. */
   record(inverse: () => void): void {
-    this.undo.push(inverse);
+    if (this.undo === null) this.undo = [inverse];
+    else this.undo.push(inverse);
   }
 
   /** Queues an irreversible effect for after the commit. */
   onCommit(effect: () => void): void {
-    this.deferred.push(effect);
+    if (this.deferred === null) this.deferred = [effect];
+    else this.deferred.push(effect);
   }
 
   get committed(): boolean {
@@ -30,10 +33,10 @@ export class UndoLog implements Disposable {
   commit(): void {
     if (this.done) return;
     this.done = true;
-    this.undo = [];
+    this.undo = null;
     const effects = this.deferred;
-    this.deferred = [];
-    for (const effect of effects) effect();
+    this.deferred = null;
+    if (effects !== null) for (const effect of effects) effect();
   }
 
   /** Rolls back everything not committed. */
@@ -41,8 +44,8 @@ export class UndoLog implements Disposable {
     if (this.done) return;
     this.done = true;
     const steps = this.undo;
-    this.undo = [];
-    this.deferred = [];
-    for (let i = steps.length - 1; i >= 0; i--) steps[i]();
+    this.undo = null;
+    this.deferred = null;
+    if (steps !== null) for (let i = steps.length - 1; i >= 0; i--) steps[i]();
   }
 }

@@ -2,76 +2,107 @@
  * VmaTree: the ordered set of an address space's mappings (the role Linux's maple tree plays for
  * `mm->mm_mt`).
  *
- * Items are the caller's objects (`V extends VmaBounds`), kept by identity and never copied. The tree
- * is an AVL tree keyed by `start` whose nodes live in a slab: node k is the 64-byte record k of one
- * ArrayBuffer, read through a Float64Array (its cached bounds and gap augmentation) and an Int32Array
- * view (links and height); `items[k]` is the caller's object. Each node is one cache line and holds raw
- * doubles, whereas an object node would hold pointers to boxed HeapNumbers (V8 no longer unboxes double
- * fields, and addresses above 2^31 are never Smis): see bench/vma-tree.bench.ts for the difference.
+ * Like the maple tree, it is a B-tree with 16-way nodes: every item lives in a leaf of up to 16
+ * items in address order, leaves are chained both ways, and an inner node holds up to 16 children
+ * with, for each, the lowest start, the highest end and the largest gap of its subtree. A lookup
+ * reads 4 nodes at 65,530 mappings (vm.max_map_count) where a binary tree reads 17 to 20, and each
+ * node's bounds are two Float64Arrays scanned in order, not pointers to chase.
  *
- * Augmentation (purely local to a subtree, so rotations recompute only the two rotated nodes and an
- * insert/remove/setBounds recomputes at most the path to the root):
- *   lo  = the lowest start in the subtree (its leftmost item's start)
- *   hi  = the highest end in the subtree (its rightmost item's end)
- *   gap = the largest free range strictly between two consecutive items of the subtree (0 if none)
- * The free range below the first item ([0, first.start)) and the unbounded one above the last item
- * are handled at the top level. `highestGap`/`lowestGap` are O(log n): a subtree that lies wholly
- * inside the window and has gap >= length always contains an answer, so only the two boundary paths
- * are explored beyond that.
+ * Items are the caller's objects (`V extends VmaBounds`), kept by identity and never copied. The
+ * tree keeps its node handle on each item (`treeNode`, as Linux keeps a VMA's place in the maple
+ * tree through its iterator state), so `remove`, `next`, `prev` and `setBounds` go straight to the
+ * item's leaf instead of descending from the root. An item is in at most one tree at a time.
  *
- * Why AVL over a slab, not a sorted array: a sorted array with binary search is as fast for lookups,
- * but its insert/remove are O(n) memmoves and its gap search a linear scan (see the benchmark); the
- * tree stays O(log n) from 16 to 65,530 items (vm.max_map_count). AVL keeps the tree shallower than
- * red-black (<= 1.44 log2 n), which lookups, the dominant operation, pay for. Item -> node lookup
- * (`remove`, `next`, `prev`, `setBounds`) is a descent by `v.start` plus an identity check, so nothing
- * is attached to the caller's objects and no Map/WeakMap is maintained.
+ * Augmentation: for each node, `lo` = its lowest start, `hi` = its highest end, `gap` = the largest
+ * free range strictly between two consecutive items of its subtree (0 if none); a parent holds a
+ * copy of each child's three in its own arrays. The free range below the first item ([0, lo)) and
+ * the unbounded one above the last item are handled at the top level. `highestGap`/`lowestGap`
+ * descend only into children whose gap is large enough and which meet the window, so a search costs
+ * O(16 log16 n). A change recomputes its leaf, then each ancestor only while the child's
+ * (lo, hi, gap) actually changed: most splits and merges stop at the leaf.
+ *
+ * Nodes hold at least 4 entries (the root excepted): a node that falls below merges with a
+ * neighbour when both together hold at most 12, else takes entries from it (the slack keeps a
+ * split and a merge from following each other on every insert and remove at one place).
  *
  * Addresses are plain numbers: page-aligned user addresses below 2^57 are exact in a double, as are
  * their differences. Bounds are half-open [start, end) and must satisfy start < end.
  *
- * Mutation contract: an item's bounds may only be changed through `setBounds` while it is in the tree.
- * Iterators are invalidated by any mutation of the tree.
+ * Mutation contract: an item's bounds may only be changed through `setBounds` while it is in the tree,
+ * and its `treeNode` belongs to the tree. Iterators are invalidated by any mutation of the tree.
  */
 import { hex } from '../hal/addr.js';
 
 export interface VmaBounds {
   start: number;
   end: number;
+  /** The tree's handle on the item while it is in a tree (its leaf); owned by the tree. */
+  treeNode?: unknown;
 }
 
-// Float64Array offsets within node k's record (base k << 3).
-const START = 0;
-const END = 1;
-const LO = 2;
-const HI = 3;
-const GAP = 4;
-// Int32Array offsets within node k's record (base k << 4); doubles 5..7 hold these.
-const LEFT = 10;
-const RIGHT = 11;
-const PARENT = 12;
-const HEIGHT = 13;
-const NIL = -1;
-const INITIAL_CAPACITY = 16;
+/** Entries per node (Linux's maple_range_64 has 16 slots). */
+const B = 16;
+/** Fewest entries in a node other than the root. */
+const MIN = 4;
+/**
+ * Most entries two neighbours may have together to be merged into one node; more are shared out
+ * between them instead. The slack keeps a node that was just merged from splitting again on the
+ * next insert (a split leaves as few as MIN entries on one side).
+ */
+const MERGE_MAX = B - MIN;
+
+class TreeNode<V extends VmaBounds> {
+  /** Entries in use: items (leaf) or children (inner node). */
+  count = 0;
+  parent: TreeNode<V> | null = null;
+  /** The augmentation of the whole subtree (see the file comment). */
+  lo = 0;
+  hi = 0;
+  gap = 0;
+  /** Per entry: the item's bounds (leaf), the child's lo and hi (inner node). */
+  readonly starts = new Float64Array(B);
+  readonly ends = new Float64Array(B);
+  /** Per child: its gap (inner nodes only). */
+  readonly gaps: Float64Array | null;
+  readonly items: (V | undefined)[] | null;
+  readonly kids: (TreeNode<V> | undefined)[] | null;
+  /** The index of this node among its parent's children. */
+  slot = 0;
+  /** The neighbouring leaves (leaves only). */
+  prev: TreeNode<V> | null = null;
+  next: TreeNode<V> | null = null;
+
+  constructor(
+    readonly leaf: boolean,
+    readonly tree: VmaTree<V>,
+  ) {
+    this.gaps = leaf ? null : new Float64Array(B);
+    this.items = leaf ? new Array<V | undefined>(B).fill(undefined) : null;
+    this.kids = leaf ? null : new Array<TreeNode<V> | undefined>(B).fill(undefined);
+  }
+}
 
 function checkLength(fn: string, length: number): void {
   if (!(length > 0)) throw new RangeError(`VmaTree.${fn}: length must be positive, got ${length}`);
 }
 
+type Node<V extends VmaBounds> = TreeNode<V>;
+
 export class VmaTree<V extends VmaBounds> {
-  private f: Float64Array;
-  private n: Int32Array;
-  private items: (V | undefined)[] = [];
-  private capacity = INITIAL_CAPACITY;
-  /** Slots [0, used) have been handed out at least once; freed ones are on `freeList`. */
-  private used = 0;
-  private freeList: number[] = [];
-  private root = NIL;
+  private root: Node<V>;
+  private head: Node<V>;
+  private tail: Node<V>;
   private count = 0;
+  /** The entry index that the last `locate`/`lowerLeaf` found in the leaf it returned. */
+  private at = 0;
+  /**
+   * The leaf of the last lookup: the next one is usually in the same place (a syscall looks up its
+   * range, its neighbours, then changes them), and whether it is there costs two comparisons.
+   */
+  private finger: Node<V>;
 
   constructor() {
-    const buf = new ArrayBuffer(INITIAL_CAPACITY * 64);
-    this.f = new Float64Array(buf);
-    this.n = new Int32Array(buf);
+    this.root = this.head = this.tail = this.finger = new TreeNode<V>(true, this);
   }
 
   get size(): number {
@@ -79,14 +110,10 @@ export class VmaTree<V extends VmaBounds> {
   }
 
   clear(): void {
-    const buf = new ArrayBuffer(INITIAL_CAPACITY * 64);
-    this.f = new Float64Array(buf);
-    this.n = new Int32Array(buf);
-    this.items = [];
-    this.capacity = INITIAL_CAPACITY;
-    this.used = 0;
-    this.freeList = [];
-    this.root = NIL;
+    for (let l: Node<V> | null = this.head; l !== null; l = l.next) {
+      for (let j = 0; j < l.count; j++) l.items![j]!.treeNode = undefined;
+    }
+    this.root = this.head = this.tail = this.finger = new TreeNode<V>(true, this);
     this.count = 0;
   }
 
@@ -94,92 +121,87 @@ export class VmaTree<V extends VmaBounds> {
 
   /** The item with start <= addr < end, if any. */
   find(addr: number): V | undefined {
-    const f = this.f;
-    const n = this.n;
-    let x = this.root;
-    while (x !== NIL) {
-      const b = x << 3;
-      if (addr < f[b + START]) x = n[(x << 4) + LEFT];
-      else if (addr >= f[b + END]) x = n[(x << 4) + RIGHT];
-      else return this.items[x];
-    }
-    return undefined;
+    const l = this.lowerLeaf(addr);
+    if (l === null || l.starts[this.at] > addr) return undefined;
+    return l.items![this.at];
   }
 
   /** The first item whose end > addr: the one containing addr, else the next one above it.
    * This is Linux's `find_vma(mm, addr)`. */
   lowerBound(addr: number): V | undefined {
-    const x = this.lowerBoundNode(addr);
-    return x === NIL ? undefined : this.items[x];
+    const l = this.lowerLeaf(addr);
+    return l === null ? undefined : l.items![this.at];
   }
 
   /** The last item whose end <= addr, i.e. the item just below `lowerBound(addr)` (the last item if
    * lowerBound is undefined). This is the `*pprev` of Linux's `find_vma_prev(mm, addr, &pprev)`:
    * when addr lies inside an item, that item is NOT returned but the one before it. */
   prevBefore(addr: number): V | undefined {
-    const f = this.f;
-    const n = this.n;
-    let x = this.root;
-    let best = NIL;
-    while (x !== NIL) {
-      if (f[(x << 3) + END] <= addr) {
-        best = x;
-        x = n[(x << 4) + RIGHT];
-      } else {
-        x = n[(x << 4) + LEFT];
-      }
-    }
-    return best === NIL ? undefined : this.items[best];
+    const l = this.lowerLeaf(addr);
+    if (l === null) return this.last();
+    if (this.at > 0) return l.items![this.at - 1];
+    const p = l.prev;
+    return p === null ? undefined : p.items![p.count - 1];
   }
 
   /** The lowest item that intersects [start, end); undefined if none or if the range is empty. */
   firstIntersecting(start: number, end: number): V | undefined {
     if (!(start < end)) return undefined;
-    const x = this.lowerBoundNode(start);
-    return x !== NIL && this.f[(x << 3) + START] < end ? this.items[x] : undefined;
+    const l = this.lowerLeaf(start);
+    return l !== null && l.starts[this.at] < end ? l.items![this.at] : undefined;
   }
 
   first(): V | undefined {
-    return this.root === NIL ? undefined : this.items[this.leftmost(this.root)];
+    return this.count === 0 ? undefined : this.head.items![0];
   }
 
   last(): V | undefined {
-    return this.root === NIL ? undefined : this.items[this.rightmost(this.root)];
+    return this.count === 0 ? undefined : this.tail.items![this.tail.count - 1];
   }
 
   /** The item after v in address order. Throws if v is not in the tree. */
   next(v: V): V | undefined {
-    const s = this.successor(this.nodeOf(v, 'next'));
-    return s === NIL ? undefined : this.items[s];
+    const l = this.locate(v, 'next');
+    const j = this.at + 1;
+    if (j < l.count) return l.items![j];
+    const n = l.next;
+    return n === null ? undefined : n.items![0];
   }
 
   /** The item before v in address order. Throws if v is not in the tree. */
   prev(v: V): V | undefined {
-    const p = this.predecessor(this.nodeOf(v, 'prev'));
-    return p === NIL ? undefined : this.items[p];
+    const l = this.locate(v, 'prev');
+    if (this.at > 0) return l.items![this.at - 1];
+    const p = l.prev;
+    return p === null ? undefined : p.items![p.count - 1];
   }
 
   /** Whether v (by identity) is in the tree. */
   has(v: V): boolean {
-    const x = this.lookupNode(v.start);
-    return x !== NIL && this.items[x] === v;
+    const l = v.treeNode;
+    if (!(l instanceof TreeNode) || l.tree !== this) return false;
+    const items = l.items!;
+    for (let j = 0; j < l.count; j++) if (items[j] === v) return true;
+    return false;
   }
 
   *[Symbol.iterator](): IterableIterator<V> {
-    let x = this.root === NIL ? NIL : this.leftmost(this.root);
-    while (x !== NIL) {
-      yield this.items[x]!;
-      x = this.successor(x);
+    for (let l: Node<V> | null = this.head; l !== null; l = l.next) {
+      for (let j = 0; j < l.count; j++) yield l.items![j]!;
     }
   }
 
   /** The items intersecting [start, end), in address order (none if the range is empty). */
   *range(start: number, end: number): IterableIterator<V> {
     if (!(start < end)) return;
-    let x = this.lowerBoundNode(start);
-    while (x !== NIL && this.f[(x << 3) + START] < end) {
-      yield this.items[x]!;
-      x = this.successor(x);
+    let l = this.lowerLeaf(start);
+    let j = this.at;
+    while (l !== null && l.starts[j] < end) {
+      yield l.items![j]!;
+      if (++j === l.count) {
+        l = l.next;
+        j = 0;
+      }
     }
   }
 
@@ -187,22 +209,20 @@ export class VmaTree<V extends VmaBounds> {
    * The tree must not be mutated during the walk. */
   forEachInRange(start: number, end: number, fn: (v: V) => void): void {
     if (!(start < end)) return;
-    let x = this.lowerBoundNode(start);
-    while (x !== NIL && this.f[(x << 3) + START] < end) {
-      fn(this.items[x]!);
-      x = this.successor(x);
+    let l = this.lowerLeaf(start);
+    let j = this.at;
+    while (l !== null && l.starts[j] < end) {
+      fn(l.items![j]!);
+      if (++j === l.count) {
+        l = l.next;
+        j = 0;
+      }
     }
   }
 
   /** The items as an array, in address order. */
   toArray(): V[] {
-    const out: V[] = [];
-    let x = this.root === NIL ? NIL : this.leftmost(this.root);
-    while (x !== NIL) {
-      out.push(this.items[x]!);
-      x = this.successor(x);
-    }
-    return out;
+    return [...this];
   }
 
   // ---- gap search ----------------------------------------------------------------------------------
@@ -217,15 +237,13 @@ export class VmaTree<V extends VmaBounds> {
     checkLength('highestGap', length);
     if (low < 0) low = 0;
     const root = this.root;
-    if (root === NIL) return high - low >= length ? high : -1;
-    const f = this.f;
-    const rb = root << 3;
+    if (this.count === 0) return high - low >= length ? high : -1;
     // Above the last item: [root.hi, +inf).
-    if (high - Math.max(f[rb + HI], low) >= length) return high;
+    if (high - Math.max(root.hi, low) >= length) return high;
     const res = this.searchRev(root, low, high, length);
     if (res >= 0) return res;
     // Below the first item: [0, root.lo).
-    const b = Math.min(f[rb + LO], high);
+    const b = Math.min(root.lo, high);
     return b - low >= length ? b : -1;
   }
 
@@ -238,13 +256,11 @@ export class VmaTree<V extends VmaBounds> {
     checkLength('lowestGap', length);
     if (low < 0) low = 0;
     const root = this.root;
-    if (root === NIL) return high - low >= length ? low : -1;
-    const f = this.f;
-    const rb = root << 3;
-    if (Math.min(f[rb + LO], high) - low >= length) return low;
+    if (this.count === 0) return high - low >= length ? low : -1;
+    if (Math.min(root.lo, high) - low >= length) return low;
     const res = this.searchFwd(root, low, high, length);
     if (res >= 0) return res;
-    const a = Math.max(f[rb + HI], low);
+    const a = Math.max(root.hi, low);
     return high - a >= length ? a : -1;
   }
 
@@ -255,68 +271,43 @@ export class VmaTree<V extends VmaBounds> {
     const start = v.start;
     const end = v.end;
     if (!(start < end)) throw new Error(`VmaTree.insert: invalid bounds [${start}, ${end})`);
-    let x = this.root;
-    if (x === NIL) {
-      this.root = this.alloc(v, start, end, NIL);
-      this.count = 1;
-      return;
+    const h = v.treeNode;
+    if (h instanceof TreeNode && h.tree.has(v)) {
+      if (h.tree !== this) throw new Error('VmaTree.insert: the item is in another tree');
+      throw this.overlapError('insert', start, end, start, end);
     }
-    const f = this.f;
-    let n = this.n;
-    for (;;) {
-      const b = x << 3;
-      const xi = x << 4;
-      if (end <= f[b + START]) {
-        const l = n[xi + LEFT];
-        if (l === NIL) {
-          const k = this.alloc(v, start, end, x);
-          n = this.n; // alloc may have grown the slab
-          n[(x << 4) + LEFT] = k;
-          break;
-        }
-        x = l;
-      } else if (start >= f[b + END]) {
-        const r = n[xi + RIGHT];
-        if (r === NIL) {
-          const k = this.alloc(v, start, end, x);
-          n = this.n;
-          n[(x << 4) + RIGHT] = k;
-          break;
-        }
-        x = r;
-      } else {
-        throw this.overlapError('insert', start, end, x);
+    // v goes right before the first item ending above its start, or after the last item.
+    let l = this.lowerLeaf(start);
+    let j = this.at;
+    if (l === null) {
+      l = this.tail;
+      j = l.count;
+    } else if (l.starts[j] < end) throw this.overlapError('insert', start, end, l.starts[j], l.ends[j]);
+    this.count++;
+    if (l.count === B) {
+      const right = this.splitNode(l, j);
+      if (j > l.count) {
+        j -= l.count;
+        l = right;
       }
     }
-    this.count++;
-    this.fixup(x, NIL);
+    this.insertEntry(l, j, start, end);
+    l.items![j] = v;
+    v.treeNode = l;
+    this.update(l);
   }
 
   /** Removes v (by identity). Throws `VmaTree.remove: not present` if v is not in the tree. */
   remove(v: V): void {
-    const f = this.f;
-    const n = this.n;
-    let x = this.nodeOf(v, 'remove');
-    let changed = NIL;
-    if (n[(x << 4) + LEFT] !== NIL && n[(x << 4) + RIGHT] !== NIL) {
-      // Move the successor's item into x, then unlink the successor node (which has no left child).
-      const s = this.leftmost(n[(x << 4) + RIGHT]);
-      this.items[x] = this.items[s];
-      f[(x << 3) + START] = f[(s << 3) + START];
-      f[(x << 3) + END] = f[(s << 3) + END];
-      changed = x;
-      x = s;
-    }
-    const xi = x << 4;
-    const child = n[xi + LEFT] !== NIL ? n[xi + LEFT] : n[xi + RIGHT];
-    const p = n[xi + PARENT];
-    if (child !== NIL) n[(child << 4) + PARENT] = p;
-    if (p === NIL) this.root = child;
-    else if (n[(p << 4) + LEFT] === x) n[(p << 4) + LEFT] = child;
-    else n[(p << 4) + RIGHT] = child;
-    this.release(x);
+    const l = this.locate(v, 'remove');
+    const j = this.at;
+    const items = l.items!;
+    for (let k = j; k < l.count - 1; k++) items[k] = items[k + 1];
+    items[l.count - 1] = undefined;
+    this.removeEntry(l, j);
+    v.treeNode = undefined;
     this.count--;
-    if (p !== NIL) this.fixup(p, changed);
+    this.rebalance(l);
   }
 
   /**
@@ -325,32 +316,28 @@ export class VmaTree<V extends VmaBounds> {
    * `VmaTree.setBounds: overlap ...` and nothing changes. O(log n).
    */
   setBounds(v: V, start: number, end: number): void {
-    const x = this.nodeOf(v, 'setBounds');
+    const l = this.locate(v, 'setBounds');
+    const j = this.at;
     if (!(start < end)) throw new Error(`VmaTree.setBounds: invalid bounds [${start}, ${end})`);
-    const f = this.f;
-    const n = this.n;
-    const xb = x << 3;
-    if (start < f[xb + START]) {
-      const p = this.predecessor(x);
-      if (p !== NIL && f[(p << 3) + END] > start) throw this.overlapError('setBounds', start, end, p);
+    if (start < l.starts[j]) {
+      const p = j > 0 ? l : l.prev;
+      const pj = j > 0 ? j - 1 : p === null ? 0 : p.count - 1;
+      if (p !== null && p.ends[pj] > start)
+        throw this.overlapError('setBounds', start, end, p.starts[pj], p.ends[pj]);
     }
-    if (end > f[xb + END]) {
-      const s = this.successor(x);
-      if (s !== NIL && f[(s << 3) + START] < end) throw this.overlapError('setBounds', start, end, s);
+    if (end > l.ends[j]) {
+      const s = j + 1 < l.count ? l : l.next;
+      const sj = j + 1 < l.count ? j + 1 : 0;
+      if (s !== null && s.starts[sj] < end)
+        throw this.overlapError('setBounds', start, end, s.starts[sj], s.ends[sj]);
     }
+    const s = l.starts[j];
+    const e = l.ends[j];
     v.start = start;
     v.end = end;
-    f[xb + START] = start;
-    f[xb + END] = end;
-    // No rotation needed: only the augmentation on the path to the root can change.
-    for (let y = x; y !== NIL; y = n[(y << 4) + PARENT]) {
-      const yb = y << 3;
-      const lo = f[yb + LO];
-      const hi = f[yb + HI];
-      const gap = f[yb + GAP];
-      this.pull(y);
-      if (f[yb + LO] === lo && f[yb + HI] === hi && f[yb + GAP] === gap) break;
-    }
+    l.starts[j] = start;
+    l.ends[j] = end;
+    if (this.refresh(l, j, s, e, 0)) this.propagate(l);
   }
 
   // ---- debugging -----------------------------------------------------------------------------------
@@ -358,349 +345,485 @@ export class VmaTree<V extends VmaBounds> {
   /** Verifies every invariant against a recomputation; returns the violations ([] when sound). */
   check(): string[] {
     const errs: string[] = [];
-    const f = this.f;
-    const n = this.n;
     let seen = 0;
     let prevEnd = Number.NEGATIVE_INFINITY;
     let prevStart = Number.NEGATIVE_INFINITY;
-    const live = new Set<number>();
-    const walk = (x: number, parent: number): { lo: number; hi: number; gap: number; h: number } => {
-      const xb = x << 3;
-      const xi = x << 4;
-      const start = f[xb + START];
-      const end = f[xb + END];
-      const where = `node [${start}, ${end})`;
-      if (x < 0 || x >= this.used) errs.push(`${where}: slot ${x} out of range`);
-      if (live.has(x)) errs.push(`${where}: slot ${x} reached twice`);
-      live.add(x);
-      if (n[xi + PARENT] !== parent) errs.push(`${where}: wrong parent link`);
-      const l = n[xi + LEFT] === NIL ? null : walk(n[xi + LEFT], x);
-      seen++;
-      const item = this.items[x];
-      if (item === undefined) errs.push(`${where}: no item`);
-      else if (item.start !== start || item.end !== end)
-        errs.push(`${where}: item bounds [${item.start}, ${item.end}) changed behind the tree's back`);
-      if (!(start < end)) errs.push(`${where}: empty or inverted`);
-      if (!(start > prevStart)) errs.push(`${where}: out of order (previous start ${prevStart})`);
-      if (start < prevEnd) errs.push(`${where}: overlaps previous item ending at ${prevEnd}`);
-      prevStart = start;
-      prevEnd = end;
-      const r = n[xi + RIGHT] === NIL ? null : walk(n[xi + RIGHT], x);
-      const lh = l === null ? 0 : l.h;
-      const rh = r === null ? 0 : r.h;
-      const h = 1 + Math.max(lh, rh);
-      const lo = l === null ? start : l.lo;
-      const hi = r === null ? end : r.hi;
+    let leafDepth = -1;
+    let prevLeaf: Node<V> | null = null;
+    let fingerSeen = false;
+    const walk = (x: Node<V>, parent: Node<V> | null, depth: number): void => {
+      const where = `node [${x.lo}, ${x.hi})`;
+      if (x.parent !== parent) errs.push(`${where}: wrong parent link`);
+      if (x.tree !== this) errs.push(`${where}: belongs to another tree`);
+      if (x.count > B) errs.push(`${where}: ${x.count} entries`);
+      if (parent !== null && x.count < MIN) errs.push(`${where}: underfull (${x.count} entries)`);
+      if (parent === null && !x.leaf && x.count < 2) errs.push(`${where}: inner root with ${x.count} child`);
       let gap = 0;
-      if (l !== null) gap = Math.max(gap, l.gap, start - l.hi);
-      if (r !== null) gap = Math.max(gap, r.gap, r.lo - end);
-      if (n[xi + HEIGHT] !== h) errs.push(`${where}: cached height ${n[xi + HEIGHT]}, actual ${h}`);
-      if (Math.abs(lh - rh) > 1) errs.push(`${where}: AVL imbalance ${lh} vs ${rh}`);
-      if (f[xb + LO] !== lo) errs.push(`${where}: cached lo ${f[xb + LO]}, actual ${lo}`);
-      if (f[xb + HI] !== hi) errs.push(`${where}: cached hi ${f[xb + HI]}, actual ${hi}`);
-      if (f[xb + GAP] !== gap) errs.push(`${where}: cached gap ${f[xb + GAP]}, actual ${gap}`);
-      return { lo, hi, gap, h };
+      for (let i = 0; i < x.count; i++) {
+        if (i > 0) gap = Math.max(gap, x.starts[i] - x.ends[i - 1]);
+        if (x.leaf) {
+          const item = x.items![i];
+          const at = `item [${x.starts[i]}, ${x.ends[i]})`;
+          if (item === undefined) {
+            errs.push(`${at}: no item`);
+            continue;
+          }
+          seen++;
+          if (item.start !== x.starts[i] || item.end !== x.ends[i])
+            errs.push(`${at}: item bounds [${item.start}, ${item.end}) changed behind the tree's back`);
+          if (item.treeNode !== x) errs.push(`${at}: the item's handle is not its leaf`);
+          if (!(item.start < item.end)) errs.push(`${at}: empty or inverted`);
+          if (!(item.start > prevStart)) errs.push(`${at}: out of order (previous start ${prevStart})`);
+          if (item.start < prevEnd) errs.push(`${at}: overlaps previous item ending at ${prevEnd}`);
+          prevStart = item.start;
+          prevEnd = item.end;
+        } else {
+          const kid = x.kids![i];
+          if (kid === undefined) {
+            errs.push(`${where}: no child ${i}`);
+            continue;
+          }
+          if (kid.slot !== i) errs.push(`${where}: child ${i} thinks it is child ${kid.slot}`);
+          walk(kid, x, depth + 1);
+          if (x.starts[i] !== kid.lo || x.ends[i] !== kid.hi || x.gaps![i] !== kid.gap)
+            errs.push(`${where}: stale copy of child ${i}'s augmentation`);
+          gap = Math.max(gap, x.gaps![i]);
+        }
+      }
+      for (let i = x.count; i < B; i++) {
+        if (x.leaf ? x.items![i] !== undefined : x.kids![i] !== undefined)
+          errs.push(`${where}: entry ${i} beyond the count is still referenced`);
+      }
+      if (x.count > 0) {
+        if (x.lo !== x.starts[0]) errs.push(`${where}: cached lo ${x.lo}, actual ${x.starts[0]}`);
+        if (x.hi !== x.ends[x.count - 1])
+          errs.push(`${where}: cached hi ${x.hi}, actual ${x.ends[x.count - 1]}`);
+        if (x.gap !== gap) errs.push(`${where}: cached gap ${x.gap}, actual ${gap}`);
+      }
+      if (x.leaf) {
+        if (leafDepth < 0) leafDepth = depth;
+        else if (depth !== leafDepth) errs.push(`${where}: leaf at depth ${depth}, others at ${leafDepth}`);
+        if (x.prev !== prevLeaf) errs.push(`${where}: wrong previous-leaf link`);
+        if (prevLeaf !== null && prevLeaf.next !== x) errs.push(`${where}: wrong next-leaf link`);
+        if (prevLeaf === null && this.head !== x) errs.push(`${where}: first leaf is not the head`);
+        if (x === this.finger) fingerSeen = true;
+        prevLeaf = x;
+      }
     };
-    if (this.root !== NIL) walk(this.root, NIL);
+    walk(this.root, null, 0);
+    if (prevLeaf !== this.tail) errs.push('the last leaf is not the tail');
+    if (!fingerSeen) errs.push('the lookup finger is not a leaf of the tree');
+    if (prevLeaf !== null && (prevLeaf as Node<V>).next !== null) errs.push('the last leaf has a next link');
     if (seen !== this.count) errs.push(`size is ${this.count} but the tree holds ${seen} items`);
-    if (seen + this.freeList.length !== this.used)
-      errs.push(`slab leak: ${seen} live + ${this.freeList.length} free != ${this.used} used slots`);
-    for (const k of this.freeList) {
-      if (live.has(k)) errs.push(`slot ${k} is both live and free`);
-      if (this.items[k] !== undefined) errs.push(`free slot ${k} still references an item`);
-    }
     return errs;
   }
 
   // ---- internals -----------------------------------------------------------------------------------
 
-  private alloc(v: V, start: number, end: number, parent: number): number {
-    let k = this.freeList.pop();
-    if (k === undefined) {
-      if (this.used === this.capacity) this.grow();
-      k = this.used++;
+  /** The leaf holding the first item with end > addr (its index in `this.at`), or null if none. */
+  private lowerLeaf(addr: number): Node<V> | null {
+    let x = this.finger;
+    if (x.count > 0 && x.hi > addr && (x.prev === null || x.prev.hi <= addr)) {
+      let j = 0;
+      while (x.ends[j] <= addr) j++;
+      this.at = j;
+      return x;
     }
-    const f = this.f;
-    const n = this.n;
-    const b = k << 3;
-    f[b + START] = start;
-    f[b + END] = end;
-    f[b + LO] = start;
-    f[b + HI] = end;
-    f[b + GAP] = 0;
-    const i = k << 4;
-    n[i + LEFT] = NIL;
-    n[i + RIGHT] = NIL;
-    n[i + PARENT] = parent;
-    n[i + HEIGHT] = 1;
-    this.items[k] = v;
-    return k;
-  }
-
-  private release(k: number): void {
-    this.items[k] = undefined;
-    this.freeList.push(k);
-  }
-
-  private grow(): void {
-    const cap = this.capacity * 2;
-    const buf = new ArrayBuffer(cap * 64);
-    const f = new Float64Array(buf);
-    f.set(this.f);
-    this.f = f;
-    this.n = new Int32Array(buf);
-    this.capacity = cap;
-  }
-
-  private overlapError(fn: string, start: number, end: number, x: number): Error {
-    const b = x << 3;
-    return new Error(
-      `VmaTree.${fn}: overlap: [${hex(start)}, ${hex(end)}) overlaps [${hex(this.f[b + START])}, ${hex(this.f[b + END])})`,
-    );
-  }
-
-  /** Recomputes height and the gap augmentation of x from its children. */
-  private pull(x: number): void {
-    const f = this.f;
-    const n = this.n;
-    const xb = x << 3;
-    const xi = x << 4;
-    const l = n[xi + LEFT];
-    const r = n[xi + RIGHT];
-    let h = 0;
-    let gap = 0;
-    if (l !== NIL) {
-      const lb = l << 3;
-      h = n[(l << 4) + HEIGHT];
-      gap = f[lb + GAP];
-      const g = f[xb + START] - f[lb + HI];
-      if (g > gap) gap = g;
-      f[xb + LO] = f[lb + LO];
-    } else {
-      f[xb + LO] = f[xb + START];
+    x = this.root;
+    if (this.count === 0 || !(x.hi > addr)) return null;
+    while (!x.leaf) {
+      // Some child ends above addr (x.hi does): the first one that does holds the answer.
+      let i = 0;
+      while (x.ends[i] <= addr) i++;
+      x = x.kids![i]!;
     }
-    if (r !== NIL) {
-      const rb = r << 3;
-      const rh = n[(r << 4) + HEIGHT];
-      if (rh > h) h = rh;
-      const rg = f[rb + GAP];
-      if (rg > gap) gap = rg;
-      const g = f[rb + LO] - f[xb + END];
-      if (g > gap) gap = g;
-      f[xb + HI] = f[rb + HI];
-    } else {
-      f[xb + HI] = f[xb + END];
-    }
-    n[xi + HEIGHT] = h + 1;
-    f[xb + GAP] = gap;
-  }
-
-  private leftmost(x: number): number {
-    const n = this.n;
-    for (let l = n[(x << 4) + LEFT]; l !== NIL; l = n[(x << 4) + LEFT]) x = l;
+    let j = 0;
+    while (x.ends[j] <= addr) j++;
+    this.at = j;
+    this.finger = x;
     return x;
   }
 
-  private rightmost(x: number): number {
-    const n = this.n;
-    for (let r = n[(x << 4) + RIGHT]; r !== NIL; r = n[(x << 4) + RIGHT]) x = r;
-    return x;
-  }
-
-  private successor(x: number): number {
-    const n = this.n;
-    const r = n[(x << 4) + RIGHT];
-    if (r !== NIL) return this.leftmost(r);
-    let p = n[(x << 4) + PARENT];
-    while (p !== NIL && n[(p << 4) + RIGHT] === x) {
-      x = p;
-      p = n[(p << 4) + PARENT];
-    }
-    return p;
-  }
-
-  private predecessor(x: number): number {
-    const n = this.n;
-    const l = n[(x << 4) + LEFT];
-    if (l !== NIL) return this.rightmost(l);
-    let p = n[(x << 4) + PARENT];
-    while (p !== NIL && n[(p << 4) + LEFT] === x) {
-      x = p;
-      p = n[(p << 4) + PARENT];
-    }
-    return p;
-  }
-
-  private lowerBoundNode(addr: number): number {
-    const f = this.f;
-    const n = this.n;
-    let x = this.root;
-    let best = NIL;
-    while (x !== NIL) {
-      if (f[(x << 3) + END] > addr) {
-        best = x;
-        x = n[(x << 4) + LEFT];
-      } else {
-        x = n[(x << 4) + RIGHT];
+  /** The leaf holding v (its index in `this.at`); throws `VmaTree.<fn>: not present` if none. */
+  private locate(v: V, fn: string): Node<V> {
+    const l = v.treeNode;
+    if (l instanceof TreeNode && l.tree === this) {
+      const items = (l as Node<V>).items!;
+      for (let j = 0; j < l.count; j++) {
+        if (items[j] === v) {
+          this.at = j;
+          return l as Node<V>;
+        }
       }
     }
-    return best;
+    throw new Error(`VmaTree.${fn}: not present`);
   }
 
-  private lookupNode(start: number): number {
-    const f = this.f;
-    const n = this.n;
-    let x = this.root;
-    while (x !== NIL) {
-      const s = f[x << 3];
-      if (start < s) x = n[(x << 4) + LEFT];
-      else if (start > s) x = n[(x << 4) + RIGHT];
-      else return x;
-    }
-    return NIL;
+  private overlapError(fn: string, start: number, end: number, s: number, e: number): Error {
+    return new Error(`VmaTree.${fn}: overlap: [${hex(start)}, ${hex(end)}) overlaps [${hex(s)}, ${hex(e)})`);
   }
 
-  private nodeOf(v: V, fn: string): number {
-    const x = this.lookupNode(v.start);
-    if (x === NIL || this.items[x] !== v) throw new Error(`VmaTree.${fn}: not present`);
-    return x;
+  /** Opens entry j of x (which has room) with the given bounds; items/kids are the caller's. */
+  private insertEntry(x: Node<V>, j: number, start: number, end: number): void {
+    const { starts, ends } = x;
+    for (let k = x.count; k > j; k--) {
+      starts[k] = starts[k - 1];
+      ends[k] = ends[k - 1];
+    }
+    starts[j] = start;
+    ends[j] = end;
+    if (x.leaf) {
+      const items = x.items!;
+      for (let k = x.count; k > j; k--) items[k] = items[k - 1];
+    } else {
+      const kids = x.kids!;
+      const gaps = x.gaps!;
+      for (let k = x.count; k > j; k--) {
+        const kid = kids[k - 1]!;
+        kids[k] = kid;
+        kid.slot = k;
+        gaps[k] = gaps[k - 1];
+      }
+    }
+    x.count++;
   }
 
-  /** End of the highest free range inside x's subtree (between two of its items) that, clipped to
-   * [low, high), is at least `length` long; -1 if none. */
-  private searchRev(x: number, low: number, high: number, length: number): number {
-    const f = this.f;
-    const n = this.n;
-    const xb = x << 3;
-    if (f[xb + GAP] < length) return -1;
-    // Every internal gap of the subtree lies within [lo, hi].
-    if (Math.min(f[xb + HI], high) - Math.max(f[xb + LO], low) < length) return -1;
-    // Everything right of x lies above x.end, everything left of it below x.start: skip a side (without
-    // touching its cache lines) when the window leaves no room for `length` there.
-    const r = n[(x << 4) + RIGHT];
-    if (r !== NIL && high - Math.max(f[xb + END], low) >= length) {
-      const res = this.searchRev(r, low, high, length);
-      if (res >= 0) return res;
-      const b = Math.min(f[(r << 3) + LO], high);
-      if (b - Math.max(f[xb + END], low) >= length) return b;
+  /** Closes entry j of x (bounds, gaps and children; a leaf's items are shifted by the caller). */
+  private removeEntry(x: Node<V>, j: number): void {
+    const n = x.count;
+    const { starts, ends } = x;
+    for (let k = j; k < n - 1; k++) {
+      starts[k] = starts[k + 1];
+      ends[k] = ends[k + 1];
     }
-    const l = n[(x << 4) + LEFT];
-    if (l !== NIL && Math.min(f[xb + START], high) - low >= length) {
-      const b = Math.min(f[xb + START], high);
-      if (b - Math.max(f[(l << 3) + HI], low) >= length) return b;
-      return this.searchRev(l, low, high, length);
+    if (!x.leaf) {
+      const kids = x.kids!;
+      const gaps = x.gaps!;
+      for (let k = j; k < n - 1; k++) {
+        const kid = kids[k + 1]!;
+        kids[k] = kid;
+        kid.slot = k;
+        gaps[k] = gaps[k + 1];
+      }
+      kids[n - 1] = undefined;
     }
-    return -1;
+    x.count = n - 1;
   }
 
-  /** Start of the lowest free range inside x's subtree that, clipped to [low, high), is at least
-   * `length` long; -1 if none. */
-  private searchFwd(x: number, low: number, high: number, length: number): number {
-    const f = this.f;
-    const n = this.n;
-    const xb = x << 3;
-    if (f[xb + GAP] < length) return -1;
-    if (Math.min(f[xb + HI], high) - Math.max(f[xb + LO], low) < length) return -1;
-    const l = n[(x << 4) + LEFT];
-    if (l !== NIL && Math.min(f[xb + START], high) - low >= length) {
-      const res = this.searchFwd(l, low, high, length);
-      if (res >= 0) return res;
-      const a = Math.max(f[(l << 3) + HI], low);
-      if (Math.min(f[xb + START], high) - a >= length) return a;
+  /** Puts `kid` in slot k of the inner node p, with a copy of its augmentation. */
+  private setKid(p: Node<V>, k: number, kid: Node<V>): void {
+    p.kids![k] = kid;
+    kid.parent = p;
+    kid.slot = k;
+    p.starts[k] = kid.lo;
+    p.ends[k] = kid.hi;
+    p.gaps![k] = kid.gap;
+  }
+
+  /** Recomputes x's (lo, hi, gap) from all its entries. */
+  private pull(x: Node<V>): void {
+    const n = x.count;
+    if (n === 0) {
+      x.lo = x.hi = x.gap = 0;
+      return;
     }
-    const r = n[(x << 4) + RIGHT];
-    if (r !== NIL && high - Math.max(f[xb + END], low) >= length) {
-      const a = Math.max(f[xb + END], low);
-      if (Math.min(f[(r << 3) + LO], high) - a >= length) return a;
-      return this.searchFwd(r, low, high, length);
+    const { starts, ends } = x;
+    let gap = 0;
+    if (x.leaf) {
+      for (let i = 1; i < n; i++) {
+        const g = starts[i] - ends[i - 1];
+        if (g > gap) gap = g;
+      }
+    } else {
+      const gaps = x.gaps!;
+      gap = gaps[0];
+      for (let i = 1; i < n; i++) {
+        const g = starts[i] - ends[i - 1];
+        if (g > gap) gap = g;
+        if (gaps[i] > gap) gap = gaps[i];
+      }
     }
-    return -1;
+    x.lo = starts[0];
+    x.hi = ends[n - 1];
+    x.gap = gap;
+  }
+
+  /** The largest of entry j's own gap and the free ranges on either side of it, for bounds s, e. */
+  private around(x: Node<V>, j: number, s: number, e: number, own: number): number {
+    let g = own;
+    if (j > 0 && s - x.ends[j - 1] > g) g = s - x.ends[j - 1];
+    if (j + 1 < x.count && x.starts[j + 1] - e > g) g = x.starts[j + 1] - e;
+    return g;
   }
 
   /**
-   * Walks from x towards the root, recomputing the augmentation and restoring AVL balance. Stops as
-   * soon as a subtree's height and augmentation come out unchanged (its ancestors are then still
-   * right), but never before `mustReach` (a node whose own bounds changed) has been recomputed.
+   * Entry j of x changed from (s, e, own gap g) to what its arrays now hold: refreshes x's
+   * augmentation without a rescan unless the old maximum may have been lost. Whether it changed.
    */
-  private fixup(x: number, mustReach: number): void {
-    const f = this.f;
-    const n = this.n;
-    while (x !== NIL) {
-      const xi = x << 4;
-      const xb = x << 3;
-      const height = n[xi + HEIGHT];
-      const lo = f[xb + LO];
-      const hi = f[xb + HI];
-      const gap = f[xb + GAP];
-      if (x === mustReach) mustReach = NIL;
-      const l = n[xi + LEFT];
-      const r = n[xi + RIGHT];
-      const lh = l === NIL ? 0 : n[(l << 4) + HEIGHT];
-      const rh = r === NIL ? 0 : n[(r << 4) + HEIGHT];
-      if (lh > rh + 1) {
-        const ll = n[(l << 4) + LEFT];
-        const lr = n[(l << 4) + RIGHT];
-        if ((ll === NIL ? 0 : n[(ll << 4) + HEIGHT]) < (lr === NIL ? 0 : n[(lr << 4) + HEIGHT]))
-          this.rotateLeft(l);
-        x = this.rotateRight(x);
-      } else if (rh > lh + 1) {
-        const rl = n[(r << 4) + LEFT];
-        const rr = n[(r << 4) + RIGHT];
-        if ((rr === NIL ? 0 : n[(rr << 4) + HEIGHT]) < (rl === NIL ? 0 : n[(rl << 4) + HEIGHT]))
-          this.rotateRight(r);
-        x = this.rotateLeft(x);
-      } else {
-        this.pull(x);
-      }
-      const b = x << 3;
-      if (
-        mustReach === NIL &&
-        n[(x << 4) + HEIGHT] === height &&
-        f[b + LO] === lo &&
-        f[b + HI] === hi &&
-        f[b + GAP] === gap
-      )
-        return;
-      x = n[(x << 4) + PARENT];
+  private refresh(x: Node<V>, j: number, s: number, e: number, g: number): boolean {
+    const gaps = x.gaps;
+    const now = this.around(x, j, x.starts[j], x.ends[j], gaps === null ? 0 : gaps[j]);
+    const lo = x.lo;
+    const hi = x.hi;
+    const gap = x.gap;
+    if (now >= gap) x.gap = now;
+    else if (this.around(x, j, s, e, g) >= gap) this.pull(x);
+    x.lo = x.starts[0];
+    x.hi = x.ends[x.count - 1];
+    return x.lo !== lo || x.hi !== hi || x.gap !== gap;
+  }
+
+  /** Carries x's augmentation up the tree, stopping at the first ancestor it leaves unchanged. */
+  private propagate(x: Node<V>): void {
+    let y = x;
+    for (let p = y.parent; p !== null; p = y.parent) {
+      const i = y.slot;
+      const s = p.starts[i];
+      const e = p.ends[i];
+      const g = p.gaps![i];
+      if (s === y.lo && e === y.hi && g === y.gap) return;
+      p.starts[i] = y.lo;
+      p.ends[i] = y.hi;
+      p.gaps![i] = y.gap;
+      if (!this.refresh(p, i, s, e, g)) return;
+      y = p;
     }
   }
 
-  private replaceChild(p: number, old: number, y: number): void {
-    const n = this.n;
-    if (p === NIL) this.root = y;
-    else if (n[(p << 4) + LEFT] === old) n[(p << 4) + LEFT] = y;
-    else n[(p << 4) + RIGHT] = y;
+  /** After a structural change of x: recomputes it and carries the result up. */
+  private update(x: Node<V>): void {
+    this.pull(x);
+    this.propagate(x);
   }
 
-  private rotateLeft(x: number): number {
-    const n = this.n;
-    const y = n[(x << 4) + RIGHT];
-    const b = n[(y << 4) + LEFT];
-    n[(x << 4) + RIGHT] = b;
-    if (b !== NIL) n[(b << 4) + PARENT] = x;
-    const p = n[(x << 4) + PARENT];
-    n[(y << 4) + PARENT] = p;
-    this.replaceChild(p, x, y);
-    n[(y << 4) + LEFT] = x;
-    n[(x << 4) + PARENT] = y;
+  /**
+   * Splits the full node x, about to receive an entry at `j`: its upper part moves to a new right
+   * sibling, linked into the parent (which may split in turn, up to a new root). An entry going to
+   * either end (mappings placed one after the other) leaves the other node nearly full, as the
+   * maple tree's rightmost split does; otherwise each gets half. Returns the new node.
+   */
+  private splitNode(x: Node<V>, j: number): Node<V> {
+    const r = new TreeNode<V>(x.leaf, this);
+    const keep = j === B ? B - MIN + 1 : j === 0 ? MIN - 1 : B >> 1;
+    const moved = B - keep;
+    for (let k = 0; k < moved; k++) {
+      r.starts[k] = x.starts[keep + k];
+      r.ends[k] = x.ends[keep + k];
+    }
+    if (x.leaf) {
+      const from = x.items!;
+      const to = r.items!;
+      for (let k = 0; k < moved; k++) {
+        const item = from[keep + k]!;
+        to[k] = item;
+        item.treeNode = r;
+        from[keep + k] = undefined;
+      }
+      r.next = x.next;
+      r.prev = x;
+      if (x.next !== null) x.next.prev = r;
+      else this.tail = r;
+      x.next = r;
+    } else {
+      const from = x.kids!;
+      for (let k = 0; k < moved; k++) {
+        r.gaps![k] = x.gaps![keep + k];
+        const kid = from[keep + k]!;
+        r.kids![k] = kid;
+        kid.parent = r;
+        kid.slot = k;
+        from[keep + k] = undefined;
+      }
+    }
+    r.count = moved;
+    x.count = keep;
     this.pull(x);
-    this.pull(y);
-    return y;
+    this.pull(r);
+    let p = x.parent;
+    if (p === null) {
+      p = new TreeNode<V>(false, this);
+      this.setKid(p, 0, x);
+      p.count = 1;
+      this.root = p;
+    }
+    if (p.count === B) {
+      this.splitNode(p, x.slot + 1);
+      p = x.parent!;
+    }
+    const i = x.slot;
+    p.starts[i] = x.lo;
+    p.ends[i] = x.hi;
+    p.gaps![i] = x.gap;
+    this.insertEntry(p, i + 1, r.lo, r.hi);
+    this.setKid(p, i + 1, r);
+    this.update(p);
+    return r;
   }
 
-  private rotateRight(x: number): number {
-    const n = this.n;
-    const y = n[(x << 4) + LEFT];
-    const b = n[(y << 4) + RIGHT];
-    n[(x << 4) + LEFT] = b;
-    if (b !== NIL) n[(b << 4) + PARENT] = x;
-    const p = n[(x << 4) + PARENT];
-    n[(y << 4) + PARENT] = p;
-    this.replaceChild(p, x, y);
-    n[(y << 4) + RIGHT] = x;
-    n[(x << 4) + PARENT] = y;
-    this.pull(x);
-    this.pull(y);
-    return y;
+  /** After x lost an entry: merges it with a neighbour or refills it from one, up the tree. */
+  private rebalance(x: Node<V>): void {
+    const p = x.parent;
+    if (p === null) {
+      if (!x.leaf && x.count === 1) {
+        // The root has one child left: that child becomes the root.
+        const only = x.kids![0]!;
+        only.parent = null;
+        only.slot = 0;
+        this.root = only;
+      } else this.pull(x);
+      return;
+    }
+    if (x.count >= MIN) {
+      this.update(x);
+      return;
+    }
+    const i = x.slot;
+    // The neighbour under the same parent: the right one, or the left one for the last child.
+    const li = i + 1 < p.count ? i : i - 1;
+    const left = p.kids![li]!;
+    const right = p.kids![li + 1]!;
+    if (left.count + right.count <= MERGE_MAX) {
+      this.mergeInto(left, right);
+      this.removeEntry(p, li + 1);
+      this.pull(left);
+      this.setKid(p, li, left);
+      this.rebalance(p);
+      return;
+    }
+    // Too many to merge: even them out.
+    const want = (left.count + right.count) >> 1;
+    if (left.count < want) this.shiftLeft(left, right, want - left.count);
+    else this.shiftRight(left, right, left.count - want);
+    this.pull(left);
+    this.pull(right);
+    this.setKid(p, li, left);
+    this.setKid(p, li + 1, right);
+    this.update(p);
+  }
+
+  /** Appends every entry of `right` to `left` (its left neighbour) and unlinks `right`. */
+  private mergeInto(left: Node<V>, right: Node<V>): void {
+    const at = left.count;
+    this.moveEntries(right, 0, left, at, right.count);
+    if (left.leaf) {
+      left.next = right.next;
+      if (right.next !== null) right.next.prev = left;
+      else this.tail = left;
+      if (this.finger === right) this.finger = left;
+    }
+    left.count = at + right.count;
+    right.count = 0;
+  }
+
+  /** Moves the first `k` entries of `right` to the end of `left`. */
+  private shiftLeft(left: Node<V>, right: Node<V>, k: number): void {
+    const n = right.count;
+    this.moveEntries(right, 0, left, left.count, k);
+    this.moveEntries(right, k, right, 0, n - k);
+    this.clearEntries(right, n - k, n);
+    left.count += k;
+    right.count = n - k;
+  }
+
+  /** Moves the last `k` entries of `left` to the front of `right`. */
+  private shiftRight(left: Node<V>, right: Node<V>, k: number): void {
+    const n = right.count;
+    const from = left.count - k;
+    this.moveEntries(right, 0, right, k, n);
+    this.moveEntries(left, from, right, 0, k);
+    left.count = from;
+    right.count = n + k;
+  }
+
+  /**
+   * Copies entries [a, a+k) of `src` to [b, b+k) of `dst` (the same node or a neighbour at the same
+   * level), fixing the moved items' handles or children's links; overlapping ranges are fine.
+   */
+  private moveEntries(src: Node<V>, a: number, dst: Node<V>, b: number, k: number): void {
+    const down = b > a || src !== dst;
+    for (let m = 0; m < k; m++) {
+      const q = down ? k - 1 - m : m;
+      dst.starts[b + q] = src.starts[a + q];
+      dst.ends[b + q] = src.ends[a + q];
+      if (src.leaf) {
+        const item = src.items![a + q]!;
+        dst.items![b + q] = item;
+        item.treeNode = dst;
+      } else {
+        const kid = src.kids![a + q]!;
+        dst.kids![b + q] = kid;
+        dst.gaps![b + q] = src.gaps![a + q];
+        kid.parent = dst;
+        kid.slot = b + q;
+      }
+    }
+    if (src !== dst) this.clearEntries(src, a, a + k);
+  }
+
+  /** Drops the references held by entries [a, b) of x. */
+  private clearEntries(x: Node<V>, a: number, b: number): void {
+    const refs = x.leaf ? x.items! : x.kids!;
+    for (let m = a; m < b; m++) refs[m] = undefined;
+  }
+
+  /** End of the highest free range between two items of x's subtree that, clipped to [low, high),
+   * is at least `length` long; -1 if none. */
+  private searchRev(x: Node<V>, low: number, high: number, length: number): number {
+    if (x.gap < length) return -1;
+    // Every internal gap of the subtree lies within [lo, hi].
+    if (Math.min(x.hi, high) - Math.max(x.lo, low) < length) return -1;
+    const { starts, ends } = x;
+    if (x.leaf) {
+      for (let i = x.count - 1; i > 0; i--) {
+        const b = Math.min(starts[i], high);
+        if (b - low < length) return -1;
+        if (b - Math.max(ends[i - 1], low) >= length) return b;
+      }
+      return -1;
+    }
+    const gaps = x.gaps!;
+    const kids = x.kids!;
+    for (let i = x.count - 1; i >= 0; i--) {
+      if (gaps[i] >= length && starts[i] < high) {
+        const res = this.searchRev(kids[i]!, low, high, length);
+        if (res >= 0) return res;
+      }
+      if (i === 0) break;
+      // The free range between child i-1 and child i.
+      const b = Math.min(starts[i], high);
+      if (b - low < length) return -1;
+      if (b - Math.max(ends[i - 1], low) >= length) return b;
+    }
+    return -1;
+  }
+
+  /** Start of the lowest free range between two items of x's subtree that, clipped to [low, high),
+   * is at least `length` long; -1 if none. */
+  private searchFwd(x: Node<V>, low: number, high: number, length: number): number {
+    if (x.gap < length) return -1;
+    if (Math.min(x.hi, high) - Math.max(x.lo, low) < length) return -1;
+    const { starts, ends } = x;
+    const n = x.count;
+    if (x.leaf) {
+      for (let i = 0; i < n - 1; i++) {
+        const a = Math.max(ends[i], low);
+        if (high - a < length) return -1;
+        if (Math.min(starts[i + 1], high) - a >= length) return a;
+      }
+      return -1;
+    }
+    const gaps = x.gaps!;
+    const kids = x.kids!;
+    for (let i = 0; i < n; i++) {
+      if (gaps[i] >= length && ends[i] > low) {
+        const res = this.searchFwd(kids[i]!, low, high, length);
+        if (res >= 0) return res;
+      }
+      if (i === n - 1) break;
+      const a = Math.max(ends[i], low);
+      if (high - a < length) return -1;
+      if (Math.min(starts[i + 1], high) - a >= length) return a;
+    }
+    return -1;
   }
 }

@@ -42,6 +42,8 @@ export class Vma {
    * Forgotten when this VMA's start moves.
    */
   unmergedWith: Vma | null = null;
+  /** The VMA tree's handle on this VMA while it is in one (see vma-tree.ts); never copied. */
+  treeNode: unknown = undefined;
 
   constructor(init: {
     start: number;

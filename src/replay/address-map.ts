@@ -8,87 +8,78 @@
  * delta (ASLR moved everything); and a differing call is classified by what it touched (memory the
  * log never showed being created, or memory an earlier differing call left out of the model).
  *
- * Ranges are kept sorted and disjoint in three parallel arrays (numbers: user addresses are below
- * 2^53), so lookups are binary searches and the memory is proportional to the live ranges.
+ * Ranges are disjoint and kept in the interval B-tree the address spaces use (mm/vma-tree.ts), so
+ * a lookup or a change costs O(log n) however many mappings the log has live, and the memory is
+ * proportional to the live ranges (numbers: user addresses are below 2^53).
  */
+import { VmaTree } from '../mm/vma-tree.js';
+
+/** One range of the log's address space. */
+export interface LogRange {
+  readonly start: number;
+  readonly end: number;
+  /** Model address minus log address; NaN when the model lacks this memory. */
+  readonly delta: number;
+  /** The input line that created the range (0 for the snapshot). */
+  readonly line: number;
+}
+
+interface Range {
+  start: number;
+  end: number;
+  delta: number;
+  line: number;
+  treeNode: unknown;
+}
+
+/** A range as the map's callers see it: a copy, without the tree's handle. */
+function copy(r: Range | undefined): LogRange | undefined {
+  return r === undefined ? undefined : { start: r.start, end: r.end, delta: r.delta, line: r.line };
+}
+
 export class AddressMap {
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private deltas: number[] = [];
-  /** The input line that created each range (0 for the snapshot). */
-  private lines: number[] = [];
+  private tree = new VmaTree<Range>();
 
   get size(): number {
-    return this.starts.length;
-  }
-
-  /** Index of the first range whose end is above `addr`. */
-  private firstEndAbove(addr: number): number {
-    let lo = 0;
-    let hi = this.ends.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ends[mid] <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.tree.size;
   }
 
   /** The range containing `addr`, or undefined. */
-  find(addr: number): { start: number; end: number; delta: number; line: number } | undefined {
-    const i = this.firstEndAbove(addr);
-    if (i < this.starts.length && this.starts[i] <= addr) {
-      return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
-    }
-    return undefined;
+  find(addr: number): LogRange | undefined {
+    return copy(this.tree.find(addr));
   }
 
   /** The delta of the range containing `addr`, or undefined (NaN: the model lacks that memory). */
   deltaAt(addr: number): number | undefined {
-    const i = this.firstEndAbove(addr);
-    return i < this.starts.length && this.starts[i] <= addr ? this.deltas[i] : undefined;
+    return this.tree.find(addr)?.delta;
   }
 
   /** Forget [start, end): ranges overlapping it are cut. */
   remove(start: number, end: number): void {
-    if (end <= start) return;
-    let i = this.firstEndAbove(start);
-    const newStarts: number[] = [];
-    const newEnds: number[] = [];
-    const newDeltas: number[] = [];
-    const newLines: number[] = [];
-    const from = i;
-    for (; i < this.starts.length && this.starts[i] < end; i++) {
-      if (this.starts[i] < start) {
-        newStarts.push(this.starts[i]);
-        newEnds.push(start);
-        newDeltas.push(this.deltas[i]);
-        newLines.push(this.lines[i]);
+    if (!(start < end)) return;
+    const t = this.tree;
+    let r = t.firstIntersecting(start, end);
+    while (r !== undefined && r.start < end) {
+      const next = t.next(r);
+      if (r.start < start && r.end > end) {
+        // A hole in the middle: the part above it becomes a range of its own.
+        const above: Range = { start: end, end: r.end, delta: r.delta, line: r.line, treeNode: undefined };
+        t.setBounds(r, r.start, start);
+        t.insert(above);
+        return;
       }
-      if (this.ends[i] > end) {
-        newStarts.push(end);
-        newEnds.push(this.ends[i]);
-        newDeltas.push(this.deltas[i]);
-        newLines.push(this.lines[i]);
-      }
+      if (r.start < start) t.setBounds(r, r.start, start);
+      else if (r.end > end) t.setBounds(r, end, r.end);
+      else t.remove(r);
+      r = next;
     }
-    const count = i - from;
-    if (count === 0) return;
-    this.starts.splice(from, count, ...newStarts);
-    this.ends.splice(from, count, ...newEnds);
-    this.deltas.splice(from, count, ...newDeltas);
-    this.lines.splice(from, count, ...newLines);
   }
 
   /** Record [start, end) with `delta`, replacing whatever overlapped it. */
   set(start: number, end: number, delta: number, line: number): void {
-    if (end <= start) return;
+    if (!(start < end)) return;
     this.remove(start, end);
-    const i = this.firstEndAbove(start);
-    this.starts.splice(i, 0, start);
-    this.ends.splice(i, 0, end);
-    this.deltas.splice(i, 0, delta);
-    this.lines.splice(i, 0, line);
+    this.tree.insert({ start, end, delta, line, treeNode: undefined });
   }
 
   /**
@@ -96,69 +87,51 @@ export class AddressMap {
    * the model lacks or holds elsewhere (`delta !== 0` counts only when `strict`, i.e. without relocation).
    */
   inspect(start: number, end: number, strict: boolean): { covered: boolean; mismatchLine?: number } {
-    let i = this.firstEndAbove(start);
     let at = start;
     let covered = true;
     let mismatchLine: number | undefined;
-    for (; i < this.starts.length && this.starts[i] < end; i++) {
-      if (this.starts[i] > at) covered = false;
-      at = this.ends[i];
-      const d = this.deltas[i];
-      if (mismatchLine === undefined && (Number.isNaN(d) || (strict && d !== 0)))
-        mismatchLine = this.lines[i];
+    const t = this.tree;
+    for (let r = t.firstIntersecting(start, end); r !== undefined && r.start < end; r = t.next(r)) {
+      if (r.start > at) covered = false;
+      at = r.end;
+      const d = r.delta;
+      if (mismatchLine === undefined && (Number.isNaN(d) || (strict && d !== 0))) mismatchLine = r.line;
     }
     if (at < end) covered = false;
     return mismatchLine === undefined ? { covered } : { covered, mismatchLine };
   }
 
   /** The first range overlapping [start, end), or undefined. */
-  firstOverlap(
-    start: number,
-    end: number,
-  ): { start: number; end: number; delta: number; line: number } | undefined {
-    const i = this.firstEndAbove(start);
-    if (i < this.starts.length && this.starts[i] < end) {
-      return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
-    }
-    return undefined;
+  firstOverlap(start: number, end: number): LogRange | undefined {
+    return copy(this.tree.firstIntersecting(start, end));
   }
 
   /** The lowest range starting at or above `addr`, or undefined. */
-  above(addr: number): { start: number; end: number; delta: number; line: number } | undefined {
-    let i = this.firstEndAbove(addr);
-    if (i < this.starts.length && this.starts[i] < addr) i++;
-    if (i >= this.starts.length) return undefined;
-    return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
+  above(addr: number): LogRange | undefined {
+    const r = this.tree.lowerBound(addr);
+    return copy(r !== undefined && r.start < addr ? this.tree.next(r) : r);
   }
 
   /** The highest range ending at or below `addr`, or undefined. */
-  below(addr: number): { start: number; end: number; delta: number; line: number } | undefined {
-    const i = this.firstEndAbove(addr) - 1;
-    if (i < 0) return undefined;
-    return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
+  below(addr: number): LogRange | undefined {
+    return copy(this.tree.prevBefore(addr));
   }
 
   /**
    * The range whose memory the model holds at `modelAddr` (at `start + delta`), by a scan of every
    * range: for explaining a difference, never on the path of a matching call.
    */
-  holding(modelAddr: number): { start: number; end: number; delta: number; line: number } | undefined {
-    for (let i = 0; i < this.starts.length; i++) {
-      const d = this.deltas[i];
-      if (this.starts[i] + d <= modelAddr && modelAddr < this.ends[i] + d) {
-        return { start: this.starts[i], end: this.ends[i], delta: d, line: this.lines[i] };
-      }
-    }
+  holding(modelAddr: number): LogRange | undefined {
+    for (const r of this.tree)
+      if (r.start + r.delta <= modelAddr && modelAddr < r.end + r.delta) return copy(r);
     return undefined;
   }
 
   /** An independent copy (a forked process's view). */
   clone(): AddressMap {
     const m = new AddressMap();
-    m.starts = this.starts.slice();
-    m.ends = this.ends.slice();
-    m.deltas = this.deltas.slice();
-    m.lines = this.lines.slice();
+    for (const r of this.tree)
+      m.tree.insert({ start: r.start, end: r.end, delta: r.delta, line: r.line, treeNode: undefined });
     return m;
   }
 }

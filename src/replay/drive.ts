@@ -1,10 +1,12 @@
 /**
  * Streaming a log (or the per-process files of `strace -ff`) through a Replayer: one line in, one
  * line out, in constant memory. The output line of every input line is the input line itself,
- * except for memory calls whose result differs, which carry the model's result. The lines come from
- * the caller (files and pipes on the command line, a File in a browser).
+ * except for memory calls whose result differs, which carry the model's result. The input comes
+ * from the caller (files and pipes on the command line, a File in a browser): as chunks of text or
+ * bytes, split here a chunk at a time, or as lines.
  */
 import type { Arch } from '../hal/addr.js';
+import { LineSplitter } from '../trace/lines.js';
 import { createParserState, finishParse, type ParserState, parseLine } from '../trace/strace-parse.js';
 import type { TraceEvent } from '../trace/strace-types.js';
 import type { CallOutcome, Replayer } from './engine.js';
@@ -13,8 +15,13 @@ import type { CallOutcome, Replayer } from './engine.js';
 export interface TraceInput {
   /** The name in error messages. */
   name: string;
-  /** Its lines, without line ends (called once, when the replay starts). */
-  lines(): AsyncIterable<string>;
+  /**
+   * Its text as chunks (strings or UTF-8 bytes, e.g. a Node stream read 1 MiB at a time): the lines
+   * of a chunk are parsed without awaiting, one await per chunk. Called once, when the replay starts.
+   */
+  chunks?(): AsyncIterable<string | Uint8Array>;
+  /** Or its lines, without line ends (one await per line). */
+  lines?(): AsyncIterable<string>;
   /** The pid of lines without a pid prefix (`-ff` files). */
   pid?: number;
 }
@@ -37,7 +44,12 @@ interface Source {
   input: TraceInput;
   index: number;
   state: ParserState;
-  lines: AsyncIterator<string>;
+  /** Chunks to split, or (without a splitter) lines one at a time. */
+  chunks: AsyncIterator<string | Uint8Array>;
+  splitter: LineSplitter | null;
+  /** The lines of the last chunk read, and the next one to parse. */
+  lines: string[];
+  at: number;
   /** A `strace: Process N attached` message written into the middle of a call line. */
   held?: { partial: string; message: string };
   head?: TraceEvent;
@@ -59,13 +71,25 @@ export async function drive(
   hooks: DriveHooks,
 ): Promise<Array<{ pid?: number; name: string; line: number; file: string }>> {
   const sources: Source[] = inputs.map((input, index) => {
+    const chunked = input.chunks !== undefined;
+    const stream = chunked ? input.chunks!() : input.lines?.();
+    if (stream === undefined) throw new Error(`drive: input ${input.name} has neither chunks nor lines`);
     const state = createParserState({
       file: input.name,
       lenient: options.lenient ?? false,
       arch: options.arch ?? 'x86_64',
       pid: input.pid,
     });
-    return { input, index, state, lines: input.lines()[Symbol.asyncIterator](), done: false };
+    return {
+      input,
+      index,
+      state,
+      chunks: stream[Symbol.asyncIterator](),
+      splitter: chunked ? new LineSplitter() : null,
+      lines: [],
+      at: 0,
+      done: false,
+    };
   });
   let count = 0;
   const emit = (src: Source, ev: TraceEvent) => {
@@ -86,46 +110,68 @@ export async function drive(
     if (out && hooks.call) hooks.call(out, src.index);
     if (++count % PROGRESS_EVERY === 0) hooks.progress?.(count);
   };
-  const next = async (src: Source): Promise<TraceEvent | undefined> => {
-    const r = await src.lines.next();
+  /** The next event from the lines already read, or null when they are used up (see `fill`). */
+  const take = (src: Source): TraceEvent | null =>
+    src.at < src.lines.length ? parseLine(src.lines[src.at++], src.state) : null;
+  /** Reads the next chunk's lines; false at the end of the input. */
+  const fill = async (src: Source): Promise<boolean> => {
+    if (src.done) return false;
+    const lines: string[] = [];
+    const r = await src.chunks.next();
     if (r.done) {
       src.done = true;
-      return undefined;
+      src.splitter?.end(lines);
+    } else if (src.splitter !== null) src.splitter.push(r.value, lines);
+    else lines.push(r.value as string);
+    src.lines = lines;
+    src.at = 0;
+    return true;
+  };
+  const next = async (src: Source): Promise<TraceEvent | undefined> => {
+    for (;;) {
+      const ev = take(src);
+      if (ev !== null) return ev;
+      if (!(await fill(src))) return undefined;
     }
-    return parseLine(r.value, src.state);
   };
 
-  if (sources.length === 1) {
-    const src = sources[0];
-    for (;;) {
-      const ev = await next(src);
-      if (ev === undefined) break;
-      emit(src, ev);
-    }
-  } else {
-    for (const src of sources) src.head = await next(src);
-    const timed = sources.every((s) => s.head === undefined || s.head.prefix.time !== undefined);
-    if (!timed) {
-      for (const src of sources) {
-        while (src.head !== undefined) {
-          emit(src, src.head);
-          src.head = await next(src);
-        }
+  try {
+    if (sources.length === 1) {
+      // The hot path: only a chunk read awaits, the lines of a chunk go through synchronously.
+      const src = sources[0];
+      for (;;) {
+        const ev = take(src);
+        if (ev !== null) emit(src, ev);
+        else if (!(await fill(src))) break;
       }
     } else {
-      for (;;) {
-        let best: Source | undefined;
-        for (const s of sources) {
-          if (s.head === undefined) continue;
-          const t = s.head.prefix.time?.seconds ?? Number.NEGATIVE_INFINITY;
-          const bt = best?.head?.prefix.time?.seconds ?? Number.NEGATIVE_INFINITY;
-          if (best === undefined || t < bt) best = s;
+      for (const src of sources) src.head = await next(src);
+      const timed = sources.every((s) => s.head === undefined || s.head.prefix.time !== undefined);
+      if (!timed) {
+        for (const src of sources) {
+          while (src.head !== undefined) {
+            emit(src, src.head);
+            src.head = take(src) ?? (await next(src));
+          }
         }
-        if (best === undefined) break;
-        emit(best, best.head!);
-        best.head = await next(best);
+      } else {
+        for (;;) {
+          let best: Source | undefined;
+          for (const s of sources) {
+            if (s.head === undefined) continue;
+            const t = s.head.prefix.time?.seconds ?? Number.NEGATIVE_INFINITY;
+            const bt = best?.head?.prefix.time?.seconds ?? Number.NEGATIVE_INFINITY;
+            if (best === undefined || t < bt) best = s;
+          }
+          if (best === undefined) break;
+          emit(best, best.head!);
+          best.head = take(best) ?? (await next(best));
+        }
       }
     }
+  } finally {
+    // An error mid-way (a line that does not parse) closes what is still open.
+    for (const src of sources) if (!src.done) await src.chunks.return?.();
   }
   hooks.progress?.(count);
   const left: Array<{ pid?: number; name: string; line: number; file: string }> = [];

@@ -20,6 +20,7 @@ import type { PagingMode } from '../syscall/context.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, TraceEvent } from '../trace/strace-types.js';
+import { low32 } from '../trace/trace-int.js';
 import { LogFiles } from './fd-table.js';
 import { Processes, type TaskReport, type TaskState } from './processes.js';
 import { checkAgainstSnapshot } from './snapshot-check.js';
@@ -166,12 +167,12 @@ export class Replayer {
         return s.mprotect(v.translate(call.addr), call.length, call.prot);
       case 'pkey_mprotect':
         // With pkey -1 it is mprotect; the model has no protection keys.
-        if (BigInt.asIntN(32, call.pkey) !== -1n) return undefined;
+        if ((low32(call.pkey) | 0) !== -1) return undefined;
         return s.mprotect(v.translate(call.addr), call.length, call.prot);
       case 'brk':
         return s.brk(v.translateBreak(call.addr));
       case 'mremap': {
-        const na = call.newAddress === undefined ? 0n : v.translate(call.newAddress);
+        const na = call.newAddress === undefined ? 0 : v.translate(call.newAddress);
         return s.mremap(v.translate(call.oldAddress), call.oldSize, call.newSize, call.flags, na);
       }
       case 'madvise':

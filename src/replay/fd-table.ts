@@ -10,11 +10,12 @@ import { EACCES, EBADF } from '../abi/errno.js';
 import type { Task } from '../kernel/task.js';
 import { MemoryObject } from '../mm/memory-object.js';
 import type { MemoryCall, SyscallResult, TraceEvent } from '../trace/strace-types.js';
+import { isZero, low32 } from '../trace/trace-int.js';
 
-const MAP_ANONYMOUS = 0x20n;
-const MAP_SHARED_TYPE = 0x1n;
-const MAP_TYPE = 0xfn;
-const PROT_WRITE = 0x2n;
+const MAP_ANONYMOUS = 0x20;
+const MAP_SHARED_TYPE = 0x1;
+const MAP_TYPE = 0xf;
+const PROT_WRITE = 0x2;
 
 /** What the fd inference works on: a task's fd table and the fds whose state the log showed. */
 export interface FdOwner {
@@ -33,7 +34,7 @@ export class LogFiles {
   other(owner: FdOwner, ev: TraceEvent & { kind: 'other' }): void {
     const r = ev.result;
     const name = ev.name;
-    if (/^(openat2?|open|creat|memfd_create)$/.test(name) && r.kind === 'value' && r.value >= 0n) {
+    if (/^(openat2?|open|creat|memfd_create)$/.test(name) && r.kind === 'value' && r.value >= 0) {
       const fd = Number(r.value);
       const args = ev.args;
       const path =
@@ -47,7 +48,7 @@ export class LogFiles {
         writable: acc !== 'O_RDONLY',
       });
       owner.trackedFds.add(fd);
-    } else if (name === 'close' && r.kind === 'value' && r.value === 0n) {
+    } else if (name === 'close' && r.kind === 'value' && isZero(r.value)) {
       const fd = Number.parseInt(ev.args, 10);
       owner.task.files.delete(fd);
       owner.trackedFds.add(fd);
@@ -56,8 +57,8 @@ export class LogFiles {
 
   /** An fd an mmap of the log uses: registered from its -y path when the log did not show its open. */
   beforeMmap(owner: FdOwner, call: MemoryCall & { syscall: 'mmap' }, log: SyscallResult): void {
-    if ((call.flags & MAP_ANONYMOUS) !== 0n) return; // MAP_ANONYMOUS ignores the fd
-    const fd = Number(BigInt.asIntN(32, call.fd));
+    if ((low32(call.flags) & MAP_ANONYMOUS) !== 0) return; // MAP_ANONYMOUS ignores the fd
+    const fd = low32(call.fd) | 0;
     if (fd < 0 || owner.trackedFds.has(fd)) return;
     const files = owner.task.files;
     if (log.kind === 'error' && log.errno === EBADF) {
@@ -69,8 +70,8 @@ export class LogFiles {
     const readOnly =
       log.kind === 'error' &&
       log.errno === EACCES &&
-      (call.flags & MAP_TYPE) === MAP_SHARED_TYPE &&
-      (call.prot & PROT_WRITE) !== 0n;
+      (low32(call.flags) & MAP_TYPE) === MAP_SHARED_TYPE &&
+      (low32(call.prot) & PROT_WRITE) !== 0;
     if (current !== undefined && current.file.path === path.replace(/<(?:char|block) \d+:\d+>$/, '')) {
       if (readOnly && current.writable) files.set(fd, { ...current, writable: false });
       return;

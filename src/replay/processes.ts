@@ -17,6 +17,7 @@ import { procMaps } from '../kernel/procfs.js';
 import type { Task } from '../kernel/task.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
 import type { TraceEvent } from '../trace/strace-types.js';
+import { isZero } from '../trace/trace-int.js';
 import type { FdOwner } from './fd-table.js';
 import { LogView } from './relocation.js';
 
@@ -105,7 +106,7 @@ export class Processes {
         parent = this.byPid.get(last[0]);
         share = last[1];
       }
-      const execd = ev.kind === 'memory' && ev.call.syscall === 'brk' && ev.call.addr === 0n;
+      const execd = ev.kind === 'memory' && ev.call.syscall === 'brk' && isZero(ev.call.addr);
       if (execd && !share) st = this.newState(this.kernel.spawn(), false);
       else if (parent && share === false) st = this.forkOf(parent);
       else st = parent ?? this.last ?? this.newState(this.kernel.spawn(), false);
@@ -137,7 +138,7 @@ export class Processes {
     const name = ev.name;
     if (CLONES.test(name)) {
       if (ev.pid !== undefined) this.cloning.delete(ev.pid);
-      if (r.kind !== 'value' || r.value <= 0n) return true;
+      if (r.kind !== 'value' || r.value <= 0) return true;
       const parent = this.byPid.get(ev.pid ?? -1) ?? this.taskFor(ev);
       const args = ev.resumed ? ev.resumed.unfinishedArgs + ev.resumed.resumedArgs : ev.args;
       const shareVm = name === 'vfork' || /CLONE_VM\b/.test(args);
@@ -148,7 +149,7 @@ export class Processes {
     }
     if (name !== 'execve' && name !== 'execveat') return false;
     if (ev.pid === undefined && this.byPid.size === 0) return true;
-    if (r.kind === 'value' && r.value === 0n) {
+    if (r.kind === 'value' && isZero(r.value)) {
       const pid = ev.pid ?? -1;
       if (this.byPid.has(pid)) {
         const old = this.byPid.get(pid)!;
@@ -243,8 +244,8 @@ export class Processes {
       mappings: mm.mapCount,
       peakMappings: st.peakMappings,
       mappedBytes: mm.totalVm * mm.pageSize,
-      residentBytes: mm.pageTable.leaves().length * mm.pageSize,
-      pageTablePages: mm.pageTable.tables().length,
+      residentBytes: mm.pageTable.presentLeaves * mm.pageSize,
+      pageTablePages: mm.pageTable.tablePages,
     };
   }
 }

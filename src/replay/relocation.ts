@@ -6,14 +6,16 @@
  */
 import type { AddressSpace } from '../mm/address-space.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult } from '../trace/strace-types.js';
+import { addInt, isZero, low32, safeOf, sameInt, type TraceInt } from '../trace/trace-int.js';
 import { AddressMap } from './address-map.js';
 
-const MAP_FIXED_ANY = 0x100010n; // MAP_FIXED | MAP_FIXED_NOREPLACE
-const MREMAP_MAYMOVE = 0x1n;
-const MREMAP_FIXED = 0x2n;
-const MREMAP_DONTUNMAP = 0x4n;
+const MAP_FIXED_ANY = 0x100010; // MAP_FIXED | MAP_FIXED_NOREPLACE
+const MREMAP_MAYMOVE = 0x1;
+const MREMAP_FIXED = 0x2;
+const MREMAP_DONTUNMAP = 0x4;
 /** Log values above this are not addresses the model can hold (user addresses are below 2^53). */
-export const MAX_ADDR = BigInt(Number.MAX_SAFE_INTEGER);
+/** Log values are numbers up to it (trace-int.ts); `<` and `>` compare either form with it. */
+export const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
 /** Where the kernel places mappings: the top-down mmap area, or MAP_32BIT's window (bottom-up). */
 export type PlacementArea = 'mmap' | '32bit';
@@ -85,7 +87,7 @@ export class LogView {
   placeBreak(call: MemoryCall, log: SyscallResult, mm: AddressSpace): void {
     if (call.syscall !== 'brk' || this.brkKnown) return;
     this.brkKnown = true;
-    if (call.addr === 0n && log.kind === 'value' && log.value <= MAX_ADDR) {
+    if (isZero(call.addr) && log.kind === 'value' && log.value <= MAX_ADDR) {
       const v = Number(log.value);
       this.logStartBrk = v;
       this.logBrk = v;
@@ -98,15 +100,17 @@ export class LogView {
   }
 
   /** An address argument translated (with --relocate) by the delta of the log's mapping it falls in. */
-  translate(a: bigint): bigint {
-    if (!this.relocate || a > MAX_ADDR || a <= 0n) return a;
-    const d = this.map.deltaAt(Number(a));
-    return d === undefined || Number.isNaN(d) || d === 0 ? a : a + BigInt(d);
+  translate(a: TraceInt): TraceInt {
+    if (!this.relocate) return a;
+    const n = safeOf(a);
+    if (!(n > 0)) return a;
+    const d = this.map.deltaAt(n);
+    return d === undefined || Number.isNaN(d) || d === 0 ? a : addInt(n, d);
   }
 
   /** A brk argument translated by the heap's relocation. */
-  translateBreak(a: bigint): bigint {
-    return this.relocate && a !== 0n && a <= MAX_ADDR ? a + BigInt(this.heapDelta) : a;
+  translateBreak(a: TraceInt): TraceInt {
+    return this.relocate && !isZero(a) && a <= MAX_ADDR ? addInt(a, this.heapDelta) : a;
   }
 
   /**
@@ -137,7 +141,7 @@ export class LogView {
     if (old > MAX_ADDR || call.oldSize > MAX_ADDR || call.newSize > MAX_ADDR) return;
     const newLen = Math.ceil(Number(call.newSize) / page) * page;
     this.orphans.set(model, model + newLen, 0, line);
-    if (BigInt(model) === this.translate(old) || (call.flags & MREMAP_DONTUNMAP) !== 0n) return;
+    if (sameInt(this.translate(old), model) || (low32(call.flags) & MREMAP_DONTUNMAP) !== 0) return;
     // The model moved it away: the log's mapping is no longer where the model had it.
     const start = Number(old);
     const end = start + Math.ceil(Number(call.oldSize) / page) * page;
@@ -160,7 +164,7 @@ export class LogView {
     const log = ev.result;
     const page = this.pageSize;
     const ok = model !== undefined && model >= 0;
-    const align = (n: bigint) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
+    const align = (n: TraceInt) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
     if (call.syscall === 'mmap' && ok) {
       const len = align(call.length);
       if (!Number.isNaN(len)) {
@@ -176,7 +180,7 @@ export class LogView {
       case 'mmap': {
         const len = align(call.length);
         if (Number.isNaN(len)) return;
-        if ((call.flags & MAP_FIXED_ANY) !== 0n) this.forget(v, v + len, ok);
+        if ((low32(call.flags) & MAP_FIXED_ANY) !== 0) this.forget(v, v + len, ok);
         this.map.set(v, v + len, ok ? model - v : model === undefined ? 0 : Number.NaN, ev.line);
         return;
       }
@@ -199,9 +203,9 @@ export class LogView {
             this.map.set(old, old + newLen, ok ? model - v : (d ?? Number.NaN), ev.line);
           }
         } else {
-          if ((call.flags & MREMAP_DONTUNMAP) === 0n && (call.flags & MREMAP_MAYMOVE) !== 0n)
+          if ((low32(call.flags) & MREMAP_DONTUNMAP) === 0 && (low32(call.flags) & MREMAP_MAYMOVE) !== 0)
             this.forget(old, old + oldLen, ok);
-          if ((call.flags & MREMAP_FIXED) !== 0n) this.forget(v, v + newLen, ok);
+          if ((low32(call.flags) & MREMAP_FIXED) !== 0) this.forget(v, v + newLen, ok);
           this.map.set(v, v + newLen, ok ? model - v : Number.NaN, ev.line);
         }
         return;

@@ -6,10 +6,11 @@ import { type Arch, hex } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import type { MemoryCallEvent } from '../trace/strace-types.js';
+import { isZero, low32, sameInt } from '../trace/trace-int.js';
 import { type LogView, MAX_ADDR } from './relocation.js';
 
-const MAP_FIXED = 0x10n;
-const MAP_FIXED_NOREPLACE = 0x100000n;
+const MAP_FIXED = 0x10;
+const MAP_FIXED_NOREPLACE = 0x100000;
 
 /** The log contradicts its starting snapshot: it cannot be a log of the process the snapshot shows. */
 export class ReplayContradiction extends Error {
@@ -34,17 +35,17 @@ export function checkAgainstSnapshot(
   if (
     firstBrk &&
     call.syscall === 'brk' &&
-    call.addr === 0n &&
+    isZero(call.addr) &&
     mm.startBrk !== 0 &&
-    log.value !== BigInt(mm.brk)
+    !sameInt(log.value, mm.brk)
   ) {
     throw new ReplayContradiction(
-      `${where}: brk(NULL) returned ${hex(log.value)}, but the break in ${snapshotName} is ${hex(BigInt(mm.brk))}: ` +
+      `${where}: brk(NULL) returned ${hex(log.value)}, but the break in ${snapshotName} is ${hex(mm.brk)}: ` +
         'the snapshot is not of this process at the start of the log ' +
         '(for a log recorded with address randomization, use --relocate)',
     );
   }
-  if (call.syscall === 'mmap' && (call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0n) {
+  if (call.syscall === 'mmap' && (low32(call.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0) {
     const v = Number(log.value);
     const len = Math.ceil(Number(call.length) / view.pageSize) * view.pageSize;
     for (let a = v; a < v + len; ) {

@@ -23,6 +23,7 @@ import {
 import type { AddressSpace } from '../mm/address-space.js';
 import { formatResult } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult } from '../trace/strace-types.js';
+import { addInt, isZero, low32, sameInt, type TraceInt, traceInt } from '../trace/trace-int.js';
 import { type LogView, MAX_ADDR, type PlacementArea } from './relocation.js';
 
 /** Why a call's result differs from Linux's. */
@@ -91,14 +92,14 @@ export interface Randomization {
 /** How far below the model's placement Linux's first one must be to count as randomized. */
 export const RANDOMIZED_BELOW = 64 * 2 ** 20;
 
-const FIXED = BigInt(MAP_FIXED) | 0x100000n; // MAP_FIXED | MAP_FIXED_NOREPLACE
+const FIXED = MAP_FIXED | 0x100000; // MAP_FIXED | MAP_FIXED_NOREPLACE
 const U64 = (1n << 64n) - 1n;
 
 /** What the log shows of randomization, when `ev` is the kind of call that shows it. */
 export function randomizationOf(ev: MemoryCallEvent, model: number): Randomization | undefined {
   const call = ev.call;
   const log = ev.result;
-  if (call.syscall !== 'mmap' || call.addr !== 0n || (call.flags & (FIXED | BigInt(MAP_32BIT))) !== 0n)
+  if (call.syscall !== 'mmap' || !isZero(call.addr) || (low32(call.flags) & (FIXED | MAP_32BIT)) !== 0)
     return undefined;
   if (log.kind !== 'value' || log.value > MAX_ADDR || model < 0) return undefined;
   const v = Number(log.value);
@@ -122,10 +123,10 @@ interface Placed {
   /** Whether THP may have aligned it (private anonymous, a multiple of the PMD size). */
   thp: boolean;
   /** The address the call named (a hint, the mapping mremap grows) when the model's answer is it. */
-  named?: bigint;
+  named?: TraceInt;
 }
 
-function pageAlign(n: bigint, page: number): number {
+function pageAlign(n: TraceInt, page: number): number {
   return n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page;
 }
 
@@ -136,21 +137,21 @@ function pageAlign(n: bigint, page: number): number {
 function placed(view: LogView, mm: AddressSpace, call: MemoryCall, v: number, m: number): Placed | undefined {
   const pmd = mm.layout.pmdSize;
   if (call.syscall === 'mmap') {
-    if ((call.flags & FIXED) !== 0n || (call.addr !== 0n && BigInt(v) === call.addr)) return undefined;
+    if ((low32(call.flags) & FIXED) !== 0 || (!isZero(call.addr) && sameInt(call.addr, v))) return undefined;
     const len = pageAlign(call.length, view.pageSize);
-    const anonPrivate = (call.flags & BigInt(MAP_ANONYMOUS | MAP_SHARED)) === BigInt(MAP_ANONYMOUS);
-    const area = (call.flags & BigInt(MAP_32BIT)) !== 0n ? '32bit' : 'mmap';
-    const p: Placed = { v, m, len, area, thp: anonPrivate && call.addr === 0n && len % pmd === 0 };
-    if (call.addr !== 0n && view.translate(call.addr) === BigInt(m)) p.named = call.addr;
+    const anonPrivate = (low32(call.flags) & (MAP_ANONYMOUS | MAP_SHARED)) === MAP_ANONYMOUS;
+    const area = (low32(call.flags) & MAP_32BIT) !== 0 ? '32bit' : 'mmap';
+    const p: Placed = { v, m, len, area, thp: anonPrivate && isZero(call.addr) && len % pmd === 0 };
+    if (!isZero(call.addr) && sameInt(view.translate(call.addr), m)) p.named = call.addr;
     return p;
   }
   if (call.syscall === 'mremap') {
-    if ((call.flags & BigInt(MREMAP_MAYMOVE)) === 0n || (call.flags & BigInt(MREMAP_FIXED)) !== 0n)
+    if ((low32(call.flags) & MREMAP_MAYMOVE) === 0 || (low32(call.flags) & MREMAP_FIXED) !== 0)
       return undefined;
-    if (BigInt(v) === call.oldAddress) return undefined;
+    if (sameInt(call.oldAddress, v)) return undefined;
     const len = pageAlign(call.newSize, view.pageSize);
     const p: Placed = { v, m, len, area: 'mmap', thp: len % pmd === 0 };
-    if (view.translate(call.oldAddress) === BigInt(m)) p.named = call.oldAddress;
+    if (sameInt(view.translate(call.oldAddress), m)) p.named = call.oldAddress;
     return p;
   }
   return undefined;
@@ -211,8 +212,8 @@ function comparePlacement(
 }
 
 /** The relocation of an address the call names (0 without --relocate or outside known memory). */
-function named(view: LogView, a: bigint): number {
-  return a > MAX_ADDR ? 0 : Number(view.translate(a) - a);
+function named(view: LogView, a: TraceInt): number {
+  return a > MAX_ADDR ? 0 : Number(view.translate(a)) - Number(a);
 }
 
 /**
@@ -246,12 +247,12 @@ function unpaired(view: LogView, call: MemoryCall, m: number): number {
   if (!view.relocate) return m;
   switch (call.syscall) {
     case 'mmap':
-      if ((call.flags & FIXED) !== 0n || (call.addr !== 0n && view.translate(call.addr) === BigInt(m)))
+      if ((low32(call.flags) & FIXED) !== 0 || (!isZero(call.addr) && sameInt(view.translate(call.addr), m)))
         return m - named(view, call.addr);
-      return m - (view.areaDelta.get((call.flags & BigInt(MAP_32BIT)) !== 0n ? '32bit' : 'mmap') ?? 0);
+      return m - (view.areaDelta.get((low32(call.flags) & MAP_32BIT) !== 0 ? '32bit' : 'mmap') ?? 0);
     case 'mremap': {
       if (call.newAddress !== undefined) return m - named(view, call.newAddress);
-      if (view.translate(call.oldAddress) === BigInt(m)) return m - named(view, call.oldAddress);
+      if (sameInt(view.translate(call.oldAddress), m)) return m - named(view, call.oldAddress);
       return m - (view.areaDelta.get('mmap') ?? 0);
     }
     case 'brk':
@@ -263,7 +264,7 @@ function unpaired(view: LogView, call: MemoryCall, m: number): number {
 
 /** The range a call works on, in the log's coordinates, when it has one. */
 function rangeOf(call: MemoryCall, page: number): [number, number] | undefined {
-  const r = (a: bigint, len: bigint): [number, number] | undefined => {
+  const r = (a: TraceInt, len: TraceInt): [number, number] | undefined => {
     if (a > MAX_ADDR || len > MAX_ADDR) return undefined;
     const s = Number(a);
     return [s - (s % page), Math.ceil((s + Number(len)) / page) * page];
@@ -275,9 +276,9 @@ function rangeOf(call: MemoryCall, page: number): [number, number] | undefined {
     case 'madvise':
       return r(call.addr, call.length);
     case 'mremap':
-      return r(call.oldAddress, call.oldSize === 0n ? 1n : call.oldSize);
+      return r(call.oldAddress, isZero(call.oldSize) ? 1 : call.oldSize);
     case 'mmap':
-      return (call.flags & FIXED) !== 0n ? r(call.addr, call.length) : undefined;
+      return (low32(call.flags) & FIXED) !== 0 ? r(call.addr, call.length) : undefined;
     default:
       return undefined;
   }
@@ -363,17 +364,22 @@ function why(
   const randomized = strict && randomization?.randomized === true;
   if (call.syscall === 'brk') {
     // The break moved as Linux's did, from another start: the heap was randomized.
-    const samePlace = log.value - BigInt(view.logStartBrk) === BigInt(model - mm.startBrk);
+    const samePlace = sameInt(addInt(log.value, -view.logStartBrk), model - mm.startBrk);
     return { reason: randomized && samePlace ? 'aslr' : 'unexplained' };
   }
-  if (call.syscall === 'mmap' && (call.flags & FIXED) === 0n && call.addr !== 0n && BigInt(v) === call.addr) {
+  if (
+    call.syscall === 'mmap' &&
+    (low32(call.flags) & FIXED) === 0 &&
+    !isZero(call.addr) &&
+    sameInt(call.addr, v)
+  ) {
     // Linux took the hint, the model did not.
     return { reason: randomized ? 'aslr' : 'placement' };
   }
   if (
     call.syscall === 'mremap' &&
-    BigInt(v) === call.oldAddress &&
-    BigInt(model) !== view.translate(call.oldAddress)
+    sameInt(call.oldAddress, v) &&
+    !sameInt(view.translate(call.oldAddress), model)
   ) {
     // Linux resized it in place, the model could not: what the model has right after it.
     const at = Number(view.translate(call.oldAddress));
@@ -413,8 +419,8 @@ function why(
 
 /** The model's return value as strace would print it. */
 export function modelResult(model: number): SyscallResult {
-  if (model < 0 && model >= -4095) return { kind: 'error', value: -1n, errno: -model };
-  return { kind: 'value', value: BigInt(model) & U64, hex: true };
+  if (model < 0 && model >= -4095) return { kind: 'error', value: -1, errno: -model };
+  return { kind: 'value', value: model >= 0 ? model : traceInt(BigInt(model) & U64), hex: true };
 }
 
 /** A result as text (`0x7f..`, `0`, `-1 ENOMEM (Cannot allocate memory)`), for reports. */

@@ -10,6 +10,7 @@ export type SyscallArg = number | bigint;
 const TWO64 = 1n << 64n;
 /** -1 as a register holds it (the usual `fd` of an anonymous mapping), computed once. */
 const MINUS_ONE = TWO64 - 1n;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * The 64-bit register value of `x`, or null when `x` is not an integer (a NaN or a fraction cannot
@@ -27,19 +28,20 @@ export function toWord(x: SyscallArg): Word | null {
 }
 
 function canonical(b: bigint): Word {
-  const v = ((b % TWO64) + TWO64) % TWO64;
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  // The common case, a bigint that is already a small register value, costs one comparison pair.
+  if (b >= 0n && b <= MAX_SAFE) return Number(b);
+  const v = b >= 0n && b < TWO64 ? b : BigInt.asUintN(64, b);
+  return v <= MAX_SAFE ? Number(v) : v;
 }
 
 /** The register values of several arguments, or null when one of them is not an integer. */
 export function toWords(...args: SyscallArg[]): Word[] | null {
-  const out: Word[] = [];
-  for (const a of args) {
-    const w = toWord(a);
+  for (let i = 0; i < args.length; i++) {
+    const w = toWord(args[i]);
     if (w === null) return null;
-    out.push(w);
+    args[i] = w;
   }
-  return out;
+  return args;
 }
 
 /** The low 32 bits, unsigned (flags, prot, advice). */

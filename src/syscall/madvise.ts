@@ -140,9 +140,9 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
       if (vma.flags & disallowed) return -EINVAL;
       if (advice === M.MADV_GUARD_INSTALL) {
         space.zapRange(start, end);
-        for (let va = start; va < end; va += space.pageSize) space.guards.add(va);
+        space.guards.addRange(start, end);
       } else {
-        for (let va = start; va < end; va += space.pageSize) space.guards.delete(va);
+        space.guards.deleteRange(start, end);
       }
       return vma;
     }

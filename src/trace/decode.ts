@@ -4,6 +4,7 @@
 
 import { excerptAt } from './errors.js';
 import type { MemoryCall, MemorySyscallName } from './strace-types.js';
+import { type TraceInt, traceInt } from './trace-int.js';
 import { type ArchXlat, MAP_HUGE_SHIFT } from './xlat.js';
 
 /** An error inside an argument text: `index` is relative to the start of that text. */
@@ -58,76 +59,91 @@ function isHexDigit(ch: number): boolean {
 }
 
 /** A decimal or 0x-hex number, scanned by hand (this is the hot path of large logs). */
-function num(c: Cursor, what: string): bigint {
+function num(c: Cursor, what: string): TraceInt {
   const t = c.text;
   const start = c.pos;
   let i = start;
   const hex =
     t.charCodeAt(i) === 48 && (t.charCodeAt(i + 1) | 0x20) === 120 && isHexDigit(t.charCodeAt(i + 2));
+  let v = 0;
   if (hex) {
-    i += 3;
-    while (isHexDigit(t.charCodeAt(i))) i++;
+    i += 2;
+    for (let ch = t.charCodeAt(i); isHexDigit(ch); ch = t.charCodeAt(++i))
+      v = v * 16 + (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
   } else {
-    while (t.charCodeAt(i) >= 48 && t.charCodeAt(i) <= 57) i++;
+    for (let ch = t.charCodeAt(i); ch >= 48 && ch <= 57; ch = t.charCodeAt(++i)) v = v * 10 + (ch - 48);
     if (i === start) return c.fail(what);
   }
   c.pos = i;
-  // Up to 13 hex or 15 decimal digits fit exactly in a double; converting from a number is faster.
-  if (hex ? i - start - 2 <= 13 : i - start <= 15) {
-    let v = 0;
-    for (let j = hex ? start + 2 : start; j < i; j++) {
-      const ch = t.charCodeAt(j);
-      v = v * (hex ? 16 : 10) + (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
-    }
-    return BigInt(v);
-  }
-  return BigInt(t.slice(start, i));
+  // Every partial value below 2^53 is exact in a double, and rounding never brings a larger one
+  // back below it: a result up to MAX_SAFE_INTEGER is the exact value.
+  return v <= Number.MAX_SAFE_INTEGER ? v : BigInt(t.slice(start, i));
 }
 
-function addr(c: Cursor): bigint {
-  if (c.eat('NULL')) return 0n;
+function addr(c: Cursor): TraceInt {
+  if (c.eat('NULL')) return 0;
   return num(c, 'an address (NULL or 0x...)');
 }
 
-function unsigned(c: Cursor, what = 'an unsigned number'): bigint {
+function unsigned(c: Cursor, what = 'an unsigned number'): TraceInt {
   return num(c, what);
 }
 
-function signed(c: Cursor, what: string): bigint {
+function signed(c: Cursor, what: string): TraceInt {
   if (c.text.charCodeAt(c.pos) === 45) {
     c.pos++;
-    return -num(c, what);
+    const v = num(c, what);
+    return typeof v === 'number' ? (v === 0 ? 0 : -v) : traceInt(-v);
   }
   return num(c, what);
+}
+
+const FLAG_CACHE_LIMIT = 4096;
+
+/** Decoded flag expressions of one table: a log repeats the same few all the time. */
+class FlagCache {
+  readonly values = new Map<string, TraceInt>();
+  /** The expression met last and its value: the next line usually has the same one. */
+  last = '';
+  lastValue: TraceInt = 0;
+}
+
+/** The flag caches of one parse: prot, mmap flags and mremap flags. */
+export class FlagCaches {
+  readonly prot = new FlagCache();
+  readonly map = new FlagCache();
+  readonly mremap = new FlagCache();
 }
 
 /**
  * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
- * `names` maps each accepted name to its value.
+ * `names` maps each accepted name to its value. An expression is the text up to the next comma:
+ * one seen before is not parsed again, and one equal to the last is not even cut out of the line.
  */
-/** Decoded flag expressions, per name table: logs repeat the same few expressions all the time. */
-const flagCaches = new WeakMap<Map<string, bigint>, Map<string, bigint>>();
-const FLAG_CACHE_LIMIT = 4096;
-
-function flags(c: Cursor, names: Map<string, bigint>, what: string): bigint {
-  let cache = flagCaches.get(names);
-  if (!cache) {
-    cache = new Map();
-    flagCaches.set(names, cache);
+function flags(c: Cursor, names: Map<string, bigint>, what: string, cache: FlagCache): TraceInt {
+  const t = c.text;
+  const pos = c.pos;
+  const last = cache.last;
+  if (last !== '' && t.startsWith(last, pos)) {
+    const after = pos + last.length;
+    if (after === t.length || t.charCodeAt(after) === 44) {
+      c.pos = after;
+      return cache.lastValue;
+    }
   }
-  let end = c.text.indexOf(',', c.pos);
-  if (end < 0) end = c.text.length;
-  const token = c.text.slice(c.pos, end);
-  const hit = cache.get(token);
-  if (hit !== undefined) {
-    c.pos = end;
-    return hit;
+  let end = t.indexOf(',', pos);
+  if (end < 0) end = t.length;
+  const token = t.slice(pos, end);
+  let value = cache.values.get(token);
+  if (value !== undefined) c.pos = end;
+  else {
+    value = traceInt(flagsUncached(c, names, what));
+    if (c.pos !== end) return value;
+    if (cache.values.size >= FLAG_CACHE_LIMIT) cache.values.clear();
+    cache.values.set(token, value);
   }
-  const value = flagsUncached(c, names, what);
-  if (c.pos === end) {
-    if (cache.size >= FLAG_CACHE_LIMIT) cache.clear();
-    cache.set(token, value);
-  }
+  cache.last = token;
+  cache.lastValue = value;
   return value;
 }
 
@@ -156,7 +172,7 @@ function flagsUncached(c: Cursor, names: Map<string, bigint>, what: string): big
 }
 
 /** A single value such as MADV_DONTNEED or `0x4bc /* MADV_??? *\/`. */
-function xval(c: Cursor, names: Map<string, bigint>, what: string): bigint {
+function xval(c: Cursor, names: Map<string, bigint>, what: string): TraceInt {
   const start = c.pos;
   const name = c.match(NAME);
   let v: bigint;
@@ -170,7 +186,7 @@ function xval(c: Cursor, names: Map<string, bigint>, what: string): bigint {
     v = BigInt(n);
   }
   c.match(COMMENT);
-  return v;
+  return traceInt(v);
 }
 
 const SEP = ', ';
@@ -186,7 +202,12 @@ function end(c: Cursor): void {
 const OFFSET_AT_END = /, (0[xX][0-9a-fA-F]+|[0-9]+)$/;
 
 /** Decode the argument text of a memory syscall (the text between the parentheses). */
-export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchXlat): MemoryCall {
+export function decodeMemoryArgs(
+  name: MemorySyscallName,
+  args: string,
+  x: ArchXlat,
+  caches: FlagCaches,
+): MemoryCall {
   const c: Cursor = new Cursor(args);
   switch (name) {
     case 'mmap': {
@@ -194,9 +215,9 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const length = unsigned(c, 'a length');
       sep(c);
-      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number', caches.prot);
       sep(c);
-      const fl = flags(c, x.mapByName, 'a MAP_* flag or a number');
+      const fl = flags(c, x.mapByName, 'a MAP_* flag or a number', caches.map);
       sep(c);
       const fd = signed(c, 'a file descriptor');
       let fdPath: string | undefined;
@@ -228,7 +249,7 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const length = unsigned(c, 'a length');
       sep(c);
-      const prot = flags(c, x.protByName, 'a PROT_* flag or a number');
+      const prot = flags(c, x.protByName, 'a PROT_* flag or a number', caches.prot);
       if (name === 'pkey_mprotect') {
         sep(c);
         const pkey = signed(c, 'a protection key');
@@ -250,7 +271,7 @@ export function decodeMemoryArgs(name: MemorySyscallName, args: string, x: ArchX
       sep(c);
       const newSize = unsigned(c, 'a length');
       sep(c);
-      const fl = flags(c, x.mremapByName, 'a MREMAP_* flag or a number');
+      const fl = flags(c, x.mremapByName, 'a MREMAP_* flag or a number', caches.mremap);
       if (c.atEnd()) return { syscall: 'mremap', oldAddress, oldSize, newSize, flags: fl };
       sep(c);
       const newAddress = addr(c);

@@ -33,3 +33,22 @@ export function excerptAt(text: string, index: number): string {
   const shown = word.length > 30 ? `${word.slice(0, 30)}...` : word;
   return JSON.stringify(shown);
 }
+
+/**
+ * Thrown (or returned) inside the strace parser with a column in the (possibly joined) line; the
+ * parser turns it into a TraceSyntaxError with the file and line.
+ */
+export class LineError {
+  constructor(
+    readonly index: number,
+    readonly expected: string,
+    readonly found: string,
+    /** When the error is in an earlier line (the `<unfinished ...>` half of a call). */
+    readonly line?: number,
+  ) {}
+}
+
+/** Throws a LineError at `index` of `text`. */
+export function fail(text: string, index: number, expected: string): never {
+  throw new LineError(index, expected, excerptAt(text, index));
+}

@@ -7,7 +7,7 @@
  *   const state = createParserState({ file: 'app.strace', lenient: false, arch: 'x86_64' });
  *   for await (const ev of parseLines(lines, {}, state)) {
  *     if (ev.kind === 'memory') {            // mmap, munmap, mprotect, pkey_mprotect, brk, mremap, madvise
- *       const answer = model.run(ev.call);   // ev.call: MemoryCall, all values bigint
+ *       const answer = model.run(ev.call);   // ev.call: MemoryCall, values TraceInt (number < 2^53, else bigint)
  *       out.write(`${formatCall(ev, { result: answer })}\n`);  // the original line if the answers agree
  *     } else {
  *       out.write(`${formatEvent(ev)}\n`);  // every other line verbatim
@@ -64,6 +64,7 @@ export {
   pidFromFileName,
 } from './strace-parse.js';
 export * from './strace-types.js';
+export { addInt, bigOf, isZero, low32, safeOf, sameInt, type TraceInt, traceInt } from './trace-int.js';
 export {
   ARCHES,
   type Arch,

@@ -20,6 +20,7 @@ import type {
   SyscallResult,
   TraceEvent,
 } from './strace-types.js';
+import { bigOf, type TraceInt } from './trace-int.js';
 import {
   type Arch,
   type ArchXlat,
@@ -33,22 +34,24 @@ import {
 const U64 = (1n << 64n) - 1n;
 
 /** strace's `%#llx`: `0` for zero, else `hex` (negative values as unsigned 64-bit). */
-export function formatHex(v: bigint): string {
-  return v === 0n ? '0' : hex(v);
+export function formatHex(v: TraceInt): string {
+  if (typeof v === 'number' && v >= 0) return v === 0 ? '0' : `0x${v.toString(16)}`;
+  const u = v < 0 ? bigOf(v) & U64 : bigOf(v);
+  return u === 0n ? '0' : hex(u);
 }
 
 /** strace's printaddr: NULL for 0, else `%#llx`. */
-export function formatAddr(v: bigint): string {
-  return v === 0n ? 'NULL' : formatHex(v);
+export function formatAddr(v: TraceInt): string {
+  return v === 0 || v === 0n ? 'NULL' : formatHex(v);
 }
 
-function unsignedDec(v: bigint): string {
-  return (v < 0n ? v & U64 : v).toString();
+function unsignedDec(v: TraceInt): string {
+  return (v < 0 ? bigOf(v) & U64 : v).toString();
 }
 
 /** strace's printflags64 (abbreviated style). `dflt` is the `X_???` comment for unknown bits. */
-export function formatFlags(value: bigint, table: readonly XlatEntry[], dflt: string | null): string {
-  let flags = value < 0n ? value & U64 : value;
+export function formatFlags(value: TraceInt, table: readonly XlatEntry[], dflt: string | null): string {
+  let flags = value < 0 ? bigOf(value) & U64 : bigOf(value);
   const parts: string[] = [];
   for (const [name, v] of table) {
     if (!(flags !== 0n || parts.length === 0)) break;
@@ -67,14 +70,15 @@ export function formatFlags(value: bigint, table: readonly XlatEntry[], dflt: st
 }
 
 /** strace's printxval: the name, or `0x.. /* X_??? *\/`. */
-export function formatXval(value: bigint, table: readonly XlatEntry[], dflt: string): string {
-  for (const [name, v] of table) if (v === value) return name;
+export function formatXval(value: TraceInt, table: readonly XlatEntry[], dflt: string): string {
+  const b = bigOf(value);
+  for (const [name, v] of table) if (v === b) return name;
   return `${formatHex(value)} /* ${dflt} */`;
 }
 
 /** strace's print_mmap_flags. */
-export function formatMmapFlags(value: bigint, x: ArchXlat): string {
-  let flags = value < 0n ? value & U64 : value;
+export function formatMmapFlags(value: TraceInt, x: ArchXlat): string {
+  let flags = value < 0 ? bigOf(value) & U64 : bigOf(value);
   let out = formatXval(flags & MAP_TYPE_MASK, x.mapTypes, 'MAP_???');
   flags &= ~MAP_TYPE_MASK;
   const mask = MAP_HUGE_MASK << MAP_HUGE_SHIFT;
@@ -88,7 +92,7 @@ export function formatMmapFlags(value: bigint, x: ArchXlat): string {
 /** The argument text of a memory call, as strace prints it (without the parentheses). */
 export function formatMemoryArgs(call: MemoryCall, arch: Arch = 'x86_64'): string {
   const x = xlatFor(arch);
-  const prot = (p: bigint) => formatFlags(p, x.prot, 'PROT_???');
+  const prot = (p: TraceInt) => formatFlags(p, x.prot, 'PROT_???');
   switch (call.syscall) {
     case 'mmap': {
       const fd = call.fdPath === undefined ? call.fd.toString() : `${call.fd}<${call.fdPath}>`;

@@ -6,11 +6,11 @@
  * `parseStraceFile` drive it over whole inputs.
  */
 
-import { ArgError, decodeMemoryArgs } from './decode.js';
-import { errnoNumber } from './errno.js';
-import { excerptAt, TraceSyntaxError } from './errors.js';
+import { ArgError, decodeMemoryArgs, FlagCaches } from './decode.js';
+import { excerptAt, fail, LineError, TraceSyntaxError } from './errors.js';
+import { parseLeader } from './strace-leader.js';
+import { findResult, type ParsedTail } from './strace-result.js';
 import {
-  type Duration,
   type LinePrefix,
   MEMORY_SYSCALLS,
   type MemoryCallEvent,
@@ -18,11 +18,10 @@ import {
   type OtherCallEvent,
   type ParseOptions,
   type ResumedInfo,
-  type SyscallResult,
-  type Timestamp,
   type TraceEvent,
   type UnfinishedEvent,
 } from './strace-types.js';
+import { traceInt } from './trace-int.js';
 import { type Arch, type ArchXlat, xlatFor } from './xlat.js';
 
 interface PendingCall {
@@ -46,6 +45,8 @@ export interface ParserState {
   readonly lenient: boolean;
   readonly arch: Arch;
   readonly xlat: ArchXlat;
+  /** Flag expressions already decoded in this parse. */
+  readonly flagCaches: FlagCaches;
   readonly defaultPid: number | undefined;
   /** Number of the last line given to parseLine. */
   lineNo: number;
@@ -67,6 +68,7 @@ export function createParserState(options: ParseOptions = {}): ParserState {
     lenient: options.lenient ?? false,
     arch,
     xlat: xlatFor(arch),
+    flagCaches: new FlagCaches(),
     defaultPid: options.pid,
     lineNo: (options.firstLine ?? 1) - 1,
     pending: new Map(),
@@ -77,221 +79,34 @@ export function createParserState(options: ParseOptions = {}): ParserState {
   };
 }
 
-/** Thrown inside the parser with a column in the (possibly joined) text. */
-class LineError {
-  constructor(
-    readonly index: number,
-    readonly expected: string,
-    readonly found: string,
-    /** When the error is in an earlier line (the `<unfinished ...>` half of a call). */
-    readonly line?: number,
-  ) {}
-}
-
-function fail(text: string, index: number, expected: string): never {
-  throw new LineError(index, expected, excerptAt(text, index));
-}
-
 const MEMORY_SET = new Set<string>(MEMORY_SYSCALLS);
 
-const RE_BRACKET_PID = /^\[pid +(\d+)\] /;
-const RE_BARE_PID = /^(\d+) /;
-const RE_CLOCK = /^(\d\d):(\d\d):(\d\d)(?:\.(\d+))? /;
-const RE_NUMERIC = /^( *)(\d+)(?:\.(\d+))? /;
-const RE_PAREN_REL = /^\(\+( *\d+(?:\.\d+)?)\) /;
-const RE_NAME = /^[A-Za-z_][A-Za-z0-9_]*\(/;
 const RE_RESUMED = /^<\.\.\. ([A-Za-z_][A-Za-z0-9_]*) resumed>/;
 const RE_EMBEDDED_MESSAGE = /strace: Process \d+ (?:attached|detached)$/;
 const UNFINISHED = ' <unfinished ...>';
 const DETACHED = ' <detached ...>';
 
-function numericSeconds(intPart: string, frac: string | undefined): number {
-  return Number(frac === undefined ? intPart : `${intPart}.${frac}`);
+/** Whether `ch` may start (`first`) or continue a syscall name: `[A-Za-z_][A-Za-z0-9_]*`. */
+function isNameChar(ch: number, first: boolean): boolean {
+  const l = ch | 0x20;
+  return (l >= 97 && l <= 122) || ch === 95 || (!first && ch >= 48 && ch <= 57);
 }
 
-function parsePrefix(text: string, state: ParserState): { prefix: LinePrefix; pos: number } {
-  let pos = 0;
-  const prefix: LinePrefix = { text: '' };
-  const bracket = RE_BRACKET_PID.exec(text);
-  const bare = bracket ? null : RE_BARE_PID.exec(text);
-  if (bracket) {
-    prefix.pid = Number(bracket[1]);
-    prefix.pidStyle = 'bracket';
-    pos = bracket[0].length;
-  } else if (bare) {
-    // strace prints "%-5u " : the pid left-aligned in 5 columns, then a space.
-    prefix.pid = Number(bare[1]);
-    prefix.pidStyle = 'bare';
-    pos = bare[1].length;
-    let need = Math.max(5 - bare[1].length, 0) + 1;
-    while (need > 0 && text[pos] === ' ') {
-      pos++;
-      need--;
-    }
-  }
-  let rest = text.slice(pos);
-  const clock = RE_CLOCK.exec(rest);
-  const numeric = clock ? null : RE_NUMERIC.exec(rest);
-  if (clock) {
-    const seconds = Number(clock[1]) * 3600 + Number(clock[2]) * 60 + numericSeconds(clock[3], clock[4]);
-    prefix.time = { text: clock[0].slice(0, -1), style: 'clock', seconds };
-    pos += clock[0].length;
-    rest = text.slice(pos);
-  } else if (numeric) {
-    const after = rest.slice(numeric[0].length);
-    let style: Timestamp['style'];
-    if (RE_PAREN_REL.test(after)) style = 'epoch';
-    else {
-      // -r pads to 6 integer digits; -ttt prints 10 (seconds since 1970).
-      state.numericStyle ??= numeric[1].length > 0 || numeric[2].length < 9 ? 'relative' : 'epoch';
-      style = state.numericStyle;
-    }
-    const ts: Timestamp = {
-      text: numeric[0].slice(0, -1),
-      style,
-      seconds: numericSeconds(numeric[2], numeric[3]),
-    };
-    if (style === 'epoch') prefix.time = ts;
-    else prefix.relative = ts;
-    pos += numeric[0].length;
-    rest = text.slice(pos);
-  }
-  const rel = prefix.time ? RE_PAREN_REL.exec(rest) : null;
-  if (rel) {
-    prefix.relative = { text: rel[1], style: 'relative', seconds: Number(rel[1].trim()) };
-    pos += rel[0].length;
-  }
-  prefix.text = text.slice(0, pos);
-  return { prefix, pos };
+/** The end of `name(` at `pos` (the index of the `(`), or -1. */
+function nameEnd(text: string, pos: number): number {
+  if (!isNameChar(text.charCodeAt(pos), true)) return -1;
+  let i = pos + 1;
+  while (isNameChar(text.charCodeAt(i), false)) i++;
+  return text.charCodeAt(i) === 40 ? i : -1;
 }
 
-const RESTART_NAMES = new Set(['ERESTARTSYS', 'ERESTARTNOINTR', 'ERESTARTNOHAND', 'ERESTART_RESTARTBLOCK']);
-const RE_DURATION = / <(\d+(?:\.\d+)?)>$/;
-const RE_NUMBER = /^(0x[0-9a-fA-F]+|-?\d+)/;
-const RE_ERRNO = /^ ([A-Z][A-Z0-9_]*) \(([^()]*)\)/;
-const RE_ERRNO_NUM = /^ \(errno (\d+)\)/;
-
-/** End index (exclusive) of a `<...>` decoration starting at `start`, or -1. Handles `<a<b>>` and `[..->..]`. */
-function decorationEnd(text: string, start: number): number {
-  let depth = 0;
-  let bracket = 0;
-  for (let i = start; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\\') {
-      i++;
-    } else if (ch === '[') bracket++;
-    else if (ch === ']' && bracket > 0) bracket--;
-    else if (bracket === 0 && ch === '<') depth++;
-    else if (bracket === 0 && ch === '>') {
-      depth--;
-      if (depth === 0) return i + 1;
-    }
-  }
-  return -1;
-}
-
-interface ParsedTail {
-  result: SyscallResult;
-  duration?: Duration;
-}
-
-/** Parse `= RESULT[ <duration>]` starting at `pos` (at the `=`), to the end of `text`; undefined if it is not one. */
-function parseResultTail(text: string, pos: number): ParsedTail | LineError {
-  if (!text.startsWith('= ', pos)) return new LineError(pos, '"= " and a result', excerptAt(text, pos));
-  let body = text.slice(pos + 2);
-  const bodyStart = pos + 2;
-  let duration: Duration | undefined;
-  const d = RE_DURATION.exec(body);
-  if (d) {
-    duration = { text: d[1], seconds: Number(d[1]) };
-    body = body.slice(0, d.index);
-  }
-  const out = (result: SyscallResult): ParsedTail => (duration ? { result, duration } : { result });
-  if (body.startsWith('?')) {
-    const rest = body.slice(1);
-    if (rest === '') return out({ kind: 'none' });
-    if (rest === ' <unavailable>') return out({ kind: 'unavailable' });
-    const r = /^ (ERESTART[A-Z_]*) \((.*)\)$/.exec(rest);
-    if (r && RESTART_NAMES.has(r[1])) {
-      return out({ kind: 'restart', name: r[1], errno: errnoNumber(r[1])! });
-    }
-    return new LineError(bodyStart + 1, 'the end of the line after "= ?"', excerptAt(text, bodyStart + 1));
-  }
-  const n = RE_NUMBER.exec(body);
-  if (!n) return new LineError(bodyStart, 'a result: a number, 0x..., or "?"', excerptAt(text, bodyStart));
-  const hex = n[1].startsWith('0x');
-  const value = BigInt(n[1]);
-  let i = n[1].length;
-  let decoration: string | undefined;
-  if (body[i] === '<') {
-    let e = decorationEnd(body, i);
-    if (e < 0) {
-      e = body.lastIndexOf('>') + 1;
-      if (e <= i) return new LineError(bodyStart + i, 'a "<...>" decoration', excerptAt(text, bodyStart + i));
-    }
-    decoration = body.slice(i + 1, e - 1);
-    i = e;
-  }
-  let rest = body.slice(i);
-  if (value < 0n && !hex) {
-    const em = RE_ERRNO.exec(rest);
-    if (em) {
-      const errno = errnoNumber(em[1]);
-      if (errno === undefined)
-        return new LineError(bodyStart + i + 1, 'an errno name', excerptAt(text, bodyStart + i + 1));
-      rest = rest.slice(em[0].length);
-      if (rest !== '' && !rest.startsWith(' ')) {
-        return new LineError(
-          bodyStart + i + em[0].length,
-          'the end of the line',
-          excerptAt(text, bodyStart + i + em[0].length),
-        );
-      }
-      const result: SyscallResult = { kind: 'error', value, errno };
-      if (rest !== '') result.aux = rest;
-      return out(result);
-    }
-    const en = RE_ERRNO_NUM.exec(rest);
-    if (en) {
-      rest = rest.slice(en[0].length);
-      const result: SyscallResult = { kind: 'error', value, errno: Number(en[1]) };
-      if (rest !== '') result.aux = rest;
-      return out(result);
-    }
-  }
-  if (rest !== '' && !rest.startsWith(' (')) {
-    return new LineError(
-      bodyStart + i,
-      'the end of the line after the result',
-      excerptAt(text, bodyStart + i),
-    );
-  }
-  const result: SyscallResult = { kind: 'value', value, hex };
-  if (decoration !== undefined) result.decoration = decoration;
-  if (rest !== '') result.aux = rest;
-  return out(result);
-}
-
-/**
- * Find `) ` + padding + `= RESULT` at the end of `text`, searching from the right so that `) = ` inside
- * a quoted argument is not mistaken for it. Returns the index of the `)` and the parsed tail.
- */
-function findResult(text: string, from: number): { close: number; tail: ParsedTail } {
-  let firstError: LineError | undefined;
-  let i = text.lastIndexOf(') ', text.length);
-  while (i >= from) {
-    let j = i + 2;
-    while (text[j] === ' ') j++;
-    if (text[j] === '=') {
-      const t = parseResultTail(text, j);
-      if (!(t instanceof LineError)) return { close: i, tail: t };
-      firstError ??= t;
-    }
-    if (i === 0) break;
-    i = text.lastIndexOf(') ', i - 1);
-  }
-  if (firstError) throw firstError;
-  return fail(text, text.length, '") = " and a result, or " <unfinished ...>"');
+/** Whether `text.trim() === ''`, without making the trimmed copy for the usual non-blank line. */
+function isBlank(text: string): boolean {
+  if (text.length === 0) return true;
+  const ch = text.charCodeAt(0);
+  // Every whitespace character is at most U+0020 or at least U+00A0.
+  if (ch > 32 && ch < 0xa0) return false;
+  return text.trim() === '';
 }
 
 interface EventFields {
@@ -315,7 +130,7 @@ function buildCall(
   // Objects are built with a fixed shape (no spreads): this is the hot path of large logs.
   if (MEMORY_SET.has(name)) {
     try {
-      const call = decodeMemoryArgs(name as MemorySyscallName, args, state.xlat);
+      const call = decodeMemoryArgs(name as MemorySyscallName, args, state.xlat, state.flagCaches);
       state.stats.memoryCalls++;
       return {
         kind: 'memory',
@@ -359,11 +174,12 @@ function buildCall(
 }
 
 function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent {
-  const { prefix, pos } = parsePrefix(text, state);
+  const prefix = parseLeader(text, state);
+  const pos = prefix.text.length;
   const pid = prefix.pid ?? state.defaultPid;
   const base: EventFields = { line: lineNo, raw: text, prefix, pid };
-  const body = text.slice(pos);
-  if (body.startsWith('+++ ')) {
+  if (text.startsWith('+++ ', pos)) {
+    const body = text.slice(pos);
     const exited = /^\+\+\+ exited with (\d+) \+\+\+$/.exec(body);
     if (exited)
       return {
@@ -401,7 +217,8 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       '"exited with N +++", "killed by SIG... +++" or "superseded by execve in pid N +++"',
     );
   }
-  if (body.startsWith('--- ')) {
+  if (text.startsWith('--- ', pos)) {
+    const body = text.slice(pos);
     const stopped = /^--- stopped by (SIG[A-Z0-9_]+) ---$/.exec(body);
     if (stopped)
       return {
@@ -428,7 +245,7 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
         stopped: false,
       };
       const a = /(?:^|, )si_addr=(NULL|0x[0-9a-fA-F]+)/.exec(info);
-      if (a) ev.siAddr = a[1] === 'NULL' ? 0n : BigInt(a[1]);
+      if (a) ev.siAddr = a[1] === 'NULL' ? 0 : traceInt(BigInt(a[1]));
       const c = /(?:^|, )si_code=([A-Za-z0-9_]+)/.exec(info);
       if (c) ev.siCode = c[1];
       return ev;
@@ -436,7 +253,7 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     return fail(text, pos + 4, 'a signal: "SIGxxx {...} ---" or "stopped by SIGxxx ---"');
   }
 
-  const resumedMatch = RE_RESUMED.exec(body);
+  const resumedMatch = text.startsWith('<... ', pos) ? RE_RESUMED.exec(text.slice(pos)) : null;
   if (resumedMatch) {
     const name = resumedMatch[1];
     const argsIndex = pos + resumedMatch[0].length;
@@ -459,8 +276,8 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
         args: more,
       };
     }
-    const { close, tail } = findResult(text, argsIndex);
-    const resumedArgs = text.slice(argsIndex, close);
+    const tail = findResult(text, argsIndex);
+    const resumedArgs = text.slice(argsIndex, tail.close);
     if (!pend || pend.name !== name) {
       state.stats.otherCalls++;
       const ev: OtherCallEvent = {
@@ -487,12 +304,12 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     return buildCall(state, text, base, name, pend.args + resumedArgs, -1, tail, resumed, argsIndex);
   }
 
-  const nameMatch = RE_NAME.exec(body);
-  if (!nameMatch) {
+  const paren = nameEnd(text, pos);
+  if (paren < 0) {
     return fail(text, pos, 'a syscall name, "+++", "---" or "<... resumed>"');
   }
-  const name = nameMatch[0].slice(0, -1);
-  const argsIndex = pos + nameMatch[0].length;
+  const name = text.slice(pos, paren);
+  const argsIndex = paren + 1;
   if (text.endsWith(UNFINISHED) || text.endsWith(DETACHED)) {
     const detached = text.endsWith(DETACHED);
     const args = text.slice(argsIndex, text.length - (detached ? DETACHED : UNFINISHED).length);
@@ -509,8 +326,18 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     if (detached) ev.detached = true;
     return ev;
   }
-  const { close, tail } = findResult(text, argsIndex);
-  return buildCall(state, text, base, name, text.slice(argsIndex, close), argsIndex, tail, undefined, -1);
+  const tail = findResult(text, argsIndex);
+  return buildCall(
+    state,
+    text,
+    base,
+    name,
+    text.slice(argsIndex, tail.close),
+    argsIndex,
+    tail,
+    undefined,
+    -1,
+  );
 }
 
 /**
@@ -521,7 +348,7 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
 export function parseLine(line: string, state: ParserState): TraceEvent {
   const lineNo = ++state.lineNo;
   state.stats.lines++;
-  let text = line.endsWith('\r') ? line.slice(0, -1) : line;
+  let text = line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
   let splitAt: number | undefined;
   let errorLine = lineNo;
   let columnShift = 0;
@@ -532,9 +359,9 @@ export function parseLine(line: string, state: ParserState): TraceEvent {
     state.partial = undefined;
   }
   try {
-    if (text.trim() === '') return { kind: 'blank', line: lineNo, raw: text, prefix: { text: '' } };
+    if (isBlank(text)) return { kind: 'blank', line: lineNo, raw: text, prefix: { text: '' } };
     if (text.startsWith('strace: ')) return messageEvent(text, lineNo);
-    const mm = RE_EMBEDDED_MESSAGE.exec(text);
+    const mm = text.endsWith('tached') ? RE_EMBEDDED_MESSAGE.exec(text) : null;
     if (mm && mm.index > 0 && splitAt === undefined) {
       // strace wrote a message to stderr in the middle of a call line: the call continues on the next line.
       state.partial = { text: text.slice(0, mm.index), line: lineNo };

@@ -1,14 +1,15 @@
 /**
  * The parsed form of strace output.
  *
- * Every syscall argument and result is a bigint, so that full 64-bit values such as
- * `18446744073709547520` (= -4096 as an unsigned long) are kept exactly. Addresses, lengths, offsets
- * and flags are unsigned 64-bit values exactly as strace printed them; `fd` and `pkey` are signed
- * (strace prints them as `int`); a successful result is the value strace printed (hex results are
- * unsigned, decimal ones signed).
+ * Every syscall argument and result is a TraceInt: a number when it is a safe integer, a bigint
+ * beyond, so that full 64-bit values such as `18446744073709547520` (= -4096 as an unsigned long)
+ * are kept exactly. Addresses, lengths, offsets and flags are unsigned 64-bit values exactly as
+ * strace printed them; `fd` and `pkey` are signed (strace prints them as `int`); a successful
+ * result is the value strace printed (hex results are unsigned, decimal ones signed).
  */
 
 import type { TraceSyntaxError } from './errors.js';
+import type { TraceInt } from './trace-int.js';
 import type { Arch } from './xlat.js';
 
 export type { Arch } from './xlat.js';
@@ -41,7 +42,7 @@ export type SyscallResult =
   /** `= 0`, `= 0x7f3a1c2e5000`, `= 3</etc/ld.so.cache>`, `= 0x1 (flags FD_CLOEXEC)`. */
   | {
       kind: 'value';
-      value: bigint;
+      value: TraceInt;
       /** Whether strace printed the value in hex (`0x...`; note that its `%#lx` prints zero as `0`). */
       hex: boolean;
       /** The text inside `<...>` after the value (-y/-yy), if any. */
@@ -53,7 +54,7 @@ export type SyscallResult =
   | {
       kind: 'error';
       /** The returned value, almost always -1n. */
-      value: bigint;
+      value: TraceInt;
       errno: number;
       /** Anything after the errno text, such as ` (INJECTED)`, verbatim. */
       aux?: string;
@@ -75,29 +76,29 @@ export interface Duration {
 export type MemoryCall =
   | {
       syscall: 'mmap';
-      addr: bigint;
-      length: bigint;
-      prot: bigint;
-      flags: bigint;
-      fd: bigint;
+      addr: TraceInt;
+      length: TraceInt;
+      prot: TraceInt;
+      flags: TraceInt;
+      fd: TraceInt;
       /** The text inside `<...>` after the fd from -y/-yy, e.g. `/usr/lib/x86_64-linux-gnu/libc.so.6`. */
       fdPath?: string;
-      offset: bigint;
+      offset: TraceInt;
     }
-  | { syscall: 'munmap'; addr: bigint; length: bigint }
-  | { syscall: 'mprotect'; addr: bigint; length: bigint; prot: bigint }
-  | { syscall: 'pkey_mprotect'; addr: bigint; length: bigint; prot: bigint; pkey: bigint }
-  | { syscall: 'brk'; addr: bigint }
+  | { syscall: 'munmap'; addr: TraceInt; length: TraceInt }
+  | { syscall: 'mprotect'; addr: TraceInt; length: TraceInt; prot: TraceInt }
+  | { syscall: 'pkey_mprotect'; addr: TraceInt; length: TraceInt; prot: TraceInt; pkey: TraceInt }
+  | { syscall: 'brk'; addr: TraceInt }
   | {
       syscall: 'mremap';
-      oldAddress: bigint;
-      oldSize: bigint;
-      newSize: bigint;
-      flags: bigint;
+      oldAddress: TraceInt;
+      oldSize: TraceInt;
+      newSize: TraceInt;
+      flags: TraceInt;
       /** Present when flags has both MREMAP_MAYMOVE and MREMAP_FIXED (strace prints it only then). */
-      newAddress?: bigint;
+      newAddress?: TraceInt;
     }
-  | { syscall: 'madvise'; addr: bigint; length: bigint; advice: bigint };
+  | { syscall: 'madvise'; addr: TraceInt; length: TraceInt; advice: TraceInt };
 
 export type MemorySyscallName = MemoryCall['syscall'];
 
@@ -198,7 +199,7 @@ export interface SignalEvent extends EventBase {
   info: string;
   stopped: boolean;
   /** si_addr decoded, when present (SIGSEGV/SIGBUS). */
-  siAddr?: bigint;
+  siAddr?: TraceInt;
   /** si_code text, when present (e.g. `SEGV_MAPERR`). */
   siCode?: string;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PhysAddr, VirtAddr } from '../../src/hal/addr.js';
 import { KernelPanic } from '../../src/hal/panic.js';
-import { PhysicalMemory, RAM_CHUNK_BYTES } from '../../src/hal/ram.js';
+import { PhysicalMemory, RAM_CHUNK_BYTES, RAM_PAGE_BYTES } from '../../src/hal/ram.js';
 import { Tlb } from '../../src/hal/tlb.js';
 
 describe('PhysicalMemory', () => {
@@ -12,7 +12,51 @@ describe('PhysicalMemory', () => {
     ram.read((0x4000_0000 + 2 ** 31) as PhysAddr, out, 0, 8);
     expect([...out]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     ram.write((0x4000_0000 + 3 * 2 ** 30) as PhysAddr, Uint8Array.of(1, 2, 3), 0, 3);
-    expect(ram.committedBytes).toBe(RAM_CHUNK_BYTES);
+    expect(ram.committedBytes).toBe(RAM_PAGE_BYTES);
+    const back = new Uint8Array(3);
+    ram.read((0x4000_0000 + 3 * 2 ** 30) as PhysAddr, back, 0, 3);
+    expect([...back]).toEqual([1, 2, 3]);
+  });
+
+  it('commits host pages one at a time, as they are first written', () => {
+    const ram = new PhysicalMemory(0, 2 * RAM_CHUNK_BYTES);
+    // Zeroing, copying and writing zero words into pages never written leave them uncommitted.
+    ram.zero(0 as PhysAddr, 4096);
+    ram.write64(8192 as PhysAddr, 0, 0);
+    ram.copy(12288 as PhysAddr, 16384 as PhysAddr, 4096);
+    expect(ram.committedBytes).toBe(0);
+    // A write straddling two host pages commits both.
+    ram.write(4094 as PhysAddr, Uint8Array.of(1, 2, 3, 4), 0, 4);
+    expect(ram.committedBytes).toBe(2 * RAM_PAGE_BYTES);
+    ram.write64(8192 as PhysAddr, 5, 0);
+    expect(ram.committedBytes).toBe(3 * RAM_PAGE_BYTES);
+    // A copy of a written page commits its target; a copy of an unwritten one zeroes it.
+    ram.copy(20480 as PhysAddr, 8192 as PhysAddr, 4096);
+    expect(ram.readLo(20480 as PhysAddr)).toBe(5);
+    expect(ram.committedBytes).toBe(4 * RAM_PAGE_BYTES);
+    ram.copy(20480 as PhysAddr, 16384 as PhysAddr, 4096);
+    expect(ram.readLo(20480 as PhysAddr)).toBe(0);
+    // Zeroing a written page clears it (it stays resident on the host).
+    ram.zero(0 as PhysAddr, 8192);
+    const out = new Uint8Array(4);
+    ram.read(4094 as PhysAddr, out, 0, 4);
+    expect([...out]).toEqual([0, 0, 0, 0]);
+    expect(ram.committedBytes).toBe(4 * RAM_PAGE_BYTES);
+  });
+
+  it('keeps RAM beyond 1 GiB in further slabs', () => {
+    const base = 0x4000_0000;
+    const ram = new PhysicalMemory(base, 3 * 2 ** 30 + RAM_CHUNK_BYTES);
+    const last = (base + 3 * 2 ** 30 + RAM_CHUNK_BYTES - 8) as PhysAddr;
+    ram.write64(last, 0x11, 0x22);
+    ram.write64((base + 2 ** 30 - 8) as PhysAddr, 0x33, 0x44);
+    ram.write64((base + 2 ** 30) as PhysAddr, 0x55, 0x66);
+    expect([ram.readLo(last), ram.readHi(last)]).toEqual([0x11, 0x22]);
+    expect(ram.readLo((base + 2 ** 30 - 8) as PhysAddr)).toBe(0x33);
+    expect(ram.readHi((base + 2 ** 30) as PhysAddr)).toBe(0x66);
+    expect(ram.readLo((base + 2 * 2 ** 30) as PhysAddr)).toBe(0);
+    expect(ram.committedBytes).toBe(3 * RAM_PAGE_BYTES);
+    expect(() => ram.readLo((last + 8) as PhysAddr)).toThrow(KernelPanic);
   });
 
   it('stores 64-bit words as two halves', () => {

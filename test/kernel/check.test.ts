@@ -392,6 +392,20 @@ const MUTATIONS: { name: string; report: RegExp; mutate: (l: Live) => void }[] =
     report: /MADV_FREE mark at 0x30000000 lies outside private anonymous memory/,
     mutate: ({ t, frameAt }) => t.mm.lazyFree.set(S, frameAt(S)),
   },
+  {
+    name: 'a resident-page counter off by one',
+    report: /the present-leaf counter says \d+, the tables hold \d+/,
+    mutate: ({ t }) => {
+      t.mm.pageTable.presentLeaves++;
+    },
+  },
+  {
+    name: 'a page-table counter off by one',
+    report: /the page-table counter says \d+ tables, the tree holds \d+/,
+    mutate: ({ t }) => {
+      t.mm.pageTable.tablePages--;
+    },
+  },
 ];
 
 describe.each(['aarch64', 'x86_64'] as const)('kernel.check() on %s', (arch) => {

@@ -37,8 +37,8 @@ class Ref {
     return (prev === undefined || prev.end <= start) && (next === undefined || end <= next.start);
   }
   insert(v: Vma): void {
-    this.items.push(v);
-    this.items.sort((a, b) => a.start - b.start);
+    const i = this.items.findIndex((x) => x.start > v.start);
+    this.items.splice(i < 0 ? this.items.length : i, 0, v);
   }
   remove(v: Vma): void {
     this.items.splice(this.items.indexOf(v), 1);
@@ -524,5 +524,134 @@ describe('VmaTree against a sorted-array model', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+// ---- deep trees: node splits, merges and refills at every level ------------------------------------
+
+/** A small deterministic generator (the tests must do the same work every run). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('VmaTree with thousands of items', () => {
+  it.each([1, 2])('agrees with the model through growth to depth 4 and shrinking back (seed %i)', (seed) => {
+    const random = rng(seed);
+    const t = new VmaTree<Vma>();
+    const ref = new Ref();
+    const SPACE = 40_000;
+    const queries = () =>
+      Array.from({ length: 6 }, () => {
+        const low = Math.floor(random() * SPACE) * P;
+        return {
+          addr: Math.floor(random() * SPACE) * P + (random() < 0.3 ? 1 : 0),
+          low,
+          high: random() < 0.2 ? Number.POSITIVE_INFINITY : low + Math.floor(random() * 2000) * P,
+          len: (1 + Math.floor(random() * 6)) * P,
+        };
+      });
+    const step = (phase: 'grow' | 'shrink') => {
+      const r = random();
+      if (phase === 'grow' ? r < 0.7 : r < 0.2) {
+        const page = Math.floor(random() * SPACE);
+        const v: Vma = { start: page * P, end: (page + 1 + Math.floor(random() * 3)) * P, name: 'g' };
+        if (ref.overlaps(v.start, v.end)) expect(() => t.insert(v)).toThrow(/^VmaTree\.insert: overlap/);
+        else {
+          t.insert(v);
+          ref.insert(v);
+        }
+      } else if (r < 0.85 && ref.items.length > 0) {
+        const v = ref.items[Math.floor(random() * ref.items.length)];
+        t.remove(v);
+        ref.remove(v);
+        expect(v.treeNode).toBeUndefined();
+      } else if (ref.items.length > 0) {
+        const v = ref.items[Math.floor(random() * ref.items.length)];
+        const start = v.start + (Math.floor(random() * 5) - 2) * P;
+        const end = v.end + (Math.floor(random() * 5) - 2) * P;
+        const i = ref.items.indexOf(v);
+        const below = ref.items[i - 1];
+        const above = ref.items[i + 1];
+        if (start < 0 || !(start < end)) return;
+        // New bounds must stay between the neighbours: overlapping or passing one is refused.
+        if ((below === undefined || below.end <= start) && (above === undefined || end <= above.start))
+          t.setBounds(v, start, end);
+        else expect(() => t.setBounds(v, start, end)).toThrow(/^VmaTree\.setBounds: overlap/);
+      }
+    };
+    for (let i = 0; i < 8_000; i++) {
+      step('grow');
+      if (i % 3000 === 0) compare(t, ref, queries());
+    }
+    compare(t, ref, queries());
+    expect(t.size).toBeGreaterThan(3000);
+    for (let i = 0; t.size > 0 && i < 30_000; i++) {
+      step('shrink');
+      if (i % 3000 === 0) compare(t, ref, queries());
+    }
+    compare(t, ref, queries());
+  });
+
+  it('stays sound under the patterns of real address spaces: top-down allocation, splits, merges', () => {
+    const t = new VmaTree<Vma>();
+    const ref = new Ref();
+    // Top-down: each new mapping goes right below the previous one, as mmap places them.
+    for (let i = 0; i < 5000; i++) {
+      const top = 100_000 - 2 * i;
+      const v = vma(top - 1, top);
+      t.insert(v);
+      ref.insert(v);
+    }
+    compare(t, ref, [{ addr: 95_000 * P, low: 0, high: 200_000 * P, len: P }]);
+    // Split every item in two, then merge them back, as mprotect does.
+    for (const v of [...ref.items]) {
+      const mid = v.start + P / 2;
+      const upper: Vma = { start: mid, end: v.end, name: 'u' };
+      t.setBounds(v, v.start, mid);
+      t.insert(upper);
+      ref.insert(upper);
+    }
+    compare(t, ref, [{ addr: 95_000 * P + P / 2, low: 0, high: 200_000 * P, len: P }]);
+    for (const u of ref.items.filter((v) => v.name === 'u')) {
+      const lower = t.prev(u)!;
+      t.remove(u);
+      ref.remove(u);
+      t.setBounds(lower, lower.start, u.end);
+    }
+    compare(t, ref, [{ addr: 91_111 * P, low: 90_000 * P, high: 95_000 * P, len: P }]);
+    expect(t.size).toBe(5000);
+  });
+});
+
+describe('VmaTree node handles', () => {
+  it('an item is in one tree at a time, and its handle goes with it', () => {
+    const a = new VmaTree<Vma>();
+    const b = new VmaTree<Vma>();
+    const v = vma(1, 2);
+    a.insert(v);
+    expect(v.treeNode).toBeDefined();
+    expect(b.has(v)).toBe(false);
+    expect(() => b.insert(v)).toThrow(/^VmaTree\.insert: the item is in another tree/);
+    expect(() => b.remove(v)).toThrow(/^VmaTree\.remove: not present/);
+    expect(() => b.next(v)).toThrow(/^VmaTree\.next: not present/);
+    expect(() => a.insert(v)).toThrow(/^VmaTree\.insert: overlap/);
+    a.remove(v);
+    expect(v.treeNode).toBeUndefined();
+    b.insert(v);
+    expect(b.has(v)).toBe(true);
+    expect(a.has(v)).toBe(false);
+    b.clear();
+    expect(v.treeNode).toBeUndefined();
+    expect(b.size).toBe(0);
+    expect(b.check()).toEqual([]);
+    a.insert(v);
+    expect(a.check()).toEqual([]);
   });
 });

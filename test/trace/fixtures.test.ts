@@ -117,7 +117,7 @@ describe('real strace fixtures', () => {
     const zero = mem.find((e) => e.call.syscall === 'mmap' && e.call.fdPath?.startsWith('/dev/zero'));
     expect(zero && zero.call.syscall === 'mmap' && zero.call.fdPath).toBe('/dev/zero<char 1:5>');
     const odd = mem.find((e) => e.raw.includes('0xa /* MAP_??? */|MAP_ANONYMOUS'));
-    expect(odd?.call.syscall === 'mmap' && odd.call.flags).toBe(0x2an);
+    expect(odd?.call.syscall === 'mmap' && odd.call.flags).toBe(0x2a);
     const seg = events.find((e) => e.kind === 'signal');
     expect(seg?.kind === 'signal' && seg.siCode).toBe('SEGV_ACCERR');
     expect(events.at(-1)?.kind).toBe('killed');
