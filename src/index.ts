@@ -26,6 +26,12 @@ export { Task } from './kernel/task.js';
 export { AddressSpace } from './mm/address-space.js';
 export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';
 export type { Layout, LayoutOptions } from './mm/layout.js';
+export {
+  type FileFacts,
+  type FilePlacement,
+  MemoryObject,
+  placementOf,
+} from './mm/memory-object.js';
 export { MmapGuard } from './mm/mmap-guard.js';
 export { PageTable } from './mm/page-table.js';
 export { UndoLog } from './mm/undo-log.js';

@@ -102,6 +102,8 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) return 'denied';
   const pt = space.pageTable;
   const present = pt.translate(page as VirtAddr);
+  // filemap_fault / shmem_fault: no page of the file there (a present page is a private copy).
+  if (present < 0 && vma.file?.beyondEnd(objectIndex(space, vma, page), space.pageSize)) return 'beyond-eof';
   const write = access === 'write';
   if (present >= 0) {
     // Present but not permitted: the only resolvable cases are a write to a page given up with

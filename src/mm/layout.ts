@@ -46,11 +46,12 @@ export interface Layout {
   /** Personality READ_IMPLIES_EXEC. */
   readonly readImpliesExec: boolean;
   /**
-   * Whether a read fault on private anonymous memory maps the shared zero page (classic Linux) or
-   * allocates a page of its own, giving the VMA its anonymous identity. The defaults follow the
-   * reference kernels: the x86-64 one (6.18.44 on the project's machines) allocates (a read of
-   * 1 MiB raises Rss by 1 MiB, and a VMA only read no longer merges as an untouched one), the arm64
-   * one (Debian's 6.18.15 under qemu) maps the zero page.
+   * Whether a read fault on private anonymous memory maps the shared zero page (Linux's
+   * `do_anonymous_page`) or allocates a page of its own, giving the VMA its anonymous identity (so
+   * a VMA only read no longer merges as an untouched one, and keeps VM_ACCOUNT when mprotect()ed
+   * read-only). Linux maps the zero page, and so do both reference kernels (6.18.44-fc-v857 on
+   * x86-64, Debian's 6.18.15 on arm64); an earlier build of the x86-64 one (6.18.44-fc-v782)
+   * allocated. The recorders probe it (`zero_page_reads` in a fixture's settings).
    */
   readonly zeroPageReads: boolean;
 }
@@ -116,6 +117,6 @@ export function defaultLayout(
     armMte: opts.armMte ?? false,
     compatBrk: opts.compatBrk ?? false,
     readImpliesExec: opts.readImpliesExec ?? false,
-    zeroPageReads: opts.zeroPageReads ?? arch === 'aarch64',
+    zeroPageReads: opts.zeroPageReads ?? true,
   };
 }

@@ -1,6 +1,40 @@
 import type { PhysAddr } from '../hal/addr.js';
 
 /**
+ * How a file's file system places a new mapping of it (its `f_op->get_unmapped_area`):
+ * - `none`: no method of its own (`mm_get_unmapped_area`), as for tmpfs without huge pages
+ *   (whose `shmem_get_unmapped_area` then changes nothing), procfs, devices;
+ * - `thp`: `thp_get_unmapped_area`, which aligns a mapping of 2 MiB or more so that file offset
+ *   and address agree modulo 2 MiB (ext4, xfs, btrfs, fuse);
+ * - `shmem-huge`: `shmem_get_unmapped_area` on a tmpfs mounted with huge pages (`huge=always`,
+ *   `within_size`, `advise`), which aligns the same way by a different route;
+ * - `dev-zero`: `/dev/zero`'s `get_unmapped_area_zero`: `thp` for a private mapping, shared
+ *   anonymous memory's rule for a shared one.
+ */
+export type FilePlacement = 'none' | 'thp' | 'shmem-huge' | 'dev-zero';
+
+/** File systems whose files use `thp_get_unmapped_area` (Linux 6.18's `.get_unmapped_area`). */
+const THP_FILE_SYSTEMS = new Set(['ext4', 'xfs', 'btrfs', 'fuse']);
+
+/**
+ * The placement rule of a file on file system `fs` (a name as statfs reports it: `ext4`, `tmpfs`,
+ * ...); for tmpfs, `huge` is its `huge=` mount option (absent or `never`: no huge pages).
+ */
+export function placementOf(fs: string, huge?: string): FilePlacement {
+  if (THP_FILE_SYSTEMS.has(fs)) return 'thp';
+  if (fs === 'tmpfs' && huge !== undefined && huge !== 'never' && huge !== 'deny') return 'shmem-huge';
+  return 'none';
+}
+
+/** What a file mapping needs to know of its file beyond its name. */
+export interface FileFacts {
+  /** Size in bytes; null when the file has no end (a device) or it is unknown. */
+  size?: number | null;
+  /** How its file system places new mappings (default `none`). */
+  placement?: FilePlacement;
+}
+
+/**
  * Memory that exists independently of any one mapping: the pages of a shared anonymous mapping (a
  * shmem object, what Linux shows as `/dev/zero (deleted)`) or the page cache of a file. Pages are
  * indexed by page offset in the object and hold one frame reference each; VMAs that map the object
@@ -11,6 +45,9 @@ export class MemoryObject {
   readonly pages = new Map<number, PhysAddr>();
   /** VMAs currently mapping the object. */
   mappers = 0;
+  /** A file's size in bytes (an access to a page wholly past it is a SIGBUS), or null for no end. */
+  readonly size: number | null;
+  readonly placement: FilePlacement;
 
   constructor(
     readonly path: string,
@@ -19,12 +56,25 @@ export class MemoryObject {
     readonly inode: number,
     /** Whether writes through a shared mapping land in the object (shmem) rather than being private copies. */
     readonly kind: 'shmem' | 'file',
-  ) {}
+    facts: FileFacts = {},
+  ) {
+    this.size = facts.size ?? null;
+    this.placement = facts.placement ?? 'none';
+  }
+
+  /** Whether page `index` of the object lies wholly past the end of the file. */
+  beyondEnd(index: number, pageSize: number): boolean {
+    return this.size !== null && index * pageSize >= this.size;
+  }
 }
 
 let nextShmemInode = 1;
 
-/** A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`). */
-export function newShmem(): MemoryObject {
-  return new MemoryObject('/dev/zero (deleted)', 0, 1, nextShmemInode++, 'shmem');
+/**
+ * A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`): a file of the
+ * mapping's size, so pages an mremap adds past it are a SIGBUS. Without a size (a snapshot's
+ * object, whose size /proc does not show) it has no end.
+ */
+export function newShmem(size: number | null = null): MemoryObject {
+  return new MemoryObject('/dev/zero (deleted)', 0, 1, nextShmemInode++, 'shmem', { size });
 }

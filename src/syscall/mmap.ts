@@ -141,7 +141,7 @@ export function sysMmap(
     pgoff: num(pgoff),
     flags,
     vmFlags,
-    isFile: file !== null,
+    file: file === null ? null : file.file,
   });
   if (start < 0) return start;
   const end = start + len;
@@ -260,7 +260,7 @@ function mmapRegion(
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
   if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = newShmem();
+    const shmem = newShmem(len);
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }

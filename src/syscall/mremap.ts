@@ -236,7 +236,7 @@ function setNewAddr(ctx: SyscallContext, r: Remap): number {
     pgoff,
     flags: mapFlags,
     vmFlags: vma.flags,
-    isFile: vma.file !== null && vma.file.kind === 'file',
+    file: vma.file,
   });
   if (res < 0) return res;
   r.newAddr = res;

@@ -36,6 +36,29 @@ export interface GenerateOptions {
   badFraction?: number;
   /** Target architecture (default 'x86_64'). */
   arch?: GenArch;
+  /**
+   * Files the harness has open at fds 3, 4, ... (default none). With files, sequences also map
+   * them: private and shared, read-only and read-write descriptors, offsets inside and past the
+   * end of the file, lengths past the end, 2 MiB multiples, touches past the end (SIGBUS).
+   */
+  files?: readonly GenFile[];
+  /**
+   * Shapes the classic sequences lack (default off): anonymous mappings with a nonzero offset,
+   * lengths that are multiples of 2 MiB (THP alignment), large unpopulated lengths, and mremap
+   * moves to a 2 MiB multiple.
+   */
+  wide?: boolean;
+}
+
+/** One file the harness has open, as the generator needs to know it. */
+export interface GenFile {
+  fd: number;
+  /** Size in bytes (a device: 0). */
+  size: number;
+  /** Opened O_RDWR (else O_RDONLY). */
+  writable: boolean;
+  /** A character device such as /dev/zero (no size, no end of file). */
+  device?: boolean;
 }
 
 export type GenArch = 'x86_64' | 'aarch64';
@@ -77,6 +100,8 @@ const ARCH: Record<GenArch, ArchConsts> = {
 };
 
 export const GENERATOR_VERSION = 2;
+/** The version of the `files`/`wide` extensions; sequences without them are GENERATOR_VERSION's. */
+export const WIDE_GENERATOR_VERSION = 1;
 
 export const ARG_COUNT: Record<OpName, number> = {
   mmap: 6,
@@ -111,6 +136,8 @@ const MAP_POPULATE = 0x8000;
 const MAP_STACK = 0x20000;
 const MAP_HUGETLB = 0x40000;
 const MAP_FIXED_NOREPLACE = 0x100000;
+const MAP_SYNC = 0x80000;
+const GiB = 0x40000000;
 const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MREMAP_DONTUNMAP = 4;
@@ -213,7 +240,11 @@ interface Region {
   /** Created with a hint below mmap_min_addr: it sits just above 64 KiB, below the harness image,
    * so nothing may extend far past its end. */
   low?: boolean;
+  /** Larger than RAM could back (wide sequences): never populated. */
+  huge?: boolean;
 }
+
+const HUGE_REGION = 64 * MiB;
 
 class Gen {
   readonly ops: Op[] = [];
@@ -228,6 +259,8 @@ class Gen {
   constructor(
     readonly rng: Rng,
     arch: GenArch = 'x86_64',
+    readonly files: readonly GenFile[] = [],
+    readonly wide = false,
   ) {
     this.arch = ARCH[arch];
   }
@@ -240,7 +273,8 @@ class Gen {
   }
 
   addRegion(idx: number, len: number, prot: number, flags: number, topdown = false): Region {
-    const r = { idx, len, prot, flags, alive: true, topdown };
+    const r: Region = { idx, len, prot, flags, alive: true, topdown };
+    if (len > HUGE_REGION) r.huge = true;
     this.regions.push(r);
     return r;
   }
@@ -411,7 +445,8 @@ class Gen {
     }
     const s = this.subRange(r);
     const prot = this.rng.chance(0.5) ? r.prot : this.randomProt();
-    const extra = this.rng.chance(0.2) ? MAP_NORESERVE : this.rng.chance(0.1) ? MAP_POPULATE : 0;
+    let extra = this.rng.chance(0.2) ? MAP_NORESERVE : this.rng.chance(0.1) ? MAP_POPULATE : 0;
+    if (extra === MAP_POPULATE && s.len > HUGE_REGION) extra = MAP_NORESERVE;
     const idx = this.emit(
       'mmap',
       [ref(r.idx, s.off), s.len, prot, ANON_PRIVATE | MAP_FIXED | extra, -1, 0],
@@ -563,6 +598,7 @@ class Gen {
       [1, 'same-size'],
       [1, 'partial-move'],
       [(r.flags & MAP_SHARED) !== 0 ? 2 : 0.3, 'dup'],
+      [this.wide ? 2.5 : 0, 'move-thp'],
     ] as const);
     const base = ref(r.idx);
     switch (what) {
@@ -644,6 +680,14 @@ class Gen {
         this.addRegion(idx, r.len, r.prot, r.flags);
         return;
       }
+      case 'move-thp': {
+        // A new length that is a multiple of 2 MiB: a move is placed THP-aligned.
+        const nl = rng.int(1, 3) * 2 * MiB;
+        const idx = this.emit('mremap', [base, r.len, nl, MREMAP_MAYMOVE, 0], 'mremap:move-thp');
+        r.alive = false;
+        this.addRegion(idx, nl, r.prot, r.flags);
+        return;
+      }
       default: {
         this.mremapSame(r);
         return;
@@ -688,6 +732,13 @@ class Gen {
       [0.4, MADV.DONTNEED_LOCKED],
     ]);
     const s = this.subRange(r);
+    if (
+      r.huge &&
+      (advice === MADV.POPULATE_READ || advice === MADV.POPULATE_WRITE || advice === MADV.WILLNEED)
+    ) {
+      this.emit('madvise', [ref(r.idx, s.off), s.len, MADV.DONTNEED], `madvise:DONTNEED-huge-${s.shape}`);
+      return;
+    }
     const name = Object.entries(MADV).find(([, v]) => v === advice)![0];
     this.emit('madvise', [ref(r.idx, s.off), s.len, advice], `madvise:${name}-${r.alive ? s.shape : 'hole'}`);
   }
@@ -727,6 +778,167 @@ class Gen {
     }
     if (touch) this.emit('touch', [addr, rng.int(1, 255)], `touch:${kind}`);
     else this.emit('peek', [addr], `peek:${kind}`);
+  }
+
+  // ---- file mappings and wide shapes (only with opts.files / opts.wide) ----------------------
+
+  /** A length for a mapping of `f` at file offset `off`: the file's rest, a few pages, 2 MiB multiples, or past the end. */
+  fileLen(f: GenFile, off: number): number {
+    const rest = Math.max(P, Math.ceil((f.size - off) / P) * P);
+    return this.rng.weighted<number>([
+      [f.device ? 0 : 4, rest],
+      [4, this.rng.int(1, 8) * P],
+      [3, this.rng.int(1, 2) * 2 * MiB],
+      [f.device ? 0 : 2, rest + this.rng.int(1, 4) * P],
+      [1, 2 * MiB + this.rng.int(1, 16) * P],
+    ]);
+  }
+
+  mmapFile(): void {
+    const rng = this.rng;
+    const f = rng.pick(this.files);
+    const type = rng.weighted([
+      [6, MAP_PRIVATE],
+      [4, MAP_SHARED],
+      [1, MAP_SHARED_VALIDATE],
+    ] as const);
+    const filePages = Math.ceil(f.size / P);
+    const offKind = rng.weighted([
+      [6, 'zero'],
+      [3, 'inside'],
+      [1, 'past-end'],
+      [f.size >= 2 * MiB ? 2 : 0.5, 'thp'],
+    ] as const);
+    const off =
+      offKind === 'zero'
+        ? 0
+        : offKind === 'inside'
+          ? rng.int(0, Math.max(0, filePages - 1)) * P
+          : offKind === 'past-end'
+            ? (filePages + rng.int(0, 4)) * P
+            : rng.int(1, 2) * 2 * MiB;
+    const len = this.fileLen(f, off);
+    // A shared writable mapping needs an O_RDWR descriptor (else EACCES): mostly keep to what works.
+    let prot = this.randomProt();
+    if (type !== MAP_PRIVATE && !f.writable && prot & PROT_WRITE && rng.chance(0.7)) prot &= ~PROT_WRITE;
+    let flags: number = type;
+    let kind = `mmap:file-${type === MAP_PRIVATE ? 'private' : type === MAP_SHARED ? 'shared' : 'validate'}-${offKind}`;
+    const extra = rng.float();
+    if (extra < 0.06 && len <= 4 * MiB) {
+      flags |= MAP_POPULATE;
+      kind += '-populate';
+    } else if (extra < 0.12) {
+      flags |= MAP_NORESERVE;
+      kind += '-noreserve';
+    } else if (extra < 0.14 && type === MAP_SHARED_VALIDATE) {
+      flags |= MAP_SYNC; // only DAX files take it: EOPNOTSUPP
+      kind += '-sync';
+    }
+    let addr = '0';
+    const where = rng.float();
+    if (where < 0.12) {
+      addr = hex(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
+      kind += ':hint-free';
+    } else if (where < 0.22) {
+      flags |= MAP_FIXED;
+      addr = hex(this.arenaAddr());
+      kind += ':fixed-arena';
+    } else if (where < 0.3 && this.regions.length > 0) {
+      const r = this.region()!;
+      if (!r.low) {
+        flags |= MAP_FIXED;
+        const s = this.subRange(r);
+        addr = ref(r.idx, s.off);
+        kind += `:fixed-over-${s.shape}`;
+      }
+    }
+    const idx = this.emit('mmap', [addr, len, prot, flags, f.fd, off], kind);
+    this.addRegion(idx, len, prot, flags, addr === '0');
+  }
+
+  /** Anonymous mappings of the shapes the classic generator never makes. */
+  mmapWide(): void {
+    const rng = this.rng;
+    const what = rng.weighted([
+      [4, 'thp-offset'],
+      [3, 'thp-len'],
+      [2, 'huge-noreserve'],
+      [1, 'huge-none'],
+      [1, 'shared-thp'],
+    ] as const);
+    let len: number;
+    let prot = this.randomProt();
+    let flags = ANON_PRIVATE;
+    let off = 0;
+    switch (what) {
+      case 'thp-offset':
+        // The offset of anonymous memory is ignored, also when aligning to 2 MiB.
+        len = rng.int(1, 3) * 2 * MiB;
+        off = rng.pick([P, 0x10000, MiB, 2 * MiB + P, 0x7ff000]);
+        break;
+      case 'thp-len':
+        len = rng.pick([2 * MiB, 4 * MiB, 6 * MiB, 8 * MiB]);
+        if (rng.chance(0.3)) flags |= MAP_NORESERVE;
+        break;
+      case 'huge-noreserve':
+        len = rng.pick([GiB, 4 * GiB, 2 * GiB + 2 * MiB]);
+        flags |= MAP_NORESERVE;
+        break;
+      case 'huge-none':
+        len = rng.pick([GiB, 16 * GiB, 64 * GiB]);
+        prot = 0;
+        break;
+      default:
+        len = rng.int(1, 2) * 2 * MiB;
+        flags = MAP_SHARED | MAP_ANONYMOUS;
+        off = rng.chance(0.5) ? 0 : 2 * MiB;
+    }
+    const idx = this.emit('mmap', ['0', len, prot, flags, -1, off], `mmap:wide-${what}`);
+    this.addRegion(idx, len, prot, flags, true);
+  }
+
+  /** Bad input that needs a file. */
+  badFile(): void {
+    const rng = this.rng;
+    const f = rng.pick(this.files);
+    const ro = this.files.find((x) => !x.writable && !x.device);
+    const cases: Array<[number, () => void]> = [
+      [1, () => this.emit('mmap', ['0', P, 3, MAP_PRIVATE, f.fd, 0x800], 'bad:mmap-file-off-unaligned')],
+      [1, () => this.emit('mmap', ['0', 0, 1, MAP_PRIVATE, f.fd, 0], 'bad:mmap-file-len0')],
+      [
+        ro ? 1 : 0,
+        () => this.emit('mmap', ['0', P, 3, MAP_SHARED, ro!.fd, 0], 'bad:mmap-file-shared-write-rdonly'),
+      ],
+      [
+        1,
+        () =>
+          this.emit(
+            'mmap',
+            ['0', P, 1, MAP_SHARED_VALIDATE | rng.pick([0x200000, MAP_SYNC]), f.fd, 0],
+            'bad:mmap-file-validate-flag',
+          ),
+      ],
+      [
+        1,
+        () =>
+          this.emit(
+            'mmap',
+            ['0', 2 * P, 1, MAP_PRIVATE, f.fd, hex(rng.pick([0x7ffffffffffff000n, 0xfffffffffffff000n]))],
+            'bad:mmap-file-off-overflow',
+          ),
+      ],
+      [
+        1,
+        () => this.emit('mmap', ['0', P, 3, MAP_PRIVATE | MAP_GROWSDOWN, f.fd, 0], 'bad:mmap-file-growsdown'),
+      ],
+      [0.5, () => this.emit('mmap', ['0', P, 3, 0x0f, f.fd, 0], 'bad:mmap-file-type')],
+      [
+        0.5,
+        () =>
+          this.emit('mmap', ['0', 2 * MiB, 3, MAP_PRIVATE | MAP_HUGETLB, f.fd, 0], 'bad:mmap-file-hugetlb'),
+      ],
+    ];
+    rng.weighted(cases)();
   }
 
   // ---- bad inputs ----------------------------------------------------------------------------
@@ -994,7 +1206,14 @@ class Gen {
   }
 }
 
-const DEFAULTS: Required<GenerateOptions> = { minOps: 40, maxOps: 80, badFraction: 0.2, arch: 'x86_64' };
+const DEFAULTS: Required<GenerateOptions> = {
+  minOps: 40,
+  maxOps: 80,
+  badFraction: 0.2,
+  arch: 'x86_64',
+  files: [],
+  wide: false,
+};
 
 /** The deterministic op sequence for `seed`. Op 0 is always the sentinel reservation. */
 export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[] {
@@ -1003,7 +1222,10 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
   if (o.minOps < 2 || o.maxOps < o.minOps) throw new Error('need 2 <= minOps <= maxOps');
   const rng = new Rng(seed);
   if (!(o.arch in ARCH)) throw new Error(`unknown arch ${String(o.arch)}`);
-  const g = new Gen(rng, o.arch);
+  for (const f of o.files) {
+    if (!Number.isInteger(f.fd) || f.fd < 3) throw new Error(`file descriptors start at 3, got ${f.fd}`);
+  }
+  const g = new Gen(rng, o.arch, o.files, o.wide);
   const n = rng.int(o.minOps, o.maxOps);
   g.emit('mmap', ['0', SENTINEL_LEN, 0, ANON_PRIVATE | MAP_NORESERVE, -1, 0], 'sentinel');
   const warmup = rng.int(2, 4);
@@ -1020,9 +1242,13 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
     [14, () => g.touchOrPeek(true)],
     [8, () => g.touchOrPeek(false)],
   ];
+  if (o.files.length > 0) good.push([12, () => g.mmapFile()]);
+  if (o.wide) good.push([5, () => g.mmapWide()]);
   while (g.ops.length < n) {
-    if (rng.chance(o.badFraction)) g.bad();
-    else rng.weighted(good)();
+    if (rng.chance(o.badFraction)) {
+      if (o.files.length > 0 && rng.chance(0.25)) g.badFile();
+      else g.bad();
+    } else rng.weighted(good)();
   }
   return g.ops.slice(0, n);
 }

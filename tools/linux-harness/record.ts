@@ -16,9 +16,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   GENERATOR_VERSION,
   type GenerateOptions,
+  type GenFile,
   generateSequence,
   type Op,
   serializeSequence,
+  WIDE_GENERATOR_VERSION,
 } from './generate.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -44,9 +46,29 @@ export interface RLimit {
   max: string;
 }
 
+/** One file a sequence had open (fd 3, 4, ...), as the model needs to know it. */
+export interface FixtureFile {
+  fd: number;
+  path: string;
+  /** How it was opened: O_RDONLY or O_RDWR. */
+  mode: 'r' | 'rw';
+  /** Size in bytes when the sequence began (0 for a device). */
+  size: number;
+  /** Its file system by statfs f_type (`ext4`, `tmpfs`, ...), or `chr` for a character device. */
+  fs: string;
+  /** tmpfs: the `huge=` mount option (`never` when not given). */
+  huge?: string;
+  /** The device and inode /proc/PID/maps shows for it (`fe:00`, a character device's own `01:05`). */
+  dev: string;
+  inode: number;
+}
+
 export interface Fixture {
+  /** `uname -r`: version and build tag of the recording kernel. */
   kernel: string;
-  arch: 'x86_64';
+  /** `uname -v`: its build (number, options, date), when the harness reported it. */
+  kernelVersion?: string;
+  arch: 'x86_64' | 'aarch64';
   pageSize: number;
   memTotalKiB: number;
   settings: {
@@ -56,6 +78,8 @@ export interface Fixture {
     mmap_min_addr: number;
     thp_enabled: string;
     thp_shmem_enabled: string;
+    /** Whether a read fault on private anonymous memory maps the zero page (the harness's probe). */
+    zero_page_reads?: boolean;
   };
   rlimits: { stack: RLimit; as: RLimit; data: RLimit };
   stat: {
@@ -70,6 +94,12 @@ export interface Fixture {
   euid: number;
   seed: number;
   generatorVersion: number;
+  /** Sequences from the `files`/`wide` generator: its version and options. */
+  generator?: { wideVersion: number; wide: boolean; files: number };
+  /** A sequence the differential fuzzer found and shrank: where it came from and why it is kept. */
+  found?: { seed: number; ops: number; difference: string; note?: string };
+  /** Files open at fds 3, 4, ... while the sequence ran. */
+  files?: FixtureFile[];
   initialBrk: string;
   mapsBefore: string;
   ops: FixtureOp[];
@@ -144,11 +174,116 @@ export function buildHarness(buildDir = DEFAULT_BUILD_DIR, tools = findTools()):
   return out;
 }
 
+// ---- files -----------------------------------------------------------------------------------
+
+/** A file the harness gets open at fd 3, 4, ... in the order given. */
+export interface HarnessFile {
+  path: string;
+  mode: 'r' | 'rw';
+  /**
+   * The file is recreated with this size (sparse, so all zeros; truncated first, so it keeps its
+   * inode) before every run, undoing what shared mappings wrote. Absent for a device, which is
+   * opened as it is.
+   */
+  size?: number;
+}
+
+/** statfs f_type values of the file systems a file may be on (linux/magic.h). */
+const FS_MAGIC: Record<number, string> = {
+  61267: 'ext4',
+  16914836: 'tmpfs',
+  2240043254: 'ramfs',
+  1481003842: 'xfs',
+  2435016766: 'btrfs',
+  2035054128: 'overlay',
+  1702057286: 'fuse',
+  26985: 'nfs',
+};
+
+/** `MAJOR:MINOR` as /proc/PID/maps prints a dev_t (two hex digits at least). */
+export function formatDev(dev: number): string {
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 2 ** 12) & 0xfff00);
+  const h = (n: number) => n.toString(16).padStart(2, '0');
+  return `${h(major)}:${h(minor)}`;
+}
+
+/** The `huge=` option of the tmpfs mount holding `file` (`never` when the option is absent). */
+function tmpfsHuge(file: string): string {
+  let best = '';
+  let options = '';
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const mountPoint = f[4];
+    const dash = f.indexOf('-');
+    if (mountPoint === undefined || dash < 0) continue;
+    const inside = file === mountPoint || file.startsWith(mountPoint === '/' ? '/' : `${mountPoint}/`);
+    if (inside && mountPoint.length >= best.length) {
+      best = mountPoint;
+      options = f[dash + 3] ?? '';
+    }
+  }
+  return /(?:^|,)huge=(\w+)/.exec(options)?.[1] ?? 'never';
+}
+
+/** What the fixture says about an open file: its size, file system, device and inode. */
+export function describeFile(fd: number, file: HarnessFile): FixtureFile {
+  const st = fs.statSync(file.path);
+  const chr = st.isCharacterDevice();
+  const type = chr
+    ? 'chr'
+    : (FS_MAGIC[fs.statfsSync(file.path).type] ?? `0x${fs.statfsSync(file.path).type.toString(16)}`);
+  const d: FixtureFile = {
+    fd,
+    path: file.path,
+    mode: file.mode,
+    size: chr ? 0 : st.size,
+    fs: type,
+    dev: formatDev(st.dev),
+    inode: st.ino,
+  };
+  if (type === 'tmpfs') d.huge = tmpfsHuge(fs.realpathSync(file.path));
+  return d;
+}
+
+/**
+ * Recreates the sized files and opens every one; the descriptors go to the harness as fds 3, 4, ...
+ * The caller closes them (`closeFds`) once the harness has run.
+ */
+export function openHarnessFiles(files: readonly HarnessFile[]): { fds: number[]; table: FixtureFile[] } {
+  const made = new Set<string>();
+  for (const f of files) {
+    if (f.size === undefined || made.has(f.path)) continue;
+    made.add(f.path);
+    fs.mkdirSync(path.dirname(f.path), { recursive: true });
+    const fd = fs.openSync(f.path, 'w');
+    try {
+      fs.ftruncateSync(fd, f.size);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  const fds = files.map((f) => fs.openSync(f.path, f.mode === 'rw' ? 'r+' : 'r'));
+  return { fds, table: files.map((f, i) => describeFile(3 + i, f)) };
+}
+
+function closeFds(fds: readonly number[]): void {
+  for (const fd of fds) fs.closeSync(fd);
+}
+
 // ---- running -------------------------------------------------------------------------------
 
 export interface RunOptions {
   tools?: Tools;
   stackRlimit?: number;
+  /** Files the harness has open at fds 3, 4, ... (default none). */
+  files?: readonly HarnessFile[];
+}
+
+/** The harness's stdout for one run, with the file table as it was when the run began. */
+export interface HarnessRun {
+  out: string;
+  files: FixtureFile[];
 }
 
 /**
@@ -156,21 +291,45 @@ export interface RunOptions {
  * stdin as the only input, so the initial stack (and thus every address) is the same each run.
  */
 export function runHarness(harness: string, sequence: string, opts: RunOptions = {}): string {
+  return runHarnessWithFiles(harness, sequence, opts).out;
+}
+
+/** `runHarness` that also returns the table of the files it had open. */
+export function runHarnessWithFiles(harness: string, sequence: string, opts: RunOptions = {}): HarnessRun {
   const tools = opts.tools ?? findTools();
   const stack = opts.stackRlimit ?? DEFAULT_STACK_RLIMIT;
   const argv = [tools.setarch, 'x86_64', '-R', harness];
   if (tools.prlimit && stack > 0) argv.unshift(tools.prlimit, `--stack=${stack}:`);
-  const res = spawnSync(argv[0], argv.slice(1), {
-    input: sequence,
-    env: {},
-    maxBuffer: 64 * 1024 * 1024,
-    encoding: 'latin1',
-  });
-  if (res.error) throw res.error;
-  if (res.status !== 0) {
-    throw new Error(`harness exited with ${res.status ?? res.signal}: ${res.stderr.trim()}`);
+  const { fds, table } = openHarnessFiles(opts.files ?? []);
+  try {
+    const res = spawnSync(argv[0], argv.slice(1), {
+      input: sequence,
+      env: {},
+      maxBuffer: 64 * 1024 * 1024,
+      encoding: 'latin1',
+      stdio: ['pipe', 'pipe', 'pipe', ...fds],
+    });
+    if (res.error) throw res.error;
+    if (res.status !== 0) {
+      throw new HarnessError(
+        `harness exited with ${res.status ?? res.signal}: ${res.stderr.trim()}`,
+        res.status,
+      );
+    }
+    return { out: res.stdout, files: table };
+  } finally {
+    closeFds(fds);
   }
-  return res.stdout;
+}
+
+/** The harness refused or failed a sequence; `status` 3 is its guard (`unsafe op`) or a bad line. */
+export class HarnessError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+  }
 }
 
 interface RawOutput {
@@ -283,10 +442,28 @@ function toInt(s: string, what: string): number {
   return v;
 }
 
+/** What a fixture says beyond the harness's output. */
+export interface FixtureContext {
+  /** The machine the harness must have run on (default x86_64). */
+  arch?: Fixture['arch'];
+  /** The files the run had open. */
+  files?: FixtureFile[];
+  /** The extended generator's options, for sequences it made. */
+  generator?: Fixture['generator'];
+}
+
 /** Builds the fixture object from the harness's output and the generated ops. */
-export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixture {
+export function makeFixture(
+  out: string,
+  ops: readonly Op[],
+  seed: number,
+  ctx: FixtureContext = {},
+): Fixture {
   const raw = parseHarnessOutput(out);
+  const arch = ctx.arch ?? 'x86_64';
   if (raw.ops.length !== ops.length) throw new Error(`harness ran ${raw.ops.length} of ${ops.length} ops`);
+  const machine = requireBlock(raw, 'uname_machine');
+  if (machine !== arch) throw new Error(`not an ${arch} kernel: ${machine}`);
   const meminfo = requireBlock(raw, 'meminfo');
   const mt = /^MemTotal:\s+(\d+) kB$/m.exec(meminfo);
   if (!mt) throw new Error('no MemTotal in /proc/meminfo');
@@ -298,25 +475,35 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
     return r;
   };
   const mapsAfter = requireBlock(raw, 'maps_after');
-  const fixture: Fixture = {
-    kernel: requireBlock(raw, 'uname_release'),
-    arch: 'x86_64',
+  const settings: Fixture['settings'] = {
+    overcommit_memory: toInt(requireBlock(raw, 'overcommit_memory'), 'overcommit_memory'),
+    overcommit_ratio: toInt(requireBlock(raw, 'overcommit_ratio'), 'overcommit_ratio'),
+    max_map_count: toInt(requireBlock(raw, 'max_map_count'), 'max_map_count'),
+    mmap_min_addr: toInt(requireBlock(raw, 'mmap_min_addr'), 'mmap_min_addr'),
+    thp_enabled: selected(thp),
+    thp_shmem_enabled: selected(requireBlock(raw, 'thp_shmem_enabled')),
+  };
+  const zero = raw.fields.get('zero_page_reads');
+  if (zero === '0' || zero === '1') settings.zero_page_reads = zero === '1';
+  // Key order is the JSON order.
+  const fixture: Partial<Fixture> = { kernel: requireBlock(raw, 'uname_release') };
+  const version = raw.blocks.get('uname_version');
+  if (version !== undefined) fixture.kernelVersion = version;
+  Object.assign(fixture, {
+    arch,
     pageSize: toInt(raw.fields.get('pagesize') ?? '', 'pagesize'),
     memTotalKiB: Number(mt[1]),
-    settings: {
-      overcommit_memory: toInt(requireBlock(raw, 'overcommit_memory'), 'overcommit_memory'),
-      overcommit_ratio: toInt(requireBlock(raw, 'overcommit_ratio'), 'overcommit_ratio'),
-      max_map_count: toInt(requireBlock(raw, 'max_map_count'), 'max_map_count'),
-      mmap_min_addr: toInt(requireBlock(raw, 'mmap_min_addr'), 'mmap_min_addr'),
-      thp_enabled: selected(thp),
-      thp_shmem_enabled: selected(requireBlock(raw, 'thp_shmem_enabled')),
-    },
+    settings,
     rlimits: { stack: rl('stack'), as: rl('as'), data: rl('data') },
     stat: statFields(requireBlock(raw, 'stat')),
     personality: raw.fields.get('personality') ?? '',
     euid: toInt(raw.fields.get('euid') ?? '', 'euid'),
     seed,
     generatorVersion: GENERATOR_VERSION,
+  });
+  if (ctx.generator) fixture.generator = ctx.generator;
+  if (ctx.files && ctx.files.length > 0) fixture.files = ctx.files;
+  Object.assign(fixture, {
     initialBrk: raw.fields.get('initial_brk') ?? '',
     mapsBefore: requireBlock(raw, 'maps_before'),
     ops: raw.ops.map((r, i) => {
@@ -331,9 +518,8 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
     }),
     mapsAfter,
     vmflagsAfter: vmflagsAligned(mapsAfter, requireBlock(raw, 'smaps_after')),
-  };
-  if (fixture.arch !== requireBlock(raw, 'uname_machine')) throw new Error('not an x86_64 kernel');
-  return fixture;
+  });
+  return fixture as Fixture;
 }
 
 /**
@@ -374,34 +560,70 @@ export function formatFixture(f: Fixture): string {
   return `{\n${lines.join('\n')}\n}\n`;
 }
 
-export interface RecordOptions extends GenerateOptions {
+export interface RecordOptions extends Omit<GenerateOptions, 'files'> {
   harness: string;
   tools?: Tools;
   stackRlimit?: number;
   /** Run every sequence twice and require byte-identical fixtures. */
   verify?: boolean;
+  /** Files open at fds 3, 4, ...; the generator maps them too. */
+  files?: readonly HarnessFile[];
+}
+
+/** The generator's view of the harness's files. */
+export function generatorFiles(files: readonly HarnessFile[]): GenFile[] {
+  return files.map((f, i) => ({
+    fd: 3 + i,
+    size: f.size ?? 0,
+    writable: f.mode === 'rw',
+    ...(f.size === undefined ? { device: true } : {}),
+  }));
+}
+
+/** The generator options of a recording: `files` as the generator sees them. */
+export function generateOptions(opts: RecordOptions): GenerateOptions {
+  const g: GenerateOptions = {};
+  for (const k of ['minOps', 'maxOps', 'badFraction', 'arch', 'wide'] as const) {
+    if (opts[k] !== undefined) Object.assign(g, { [k]: opts[k] });
+  }
+  if (opts.files && opts.files.length > 0) g.files = generatorFiles(opts.files);
+  return g;
+}
+
+/** Runs `ops` once and builds its fixture; a sequence from the extended generator says so. */
+export function recordOps(ops: readonly Op[], seed: number, opts: RecordOptions): Fixture {
+  const run = runHarnessWithFiles(opts.harness, serializeSequence(ops), opts);
+  const files = opts.files ?? [];
+  const generator =
+    opts.wide || files.length > 0
+      ? { wideVersion: WIDE_GENERATOR_VERSION, wide: opts.wide ?? false, files: files.length }
+      : undefined;
+  return makeFixture(run.out, ops, seed, { arch: opts.arch, files: run.files, generator });
+}
+
+/** A fixture as two runs of one sequence are compared: shmem inode numbers renamed. */
+export function normalizedFixture(f: Fixture): string {
+  return formatFixture({
+    ...f,
+    mapsBefore: normalizeShmemInodes(f.mapsBefore),
+    mapsAfter: normalizeShmemInodes(f.mapsAfter),
+  });
 }
 
 /** Generates, runs and (optionally) re-runs one seed; returns the fixture text. */
 export function recordSeed(seed: number, opts: RecordOptions): { fixture: Fixture; text: string } {
-  const ops = generateSequence(seed, opts);
-  const seq = serializeSequence(ops);
+  const ops = generateSequence(seed, generateOptions(opts));
   const run = (): Fixture => {
     try {
-      return makeFixture(runHarness(opts.harness, seq, opts), ops, seed);
+      return recordOps(ops, seed, opts);
     } catch (e) {
       throw new Error(`seed ${seed}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
   const fixture = run();
   const text = formatFixture(fixture);
-  if (opts.verify) {
-    const norm = (f: Fixture): string =>
-      formatFixture({ ...f, mapsAfter: normalizeShmemInodes(f.mapsAfter) });
-    const again = run();
-    if (norm(again) !== norm(fixture)) {
-      throw new Error(`seed ${seed}: two runs of the same sequence differ`);
-    }
+  if (opts.verify && normalizedFixture(run()) !== normalizedFixture(fixture)) {
+    throw new Error(`seed ${seed}: two runs of the same sequence differ`);
   }
   return { fixture, text };
 }
