@@ -130,16 +130,17 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     if (!pt.map(page as VirtAddr, frame, vma.prot)) return 'out-of-memory';
     return 'resolved';
   }
-  if (!write && (vma.file !== null || space.layout.zeroPageReads)) {
+  const anonymous = vma.anonymous;
+  if (!write && (!anonymous || space.layout.zeroPageReads)) {
     // A read maps the zero page (anonymous) or the page-cache page (file), without write access.
-    const frame = vma.file === null ? space.zeroFrame : objectPage(space, vma, page);
+    const frame = anonymous ? space.zeroFrame : objectPage(space, vma, page);
     if (frame === null) return 'out-of-memory';
     if (!pt.map(page as VirtAddr, frame, copyOnWriteProt(vma.prot))) return 'out-of-memory';
     return 'resolved';
   }
-  const frame = vma.file === null ? zeroedFrame(space) : frames.allocPage(FrameUse.UserData);
+  const frame = anonymous ? zeroedFrame(space) : frames.allocPage(FrameUse.UserData);
   if (frame === null) return 'out-of-memory';
-  if (vma.file !== null) {
+  if (!anonymous) {
     const cached = objectPage(space, vma, page);
     if (cached === null) {
       frames.freePage(frame);

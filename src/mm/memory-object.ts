@@ -7,11 +7,10 @@ import type { PhysAddr } from '../hal/addr.js';
  * - `thp`: `thp_get_unmapped_area`, which aligns a mapping of 2 MiB or more so that file offset
  *   and address agree modulo 2 MiB (ext4, xfs, btrfs, fuse);
  * - `shmem-huge`: `shmem_get_unmapped_area` on a tmpfs mounted with huge pages (`huge=always`,
- *   `within_size`, `advise`), which aligns the same way by a different route;
- * - `dev-zero`: `/dev/zero`'s `get_unmapped_area_zero`: `thp` for a private mapping, shared
- *   anonymous memory's rule for a shared one.
+ *   `within_size`, `advise`), which aligns the same way by a different route.
+ * (`/dev/zero` has a rule of its own, `get_unmapped_area_zero`: see MemoryObject.kind.)
  */
-export type FilePlacement = 'none' | 'thp' | 'shmem-huge' | 'dev-zero';
+export type FilePlacement = 'none' | 'thp' | 'shmem-huge';
 
 /** File systems whose files use `thp_get_unmapped_area` (Linux 6.18's `.get_unmapped_area`). */
 const THP_FILE_SYSTEMS = new Set(['ext4', 'xfs', 'btrfs', 'fuse']);
@@ -32,6 +31,8 @@ export interface FileFacts {
   size?: number | null;
   /** How its file system places new mappings (default `none`). */
   placement?: FilePlacement;
+  /** A character device: no end, and offsets up to 2^64 (`file_mmap_size_max`). */
+  device?: boolean;
 }
 
 /**
@@ -48,17 +49,24 @@ export class MemoryObject {
   /** A file's size in bytes (an access to a page wholly past it is a SIGBUS), or null for no end. */
   readonly size: number | null;
   readonly placement: FilePlacement;
+  readonly device: boolean;
 
   constructor(
     readonly path: string,
     readonly major: number,
     readonly minor: number,
     readonly inode: number,
-    /** Whether writes through a shared mapping land in the object (shmem) rather than being private copies. */
-    readonly kind: 'shmem' | 'file',
+    /**
+     * `shmem`: the object of shared anonymous memory; `file`: a file's page cache; `dev-zero`:
+     * /dev/zero, whose private mappings are anonymous memory that still names the file
+     * (`vma_set_anonymous`), whose shared ones are a new shmem object each (`mmap_zero`), and
+     * whose private mappings are placed as `thp_get_unmapped_area` places them.
+     */
+    readonly kind: 'shmem' | 'file' | 'dev-zero',
     facts: FileFacts = {},
   ) {
-    this.size = facts.size ?? null;
+    this.device = facts.device ?? kind === 'dev-zero';
+    this.size = this.device ? null : (facts.size ?? null);
     this.placement = facts.placement ?? 'none';
   }
 

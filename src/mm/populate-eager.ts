@@ -21,7 +21,8 @@ export function populateEager(
   const { frames, ram } = space.ctx;
   const { pageTable, pageSize } = space;
   const prot = vma.prot;
-  const object = vma.file;
+  // A private /dev/zero mapping is anonymous memory: no object keeps its pages.
+  const object = vma.anonymous ? null : vma.file;
   const old = new Uint32Array(2);
   for (let va = start; va < end; va += pageSize) {
     const index = object !== null ? vma.pgoff + (va - vma.start) / pageSize : -1;

@@ -257,8 +257,10 @@ export function getUnmappedArea(space: AddressSpace, arch: Arch, request: AreaRe
   const file = request.file;
   const req = file === null ? { ...request, pgoff: 0 } : request;
   let addr: number;
-  const placement = file === null ? 'none' : file.placement;
-  if (placement === 'thp' || (placement === 'dev-zero' && !(req.flags & MAP_SHARED))) {
+  // get_unmapped_area_zero: a private /dev/zero mapping as thp_get_unmapped_area places it, a
+  // shared one as shared anonymous memory.
+  const placement = file === null ? 'none' : file.kind === 'dev-zero' ? (req.flags & MAP_SHARED ? 'none' : 'thp') : file.placement;
+  if (placement === 'thp') {
     addr = thpGetUnmappedArea(space, arch, req);
   } else if (placement === 'shmem-huge') {
     addr = shmemHugeUnmappedArea(space, arch, req);

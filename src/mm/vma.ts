@@ -67,6 +67,14 @@ export class Vma {
     return (this.flags & VM_MAYSHARE) !== 0;
   }
 
+  /**
+   * `vma_is_anonymous`: memory without a file's pages behind it: no file, or a private mapping of
+   * /dev/zero (which names the file but faults like anonymous memory).
+   */
+  get anonymous(): boolean {
+    return this.file === null || this.file.kind === 'dev-zero';
+  }
+
   /** A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match (splits, moves). */
   cloneAt(start: number, end: number, pageSize: number): Vma {
     return new Vma({

@@ -155,7 +155,7 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
       if (advice === M.MADV_FREE) {
         // Only private anonymous memory can be freed lazily: its pages stay until RAM runs out
         // (then they read zero), and a write before that takes a page back.
-        if (vma.file !== null) return -EINVAL;
+        if (!vma.anonymous) return -EINVAL;
         lazyFree(space, vma, start, end);
         return vma;
       }

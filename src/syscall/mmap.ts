@@ -158,7 +158,7 @@ export function sysMmap(
     if (checked < 0) return checked;
     vmFlags = checked;
     // A shared mapping of /dev/zero is shared anonymous memory (`mmap_zero`).
-    object = file.file.path === '/dev/zero' && vmFlags & VM_MAYSHARE ? 'shmem' : file.file;
+    object = file.file.kind === 'dev-zero' && vmFlags & VM_MAYSHARE ? 'shmem' : file.file;
     vmaPgoff = num(pgoff);
   } else {
     switch (flags & MAP_TYPE) {
@@ -308,8 +308,10 @@ function fileMappingFlags(
 ): number {
   let flags = flagsIn;
   let vmFlags = vmFlagsIn;
-  // file_mmap_ok: the end of the mapping must fit MAX_LFS_FILESIZE.
-  if (BigInt(pgoff) * BigInt(pageSize) + BigInt(len) > 2n ** 63n - 1n) return -EOVERFLOW;
+  // file_mmap_ok: the mapping must end within file_mmap_size_max (MAX_LFS_FILESIZE for a regular
+  // file, ULONG_MAX for a character device).
+  const maxSize = open.file.device ? 2n ** 64n - 1n : 2n ** 63n - 1n;
+  if (BigInt(len) > maxSize || BigInt(pgoff) > (maxSize - BigInt(len)) / BigInt(pageSize)) return -EOVERFLOW;
   const type = flags & MAP_TYPE;
   if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
     // MAP_SHARED silently drops flags it does not know; MAP_SHARED_VALIDATE refuses them.

@@ -264,7 +264,7 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
   }
   // copy_vma: an anonymous VMA never faulted takes a pgoff matching its new address, so it can merge.
   let pgoff = vma.pgoff + (r.addr - vma.start) / pageSize;
-  if (vma.file === null && vma.anon === null) pgoff = r.newAddr / pageSize;
+  if (vma.anonymous && vma.anon === null) pgoff = r.newAddr / pageSize;
   const newEnd = r.newAddr + r.newLen;
   let target = mergeNewRange(
     space,

@@ -254,6 +254,8 @@ class Gen {
   /** Offset from $brkpage of a MAP_FIXED blocker above the heap, if any. */
   blockerOff = -1;
   arenaUsed: number[] = [];
+  /** Addresses written so far (wide sequences go back to them). */
+  readonly touched: string[] = [];
 
   readonly arch: ArchConsts;
   constructor(
@@ -745,6 +747,14 @@ class Gen {
 
   touchOrPeek(touch: boolean): void {
     const rng = this.rng;
+    if (this.wide && this.touched.length > 0 && rng.chance(0.4)) {
+      // Back to a byte written before: whatever happened since (a move, a free, a shared write
+      // seen through another mapping) decides what it holds now.
+      const addr = rng.pick(this.touched);
+      if (touch) this.emit('touch', [addr, rng.int(1, 255)], 'touch:again');
+      else this.emit('peek', [addr], 'peek:again');
+      return;
+    }
     const heap = this.brkOff > 0 && rng.chance(0.08);
     let addr: string;
     let kind: string;
@@ -776,6 +786,7 @@ class Gen {
         kind = r.alive ? 'in' : 'hole';
       }
     }
+    if (touch && this.wide) this.touched.push(addr);
     if (touch) this.emit('touch', [addr, rng.int(1, 255)], `touch:${kind}`);
     else this.emit('peek', [addr], `peek:${kind}`);
   }

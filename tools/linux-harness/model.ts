@@ -49,9 +49,10 @@ export function fixtureFiles(files: readonly FixtureFile[]): Map<number, OpenFil
     if (object === undefined) {
       const [major, minor] = f.dev.split(':').map((x) => Number.parseInt(x, 16));
       const device = f.fs === 'chr';
-      object = new MemoryObject(f.path, major, minor, f.inode, 'file', {
+      object = new MemoryObject(f.path, major, minor, f.inode, f.path === '/dev/zero' ? 'dev-zero' : 'file', {
         size: device ? null : f.size,
-        placement: device ? (f.path === '/dev/zero' ? 'dev-zero' : 'none') : placementOf(f.fs, f.huge),
+        placement: device ? 'none' : placementOf(f.fs, f.huge),
+        device,
       });
       objects.set(key, object);
     }
@@ -133,8 +134,10 @@ export function replayFixture(
   f: Fixture,
   afterEach?: (kernel: Kernel, i: number) => void,
   layout: LayoutOptions = {},
+  patch?: (kernel: Kernel) => void,
 ): ReplayOutcome {
   const { kernel, task } = bootFixture(f, layout);
+  patch?.(kernel);
   let mismatch: string | null = null;
   let mismatchAt = -1;
   f.ops.forEach((op, i) => {
@@ -159,8 +162,9 @@ export function replayFixture(
 export interface Difference {
   /** What differs first: an op's result, the final maps, the final VmFlags, or the checker. */
   kind: 'op' | 'maps' | 'vmflags' | 'check';
-  /** The differing op's name for `op` (so a shrinker can keep to the same class). */
+  /** For `op`: the differing op's name and the generator's label of it (so a shrinker can keep to the same class). */
   op?: string;
+  label?: string;
   detail: string;
 }
 
@@ -178,6 +182,8 @@ function firstLineDiff(linux: string, model: string): string {
 export interface CompareOptions {
   /** Layout options over the fixture's own. */
   layout?: LayoutOptions;
+  /** Called with the booted kernel before the first op (tests plant model bugs with it). */
+  patch?: (kernel: Kernel) => void;
   /** Run the invariant checker after every op (default), or only once at the end (faster). */
   checkEachOp?: boolean;
 }
@@ -199,8 +205,12 @@ export function compareWithModel(f: Fixture, options: CompareOptions = {}): Diff
       }
     },
     options.layout,
+    options.patch,
   );
-  if (out.mismatch !== null) return { kind: 'op', op: f.ops[out.mismatchAt].op, detail: out.mismatch };
+  if (out.mismatch !== null) {
+    const op = f.ops[out.mismatchAt];
+    return { kind: 'op', op: op.op, label: op.kind, detail: out.mismatch };
+  }
   const linuxMaps = normalizeShmemInodes(f.mapsAfter);
   const modelMaps = normalizeShmemInodes(out.maps);
   if (linuxMaps !== modelMaps) return { kind: 'maps', detail: firstLineDiff(linuxMaps, modelMaps) };

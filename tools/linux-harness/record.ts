@@ -182,8 +182,9 @@ export interface HarnessFile {
   mode: 'r' | 'rw';
   /**
    * The file is recreated with this size (sparse, so all zeros; truncated first, so it keeps its
-   * inode) before every run, undoing what shared mappings wrote. Absent for a device, which is
-   * opened as it is.
+   * inode) before every run, undoing what shared mappings wrote; once per run when several
+   * descriptors open it (give all of them the same size). Absent for a device, which is opened as
+   * it is.
    */
   size?: number;
 }
