@@ -2,7 +2,7 @@ import { EINVAL, ENOMEM, EPERM } from '../abi/errno.js';
 import { MAP_32BIT, MAP_FIXED, MAP_SHARED } from '../abi/mman.js';
 import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from './address-space.js';
-import type { MemoryObject } from './memory-object.js';
+import type { FilePlacement, MemoryObject } from './memory-object.js';
 import { VM_STARTGAP_FLAGS } from './vm-flags.js';
 
 /** One request to the gap finder (`struct vm_unmapped_area_info`). */
@@ -245,6 +245,16 @@ function shmemHugeUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest
 }
 
 /**
+ * The file's `get_unmapped_area`: its file system's rule, except /dev/zero's
+ * `get_unmapped_area_zero`, which places a private mapping as `thp_get_unmapped_area` does and a
+ * shared one as shared anonymous memory.
+ */
+function filePlacement(file: MemoryObject, flags: number): FilePlacement {
+  if (file.kind !== 'dev-zero') return file.placement;
+  return flags & MAP_SHARED ? 'none' : 'thp';
+}
+
+/**
  * `__get_unmapped_area` (mm/mmap.c) for the model's mappings: the address a new mapping of `len`
  * bytes gets, or -errno. MAP_FIXED returns the address unchanged after the range checks. The
  * file's placement rule stands for its `f_op->get_unmapped_area`; anonymous memory is placed as if
@@ -257,9 +267,7 @@ export function getUnmappedArea(space: AddressSpace, arch: Arch, request: AreaRe
   const file = request.file;
   const req = file === null ? { ...request, pgoff: 0 } : request;
   let addr: number;
-  // get_unmapped_area_zero: a private /dev/zero mapping as thp_get_unmapped_area places it, a
-  // shared one as shared anonymous memory.
-  const placement = file === null ? 'none' : file.kind === 'dev-zero' ? (req.flags & MAP_SHARED ? 'none' : 'thp') : file.placement;
+  const placement = file === null ? 'none' : filePlacement(file, req.flags);
   if (placement === 'thp') {
     addr = thpGetUnmappedArea(space, arch, req);
   } else if (placement === 'shmem-huge') {

@@ -166,7 +166,9 @@ function fdFile(path: string): MemoryObject {
   const m = /^(.*)<(?:char|block) (\d+):(\d+)>$/.exec(path);
   if (m) {
     const kind = m[1] === '/dev/zero' ? 'dev-zero' : 'file';
-    return new MemoryObject(m[1], Number(m[2]), Number(m[3]), syntheticInode(m[1]), kind, { device: m[0].includes('<char') });
+    return new MemoryObject(m[1], Number(m[2]), Number(m[3]), syntheticInode(m[1]), kind, {
+      device: m[0].includes('<char'),
+    });
   }
   return new MemoryObject(path, 0, 0, syntheticInode(path), path === '/dev/zero' ? 'dev-zero' : 'file');
 }
