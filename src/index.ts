@@ -29,8 +29,8 @@ export type { Layout, LayoutOptions } from './mm/layout.js';
 export {
   type FileFacts,
   type FilePlacement,
+  fileSystemRules,
   MemoryObject,
-  placementOf,
 } from './mm/memory-object.js';
 export { MmapGuard } from './mm/mmap-guard.js';
 export { PageTable } from './mm/page-table.js';

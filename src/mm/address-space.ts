@@ -163,20 +163,37 @@ export class AddressSpace {
    * stay mapped: freeing them is the caller's step after its point of no return.
    */
   detachRange(start: number, end: number, undo: UndoLog): Vma[] | number {
+    const split = this.splitAround(start, end, undo);
+    if (split < 0) return split;
+    const out: Vma[] = [];
+    for (
+      let v = this.vmas.firstIntersecting(start, end);
+      v !== undefined && v.start < end;
+      v = this.vmas.next(v)
+    ) {
+      out.push(v);
+    }
+    for (const v of out) this.removeVma(v, undo);
+    return out;
+  }
+
+  /**
+   * The splits of `vms_gather_munmap_vmas`: the VMAs that straddle `start` or `end` are split there,
+   * so that [start, end) is made of whole VMAs. Returns 0, or -ENOMEM when punching a hole in one
+   * VMA would exceed max_map_count (checked before anything changes).
+   */
+  splitAround(start: number, end: number, undo: UndoLog): number {
     let first = this.vmas.firstIntersecting(start, end);
-    if (first === undefined) return [];
+    if (first === undefined) return 0;
     if (first.start < start) {
       // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
       if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
       first = this.splitVma(first, start, undo);
     }
-    const out: Vma[] = [];
     for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
       if (v.end > end) this.splitVma(v, end, undo);
-      out.push(v);
     }
-    for (const v of out) this.removeVma(v, undo);
-    return out;
+    return 0;
   }
 
   /**

@@ -14,15 +14,20 @@ export type FilePlacement = 'none' | 'thp' | 'shmem-huge';
 
 /** File systems whose files use `thp_get_unmapped_area` (Linux 6.18's `.get_unmapped_area`). */
 const THP_FILE_SYSTEMS = new Set(['ext4', 'xfs', 'btrfs', 'fuse']);
+/** File systems that take MAP_SYNC (`FOP_MMAP_SYNC`) and decide in their mmap method. */
+const MAP_SYNC_FILE_SYSTEMS = new Set(['ext4', 'xfs']);
 
 /**
- * The placement rule of a file on file system `fs` (a name as statfs reports it: `ext4`, `tmpfs`,
- * ...); for tmpfs, `huge` is its `huge=` mount option (absent or `never`: no huge pages).
+ * The rules of a file on file system `fs` (a name as statfs reports it: `ext4`, `tmpfs`, ...):
+ * how new mappings are placed and whether MAP_SYNC reaches the file system. For tmpfs, `huge` is
+ * its `huge=` mount option (absent or `never`: no huge pages).
  */
-export function placementOf(fs: string, huge?: string): FilePlacement {
-  if (THP_FILE_SYSTEMS.has(fs)) return 'thp';
-  if (fs === 'tmpfs' && huge !== undefined && huge !== 'never' && huge !== 'deny') return 'shmem-huge';
-  return 'none';
+export function fileSystemRules(fs: string, huge?: string): { placement: FilePlacement; mapSync: boolean } {
+  let placement: FilePlacement = 'none';
+  if (THP_FILE_SYSTEMS.has(fs)) placement = 'thp';
+  else if (fs === 'tmpfs' && huge !== undefined && huge !== 'never' && huge !== 'deny')
+    placement = 'shmem-huge';
+  return { placement, mapSync: MAP_SYNC_FILE_SYSTEMS.has(fs) };
 }
 
 /** What a file mapping needs to know of its file beyond its name. */
@@ -33,6 +38,12 @@ export interface FileFacts {
   placement?: FilePlacement;
   /** A character device: no end, and offsets up to 2^64 (`file_mmap_size_max`). */
   device?: boolean;
+  /**
+   * The file system takes MAP_SYNC (`FOP_MMAP_SYNC`: ext4, xfs) and its mmap method refuses it
+   * for a file not on DAX, after the range was prepared; elsewhere MAP_SHARED_VALIDATE refuses it
+   * at once.
+   */
+  mapSync?: boolean;
 }
 
 /**
@@ -50,6 +61,7 @@ export class MemoryObject {
   readonly size: number | null;
   readonly placement: FilePlacement;
   readonly device: boolean;
+  readonly mapSync: boolean;
 
   constructor(
     readonly path: string,
@@ -68,6 +80,7 @@ export class MemoryObject {
     this.device = facts.device ?? kind === 'dev-zero';
     this.size = this.device ? null : (facts.size ?? null);
     this.placement = facts.placement ?? 'none';
+    this.mapSync = facts.mapSync ?? false;
   }
 
   /** Whether page `index` of the object lies wholly past the end of the file. */

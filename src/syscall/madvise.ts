@@ -218,14 +218,13 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
 
 /**
  * `madvise_free_single_vma`: mark every page of its own in [start, end) as given up, and take
- * write access away so that the first write cancels the mark (the dirty-bit test of reclaim).
+ * write access away so that the first write cancels the mark (the dirty-bit test of reclaim). The
+ * zero page is skipped (`madvise_free_pte_range`): it stays mapped read-only, as it always is.
  */
 function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
-  const prot = vma.prot;
-  const readOnly = copyOnWriteProt(prot);
+  const readOnly = copyOnWriteProt(vma.prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
-    if (frame === space.zeroFrame) return prot;
-    space.lazyFree.set(va, frame);
+    if (frame !== space.zeroFrame) space.lazyFree.set(va, frame);
     return readOnly;
   });
 }

@@ -25,6 +25,7 @@ import { populateRange, prepareAnon } from '../mm/fault.js';
 import { type MemoryObject, newShmem } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
+import { UndoLog } from '../mm/undo-log.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
 import {
   VM_ACCOUNT,
@@ -50,6 +51,7 @@ import { Vma } from '../mm/vma.js';
 import { mergeNewRange } from '../mm/vma-merge.js';
 import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
+import { unmapRange } from './munmap.js';
 
 /** Huge page sizes (log2) the model's hugetlb knows; none has pages reserved, as on a default system. */
 const HUGE_SHIFTS = { x86_64: [21, 30], aarch64: [16, 21, 25, 30] } as const;
@@ -227,10 +229,27 @@ function mmapRegion(
   const { pageSize } = space;
   const end = start + len;
   let vmFlags = vmFlagsIn;
+  // vms_gather_munmap_vmas splits the VMAs that straddle the range first. When the mapping then
+  // fails on one of Linux's own checks (the address-space limit, the commit charge),
+  // vms_abort_munmap_vmas puts the pieces back as they are: the splits stay, unmerged. So they
+  // are made under a log of their own, which those failures commit; any other failure (an
+  // allocation) undoes them too.
+  using splits = new UndoLog();
+  const splitError = space.splitAround(start, end, splits);
+  if (splitError < 0) return splitError;
   using guard = new MmapGuard(space);
   const undo = guard.undo;
+  const failAfterSplit = (errno: number): number => {
+    guard[Symbol.dispose]();
+    splits.commit();
+    for (const at of [start, end]) {
+      const here = space.vmas.find(at);
+      if (here?.start === at && space.vmas.prev(here)?.end === at) space.unmergedBoundaries.add(at);
+    }
+    return errno;
+  };
 
-  // Gather the VMAs being replaced (MAP_FIXED), splitting the ones that straddle the range.
+  // Gather the VMAs being replaced (MAP_FIXED): whole VMAs now.
   const replaced = space.detachRange(start, end, undo);
   if (typeof replaced === 'number') return replaced;
   let replacedPages = 0;
@@ -241,14 +260,14 @@ function mmapRegion(
     if (v.flags & VM_ACCOUNT) replacedAccounted += n;
   }
   const pages = len / pageSize;
-  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return -ENOMEM;
+  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return failAfterSplit(-ENOMEM);
 
   // A private writable mapping is charged against the overcommit policy, net of the accounted pages
   // it replaces (their charge carries over); otherwise the replaced charge is returned on commit.
   if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
     const charged = pages - replacedAccounted;
     if (charged > 0) {
-      if (!ctx.accounting.charge(charged, space.totalVm)) return -ENOMEM;
+      if (!ctx.accounting.charge(charged, space.totalVm)) return failAfterSplit(-ENOMEM);
       undo.record(() => ctx.accounting.uncharge(charged));
     }
     vmFlags |= VM_ACCOUNT;
@@ -256,6 +275,14 @@ function mmapRegion(
     undo.onCommit(() => ctx.accounting.uncharge(replacedAccounted));
   }
   if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
+  // The file's mmap method: a file system that takes MAP_SYNC (ext4, xfs) refuses VM_SYNC here
+  // for a file not on DAX (the model has none), whatever the mapping type. The replaced pages
+  // were cleared just before it, so the abort leaves a gap where the mapping failed.
+  if (object !== null && object !== 'shmem' && object.mapSync && vmFlags & VM_SYNC) {
+    failAfterSplit(-EOPNOTSUPP);
+    if (replaced.length > 0) unmapRange(ctx, start, end);
+    return -EOPNOTSUPP;
+  }
 
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
@@ -289,6 +316,7 @@ function mmapRegion(
     if (object !== null) undo.onCommit(() => space.releaseObject(object));
   }
   guard.commit();
+  splits.commit();
   return start;
 }
 
@@ -316,7 +344,7 @@ function fileMappingFlags(
   if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
     // MAP_SHARED silently drops flags it does not know; MAP_SHARED_VALIDATE refuses them.
     if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK;
-    if (flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
+    if (flags & ~(LEGACY_MAP_MASK | (open.file.mapSync ? MAP_SYNC : 0))) return -EOPNOTSUPP;
     if (prot & PROT_WRITE && !open.writable) return -EACCES;
     vmFlags |= VM_SHARED | VM_MAYSHARE;
     if (!open.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);

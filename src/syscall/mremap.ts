@@ -321,7 +321,8 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
 
 /**
  * `remap_move`: MREMAP_FIXED with equal lengths moves every VMA of [addr, addr+len), one by one,
- * keeping the gaps between them. The range must start inside a VMA.
+ * keeping the gaps between them. The range must start inside a VMA, and only VMAs that
+ * `vma_multi_allowed` may be one of several.
  */
 function remapMove(ctx: SyscallContext, r: Remap): number {
   const { space } = ctx;
@@ -342,6 +343,9 @@ function remapMove(ctx: SyscallContext, r: Remap): number {
     const len = Math.min(end, vma.end) - addr;
     const offset = seen ? vma.start - lastEnd : 0;
     lastEnd = vma.end;
+    // vma_multi_allowed: a file whose get_unmapped_area might not obey MREMAP_FIXED (of the
+    // model's, private /dev/zero) moves only when it is the whole range.
+    if (vma.file?.kind === 'dev-zero' && (seen || vma.end < end)) return -EFAULT;
     const piece: Remap = { ...r, vma, addr, newAddr: target + offset, oldLen: len, newLen: len };
     let res = checkPrepVma(space, piece);
     if (res === 0) res = mremapTo(ctx, piece);

@@ -8,12 +8,12 @@
  * (tools/fuzz-linux) all compare through `compareWithModel`.
  */
 import {
+  fileSystemRules,
   Kernel,
   type LayoutOptions,
   MemoryObject,
   type OpenFile,
   PageFaultError,
-  placementOf,
   procMaps,
   smapsFlags,
   type Task,
@@ -51,7 +51,7 @@ export function fixtureFiles(files: readonly FixtureFile[]): Map<number, OpenFil
       const device = f.fs === 'chr';
       object = new MemoryObject(f.path, major, minor, f.inode, f.path === '/dev/zero' ? 'dev-zero' : 'file', {
         size: device ? null : f.size,
-        placement: device ? 'none' : placementOf(f.fs, f.huge),
+        ...(device ? {} : fileSystemRules(f.fs, f.huge)),
         device,
       });
       objects.set(key, object);

@@ -1,0 +1,163 @@
+/**
+ * The regression fixtures (test/fixtures/linux-regressions): small sequences, each showing one
+ * difference the fuzzer found or the issue named, recorded on the real kernel. Each fixture keeps
+ * its own ops, so it can be recorded again on another kernel build.
+ *
+ *   npx tsx tools/fuzz-linux/regressions.ts add --name NAME --note TEXT (--from FOUND.json | --ops FILE)
+ *   npx tsx tools/fuzz-linux/regressions.ts record [NAME...]     # x86_64 fixtures, again, in place
+ *
+ * `--ops FILE` is harness input (one op per line, `# label` after an op names its kind). Files
+ * are recreated under /var/tmp/levitate-mm-fixtures (ext4 here) and /dev/shm/levitate-mm-fixtures
+ * (tmpfs), so a fixture's paths do not depend on the campaign that found it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Op, OpName } from '../linux-harness/generate.js';
+import { compareWithModel } from '../linux-harness/model.js';
+import {
+  buildHarness,
+  DEFAULT_BUILD_DIR,
+  EnvironmentError,
+  type Fixture,
+  type FixtureFile,
+  findTools,
+  formatFixture,
+  type HarnessFile,
+  recordOps,
+} from '../linux-harness/record.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REGRESSIONS = path.resolve(HERE, '../../test/fixtures/linux-regressions');
+const STABLE = { disk: '/var/tmp/levitate-mm-fixtures', tmpfs: '/dev/shm/levitate-mm-fixtures' };
+
+/** The ops of a fixture, as the harness reads them. */
+export function fixtureOps(f: Fixture): Op[] {
+  return f.ops.map((o) => ({ op: o.op as OpName, args: o.symbolicArgs ?? o.args, kind: o.kind }));
+}
+
+/** The files of a fixture, under the stable directories. */
+export function stableFiles(files: readonly FixtureFile[]): HarnessFile[] {
+  return files.map((f) => {
+    if (f.fs === 'chr') return { path: f.path, mode: f.mode };
+    const root = f.fs === 'tmpfs' ? STABLE.tmpfs : STABLE.disk;
+    return { path: path.join(root, path.basename(f.path)), mode: f.mode, size: f.size };
+  });
+}
+
+/** Harness input text to ops: `name arg ... [# label]`. */
+export function parseOpsText(text: string): Op[] {
+  const ops: Op[] = [];
+  for (const raw of text.split('\n')) {
+    const [body, label] = raw.split('#').map((s) => s.trim());
+    if (!body) continue;
+    const [name, ...args] = body.split(/\s+/);
+    ops.push({ op: name as OpName, args, kind: label || `regression:${name}` });
+  }
+  return ops;
+}
+
+function record(ops: Op[], files: HarnessFile[], seed: number, harness: string): Fixture {
+  const tools = findTools();
+  return recordOps(ops, seed, { harness, tools, files, arch: 'x86_64' });
+}
+
+interface Cli {
+  command: 'add' | 'record';
+  names: string[];
+  name?: string;
+  note?: string;
+  from?: string;
+  ops?: string;
+  files: string[];
+  buildDir: string;
+}
+
+function parseCli(argv: string[]): Cli {
+  const command = argv[0];
+  if (command !== 'add' && command !== 'record')
+    throw new EnvironmentError('usage: regressions.ts add|record ... (see the comment at the top)');
+  const o: Cli = { command, names: [], files: [], buildDir: DEFAULT_BUILD_DIR };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new EnvironmentError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--name') o.name = next();
+    else if (a === '--note') o.note = next();
+    else if (a === '--from') o.from = next();
+    else if (a === '--ops') o.ops = next();
+    else if (a === '--file') o.files.push(next());
+    else if (a === '--build-dir') o.buildDir = next();
+    else if (a.startsWith('--')) throw new EnvironmentError(`unknown option ${a}`);
+    else o.names.push(a);
+  }
+  return o;
+}
+
+/** `--file PATH:MODE:SIZE` (a device: `/dev/zero:rw`). */
+function parseFileSpec(spec: string): HarnessFile {
+  const [p, mode, size] = spec.split(':');
+  if (mode !== 'r' && mode !== 'rw') throw new EnvironmentError(`--file ${spec}: mode is r or rw`);
+  return size === undefined ? { path: p, mode } : { path: p, mode, size: Number(size) };
+}
+
+function main(argv: string[]): void {
+  const o = parseCli(argv);
+  const harness = buildHarness(o.buildDir);
+  fs.mkdirSync(REGRESSIONS, { recursive: true });
+  if (o.command === 'add') {
+    if (!o.name || !o.note || (!o.from && !o.ops))
+      throw new EnvironmentError('add needs --name, --note and --from FOUND.json or --ops FILE');
+    let ops: Op[];
+    let files: HarnessFile[];
+    let found: Fixture['found'];
+    if (o.from) {
+      const f = JSON.parse(fs.readFileSync(o.from, 'utf8')) as Fixture;
+      ops = fixtureOps(f);
+      files = stableFiles(f.files ?? []);
+      found = { ...f.found!, note: o.note };
+    } else {
+      ops = parseOpsText(fs.readFileSync(o.ops!, 'utf8'));
+      files = o.files.map(parseFileSpec);
+      found = { seed: 0, ops: ops.length, difference: 'named in issue 10', note: o.note };
+    }
+    const fixture = record(ops, files, found!.seed, harness);
+    fixture.found = found;
+    write(o.name, fixture);
+    return;
+  }
+  const names = o.names.length
+    ? o.names
+    : fs
+        .readdirSync(REGRESSIONS)
+        .filter((f) => f.startsWith('x86_64-') && f.endsWith('.json'))
+        .map((f) => f.slice('x86_64-'.length, -'.json'.length));
+  for (const name of names) {
+    const file = path.join(REGRESSIONS, `x86_64-${name}.json`);
+    const old = JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture;
+    const fixture = record(fixtureOps(old), stableFiles(old.files ?? []), old.seed, harness);
+    fixture.found = old.found;
+    write(name, fixture);
+  }
+}
+
+function write(name: string, fixture: Fixture): void {
+  const file = path.join(REGRESSIONS, `${fixture.arch}-${name}.json`);
+  fs.writeFileSync(file, formatFixture(fixture));
+  const d = compareWithModel(fixture);
+  process.stdout.write(
+    `${file}: ${fixture.ops.length} ops; model ${d === null ? 'agrees' : `differs: ${d.kind}: ${d.detail}`}\n`,
+  );
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`regressions: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(e instanceof EnvironmentError ? 2 : 1);
+  }
+}
