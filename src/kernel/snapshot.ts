@@ -1,4 +1,4 @@
-import { MemoryObject, newShmem } from '../mm/memory-object.js';
+import { MemoryObject, newShmem, type OpenFile } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
@@ -90,7 +90,7 @@ export function vmasFromSnapshot(
       `smaps has ${snapshot.vmFlags.length} VmFlags lines for ${entries.length} maps lines`,
     );
   }
-  const files = new Map<string, MemoryObject>();
+  const files = new Map<string, OpenFile>();
   const shmems = new Map<bigint, MemoryObject>();
   const vmas: Vma[] = [];
   let gateArea = false;
@@ -130,6 +130,7 @@ export function vmasFromSnapshot(
       : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
     const droppable = snapshot.vmFlags ? /\bdp\b/.test(snapshot.vmFlags[i]) : false;
     let file: MemoryObject | null = null;
+    let description: OpenFile | null = null;
     let pgoff = start / pageSize;
     let name = '';
     if (
@@ -141,14 +142,21 @@ export function vmasFromSnapshot(
       pgoff = Number(e.offset) / pageSize;
       flags |= VM_SHARED | VM_MAYSHARE;
     } else if (!isAnonymous(e) && SPECIAL_FLAGS[e.name] === undefined) {
+      // One open file per file: a loader maps its pieces through one descriptor.
       const key = `${e.major}:${e.minor}:${e.inode}:${e.name}`;
-      file = files.get(key) ?? new MemoryObject(e.name, e.major, e.minor, Number(e.inode), 'file');
-      files.set(key, file);
+      const open = files.get(key) ?? {
+        file: new MemoryObject(e.name, e.major, e.minor, Number(e.inode), 'file'),
+        readable: true,
+        writable: e.perms.shared && e.perms.write,
+      };
+      files.set(key, open);
+      file = open.file;
+      description = open;
       pgoff = Number(e.offset) / pageSize;
     } else if (SPECIAL_FLAGS[e.name] !== undefined || e.name.startsWith('[anon:')) {
       name = e.name;
     }
-    const vma = new Vma({ start, end, flags, pgoff, file, name, droppable });
+    const vma = new Vma({ start, end, flags, pgoff, file, description, name, droppable });
     if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED))
       vma.anon = new AnonIdentity();
     if (file !== null && file.kind === 'file' && flags & VM_WRITE && !(flags & VM_SHARED))

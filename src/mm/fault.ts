@@ -3,7 +3,16 @@ import type { FaultReason } from '../hal/page-fault.js';
 import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
 import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
-import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import {
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_GROWSDOWN,
+  VM_HUGEPAGE,
+  VM_NOHUGEPAGE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from './vm-flags.js';
 import { AnonIdentity, type Vma } from './vma.js';
 import { findMergeableAnon } from './vma-merge.js';
 
@@ -79,6 +88,22 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
 }
 
 /**
+ * Whether a fault at `page` takes `do_huge_pmd_anonymous_page`: private anonymous memory that THP
+ * is enabled for, the aligned PMD-sized range around the address wholly inside the VMA
+ * (`thp_vma_suitable_order`) and no page table there yet (`pmd_none`). That path prepares the
+ * anonymous identity first, for a read too (which then maps the huge zero page). The model maps
+ * base pages only; the identity is what shows (merging, VM_ACCOUNT on mprotect, mremap's pgoff).
+ */
+function hugeFault(space: AddressSpace, vma: Vma, page: number): boolean {
+  const { thpEnabled, pmdSize } = space.layout;
+  if (thpEnabled === 'never' || !vma.anonymous || vma.flags & (VM_SHARED | VM_NOHUGEPAGE)) return false;
+  if (thpEnabled === 'madvise' && !(vma.flags & VM_HUGEPAGE)) return false;
+  const start = page - (page % pmdSize);
+  if (start < vma.start || start + pmdSize > vma.end) return false;
+  return !space.pageTable.hasLeafTable(page as VirtAddr);
+}
+
+/**
  * The page-fault handler (`handle_mm_fault`): finds the VMA (growing a stack if the address is just
  * below one), checks the access against the VMA's rights, then backs the page:
  * - private anonymous memory: a write gets a zeroed frame of its own, a read the shared zero page
@@ -131,6 +156,7 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     return 'resolved';
   }
   const anonymous = vma.anonymous;
+  if (!write && hugeFault(space, vma, page)) prepareAnon(space, vma);
   if (!write && (!anonymous || space.layout.zeroPageReads)) {
     // A read maps the zero page (anonymous) or the page-cache page (file), without write access.
     const frame = anonymous ? space.zeroFrame : objectPage(space, vma, page);

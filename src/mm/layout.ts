@@ -54,6 +54,13 @@ export interface Layout {
    * allocated. The recorders probe it (`zero_page_reads` in a fixture's settings).
    */
   readonly zeroPageReads: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled: which private anonymous memory may get a PMD-sized
+   * page on a fault (`always`; `madvise`: only MADV_HUGEPAGE ranges; `never`). Such a fault gives
+   * the VMA its anonymous identity even when it only reads (it maps the huge zero page), which
+   * changes how the VMA merges. Both reference kernels run `madvise`.
+   */
+  readonly thpEnabled: 'always' | 'madvise' | 'never';
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -118,5 +125,6 @@ export function defaultLayout(
     compatBrk: opts.compatBrk ?? false,
     readImpliesExec: opts.readImpliesExec ?? false,
     zeroPageReads: opts.zeroPageReads ?? true,
+    thpEnabled: opts.thpEnabled ?? 'madvise',
   };
 }

@@ -89,6 +89,16 @@ export class MemoryObject {
   }
 }
 
+/**
+ * An open file as mmap sees it (Linux's `struct file`: one per open(), shared by dup()): what it
+ * maps and how it was opened. Mappings merge only when they came through the same one.
+ */
+export interface OpenFile {
+  readonly file: MemoryObject;
+  readonly readable: boolean;
+  readonly writable: boolean;
+}
+
 let nextShmemInode = 1;
 
 /**

@@ -1,7 +1,8 @@
 import type { AddressSpace } from './address-space.js';
+import type { OpenFile } from './memory-object.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { AnonIdentity, MappedFile, Vma } from './vma.js';
+import { type AnonIdentity, type MappedFile, sameFile, type Vma } from './vma.js';
 
 /** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
 export interface VmaMergeOp {
@@ -10,6 +11,8 @@ export interface VmaMergeOp {
   flags: number;
   pgoff: number;
   file: MappedFile | null;
+  /** The open file it comes through (`vm_file`). */
+  description?: OpenFile | null;
   anon: AnonIdentity | null;
   droppable: boolean;
   /** The anonymous name (`[anon:NAME]`), '' for none. */
@@ -29,7 +32,7 @@ export function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): 
 function attributesMatch(vma: Vma, op: VmaMergeOp): boolean {
   return (
     ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 &&
-    vma.file === op.file &&
+    sameFile(vma, op) &&
     vma.droppable === op.droppable &&
     vma.name === (op.name ?? '')
   );
@@ -108,7 +111,7 @@ export function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): voi
 function identityShareable(a: Vma, b: Vma, pageSize: number): boolean {
   return (
     a.end === b.start &&
-    a.file === b.file &&
+    sameFile(a, b) &&
     ((a.flags ^ b.flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
     b.pgoff === a.pgoff + (b.start - a.start) / pageSize
   );

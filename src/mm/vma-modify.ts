@@ -2,7 +2,7 @@ import { ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from './address-space.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { Vma } from './vma.js';
+import { sameFile, type Vma } from './vma.js';
 import { anonCompatible, setAnon } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
@@ -17,7 +17,7 @@ interface Proposed {
 function attributesMatch(neighbour: Vma, p: Proposed): boolean {
   return (
     ((neighbour.flags ^ p.flags) & ~VM_SOFTDIRTY) === 0 &&
-    neighbour.file === p.middle.file &&
+    sameFile(neighbour, p.middle) &&
     neighbour.name === p.middle.name &&
     neighbour.droppable === p.middle.droppable &&
     anonCompatible(neighbour.anon, p.middle.anon)

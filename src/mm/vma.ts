@@ -1,4 +1,4 @@
-import type { MemoryObject } from './memory-object.js';
+import type { MemoryObject, OpenFile } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
 
 /**
@@ -13,6 +13,21 @@ export class AnonIdentity {
 
 /** What a file-backed VMA maps: a file's page cache or a shmem object. */
 export type MappedFile = MemoryObject;
+
+/** The file side of a mapping: the object it maps and the open file it came through. */
+export interface FileRef {
+  file: MappedFile | null;
+  /** The open file (`vm_file`); null for anonymous memory and for shmem objects of their own. */
+  description?: OpenFile | null;
+}
+
+/**
+ * Whether two mappings map the same file through the same open file (`vm_file ==`), or both map
+ * none: two open()s of one file are two files to the merge rules, even with one page cache.
+ */
+export function sameFile(a: FileRef, b: FileRef): boolean {
+  return a.file === b.file && (a.description ?? null) === (b.description ?? null);
+}
 
 /**
  * One virtual memory area: a page-aligned range [start, end) of an address space with one set of
@@ -33,6 +48,8 @@ export class Vma {
   anon: AnonIdentity | null;
   /** The backing file, or null for anonymous memory. */
   file: MappedFile | null;
+  /** The open file the mapping came through (see `FileRef`). */
+  description: OpenFile | null;
   /** A fixed name for special mappings (`[vdso]`, `[vvar]`) and named anonymous memory; '' otherwise. */
   name: string;
   /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
@@ -45,6 +62,7 @@ export class Vma {
     pgoff: number;
     anon?: AnonIdentity | null;
     file?: MappedFile | null;
+    description?: OpenFile | null;
     name?: string;
     droppable?: boolean;
   }) {
@@ -54,6 +72,7 @@ export class Vma {
     this.pgoff = init.pgoff;
     this.anon = init.anon ?? null;
     this.file = init.file ?? null;
+    this.description = init.description ?? null;
     this.name = init.name ?? '';
     this.droppable = init.droppable ?? false;
   }
@@ -84,6 +103,7 @@ export class Vma {
       pgoff: this.pgoff + (start - this.start) / pageSize,
       anon: this.anon,
       file: this.file,
+      description: this.description,
       name: this.name,
       droppable: this.droppable,
     });

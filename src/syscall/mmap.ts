@@ -184,7 +184,8 @@ export function sysMmap(
   }
   if (flags & MAP_NORESERVE && layout.overcommitMemory !== 2) vmFlags |= VM_NORESERVE;
 
-  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable, object);
+  const description = file !== null && object !== 'shmem' ? file : null;
+  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable, object, description);
   if (result >= 0 && ctx.paging === 'demand') {
     // mm_populate after success; its failures are not the syscall's.
     if (vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE) {
@@ -224,6 +225,7 @@ function mmapRegion(
   pgoff: number,
   droppable: boolean,
   object: MemoryObject | 'shmem' | null,
+  description: OpenFile | null,
 ): number {
   const { space } = ctx;
   const { pageSize } = space;
@@ -291,9 +293,10 @@ function mmapRegion(
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }
-  let vma = mergeNewRange(space, { start, end, flags: vmFlags, pgoff, file, anon: null, droppable }, undo);
+  const init = { start, end, flags: vmFlags, pgoff, file, description, anon: null, droppable };
+  let vma = mergeNewRange(space, init, undo);
   if (vma === null) {
-    vma = new Vma({ start, end, flags: vmFlags, pgoff, file, droppable });
+    vma = new Vma(init);
     space.insertVma(vma, undo);
   }
 

@@ -63,3 +63,20 @@ export function removeRoots(roots: FileRoots): void {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The file table in the arm64 guest, whose file systems are all in memory: the same shapes on its
+ * /tmp (tmpfs), a 4 MiB file on /huge (tmpfs with huge=always: shmem's own 2 MiB alignment) and
+ * /dev/zero. There is no ext4 in the guest.
+ */
+export function guestFiles(): HarnessFile[] {
+  return [
+    { path: '/tmp/page', mode: 'rw', size: 4096, huge: 'never' },
+    { path: '/tmp/odd', mode: 'rw', size: 5000, huge: 'never' },
+    { path: '/tmp/small-ro', mode: 'r', size: 64 * 1024, huge: 'never' },
+    { path: '/tmp/big', mode: 'rw', size: 4 * MiB + 12345, huge: 'never' },
+    { path: '/tmp/big', mode: 'r', size: 4 * MiB + 12345, huge: 'never' },
+    { path: '/huge/big', mode: 'rw', size: 4 * MiB, huge: 'always' },
+    { path: '/dev/zero', mode: 'rw' },
+  ];
+}

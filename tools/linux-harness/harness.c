@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 typedef unsigned long u64;
@@ -392,6 +394,39 @@ static int probe_zero_page_reads(void) {
   return -1;
 }
 
+/* ---------- inherited files ---------- */
+/* One line per descriptor from fd 3 up that the harness was started with (the files a sequence
+ * maps): "fd <n> <st_dev> <st_ino> <st_size> <st_mode octal> <statfs f_type hex>". */
+static void report_files(void) {
+  static struct stat st;
+  static struct statfs sf;
+  for (long fd = 3; fd < 64; fd++) {
+    if (sc2(SYS_fstat, fd, &st) != 0) continue;
+    if (sc2(SYS_fstatfs, fd, &sf) != 0) fail("fstatfs", 0);
+    out_str("fd ");
+    out_u64((u64)fd);
+    out_str(" ");
+    out_u64((u64)st.st_dev);
+    out_str(" ");
+    out_u64((u64)st.st_ino);
+    out_str(" ");
+    out_u64((u64)st.st_size);
+    out_str(" ");
+    char mode[12];
+    int k = 11;
+    mode[k] = 0;
+    u64 m = (u64)st.st_mode;
+    do {
+      mode[--k] = (char)('0' + (m & 7));
+      m >>= 3;
+    } while (m);
+    out_str(mode + k);
+    out_str(" ");
+    out_hex((u64)sf.f_type);
+    out_str("\n");
+  }
+}
+
 /* ---------- main ---------- */
 static void snapshot(const char *name, const char *path) {
   size_t len = read_file(path);
@@ -449,6 +484,7 @@ int main(void) {
   out_file_block("thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled");
   out_file_block("thp_shmem_enabled", "/sys/kernel/mm/transparent_hugepage/shmem_enabled");
   out_block("uname_version", uts.version, slen(uts.version));
+  report_files();
   {
     int z = probe_zero_page_reads();
     out_str("zero_page_reads ");

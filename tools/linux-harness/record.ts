@@ -187,6 +187,8 @@ export interface HarnessFile {
    * it is.
    */
   size?: number;
+  /** For a file on tmpfs: its mount's `huge=` option, when it cannot be read from this machine's mounts (a guest's). */
+  huge?: string;
 }
 
 /** statfs f_type values of the file systems a file may be on (linux/magic.h). */
@@ -200,6 +202,11 @@ const FS_MAGIC: Record<number, string> = {
   1702057286: 'fuse',
   26985: 'nfs',
 };
+
+/** The architecture this process runs on, as the fixtures name it. */
+function hostArch(): Fixture['arch'] | undefined {
+  return process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : undefined;
+}
 
 /** `MAJOR:MINOR` as /proc/PID/maps prints a dev_t (two hex digits at least). */
 export function formatDev(dev: number): string {
@@ -227,23 +234,38 @@ function tmpfsHuge(file: string): string {
   return /(?:^|,)huge=(\w+)/.exec(options)?.[1] ?? 'never';
 }
 
-/** What the fixture says about an open file: its size, file system, device and inode. */
-export function describeFile(fd: number, file: HarnessFile): FixtureFile {
-  const st = fs.statSync(file.path);
-  const chr = st.isCharacterDevice();
-  const type = chr
-    ? 'chr'
-    : (FS_MAGIC[fs.statfsSync(file.path).type] ?? `0x${fs.statfsSync(file.path).type.toString(16)}`);
+/** What the harness reported about one descriptor it was started with (an `fd` line). */
+export interface ReportedFd {
+  dev: number;
+  ino: number;
+  size: number;
+  /** st_mode. */
+  mode: number;
+  /** statfs f_type. */
+  fsType: number;
+}
+
+const S_IFMT = 0o170000;
+const S_IFCHR = 0o020000;
+
+/**
+ * What the fixture says about an open file: the descriptor's device, inode, size and file system
+ * as the harness saw them, and its path and mode from the recorder's list. `onHost` files may
+ * have their tmpfs mount's options read here.
+ */
+export function describeFile(fd: number, file: HarnessFile, seen: ReportedFd, onHost: boolean): FixtureFile {
+  const chr = (seen.mode & S_IFMT) === S_IFCHR;
+  const type = chr ? 'chr' : (FS_MAGIC[seen.fsType] ?? `0x${seen.fsType.toString(16)}`);
   const d: FixtureFile = {
     fd,
     path: file.path,
     mode: file.mode,
-    size: chr ? 0 : st.size,
+    size: chr ? 0 : seen.size,
     fs: type,
-    dev: formatDev(st.dev),
-    inode: st.ino,
+    dev: formatDev(seen.dev),
+    inode: seen.ino,
   };
-  if (type === 'tmpfs') d.huge = tmpfsHuge(fs.realpathSync(file.path));
+  if (type === 'tmpfs') d.huge = file.huge ?? (onHost ? tmpfsHuge(fs.realpathSync(file.path)) : 'never');
   return d;
 }
 
@@ -251,7 +273,7 @@ export function describeFile(fd: number, file: HarnessFile): FixtureFile {
  * Recreates the sized files and opens every one; the descriptors go to the harness as fds 3, 4, ...
  * The caller closes them (`closeFds`) once the harness has run.
  */
-export function openHarnessFiles(files: readonly HarnessFile[]): { fds: number[]; table: FixtureFile[] } {
+export function openHarnessFiles(files: readonly HarnessFile[]): number[] {
   const made = new Set<string>();
   for (const f of files) {
     if (f.size === undefined || made.has(f.path)) continue;
@@ -264,8 +286,7 @@ export function openHarnessFiles(files: readonly HarnessFile[]): { fds: number[]
       fs.closeSync(fd);
     }
   }
-  const fds = files.map((f) => fs.openSync(f.path, f.mode === 'rw' ? 'r+' : 'r'));
-  return { fds, table: files.map((f, i) => describeFile(3 + i, f)) };
+  return files.map((f) => fs.openSync(f.path, f.mode === 'rw' ? 'r+' : 'r'));
 }
 
 function closeFds(fds: readonly number[]): void {
@@ -281,27 +302,16 @@ export interface RunOptions {
   files?: readonly HarnessFile[];
 }
 
-/** The harness's stdout for one run, with the file table as it was when the run began. */
-export interface HarnessRun {
-  out: string;
-  files: FixtureFile[];
-}
-
 /**
  * Runs the harness on a sequence text under `setarch x86_64 -R`, with an empty environment and
  * stdin as the only input, so the initial stack (and thus every address) is the same each run.
  */
 export function runHarness(harness: string, sequence: string, opts: RunOptions = {}): string {
-  return runHarnessWithFiles(harness, sequence, opts).out;
-}
-
-/** `runHarness` that also returns the table of the files it had open. */
-export function runHarnessWithFiles(harness: string, sequence: string, opts: RunOptions = {}): HarnessRun {
   const tools = opts.tools ?? findTools();
   const stack = opts.stackRlimit ?? DEFAULT_STACK_RLIMIT;
   const argv = [tools.setarch, 'x86_64', '-R', harness];
   if (tools.prlimit && stack > 0) argv.unshift(tools.prlimit, `--stack=${stack}:`);
-  const { fds, table } = openHarnessFiles(opts.files ?? []);
+  const fds = openHarnessFiles(opts.files ?? []);
   try {
     const res = spawnSync(argv[0], argv.slice(1), {
       input: sequence,
@@ -317,7 +327,7 @@ export function runHarnessWithFiles(harness: string, sequence: string, opts: Run
         res.status,
       );
     }
-    return { out: res.stdout, files: table };
+    return res.stdout;
   } finally {
     closeFds(fds);
   }
@@ -338,12 +348,21 @@ interface RawOutput {
   fields: Map<string, string>;
   rlimits: Map<string, RLimit>;
   ops: Array<{ name: string; args: string[]; result: string; fault?: string }>;
+  /** The descriptors from fd 3 up the harness was started with. */
+  fds: Map<number, ReportedFd>;
   ended: number;
 }
 
 /** Parses the harness's stdout protocol (see README). */
 export function parseHarnessOutput(out: string): RawOutput {
-  const raw: RawOutput = { blocks: new Map(), fields: new Map(), rlimits: new Map(), ops: [], ended: -1 };
+  const raw: RawOutput = {
+    blocks: new Map(),
+    fields: new Map(),
+    rlimits: new Map(),
+    ops: [],
+    fds: new Map(),
+    ended: -1,
+  };
   let pos = 0;
   const line = (): string => {
     const nl = out.indexOf('\n', pos);
@@ -372,6 +391,15 @@ export function parseHarnessOutput(out: string): RawOutput {
       if (res[0] === 'fault') op.fault = res[1];
       if (Number(rest[0]) !== raw.ops.length) throw new Error(`op numbering off at ${l}`);
       raw.ops.push(op);
+    } else if (tag === 'fd') {
+      const [fd, dev, ino, size, mode, fsType] = rest;
+      raw.fds.set(Number(fd), {
+        dev: Number(dev),
+        ino: Number(ino),
+        size: Number(size),
+        mode: Number.parseInt(mode, 8),
+        fsType: Number(fsType),
+      });
     } else if (tag === 'end') {
       raw.ended = Number(rest[0]);
     } else {
@@ -447,8 +475,8 @@ function toInt(s: string, what: string): number {
 export interface FixtureContext {
   /** The machine the harness must have run on (default x86_64). */
   arch?: Fixture['arch'];
-  /** The files the run had open. */
-  files?: FixtureFile[];
+  /** The files the run had open at fds 3, 4, ... (their facts come from the harness's report). */
+  files?: readonly HarnessFile[];
   /** The extended generator's options, for sequences it made. */
   generator?: Fixture['generator'];
 }
@@ -503,7 +531,13 @@ export function makeFixture(
     generatorVersion: GENERATOR_VERSION,
   });
   if (ctx.generator) fixture.generator = ctx.generator;
-  if (ctx.files && ctx.files.length > 0) fixture.files = ctx.files;
+  if (ctx.files && ctx.files.length > 0) {
+    fixture.files = ctx.files.map((f, i) => {
+      const seen = raw.fds.get(3 + i);
+      if (seen === undefined) throw new Error(`the harness did not have fd ${3 + i} (${f.path}) open`);
+      return describeFile(3 + i, f, seen, arch === hostArch());
+    });
+  }
   Object.assign(fixture, {
     initialBrk: raw.fields.get('initial_brk') ?? '',
     mapsBefore: requireBlock(raw, 'maps_before'),
@@ -593,13 +627,13 @@ export function generateOptions(opts: RecordOptions): GenerateOptions {
 
 /** Runs `ops` once and builds its fixture; a sequence from the extended generator says so. */
 export function recordOps(ops: readonly Op[], seed: number, opts: RecordOptions): Fixture {
-  const run = runHarnessWithFiles(opts.harness, serializeSequence(ops), opts);
+  const out = runHarness(opts.harness, serializeSequence(ops), opts);
   const files = opts.files ?? [];
   const generator =
     opts.wide || files.length > 0
       ? { wideVersion: WIDE_GENERATOR_VERSION, wide: opts.wide ?? false, files: files.length }
       : undefined;
-  return makeFixture(run.out, ops, seed, { arch: opts.arch, files: run.files, generator });
+  return makeFixture(out, ops, seed, { arch: opts.arch, files, generator });
 }
 
 /** A fixture as two runs of one sequence are compared: shmem inode numbers renamed. */
