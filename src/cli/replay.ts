@@ -29,6 +29,7 @@ import {
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { findPerPidFiles } from '../trace/strace-parse.js';
+import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
 import {
   type LayoutFlags,
   layoutFrom,
@@ -89,6 +90,8 @@ interface ReplayFlags extends LayoutFlags {
   ram: number;
   paging: 'eager' | 'demand';
   relocate?: boolean;
+  file?: GivenFile[];
+  fileSystem?: string;
   lenient?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -289,6 +292,7 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       maps,
       mapsName: flags.maps,
       relocate: flags.relocate ?? false,
+      fileFacts: fileFactsFrom(flags.file ?? [], flags.fileSystem),
     });
   } catch (e) {
     if (e instanceof SnapshotError) throw new ReplayUsageError(`${flags.maps}: ${e.message}`);
@@ -427,6 +431,15 @@ export function registerReplay(program: Command): void {
     .option('--rlimit-as <size>', 'RLIMIT_AS (default unlimited)', parseLimit)
     .option('--rlimit-data <size>', 'RLIMIT_DATA (default unlimited)', parseLimit)
     .option('--rlimit-stack <size>', 'RLIMIT_STACK (default 8M; sets the mmap base)', parseLimit)
+    .option(
+      '--file <path=size[:fs]>',
+      "a mapped file as it was where the log was recorded (size, file system), instead of this machine's file of that path; repeatable",
+      parseFileOption,
+    )
+    .option(
+      '--file-system <fs>',
+      'file system of mapped files neither on this machine nor given with --file (ext4, xfs, btrfs: 2 MiB alignment of large mappings; tmpfs, ...)',
+    )
     .option('--relocate', 'translate addresses of mappings the log created (logs recorded with ASLR)')
     .option('--lenient', 'skip lines that cannot be parsed (printed unchanged, counted)')
     .option('--json', 'print a JSON report (every call and the summary) instead of the trace')

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileSystemName, tmpfsHuge } from '../../src/cli/host-files.js';
 import {
   GENERATOR_VERSION,
   type GenerateOptions,
@@ -191,18 +192,6 @@ export interface HarnessFile {
   huge?: string;
 }
 
-/** statfs f_type values of the file systems a file may be on (linux/magic.h). */
-const FS_MAGIC: Record<number, string> = {
-  61267: 'ext4',
-  16914836: 'tmpfs',
-  2240043254: 'ramfs',
-  1481003842: 'xfs',
-  2435016766: 'btrfs',
-  2035054128: 'overlay',
-  1702057286: 'fuse',
-  26985: 'nfs',
-};
-
 /** The architecture this process runs on, as the fixtures name it. */
 function hostArch(): Fixture['arch'] | undefined {
   return process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : undefined;
@@ -214,24 +203,6 @@ export function formatDev(dev: number): string {
   const minor = (dev & 0xff) | (Math.floor(dev / 2 ** 12) & 0xfff00);
   const h = (n: number) => n.toString(16).padStart(2, '0');
   return `${h(major)}:${h(minor)}`;
-}
-
-/** The `huge=` option of the tmpfs mount holding `file` (`never` when the option is absent). */
-function tmpfsHuge(file: string): string {
-  let best = '';
-  let options = '';
-  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    const mountPoint = f[4];
-    const dash = f.indexOf('-');
-    if (mountPoint === undefined || dash < 0) continue;
-    const inside = file === mountPoint || file.startsWith(mountPoint === '/' ? '/' : `${mountPoint}/`);
-    if (inside && mountPoint.length >= best.length) {
-      best = mountPoint;
-      options = f[dash + 3] ?? '';
-    }
-  }
-  return /(?:^|,)huge=(\w+)/.exec(options)?.[1] ?? 'never';
 }
 
 /** What the harness reported about one descriptor it was started with (an `fd` line). */
@@ -255,7 +226,7 @@ const S_IFCHR = 0o020000;
  */
 export function describeFile(fd: number, file: HarnessFile, seen: ReportedFd, onHost: boolean): FixtureFile {
   const chr = (seen.mode & S_IFMT) === S_IFCHR;
-  const type = chr ? 'chr' : (FS_MAGIC[seen.fsType] ?? `0x${seen.fsType.toString(16)}`);
+  const type = chr ? 'chr' : fileSystemName(seen.fsType);
   const d: FixtureFile = {
     fd,
     path: file.path,

@@ -1,0 +1,121 @@
+/**
+ * The file descriptors of a log's processes, inferred from what the log shows. A `-e trace=%memory`
+ * log shows no open or close, so the fd table is rebuilt from `openat`/`open`/`creat`/`memfd_create`
+ * results (with their access mode) and `close` when present; else an fd is opened, read-write, the
+ * first time an mmap uses it, named by its `-y` path (or `fd N`), and the log's own answer tells what
+ * the fd was when that can only be the fd table's doing (EBADF: not open; EACCES for a shared
+ * writable mapping: open read-only).
+ */
+import { EACCES, EBADF } from '../abi/errno.js';
+import type { Task } from '../kernel/task.js';
+import { type FileFacts, MemoryObject } from '../mm/memory-object.js';
+import type { MemoryCall, SyscallResult, TraceEvent } from '../trace/strace-types.js';
+
+const MAP_ANONYMOUS = 0x20n;
+const MAP_SHARED_TYPE = 0x1n;
+const MAP_TYPE = 0xfn;
+const PROT_WRITE = 0x2n;
+
+/** What the fd inference works on: a task's fd table and the fds whose state the log showed. */
+export interface FdOwner {
+  readonly task: Task;
+  /** fds the log showed being opened or closed, so no inference from mmap results. */
+  readonly trackedFds: Set<number>;
+}
+
+/** How the files of a log are (size, file system rules), by path; undefined when not known. */
+export type FileFactsOf = (path: string) => FileFacts | undefined;
+
+/**
+ * The file of a `-y` path, or of a `-yy` decoration `path<char 1:5>` (the path and the device
+ * numbers), with what `factsOf` knows of it. /dev/zero is /dev/zero.
+ */
+function fdFile(decorated: string, factsOf: FileFactsOf): MemoryObject {
+  const m = /^(.*)<(char|block) (\d+):(\d+)>$/.exec(decorated);
+  const path = m ? m[1] : decorated;
+  const facts: FileFacts = { ...factsOf(path), ...(m?.[2] === 'char' ? { device: true } : {}) };
+  const kind = path === '/dev/zero' ? 'dev-zero' : 'file';
+  return new MemoryObject(
+    path,
+    m ? Number(m[3]) : 0,
+    m ? Number(m[4]) : 0,
+    syntheticInode(path),
+    kind,
+    facts,
+  );
+}
+
+const inodes = new Map<string, number>();
+function syntheticInode(path: string): number {
+  let n = inodes.get(path);
+  if (n === undefined) {
+    n = inodes.size + 1;
+    inodes.set(path, n);
+  }
+  return n;
+}
+
+/** The files of a log, by path (one path is one page cache), and the fd tables of its tasks. */
+export class LogFiles {
+  private readonly files = new Map<string, MemoryObject>();
+
+  constructor(private readonly factsOf: FileFactsOf = () => undefined) {}
+
+  /** An open/close line of the log (any other line is ignored). */
+  other(owner: FdOwner, ev: TraceEvent & { kind: 'other' }): void {
+    const r = ev.result;
+    const name = ev.name;
+    if (/^(openat2?|open|creat|memfd_create)$/.test(name) && r.kind === 'value' && r.value >= 0n) {
+      const fd = Number(r.value);
+      const args = ev.args;
+      const path =
+        r.decoration ??
+        (/"((?:[^"\\]|\\.)*)"/.exec(args)?.[1] ?? `fd ${fd}`) + (name === 'memfd_create' ? ' (deleted)' : '');
+      const acc =
+        name === 'creat' ? 'O_WRONLY' : (/\bO_(RDONLY|WRONLY|RDWR)\b/.exec(args)?.[0] ?? 'O_RDONLY');
+      owner.task.files.set(fd, {
+        file: this.named(name === 'memfd_create' ? `/memfd:${path}` : path),
+        readable: acc !== 'O_WRONLY',
+        writable: acc !== 'O_RDONLY',
+      });
+      owner.trackedFds.add(fd);
+    } else if (name === 'close' && r.kind === 'value' && r.value === 0n) {
+      const fd = Number.parseInt(ev.args, 10);
+      owner.task.files.delete(fd);
+      owner.trackedFds.add(fd);
+    }
+  }
+
+  /** An fd an mmap of the log uses: registered from its -y path when the log did not show its open. */
+  beforeMmap(owner: FdOwner, call: MemoryCall & { syscall: 'mmap' }, log: SyscallResult): void {
+    if ((call.flags & MAP_ANONYMOUS) !== 0n) return; // MAP_ANONYMOUS ignores the fd
+    const fd = Number(BigInt.asIntN(32, call.fd));
+    if (fd < 0 || owner.trackedFds.has(fd)) return;
+    const files = owner.task.files;
+    if (log.kind === 'error' && log.errno === EBADF) {
+      files.delete(fd);
+      return;
+    }
+    const path = call.fdPath ?? `fd ${fd}`;
+    const current = files.get(fd);
+    const readOnly =
+      log.kind === 'error' &&
+      log.errno === EACCES &&
+      (call.flags & MAP_TYPE) === MAP_SHARED_TYPE &&
+      (call.prot & PROT_WRITE) !== 0n;
+    if (current !== undefined && current.file.path === path.replace(/<(?:char|block) \d+:\d+>$/, '')) {
+      if (readOnly && current.writable) files.set(fd, { ...current, writable: false });
+      return;
+    }
+    files.set(fd, { file: this.named(path), readable: true, writable: !readOnly });
+  }
+
+  private named(path: string): MemoryObject {
+    let f = this.files.get(path);
+    if (f === undefined) {
+      f = fdFile(path, this.factsOf);
+      this.files.set(path, f);
+    }
+    return f;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The snapshot a replay starts from (`--maps`): which arch it belongs to, and whether the log can
+ * be of the process it shows.
+ */
+import type { Arch } from '../hal/addr.js';
+import type { AddressSpace } from '../mm/address-space.js';
+import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
+import { hex } from '../trace/strace-format.js';
+import type { MemoryCallEvent } from '../trace/strace-types.js';
+import { type LogView, MAX_ADDR } from './relocation.js';
+
+const MAP_FIXED = 0x10n;
+const MAP_FIXED_NOREPLACE = 0x100000n;
+
+/** The log contradicts its starting snapshot: it cannot be a log of the process the snapshot shows. */
+export class ReplayContradiction extends Error {
+  override name = 'ReplayContradiction';
+}
+
+/**
+ * Throws a ReplayContradiction when the log cannot be of the process the snapshot shows: its first
+ * `brk(NULL)` is not the snapshot's break, or the kernel placed a mapping over one the snapshot has.
+ */
+export function checkAgainstSnapshot(
+  view: LogView,
+  mm: AddressSpace,
+  ev: MemoryCallEvent,
+  firstBrk: boolean,
+  snapshotName: string,
+): void {
+  const call = ev.call;
+  const log = ev.result;
+  if (log.kind !== 'value' || log.value > MAX_ADDR) return;
+  const where = `line ${ev.line}`;
+  if (
+    firstBrk &&
+    call.syscall === 'brk' &&
+    call.addr === 0n &&
+    mm.startBrk !== 0 &&
+    log.value !== BigInt(mm.brk)
+  ) {
+    throw new ReplayContradiction(
+      `${where}: brk(NULL) returned ${hex(log.value)}, but the break in ${snapshotName} is ${hex(BigInt(mm.brk))}: ` +
+        'the snapshot is not of this process at the start of the log ' +
+        '(for a log recorded with address randomization, use --relocate)',
+    );
+  }
+  if (call.syscall === 'mmap' && (call.flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0n) {
+    const v = Number(log.value);
+    const len = Math.ceil(Number(call.length) / view.pageSize) * view.pageSize;
+    for (let a = v; a < v + len; ) {
+      const hit = view.map.firstOverlap(a, v + len);
+      if (hit === undefined) break;
+      if (hit.line === 0) {
+        throw new ReplayContradiction(
+          `${where}: mmap returned 0x${v.toString(16)}, overlapping 0x${hit.start.toString(16)}-0x${hit.end.toString(16)} ` +
+            `which ${snapshotName} has mapped: the snapshot is not of this process at the start of the log ` +
+            '(for a log recorded with address randomization, use --relocate)',
+        );
+      }
+      a = hit.end;
+    }
+  }
+}
+
+/** The arch a /proc/PID/maps snapshot belongs to, when its addresses say: [vsyscall] or above 2^47. */
+export function archOfMaps(maps: string | readonly MapsEntry[]): Arch | undefined {
+  const entries = typeof maps === 'string' ? parseMaps(maps) : maps;
+  if (entries.some((e) => e.name === '[vsyscall]')) return 'x86_64';
+  if (entries.some((e) => e.end > 1n << 47n)) return 'aarch64';
+  return undefined;
+}
