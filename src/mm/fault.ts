@@ -65,7 +65,9 @@ function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | nul
 
 /**
  * `expand_downwards`: a fault below a grows-down VMA extends it, if the stack rlimit, the guard gap
- * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null.
+ * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null. As in
+ * Linux, the VMA gets its anonymous identity (`anon_vma_prepare`) once the guard gap is checked,
+ * before the limits: a fault far below a stack that cannot grow that far still leaves it faulted.
  */
 function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (!(vma.flags & VM_GROWSDOWN)) return null;
@@ -75,13 +77,12 @@ function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (prev !== undefined && !(prev.flags & VM_GROWSDOWN) && prev.flags & (VM_READ | VM_WRITE | VM_EXEC)) {
     if (page - prev.end < layout.stackGuardGap) return null;
   }
-  if (prev !== undefined && prev.end > page) return null;
+  prepareAnon(space, vma);
   const grow = (vma.start - page) / space.pageSize;
   if (grow > vma.pgoff) return null;
   if (!space.mayExpandVm(vma.flags, grow)) return null;
   if (vma.end - page > layout.rlimitStack) return null;
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
-  prepareAnon(space, vma);
   space.setBounds(vma, page, vma.end, null);
   if (prev !== undefined && prev.end === page) space.unmergedBoundaries.add(page);
   return vma;
