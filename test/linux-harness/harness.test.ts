@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseOpsText } from '../../tools/fuzz-linux/regressions.js';
+import { fixtureOps, parseOpsText, REGRESSIONS, stableFiles } from '../../tools/fuzz-linux/regressions.js';
 import { generateSequence, serializeSequence } from '../../tools/linux-harness/generate.js';
 import { compareWithModel } from '../../tools/linux-harness/model.js';
 import {
@@ -14,6 +14,7 @@ import {
   makeFixture,
   normalizeShmemInodes,
   parseHarnessOutput,
+  recordOps,
   runHarness,
   type Tools,
 } from '../../tools/linux-harness/record.js';
@@ -158,6 +159,39 @@ describe.skipIf(!tools)(`linux-harness (real kernel)${skipReason ? `: ${skipReas
           JSON.stringify(got.settings) === JSON.stringify(fx.settings);
         if (!same) problems.push(`${f}: the same kernel ${here} now records it differently from the fixture`);
       }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('records the regression fixtures afresh and the model agrees (on their build: with the same results)', () => {
+    // Where the fixtures' files were (/var/tmp and /dev/shm), in directories of this run's own.
+    const under = (root: string) =>
+      fs.mkdtempSync(path.join(fs.existsSync(root) ? root : dir, 'lmm-harness-test-'));
+    const dirs = { disk: under('/var/tmp'), tmpfs: under('/dev/shm') };
+    const problems: string[] = [];
+    try {
+      for (const name of fs.readdirSync(REGRESSIONS).filter((f) => f.startsWith('x86_64-'))) {
+        const fx = JSON.parse(fs.readFileSync(path.join(REGRESSIONS, name), 'utf8')) as Fixture;
+        const files = stableFiles(fx.files ?? [], dirs);
+        const got = recordOps(fixtureOps(fx), fx.seed, { harness, tools, files, arch: 'x86_64' });
+        const difference = compareWithModel(got, { checkEachOp: false });
+        if (difference !== null) {
+          problems.push(
+            `${name} recorded afresh on ${got.kernel} (${got.kernelVersion}) differs from the model ` +
+              `(fixture from ${fx.kernel}): ${difference.kind}: ${difference.detail}`,
+          );
+        }
+        const results = (f: Fixture) => f.ops.map((o) => `${o.result}${o.fault ?? ''}`).join(' ');
+        if (
+          got.kernel === fx.kernel &&
+          got.kernelVersion === fx.kernelVersion &&
+          results(got) !== results(fx)
+        ) {
+          problems.push(`${name}: the same kernel ${got.kernel} now answers differently from the fixture`);
+        }
+      }
+    } finally {
+      for (const d of Object.values(dirs)) fs.rmSync(d, { recursive: true, force: true });
     }
     expect(problems).toEqual([]);
   });

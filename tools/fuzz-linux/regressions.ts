@@ -36,11 +36,17 @@ export function fixtureOps(f: Fixture): Op[] {
   return f.ops.map((o) => ({ op: o.op as OpName, args: o.symbolicArgs ?? o.args, kind: o.kind }));
 }
 
-/** The files of a fixture, under the stable directories. */
-export function stableFiles(files: readonly FixtureFile[]): HarnessFile[] {
+/**
+ * The files of a fixture, recreated under the stable directories (or `roots`): a tmpfs file on
+ * tmpfs, any other on the disk directory, a device as it is.
+ */
+export function stableFiles(
+  files: readonly FixtureFile[],
+  roots: { disk: string; tmpfs: string } = STABLE,
+): HarnessFile[] {
   return files.map((f) => {
     if (f.fs === 'chr') return { path: f.path, mode: f.mode };
-    const root = f.fs === 'tmpfs' ? STABLE.tmpfs : STABLE.disk;
+    const root = f.fs === 'tmpfs' ? roots.tmpfs : roots.disk;
     return { path: path.join(root, path.basename(f.path)), mode: f.mode, size: f.size };
   });
 }
