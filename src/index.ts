@@ -12,6 +12,7 @@
  */
 export * from './abi/errno.js';
 export * from './abi/mman.js';
+export * from './abi/sched.js';
 export type { Arch, KernelAddr, PhysAddr, VirtAddr } from './hal/addr.js';
 export type { DescriptorFormat } from './hal/descriptor.js';
 export { PAGE_SIZES, type PageGeometry } from './hal/geometry.js';
@@ -24,6 +25,7 @@ export { procMaps, smapsFlags } from './kernel/procfs.js';
 export { type Snapshot, SnapshotError } from './kernel/snapshot.js';
 export { Task } from './kernel/task.js';
 export { AddressSpace } from './mm/address-space.js';
+export { AnonVma } from './mm/anon-vma.js';
 export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';
 export type { Layout, LayoutOptions } from './mm/layout.js';
 export {
@@ -36,7 +38,7 @@ export { MmapGuard } from './mm/mmap-guard.js';
 export { PageTable } from './mm/page-table.js';
 export { UndoLog } from './mm/undo-log.js';
 export * from './mm/vm-flags.js';
-export { AnonIdentity, type MappedFile, Vma } from './mm/vma.js';
+export { type MappedFile, Vma } from './mm/vma.js';
 export type { SyscallArg } from './syscall/args.js';
 export type { OpenFile, PagingMode } from './syscall/context.js';
 export { Syscalls } from './syscall/syscalls.js';

@@ -1,10 +1,11 @@
 import type { DescriptorFormat } from '../hal/descriptor.js';
-import { formatRights } from '../hal/rights.js';
+import { formatRights, R_WRITE } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import { anonNeighboursMergeable } from '../mm/anon-vma.js';
 import { type FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import type { MemoryObject } from '../mm/memory-object.js';
-import { VM_SOFTDIRTY, VM_SPECIAL } from '../mm/vm-flags.js';
+import { VM_SHARED, VM_SOFTDIRTY, VM_SPECIAL } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -13,7 +14,8 @@ const hex = (n: number) => `0x${n.toString(16)}`;
  * The invariant checker: recomputes from scratch what the kernel caches and compares.
  * - every frame is free or owned, never both; a table frame belongs to exactly one table; a user
  *   frame's reference count equals the number of leaves that map it;
- * - every present leaf lies inside a VMA and grants no more than that VMA's hardware rights;
+ * - every present leaf lies inside a VMA and grants no more than that VMA's hardware rights; a
+ *   private page mapped writable has no other user (copy-on-write shares pages only read-only);
  * - every table's cached entry count is right and no intermediate table is empty;
  * - the VMAs are aligned, ordered, non-overlapping, counted right, and no two neighbours are ones
  *   Linux would have merged;
@@ -116,6 +118,12 @@ function checkLeaves(
           `page ${hex(leaf.va)} grants ${formatRights(leaf.rights)} but its VMA allows ${formatRights(allowed)}`,
         );
       }
+      if (
+        leaf.rights & R_WRITE &&
+        !(vma.flags & VM_SHARED) &&
+        frames.count[frames.frameIndex(leaf.frame)] !== 1
+      )
+        out.push(`private page ${hex(leaf.va)} is writable but its frame ${hex(leaf.frame)} is shared`);
     }
     if (!frames.isAllocated(leaf.frame))
       out.push(`page ${hex(leaf.va)} maps frame ${hex(leaf.frame)}, which is free`);
@@ -123,7 +131,8 @@ function checkLeaves(
   }
 }
 
-function mergeable(a: Vma, b: Vma, pageSize: number): boolean {
+/** Whether Linux would have merged the adjacent VMAs `a` and `b` had an operation met them. */
+export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
   return (
     a.end === b.start &&
     !(a.flags & VM_SPECIAL) &&
@@ -133,7 +142,7 @@ function mergeable(a: Vma, b: Vma, pageSize: number): boolean {
     a.name === b.name &&
     a.droppable === b.droppable &&
     b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
-    (a.anon === null || b.anon === null || a.anon === b.anon) &&
+    anonNeighboursMergeable(a, b) &&
     !(a.flags & 0x8) // shared anonymous memory is a separate shmem object per mapping
   );
 }
@@ -147,7 +156,11 @@ function checkVmas(space: AddressSpace, out: string[]): void {
       out.push(`VMA ${hex(v.start)}-${hex(v.end)} is empty or not page-aligned`);
     }
     if (v.end > space.layout.taskSize) out.push(`VMA ${hex(v.start)}-${hex(v.end)} runs past TASK_SIZE`);
-    if (prev !== undefined && mergeable(prev, v, space.pageSize) && !space.unmergedBoundaries.has(v.start)) {
+    if (
+      prev !== undefined &&
+      mergeableNeighbours(prev, v, space.pageSize) &&
+      !space.unmergedBoundaries.has(v.start)
+    ) {
       out.push(
         `VMAs ${hex(prev.start)}-${hex(prev.end)} and ${hex(v.start)}-${hex(v.end)} should have been merged`,
       );

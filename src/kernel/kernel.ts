@@ -1,3 +1,5 @@
+import { EINVAL, ENOMEM } from '../abi/errno.js';
+import { CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM } from '../abi/sched.js';
 import { aarch64Descriptors } from '../hal/aarch64-descriptor.js';
 import type { Arch, PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
@@ -8,6 +10,7 @@ import { PhysicalMemory, RAM_CHUNK_BYTES } from '../hal/ram.js';
 import { Tlb } from '../hal/tlb.js';
 import { x86_64Descriptors } from '../hal/x86-64-descriptor.js';
 import { AddressSpace } from '../mm/address-space.js';
+import { AnonVma, AnonVmaIds } from '../mm/anon-vma.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
 import { CommitAccounting } from '../mm/overcommit.js';
@@ -17,6 +20,7 @@ import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { checkInvariants } from './check.js';
+import { dupMmap } from './fork.js';
 import { Mmu } from './mmu.js';
 import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
 import { Task } from './task.js';
@@ -45,7 +49,8 @@ const RAM_BASE: Record<Arch, number> = { aarch64: 0x4000_0000, x86_64: 0x10_0000
 
 /**
  * The kernel: simulated RAM, the frame allocator, the TLB and the tasks. `spawn()` creates a task
- * with an address space of its own and makes it current; `sys` runs memory syscalls as the current
+ * with an address space of its own and makes it current; `fork`, `vfork` and `clone` make tasks
+ * that copy or share their parent's; `exit` ends one; `sys` runs memory syscalls as the current
  * task; `check()` runs the invariant checker over everything.
  */
 export class Kernel {
@@ -99,11 +104,12 @@ export class Kernel {
       geometry: this.geometry,
       tlb: this.tlb,
       linearMap: this.linearMap,
+      anonVmaIds: new AnonVmaIds(),
     };
     this.sys = new Syscalls(() => this.syscallContext());
     this.frames.reclaim = () => {
       let freed = 0;
-      for (const task of this.taskList.values()) freed += task.mm.reclaimLazyFree();
+      for (const space of this.spaces()) freed += space.reclaimLazyFree();
       return freed;
     };
     const zero = this.frames.allocPage(FrameUse.Kernel);
@@ -127,12 +133,65 @@ export class Kernel {
    * Throws if not even the root table can be allocated.
    */
   spawn(): Task {
-    const pageTable = PageTable.create(this.mmuContext);
-    if (pageTable === null) throw new Error('spawn: out of memory for the root page table');
-    const space = new AddressSpace(this.mmuContext, pageTable, this.layout, this.accounting, this.zeroFrame);
+    const space = this.newSpace();
+    if (space === null) throw new Error('spawn: out of memory for the root page table');
     const task = new Task(this.nextPid++, space, this.mmu);
     this.taskList.set(task.pid, task);
     this.currentTask = task;
+    return task;
+  }
+
+  /**
+   * fork(2): a new process whose address space is a copy-on-write copy of `parent`'s (see
+   * `dupMmap`), with a copy of its file table. Returns the child, or -ENOMEM (the parent unchanged)
+   * when memory runs out. The current task stays the current task, as the parent runs on.
+   */
+  fork(parent: Task): Task | number {
+    return this.clone(parent, 0);
+  }
+
+  /** vfork(2): a new process sharing `parent`'s address space (`CLONE_VM | CLONE_VFORK`). */
+  vfork(parent: Task): Task | number {
+    return this.clone(parent, CLONE_VM | CLONE_VFORK);
+  }
+
+  /**
+   * clone(2), the memory side of `copy_process`: CLONE_VM shares the address space (`mm_users`
+   * grows), otherwise it is copied as fork does; CLONE_FILES shares the file table, otherwise it is
+   * copied; CLONE_THREAD puts the task in `parent`'s thread group. Flag combinations Linux refuses
+   * (CLONE_THREAD without CLONE_SIGHAND, CLONE_SIGHAND without CLONE_VM) are -EINVAL. Other flags
+   * are accepted and have no effect on memory.
+   */
+  clone(parent: Task, flags: number): Task | number {
+    if (this.taskList.get(parent.pid) !== parent) throw new Error(`clone: task ${parent.pid} is not alive`);
+    if (flags & CLONE_THREAD && !(flags & CLONE_SIGHAND)) return -EINVAL;
+    if (flags & CLONE_SIGHAND && !(flags & CLONE_VM)) return -EINVAL;
+    let space = parent.mm;
+    if (flags & CLONE_VM) {
+      space.users++;
+    } else {
+      const copy = this.newSpace();
+      if (copy === null) return -ENOMEM;
+      const all = this.spaces();
+      const err = dupMmap({
+        parent: space,
+        child: copy,
+        all,
+        accounting: this.accounting,
+        paging: this.paging,
+      });
+      if (err < 0) {
+        this.destroySpace(copy, { uncharge: false });
+        return err;
+      }
+      space = copy;
+    }
+    const pid = this.nextPid++;
+    const task = new Task(pid, space, this.mmu, {
+      tgid: flags & CLONE_THREAD ? parent.tgid : pid,
+      files: flags & CLONE_FILES ? parent.files : new Map(parent.files),
+    });
+    this.taskList.set(pid, task);
     return task;
   }
 
@@ -141,7 +200,9 @@ export class Kernel {
    * it current. Throws a `SnapshotError` for a snapshot no address space could have.
    */
   spawnFromSnapshot(snapshot: Snapshot): Task {
-    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize);
+    const ids = this.mmuContext.anonVmaIds;
+    const newAnon = () => new AnonVma(ids.next(), null);
+    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, newAnon);
     const task = this.spawn();
     const space = task.mm;
     let accounted = 0;
@@ -165,27 +226,53 @@ export class Kernel {
     this.currentTask = task;
   }
 
-  /** Ends a task: every frame and table of its address space goes back to the allocator. */
+  /**
+   * Ends a task (`do_exit` → `exit_mm` → `mmput`): a thread, or a vfork child, leaves the address
+   * space it shares; the last user's exit sends every frame and table of it back to the allocator.
+   */
   exit(task: Task): void {
     if (this.taskList.get(task.pid) !== task) throw new Error(`exit: task ${task.pid} is not alive`);
-    // The same unmap as munmap over all of user space, then the root table goes too.
-    unmapRange(this.contextFor(task), 0, this.layout.taskSize);
-    task.mm.pageTable.destroy(() => {
-      throw new KernelPanic('exit: a page survived unmapping all of user space');
-    });
     task.markExited();
     this.taskList.delete(task.pid);
     if (this.currentTask === task) this.currentTask = null;
+    if (--task.mm.users === 0) this.destroySpace(task.mm, { uncharge: true });
   }
 
   /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */
   check(): string[] {
-    return checkInvariants(
-      this.frames,
-      this.format,
-      this.tlb,
-      [...this.taskList.values()].map((t) => t.mm),
-    );
+    return checkInvariants(this.frames, this.format, this.tlb, this.spaces());
+  }
+
+  /** Every live address space once, however many tasks share it. */
+  private spaces(): AddressSpace[] {
+    return [...new Set([...this.taskList.values()].map((t) => t.mm))];
+  }
+
+  /** A new, empty address space (one root table), or null when no frame is left for the root. */
+  private newSpace(): AddressSpace | null {
+    const pageTable = PageTable.create(this.mmuContext);
+    if (pageTable === null) return null;
+    return new AddressSpace(this.mmuContext, pageTable, this.layout, this.accounting, this.zeroFrame);
+  }
+
+  /**
+   * `exit_mmap`: every VMA goes through munmap's own path (frames, tables and objects released),
+   * then the root table. `uncharge: false` when the VMAs' commit charge was already returned (a
+   * fork that failed).
+   */
+  private destroySpace(space: AddressSpace, opts: { uncharge: boolean }): void {
+    const ctx: SyscallContext = {
+      arch: this.arch,
+      paging: this.paging,
+      space,
+      accounting: this.accounting,
+      files: new Map(),
+    };
+    if (unmapRange(ctx, 0, this.layout.taskSize, { uncharge: opts.uncharge }) !== 0)
+      throw new KernelPanic('exit_mmap: unmapping all of user space failed');
+    space.pageTable.destroy(() => {
+      throw new KernelPanic('exit_mmap: a page survived unmapping all of user space');
+    });
   }
 
   private syscallContext(): SyscallContext {

@@ -1,3 +1,4 @@
+import type { AnonVma } from '../mm/anon-vma.js';
 import { MemoryObject, newShmem, type OpenFile } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
@@ -16,7 +17,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from '../mm/vm-flags.js';
-import { AnonIdentity, Vma } from '../mm/vma.js';
+import { Vma } from '../mm/vma.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 
 /** A process's memory as /proc shows it, to start a task from. */
@@ -83,6 +84,7 @@ export function vmasFromSnapshot(
   snapshot: Snapshot,
   pageSize: number,
   taskSize: number,
+  newAnonVma: () => AnonVma,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -157,10 +159,10 @@ export function vmasFromSnapshot(
       name = e.name;
     }
     const vma = new Vma({ start, end, flags, pgoff, file, description, name, droppable });
-    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+    if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED)) vma.anon = newAnonVma();
     if (file !== null && file.kind === 'file' && flags & VM_WRITE && !(flags & VM_SHARED))
-      vma.anon = new AnonIdentity();
+      vma.anon = newAnonVma();
+    if (vma.anon !== null) vma.chain = [vma.anon];
     if (e.name === '[heap]') heap = heap ? { start: heap.start, end } : { start, end };
     if (e.name === '[stack]') stack = vma;
     vmas.push(vma);

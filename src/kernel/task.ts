@@ -5,20 +5,27 @@ import type { OpenFile } from '../syscall/context.js';
 import type { Mmu } from './mmu.js';
 
 /**
- * A task (process): a pid, its address space, whose page-table root is its `ttbr0`, and its open
- * files. User-mode reads and writes go through the MMU against this task's own tables, so two tasks
- * can never see each other's memory.
+ * A task (a process, or a thread of one): a pid, its address space, whose page-table root is its
+ * `ttbr0`, and its open files. User-mode reads and writes go through the MMU against this task's
+ * tables, so two tasks see each other's memory only when they share the address space (threads,
+ * vfork) or a shared mapping.
  */
 export class Task {
-  /** The task's file descriptors, as mmap sees them. */
-  readonly files = new Map<number, OpenFile>();
+  /** The task's file descriptors, as mmap sees them (one table shared by CLONE_FILES tasks). */
+  readonly files: Map<number, OpenFile>;
+  /** The thread group (the pid of its first thread); the task's own pid for a process. */
+  readonly tgid: number;
   private alive = true;
 
   constructor(
     readonly pid: number,
     readonly mm: AddressSpace,
     private readonly mmu: Mmu,
-  ) {}
+    init: { tgid?: number; files?: Map<number, OpenFile> } = {},
+  ) {
+    this.tgid = init.tgid ?? pid;
+    this.files = init.files ?? new Map();
+  }
 
   /** Physical address of the root translation table (TTBR0_EL1 on AArch64, CR3 on x86-64). */
   get ttbr0(): PhysAddr {

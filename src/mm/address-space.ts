@@ -1,5 +1,6 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { AnonVma } from './anon-vma.js';
 import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
@@ -38,6 +39,11 @@ function isStackMapping(flags: number): boolean {
 export class AddressSpace {
   readonly vmas = new VmaTree<Vma>();
   readonly pageSize: number;
+  /**
+   * Tasks using this address space (`mm_users`): 1 for a process, more when threads, vfork or
+   * clone(CLONE_VM) share it. The last user's exit tears it down.
+   */
+  users = 1;
   /** Pages mapped (`total_vm`), of which data (`data_vm`), stack (`stack_vm`) and exec-only (`exec_vm`). */
   totalVm = 0;
   dataVm = 0;
@@ -88,6 +94,11 @@ export class AddressSpace {
 
   get mapCount(): number {
     return this.vmas.size;
+  }
+
+  /** A new anon_vma, numbered by the kernel: a root, or (in a fork) the child of `parent`. */
+  newAnonVma(parent: AnonVma | null): AnonVma {
+    return new AnonVma(this.ctx.anonVmaIds.next(), parent);
   }
 
   private statAccount(flags: number, pages: number): void {

@@ -13,19 +13,34 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from './vm-flags.js';
-import { AnonIdentity, type Vma } from './vma.js';
+import type { Vma } from './vma.js';
 import { findMergeableAnon } from './vma-merge.js';
 
 /** How a fault ended: resolved (retry the access), or why it could not be. */
 export type FaultOutcome = 'resolved' | FaultReason;
 
 /**
- * `anon_vma_prepare`: give a private VMA its anonymous identity the first time it gets a page of
- * its own, reusing a compatible neighbour's.
+ * `anon_vma_prepare`: give a private VMA its anon_vma the first time it gets a page of its own,
+ * reusing a compatible neighbour's; its chain is that one anon_vma.
  */
 export function prepareAnon(space: AddressSpace, vma: Vma): void {
   if (vma.anon !== null || vma.flags & VM_SHARED) return;
-  vma.anon = findMergeableAnon(space, vma) ?? new AnonIdentity();
+  const anon = findMergeableAnon(space, vma) ?? space.newAnonVma(null);
+  vma.anon = anon;
+  vma.chain = [anon];
+}
+
+/**
+ * Whether the private page at `page`, mapped to `frame`, is the task's own and nobody else's: an
+ * anonymous page (not the zero page, not the file's page-cache page) with no other reference.
+ * This is the model's `PageAnonExclusive` and `wp_can_reuse_anon_folio` (refcount 1): such a page
+ * may be written in place; any other must be copied first.
+ */
+export function exclusivePage(space: AddressSpace, vma: Vma, page: number, frame: PhysAddr): boolean {
+  if (frame === space.zeroFrame) return false;
+  if (vma.file !== null && vma.file.pages.get(objectIndex(space, vma, page)) === frame) return false;
+  const { frames } = space.ctx;
+  return frames.count[frames.frameIndex(frame)] === 1;
 }
 
 /**
@@ -132,23 +147,11 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   if (present < 0 && vma.file?.beyondEnd(objectIndex(space, vma, page), space.pageSize)) return 'beyond-eof';
   const write = access === 'write';
   if (present >= 0) {
-    // Present but not permitted: the only resolvable cases are a write to a page given up with
-    // MADV_FREE (it is taken back) and a private write to a read-only copy.
+    // Present but not permitted: the only resolvable case is a private write to a read-only
+    // entry (`do_wp_page`): the zero page, a page-cache page, a page given up with MADV_FREE, or a
+    // page shared with a fork.
     if (!write || vma.flags & VM_SHARED) return 'denied';
-    if (space.lazyFree.get(page) === present) {
-      space.lazyFree.delete(page);
-      const prot = vma.prot;
-      space.pageTable.protectRange(page, page + space.pageSize, () => prot);
-      return 'resolved';
-    }
-    const copy = frames.allocPage(FrameUse.UserData);
-    if (copy === null) return 'out-of-memory';
-    ram.copy(copy, present as PhysAddr, space.pageSize);
-    prepareAnon(space, vma);
-    const old = new Uint32Array(2);
-    pt.replace(page as VirtAddr, copy, vma.prot, old);
-    space.releaseFrame(present as PhysAddr);
-    return 'resolved';
+    return writeProtectFault(space, vma, page, present as PhysAddr);
   }
   if (vma.flags & VM_SHARED) {
     const frame = objectPage(space, vma, page);
@@ -180,6 +183,32 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     return 'out-of-memory';
   }
   prepareAnon(space, vma);
+  return 'resolved';
+}
+
+/**
+ * `do_wp_page` for a private mapping: a page that is the task's own again is made writable where
+ * it is (`wp_page_reuse`; also how a write takes back a page given up with MADV_FREE), any other is
+ * copied into a new frame first (`wp_page_copy`). When no frame is left for the copy, nothing
+ * changes and the fault is an out-of-memory one. Unlike Linux, the anon_vma is prepared only once
+ * the copy is in hand, so a failed fault leaves the VMA as it was.
+ */
+function writeProtectFault(space: AddressSpace, vma: Vma, page: number, present: PhysAddr): FaultOutcome {
+  const { frames, ram } = space.ctx;
+  if (exclusivePage(space, vma, page, present)) {
+    space.lazyFree.delete(page);
+    const prot = vma.prot;
+    space.pageTable.protectRange(page, page + space.pageSize, () => prot);
+    return 'resolved';
+  }
+  const copy = frames.allocPage(FrameUse.UserData);
+  if (copy === null) return 'out-of-memory';
+  ram.copy(copy, present, space.pageSize);
+  prepareAnon(space, vma);
+  space.lazyFree.delete(page);
+  const old = new Uint32Array(2);
+  space.pageTable.replace(page as VirtAddr, copy, vma.prot, old);
+  space.releaseFrame(present);
   return 'resolved';
 }
 

@@ -6,6 +6,7 @@ import { KernelPanic } from '../hal/panic.js';
 import type { PhysicalMemory } from '../hal/ram.js';
 import type { Rights } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
+import type { AnonVmaIds } from './anon-vma.js';
 import { type FrameAllocator, FrameUse } from './frame-allocator.js';
 
 /** The hardware and allocator a page table works with; one per kernel. */
@@ -16,6 +17,8 @@ export interface MmuContext {
   readonly geometry: PageGeometry;
   readonly tlb: Tlb;
   readonly linearMap: LinearMap;
+  /** The kernel's anon_vma numbering (one counter per kernel). */
+  readonly anonVmaIds: AnonVmaIds;
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { AddressSpace } from './address-space.js';
+import { type AnonVma, anonMergeable, dupAnon, isForkChild } from './anon-vma.js';
 import type { OpenFile } from './memory-object.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import { type AnonIdentity, type MappedFile, sameFile, type Vma } from './vma.js';
+import { type MappedFile, sameFile, type Vma } from './vma.js';
 
 /** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
 export interface VmaMergeOp {
@@ -13,18 +14,22 @@ export interface VmaMergeOp {
   file: MappedFile | null;
   /** The open file it comes through (`vm_file`). */
   description?: OpenFile | null;
-  anon: AnonIdentity | null;
+  anon: AnonVma | null;
   droppable: boolean;
   /** The anonymous name (`[anon:NAME]`), '' for none. */
   name?: string;
+  /**
+   * The VMA mremap is copying to this range (`vmg->copied_from`): its anon_vma and chain come
+   * along, and a fork child's never merge into a neighbour without one.
+   */
+  copiedFrom?: Vma;
 }
 
 /**
- * `is_mergeable_anon_vma`: two anonymous identities are compatible when they are the same, or when
- * one is missing and (for a merge into an existing VMA) that VMA's identity is not shared with a
- * fork. The model has no fork yet, so every chain is singular.
+ * The test `can_vma_merge_right` adds when a range would merge on both sides: prev's and next's
+ * anon_vmas must be compatible with each other (the same, or one of them missing).
  */
-export function anonCompatible(a: AnonIdentity | null, b: AnonIdentity | null): boolean {
+export function anonCompatible(a: AnonVma | null, b: AnonVma | null): boolean {
   return a === null || b === null || a === b;
 }
 
@@ -55,51 +60,43 @@ export function mergeNewRange(
   // `just_expand` (brk): only the given VMA below may grow; the one above is never merged.
   const prev = expandOnly !== undefined ? expandOnly.prev : space.vmas.prevBefore(op.start);
   const next = expandOnly !== undefined ? undefined : space.vmas.lowerBound(op.end);
+  const copiedFrom = op.copiedFrom ?? null;
   const canLeft =
     prev !== undefined &&
     prev.end === op.start &&
     attributesMatch(prev, op) &&
-    anonCompatible(op.anon, prev.anon) &&
+    anonMergeable(prev, op.anon, null, copiedFrom) &&
     prev.pgoff + (prev.end - prev.start) / pageSize === op.pgoff;
   let canRight =
     next !== undefined &&
     next.start === op.end &&
     attributesMatch(next, op) &&
-    anonCompatible(op.anon, next.anon) &&
+    anonMergeable(next, op.anon, null, copiedFrom) &&
     next.pgoff === op.pgoff + (op.end - op.start) / pageSize;
   if (canLeft && canRight) canRight = anonCompatible(prev!.anon, next!.anon);
+  // vma_expand: the target takes the anon_vma of a next VMA it swallows, then the copied one's.
   if (canLeft && canRight) {
     const end = next!.end;
-    const anon = prev!.anon ?? next!.anon;
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
-    setAnon(prev!, anon, undo);
+    dupAnon(prev!, next!, undo);
+    dupAnon(prev!, copiedFrom, undo);
     markSoftDirty(space, prev!, undo);
     return prev!;
   }
   if (canLeft) {
     space.setBounds(prev!, prev!.start, op.end, undo);
-    setAnon(prev!, prev!.anon ?? op.anon, undo);
+    dupAnon(prev!, copiedFrom, undo);
     markSoftDirty(space, prev!, undo);
     return prev!;
   }
   if (canRight) {
     space.setBounds(next!, op.start, next!.end, undo);
-    setAnon(next!, next!.anon ?? op.anon, undo);
+    dupAnon(next!, copiedFrom, undo);
     markSoftDirty(space, next!, undo);
     return next!;
   }
   return null;
-}
-
-/** Gives `vma` the identity `anon`, recording the old one in `undo`. */
-export function setAnon(vma: Vma, anon: AnonIdentity | null, undo: UndoLog): void {
-  if (vma.anon === anon) return;
-  const old = vma.anon;
-  vma.anon = anon;
-  undo.record(() => {
-    vma.anon = old;
-  });
 }
 
 /** New and grown VMAs are soft-dirty (CONFIG_MEM_SOFT_DIRTY). */
@@ -118,14 +115,15 @@ function identityShareable(a: Vma, b: Vma, pageSize: number): boolean {
 }
 
 /**
- * `find_mergeable_anon_vma`: when a VMA gets its first anonymous page, it reuses the identity of a
- * neighbour it could later merge with (next first, then prev), so that mprotect and friends can
- * merge them back.
+ * `find_mergeable_anon_vma` and `reusable_anon_vma`: when a VMA gets its first anonymous page, it
+ * reuses the anon_vma of a neighbour it could later merge with (next first, then prev), so that
+ * mprotect and friends can merge them back; a neighbour copied by a fork (its chain not singular)
+ * lends nothing.
  */
-export function findMergeableAnon(space: AddressSpace, vma: Vma): AnonIdentity | null {
+export function findMergeableAnon(space: AddressSpace, vma: Vma): AnonVma | null {
   const next = space.vmas.next(vma);
-  if (next?.anon && identityShareable(vma, next, space.pageSize)) return next.anon;
+  if (next?.anon && !isForkChild(next) && identityShareable(vma, next, space.pageSize)) return next.anon;
   const prev = space.vmas.prev(vma);
-  if (prev?.anon && identityShareable(prev, vma, space.pageSize)) return prev.anon;
+  if (prev?.anon && !isForkChild(prev) && identityShareable(prev, vma, space.pageSize)) return prev.anon;
   return null;
 }

@@ -1,9 +1,10 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from './address-space.js';
+import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
 import { sameFile, type Vma } from './vma.js';
-import { anonCompatible, setAnon } from './vma-merge.js';
+import { anonCompatible } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
 interface Proposed {
@@ -20,7 +21,7 @@ function attributesMatch(neighbour: Vma, p: Proposed): boolean {
     sameFile(neighbour, p.middle) &&
     neighbour.name === p.middle.name &&
     neighbour.droppable === p.middle.droppable &&
-    anonCompatible(neighbour.anon, p.middle.anon)
+    anonMergeable(neighbour, p.middle.anon, p.middle, null)
   );
 }
 
@@ -50,28 +51,26 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
   if (mergeLeft && mergeRight) mergeRight = anonCompatible(prev!.anon, next!.anon);
   if (!mergeLeft && !mergeRight) return null;
   const removeMiddle = leftSide && rightSide;
+  // The neighbour that grows takes the anon_vma (and chain) of what it swallows (`dup_anon_vma`).
   if (mergeLeft && mergeRight) {
-    const anon = prev!.anon ?? next!.anon ?? middle.anon;
     const end = next!.end;
     space.removeVma(middle, undo);
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
-    setAnon(prev!, anon, undo);
+    dupAnon(prev!, next!.anon !== null ? next! : middle, undo);
     return prev!;
   }
   if (mergeLeft) {
-    const anon = prev!.anon ?? middle.anon;
     if (removeMiddle) space.removeVma(middle, undo);
     else space.setBounds(middle, p.end, middle.end, undo);
     space.setBounds(prev!, prev!.start, p.end, undo);
-    setAnon(prev!, anon, undo);
+    dupAnon(prev!, middle, undo);
     return prev!;
   }
-  const anon = next!.anon ?? middle.anon;
   if (removeMiddle) space.removeVma(middle, undo);
   else space.setBounds(middle, middle.start, p.start, undo);
   space.setBounds(next!, p.start, next!.end, undo);
-  setAnon(next!, anon, undo);
+  dupAnon(next!, middle, undo);
   return next!;
 }
 

@@ -1,15 +1,6 @@
+import type { AnonVma } from './anon-vma.js';
 import type { MemoryObject, OpenFile } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
-
-/**
- * The identity of a region of anonymous memory (Linux's `anon_vma`): VMAs that came from splitting
- * one VMA share it, and two VMAs may merge only if their identities are compatible. Assigned on the
- * first fault (or the eager population) of a VMA that has none.
- */
-export class AnonIdentity {
-  private static nextId = 1;
-  readonly id = AnonIdentity.nextId++;
-}
 
 /** What a file-backed VMA maps: a file's page cache or a shmem object. */
 export type MappedFile = MemoryObject;
@@ -44,8 +35,16 @@ export class Vma {
   flags: number;
   /** `vm_pgoff`: for anonymous private memory the page number it was created at, for files the file page. */
   pgoff: number;
-  /** Anonymous identity, or null while no page of it has ever been populated. */
-  anon: AnonIdentity | null;
+  /**
+   * The anon_vma new anonymous pages go to (Linux's `vm_area_struct.anon_vma`), or null while no
+   * page of the VMA has ever been its own. Assigned on the first fault (or the eager population).
+   */
+  anon: AnonVma | null;
+  /**
+   * The `anon_vma_chain`, newest first: `anon` and, in a fork child, the ancestors' anon_vmas it is
+   * still linked to. Empty when `anon` is null; see `anonChain` for a VMA whose chain was never set.
+   */
+  chain: readonly AnonVma[];
   /** The backing file, or null for anonymous memory. */
   file: MappedFile | null;
   /** The open file the mapping came through (see `FileRef`). */
@@ -60,7 +59,8 @@ export class Vma {
     end: number;
     flags: number;
     pgoff: number;
-    anon?: AnonIdentity | null;
+    anon?: AnonVma | null;
+    chain?: readonly AnonVma[];
     file?: MappedFile | null;
     description?: OpenFile | null;
     name?: string;
@@ -71,6 +71,7 @@ export class Vma {
     this.flags = init.flags;
     this.pgoff = init.pgoff;
     this.anon = init.anon ?? null;
+    this.chain = init.chain ?? (this.anon === null ? [] : [this.anon]);
     this.file = init.file ?? null;
     this.description = init.description ?? null;
     this.name = init.name ?? '';
@@ -94,7 +95,10 @@ export class Vma {
     return this.file === null || this.file.kind === 'dev-zero';
   }
 
-  /** A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match (splits, moves). */
+  /**
+   * A copy of every field for the piece [start, end) of this VMA, its pgoff advanced to match
+   * (splits and moves: `vm_area_dup` then `anon_vma_clone`, so the chain is the same).
+   */
   cloneAt(start: number, end: number, pageSize: number): Vma {
     return new Vma({
       start,
@@ -102,6 +106,7 @@ export class Vma {
       flags: this.flags,
       pgoff: this.pgoff + (start - this.start) / pageSize,
       anon: this.anon,
+      chain: this.chain,
       file: this.file,
       description: this.description,
       name: this.name,

@@ -307,6 +307,7 @@ function mmapRegion(
       prepareAnon(space, target);
       undo.record(() => {
         target.anon = null;
+        target.chain = [];
       });
     }
   } else if (replaced.length > 0) {

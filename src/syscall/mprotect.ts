@@ -11,7 +11,7 @@ import {
 } from '../abi/mman.js';
 import type { PhysAddr } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { copyOnWriteProt } from '../mm/fault.js';
+import { copyOnWriteProt, exclusivePage } from '../mm/fault.js';
 import { UndoLog } from '../mm/undo-log.js';
 import {
   VM_ACCESS_FLAGS,
@@ -150,8 +150,8 @@ function mprotectFixup(
 
 /**
  * `change_protection`: the present entries of [start, end) get the VMA's new rights. A private page
- * that is not the task's own copy (the zero page, a page-cache page) stays read-only so that a
- * write still copies it.
+ * that is not the task's own copy (the zero page, a page-cache page, a page shared with a fork:
+ * `can_change_pte_writable`) stays read-only so that a write still copies it.
  */
 export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end: number): void {
   const prot = vma.prot;
@@ -160,10 +160,8 @@ export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end
     return;
   }
   const cow = copyOnWriteProt(prot);
-  const file = vma.file;
   space.pageTable.protectRange(start, end, (frame: PhysAddr, va: number) => {
-    if (frame === space.zeroFrame || space.lazyFree.get(va) === frame) return cow;
-    if (file !== null && file.pages.get(vma.pgoff + (va - vma.start) / space.pageSize) === frame) return cow;
+    if (space.lazyFree.get(va) === frame || !exclusivePage(space, vma, va, frame)) return cow;
     return prot;
   });
 }

@@ -1,6 +1,7 @@
 import { EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../abi/mman.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import { setAnonChain } from '../mm/anon-vma.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
@@ -278,6 +279,7 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
       description: vma.description,
       anon: vma.anon,
       droppable: vma.droppable,
+      copiedFrom: vma,
     },
     undo,
   );
@@ -312,7 +314,9 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
     const old = space.vmas.find(r.addr);
     if (old !== undefined) {
       space.setFlags(old, old.flags & ~(VM_LOCKED | VM_LOCKONFAULT), null);
-      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen) old.anon = null;
+      // dontunmap_complete: the emptied VMA is unlinked from its anon_vmas.
+      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen)
+        setAnonChain(old, null, [], null);
     }
     return r.newAddr;
   }

@@ -11,23 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzFiles } from '../../tools/fuzz-linux/files.js';
 import { type FuzzReport, fuzz, hostOracle, type Oracle } from '../../tools/fuzz-linux/fuzz.js';
 import { compareWithModel } from '../../tools/linux-harness/model.js';
-import {
-  buildHarness,
-  EnvironmentError,
-  type Fixture,
-  findTools,
-  type Tools,
-} from '../../tools/linux-harness/record.js';
+import { buildHarness, type Fixture } from '../../tools/linux-harness/record.js';
+import { harnessTools } from '../support/harness-tools.js';
 
-let tools: Tools | undefined;
-let skipReason = '';
-try {
-  tools = findTools();
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e;
-  skipReason = e.message;
-  if (process.env.CI) throw e;
-}
+const { tools, skipReason } = harnessTools();
 
 /**
  * The planted bug: a brk that shrinks the heap answers the new break but unmaps nothing, so the

@@ -7,28 +7,17 @@ import { generateSequence, serializeSequence } from '../../tools/linux-harness/g
 import { compareWithModel } from '../../tools/linux-harness/model.js';
 import {
   buildHarness,
-  EnvironmentError,
   type Fixture,
-  findTools,
   formatDev,
   makeFixture,
   normalizeShmemInodes,
   parseHarnessOutput,
   recordOps,
   runHarness,
-  type Tools,
 } from '../../tools/linux-harness/record.js';
+import { harnessTools } from '../support/harness-tools.js';
 
-let tools: Tools | undefined;
-let skipReason = '';
-try {
-  tools = findTools();
-} catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e;
-  skipReason = e.message;
-  // CI installs the toolchain (.ci/run): there a missing tool is a failure, not a reason to skip.
-  if (process.env.CI) throw e;
-}
+const { tools, skipReason } = harnessTools();
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'linux-x86_64');
 

@@ -7,7 +7,9 @@ export {
   compareWithModel,
   type Difference,
   type ReplayOutcome,
+  recordedResult,
   replayFixture,
+  replayOp,
 } from '../../tools/linux-harness/model.js';
 /** Renumbers shmem inodes (a system-wide counter), as the recorder does. */
 export { type Fixture, normalizeShmemInodes } from '../../tools/linux-harness/record.js';

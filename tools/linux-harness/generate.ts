@@ -19,7 +19,18 @@
  */
 import { pathToFileURL } from 'node:url';
 
-export type OpName = 'mmap' | 'munmap' | 'mprotect' | 'brk' | 'mremap' | 'madvise' | 'touch' | 'peek';
+export type OpName =
+  | 'mmap'
+  | 'munmap'
+  | 'mprotect'
+  | 'brk'
+  | 'mremap'
+  | 'madvise'
+  | 'touch'
+  | 'peek'
+  // Only in sequences for the fork build of the harness (generate-fork.ts):
+  | 'fork'
+  | 'exit';
 
 export interface Op {
   op: OpName;
@@ -27,6 +38,8 @@ export interface Op {
   args: string[];
   /** What the generator meant to exercise, e.g. `mmap:hint-free` or `bad:munmap-len0`. */
   kind: string;
+  /** The process that runs the op (fork sequences only; absent: process 0). */
+  proc?: number;
 }
 
 export interface GenerateOptions {
@@ -112,6 +125,8 @@ export const ARG_COUNT: Record<OpName, number> = {
   madvise: 3,
   touch: 2,
   peek: 1,
+  fork: 0,
+  exit: 0,
 };
 
 // ---- Linux x86_64 constants -----------------------------------------------------------------
@@ -186,7 +201,7 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-class Rng {
+export class Rng {
   private readonly next: () => number;
   constructor(seed: number) {
     this.next = mulberry32(seed ^ 0x9e3779b9);
@@ -228,7 +243,7 @@ const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---- generator state -----------------------------------------------------------------------
-interface Region {
+export interface Region {
   /** Index of the op whose result is the region's start. */
   idx: number;
   len: number;
@@ -246,7 +261,7 @@ interface Region {
 
 const HUGE_REGION = 64 * MiB;
 
-class Gen {
+export class Gen {
   readonly ops: Op[] = [];
   readonly regions: Region[] = [];
   /** Offset of the generator's idea of the current break from $brk (never negative). */
@@ -1265,9 +1280,9 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
   return g.ops.slice(0, n);
 }
 
-/** The harness's input text: one op per line, `name arg arg ...`. */
+/** The harness's input text: one op per line, `name arg arg ...` (`@N name ...` for process N > 0). */
 export function serializeSequence(ops: readonly Op[]): string {
-  return ops.map((o) => `${o.op} ${o.args.join(' ')}\n`).join('');
+  return ops.map((o) => `${o.proc ? `@${o.proc} ` : ''}${o.op} ${o.args.join(' ')}\n`).join('');
 }
 
 function main(argv: string[]): void {

@@ -14,6 +14,10 @@
  *   - stack use is a few KiB, far below the initial 132 KiB [stack] VMA;
  *   - a guard refuses (exit 3) any op whose range could affect a VMA that
  *     existed at the before snapshot, or a brk below the initial break.
+ *
+ * Built with -DHARNESS_FORK (a separate binary, `harness-fork`), it also runs sequences in which
+ * processes fork and go on side by side (procs.h). Without it the program is exactly the one
+ * the fixtures of test/fixtures/linux-x86_64 were recorded with.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -148,6 +152,9 @@ static void out_hex(u64 v) {
   out_str(tmp + i);
 }
 static void err_str(const char *s) { sc3(SYS_write, 2, s, slen(s)); }
+#ifdef HARNESS_FORK
+static void procs_abort(void);
+#endif
 static __attribute__((noreturn)) void fail(const char *msg, const char *detail) {
   flush_out();
   err_str("harness: ");
@@ -157,6 +164,9 @@ static __attribute__((noreturn)) void fail(const char *msg, const char *detail) 
     err_str(detail);
   }
   err_str("\n");
+#ifdef HARNESS_FORK
+  procs_abort();
+#endif
   die_code(3);
 }
 
@@ -433,6 +443,13 @@ static void snapshot(const char *name, const char *path) {
   out_block(name, filebuf, len);
 }
 
+#ifdef HARNESS_FORK
+#ifndef PR_SET_CHILD_SUBREAPER
+#define PR_SET_CHILD_SUBREAPER 36
+#endif
+#include "procs.h"
+#endif
+
 int main(void) {
   /* Pre-fault every static buffer so nothing is first-touched later. */
   for (size_t i = 0; i < sizeof inbuf; i += PAGE) ((volatile char *)inbuf)[i] = 0;
@@ -450,6 +467,9 @@ int main(void) {
     inlen += (size_t)n;
   }
   inbuf[inlen] = 0;
+#ifdef HARNESS_FORK
+  procs_prescan(inbuf);
+#endif
 
   struct sigaction sa;
   for (size_t i = 0; i < sizeof sa; i++) ((char *)&sa)[i] = 0;
@@ -515,6 +535,9 @@ int main(void) {
   out_block("stat", filebuf, stlen);
   start_brk = stat_field(filebuf, stlen, 47);
 
+#ifdef HARNESS_FORK
+  procs_setup();
+#endif
   /* Before snapshot: the last thing before the first op. */
   size_t mlen = read_file("/proc/self/maps");
   collect_protected(filebuf, mlen);
@@ -530,6 +553,12 @@ int main(void) {
     while (*line == ' ' || *line == '\t') line++;
     if (*line == 0 || *line == '#') continue;
     if (nops >= MAX_OPS) fail("too many ops", 0);
+#ifdef HARNESS_FORK
+    if (procs_skip(&line)) {
+      nops++;
+      continue;
+    }
+#endif
 
     char name[16];
     int nl = 0;
@@ -555,6 +584,9 @@ int main(void) {
     else if (streq(name, "madvise")) want = 3;
     else if (streq(name, "touch")) want = na == 1 ? 1 : 2;
     else if (streq(name, "peek")) want = 1;
+#ifdef HARNESS_FORK
+    else if (streq(name, "fork") || streq(name, "exit")) want = 0;
+#endif
     else fail("unknown op", cur_line);
     if (na != want) fail("wrong number of args", cur_line);
     if (streq(name, "touch") && na == 1) {
@@ -593,6 +625,16 @@ int main(void) {
 
     long r = 0;
     int faulted = 0;
+#ifdef HARNESS_FORK
+    int special = procs_special(name, &r);
+    if (special == 2) {
+      nops++;
+      continue;
+    }
+    if (special) {
+      /* fork or exit, run by procs_special */
+    } else
+#endif
     if (streq(name, "mmap")) r = sc6(SYS_mmap, a[0], a[1], a[2], a[3], a[4], a[5]);
     else if (streq(name, "munmap")) r = sc2(SYS_munmap, a[0], a[1]);
     else if (streq(name, "mprotect")) r = sc3(SYS_mprotect, a[0], a[1], a[2]);
@@ -606,6 +648,12 @@ int main(void) {
 
     out_str("op ");
     out_u64((u64)nops);
+#ifdef HARNESS_FORK
+    if (me) {
+      out_str(" @");
+      out_u64((u64)me);
+    }
+#endif
     out_str(" ");
     out_str(name);
     for (int i = 0; i < na; i++) {
@@ -621,9 +669,15 @@ int main(void) {
     }
     out_str("\n");
     nops++;
+#ifdef HARNESS_FORK
+    procs_after_op();
+#endif
   }
 
   /* After snapshot: maps first, then smaps (neither changes the mappings). */
+#ifdef HARNESS_FORK
+  procs_final();
+#else
   snapshot("maps_after", "/proc/self/maps");
   snapshot("smaps_after", "/proc/self/smaps");
   out_str("end ");
@@ -631,4 +685,5 @@ int main(void) {
   out_str("\n");
   flush_out();
   die_code(0);
+#endif
 }

@@ -63,13 +63,21 @@ export function fixtureFiles(files: readonly FixtureFile[]): Map<number, OpenFil
   return table;
 }
 
-/** Boots a kernel configured as the recording machine was and starts a task from the fixture's snapshot. */
-export function bootFixture(f: Fixture, layout: LayoutOptions = {}): { kernel: Kernel; task: Task } {
+/**
+ * Boots a kernel configured as the recording machine was and starts a task from the fixture's
+ * snapshot, with its files open. `ramBytes` is the model's RAM: enough for every page the sequence
+ * touches (the invariant checker's cost grows with it).
+ */
+export function bootFixture(
+  f: Fixture,
+  layout: LayoutOptions = {},
+  ramBytes = 256 * 2 ** 20,
+): { kernel: Kernel; task: Task } {
   const kernel = new Kernel({
     arch: f.arch,
     pageSize: f.pageSize,
     paging: 'demand',
-    ramBytes: 256 * 2 ** 20,
+    ramBytes,
     layout: { ...fixtureLayout(f), ...layout },
   });
   const task = kernel.spawnFromSnapshot({
@@ -94,8 +102,8 @@ export interface ReplayOutcome {
   check: string[];
 }
 
-/** One op in the model; the answer in the fixture's notation (`-22`, `0`, `fault SEGV_MAPERR`). */
-function runOp(kernel: Kernel, task: Task, op: Fixture['ops'][number]): string {
+/** Runs one recorded op (a syscall, or a touch or peek by `task`); the answer as `recordedResult` gives it. */
+export function replayOp(kernel: Kernel, task: Task, op: Fixture['ops'][number]): string {
   const a = op.args.map((x) => BigInt(x));
   const sys = kernel.sys;
   switch (op.op) {
@@ -128,6 +136,11 @@ function runOp(kernel: Kernel, task: Task, op: Fixture['ops'][number]): string {
   }
 }
 
+/** The result a recorded op had, in `replayOp`'s notation (`-22`, `0`, `fault SEGV_MAPERR`). */
+export function recordedResult(op: Fixture['ops'][number]): string {
+  return op.result === 'fault' ? `fault ${op.fault}` : op.result;
+}
+
 /**
  * Replays every op; stops comparing at the first differing result and reports it (the later ops
  * still run, so the final state is the model's). `afterEach` sees the kernel after every op.
@@ -143,8 +156,8 @@ export function replayFixture(
   let mismatch: string | null = null;
   let mismatchAt = -1;
   f.ops.forEach((op, i) => {
-    const got = runOp(kernel, task, op);
-    const want = op.result === 'fault' ? `fault ${op.fault}` : op.result;
+    const got = replayOp(kernel, task, op);
+    const want = recordedResult(op);
     if (mismatch === null && got !== want) {
       mismatch = `op ${i} ${op.kind} ${op.op}(${op.args.join(', ')}): Linux ${want}, model ${got}`;
       mismatchAt = i;

@@ -31,6 +31,8 @@ export const DEFAULT_STACK_RLIMIT = 8 * 1024 * 1024;
 
 export interface FixtureOp {
   op: string;
+  /** The process that ran the op, in sequences with fork (absent: process 0). */
+  proc?: number;
   /** Resolved arguments as 0x-hex unsigned 64-bit strings. */
   args: string[];
   /** Raw return value, signed decimal (e.g. "-22"); touch: "0"; peek: the byte; or "fault". */
@@ -148,14 +150,22 @@ export function findTools(): Tools {
 /**
  * Compiles harness.c with `gcc -O2 -static` into buildDir/harness. The binary is replaced only when
  * its bytes change, so its inode (which appears in /proc/self/maps) stays stable across re-records.
+ * The `fork` variant (-DHARNESS_FORK, buildDir/harness-fork) also runs sequences with processes
+ * (procs.h); the plain binary stays the one the single-process fixtures were recorded with.
  */
-export function buildHarness(buildDir = DEFAULT_BUILD_DIR, tools = findTools()): string {
+export function buildHarness(
+  buildDir = DEFAULT_BUILD_DIR,
+  tools = findTools(),
+  variant: 'plain' | 'fork' = 'plain',
+): string {
   fs.mkdirSync(buildDir, { recursive: true });
-  const out = path.join(buildDir, 'harness');
-  const tmp = path.join(buildDir, `harness.tmp.${process.pid}`);
+  const name = variant === 'fork' ? 'harness-fork' : 'harness';
+  const out = path.join(buildDir, name);
+  const tmp = path.join(buildDir, `${name}.tmp.${process.pid}`);
+  const defines = variant === 'fork' ? ['-DHARNESS_FORK'] : [];
   const res = spawnSync(
     tools.gcc,
-    ['-O2', '-static', '-fno-stack-protector', '-Wall', '-Wextra', '-o', tmp, HARNESS_SOURCE],
+    ['-O2', '-static', '-fno-stack-protector', '-Wall', '-Wextra', ...defines, '-o', tmp, HARNESS_SOURCE],
     { encoding: 'utf8' },
   );
   if (res.status !== 0) {
@@ -271,6 +281,8 @@ export interface RunOptions {
   stackRlimit?: number;
   /** Files the harness has open at fds 3, 4, ... (default none). */
   files?: readonly HarnessFile[];
+  /** Kill the harness after this long (default: no limit). */
+  timeoutMs?: number;
 }
 
 /**
@@ -290,6 +302,7 @@ export function runHarness(harness: string, sequence: string, opts: RunOptions =
       maxBuffer: 64 * 1024 * 1024,
       encoding: 'latin1',
       stdio: ['pipe', 'pipe', 'pipe', ...fds],
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
     });
     if (res.error) throw res.error;
     if (res.status !== 0) {
@@ -318,7 +331,7 @@ interface RawOutput {
   blocks: Map<string, string>;
   fields: Map<string, string>;
   rlimits: Map<string, RLimit>;
-  ops: Array<{ name: string; args: string[]; result: string; fault?: string }>;
+  ops: Array<{ name: string; args: string[]; result: string; fault?: string; proc?: number }>;
   /** The descriptors from fd 3 up the harness was started with. */
   fds: Map<number, ReportedFd>;
   ended: number;
@@ -355,10 +368,13 @@ export function parseHarnessOutput(out: string): RawOutput {
     } else if (tag === 'rlimit') {
       raw.rlimits.set(rest[0], { cur: rest[1], max: rest[2] });
     } else if (tag === 'op') {
+      // `op <i> [@<proc>] <name> <args> = <result>`: the process tag only in sequences with fork.
+      const tagged = rest[1].startsWith('@');
       const eq = rest.indexOf('=');
-      const args = rest.slice(2, eq);
+      const args = rest.slice(tagged ? 3 : 2, eq);
       const res = rest.slice(eq + 1);
-      const op = { name: rest[1], args, result: res[0] } as RawOutput['ops'][number];
+      const op = { name: rest[tagged ? 2 : 1], args, result: res[0] } as RawOutput['ops'][number];
+      if (tagged) op.proc = Number(rest[1].slice(1));
       if (res[0] === 'fault') op.fault = res[1];
       if (Number(rest[0]) !== raw.ops.length) throw new Error(`op numbering off at ${l}`);
       raw.ops.push(op);
@@ -515,8 +531,12 @@ export function makeFixture(
     ops: raw.ops.map((r, i) => {
       const g = ops[i];
       if (g.op !== r.name) throw new Error(`op ${i}: generated ${g.op}, harness ran ${r.name}`);
-      // Key order is the JSON order: op, args, result, fault?, symbolicArgs?, kind.
-      const o: Partial<FixtureOp> = { op: r.name, args: r.args, result: r.result };
+      if ((g.proc ?? 0) !== (r.proc ?? 0)) throw new Error(`op ${i}: ran in process ${r.proc ?? 0}`);
+      // Key order is the JSON order: op, proc?, args, result, fault?, symbolicArgs?, kind.
+      const o: Partial<FixtureOp> = { op: r.name };
+      if (r.proc) o.proc = r.proc;
+      o.args = r.args;
+      o.result = r.result;
       if (r.fault) o.fault = r.fault;
       if (g.args.some((a) => a.includes('$'))) o.symbolicArgs = g.args;
       o.kind = g.kind;
@@ -547,16 +567,17 @@ export function normalizeShmemInodes(maps: string): string {
   );
 }
 
-/** Stable, diff-friendly JSON: one key per line, one op per line. */
+/** Stable, diff-friendly JSON: one key per line, one op (and one further process) per line. */
 export function formatFixture(f: Fixture): string {
   const lines: string[] = [];
   const entries = Object.entries(f);
   entries.forEach(([k, v], i) => {
     const comma = i < entries.length - 1 ? ',' : '';
-    if (k === 'ops') {
-      lines.push(`  "ops": [`);
-      f.ops.forEach((o, j) => {
-        lines.push(`    ${JSON.stringify(o)}${j < f.ops.length - 1 ? ',' : ''}`);
+    if (k === 'ops' || k === 'processes') {
+      const items = v as unknown[];
+      lines.push(`  ${JSON.stringify(k)}: [`);
+      items.forEach((o, j) => {
+        lines.push(`    ${JSON.stringify(o)}${j < items.length - 1 ? ',' : ''}`);
       });
       lines.push(`  ]${comma}`);
     } else {
