@@ -58,4 +58,12 @@ describe('shrink (ddmin)', () => {
     ]);
     expect(shrink(ops, (cands) => cands.map(() => false)).ops).toEqual(ops);
   });
+
+  it('never removes the ops it is told to keep (forks: the processes after one are numbered by it)', () => {
+    const ops = [op('s', '0'), op('fork'), op('a', '0'), op('fork'), op('b', '0'), op('c', '0')];
+    const result = shrink(ops, (cands) => cands.map((c) => c.some((o) => o.kind === 'c')), {
+      keep: (o) => o.kind === 'fork',
+    });
+    expect(result.ops.map((o) => o.kind)).toEqual(['s', 'fork', 'fork', 'c']);
+  });
 });

@@ -14,8 +14,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type GenerateOptions, type GenFile, generateSequence, type Op } from '../linux-harness/generate.js';
+import {
+  type GenerateOptions,
+  type GenFile,
+  generateSequence,
+  type Op,
+  serializeSequence,
+} from '../linux-harness/generate.js';
+import { generateForkSequence } from '../linux-harness/generate-fork.js';
 import { type CompareOptions, compareWithModel, type Difference } from '../linux-harness/model.js';
+import { compareForkWithModel } from '../linux-harness/model-fork.js';
 import {
   buildHarness,
   DEFAULT_BUILD_DIR,
@@ -27,8 +35,10 @@ import {
   HarnessError,
   type HarnessFile,
   recordOps,
+  runHarness,
   type Tools,
 } from '../linux-harness/record.js';
+import { type ForkFixture, makeForkFixture, probeZeroPageReads } from '../linux-harness/record-fork.js';
 import { defaultRoots, type FileRoots, fuzzFiles, removeRoots } from './files.js';
 import { shrink } from './shrink.js';
 
@@ -44,6 +54,28 @@ export interface Oracle {
   /** The files every sequence has open at fds 3, 4, ... */
   readonly files: readonly HarnessFile[];
   run(jobs: readonly Job[]): Array<Fixture | Error>;
+}
+
+/**
+ * This machine's kernel through the fork build of the harness: sequences in which processes fork
+ * (`generateForkSequence`); the fixture also holds every live process's final maps.
+ */
+export function forkOracle(harness: string, tools: Tools): Oracle {
+  const zeroPageReads = probeZeroPageReads(harness, { tools });
+  return {
+    arch: 'x86_64',
+    files: [],
+    run: (jobs) =>
+      jobs.map((j) => {
+        try {
+          const out = runHarness(harness, serializeSequence(j.ops), { tools, timeoutMs: 60_000 });
+          return makeForkFixture(out, j.ops, j.seed, '', zeroPageReads);
+        } catch (e) {
+          if (e instanceof HarnessError) return e;
+          throw e;
+        }
+      }),
+  };
 }
 
 /** This machine's kernel through the static x86-64 harness. */
@@ -79,6 +111,10 @@ export interface FuzzOptions {
   oracle: Oracle;
   /** The model comparison (default: compareWithModel with the checker after the last op). */
   compare?: (f: Fixture) => Difference | null;
+  /** The sequence of a seed (default: `generateSequence` with the oracle's files and `wide`). */
+  generate?: (seed: number) => Op[];
+  /** Ops the shrinker must keep (default: none but the sentinel). */
+  keep?: (op: Op) => boolean;
   minOps?: number;
   maxOps?: number;
   /** Generate the wide shapes (default true). */
@@ -148,7 +184,7 @@ export function fuzz(o: FuzzOptions): FuzzReport {
     const jobs: Job[] = [];
     for (let i = first; i < Math.min(o.count, first + batch); i++) {
       const seed = o.seed + i;
-      jobs.push({ seed, ops: generateSequence(seed, gen) });
+      jobs.push({ seed, ops: o.generate ? o.generate(seed) : generateSequence(seed, gen) });
     }
     const results = o.oracle.run(jobs);
     results.forEach((r, i) => {
@@ -172,7 +208,7 @@ export function fuzz(o: FuzzOptions): FuzzReport {
       }
     });
     for (const p of pending.splice(0)) {
-      const found = shrinkDifference(o.oracle, compare, p.job, p.difference);
+      const found = shrinkDifference(o.oracle, compare, p.job, p.difference, o.keep);
       report.found.push(found);
       o.log?.(
         `seed ${p.job.seed}: shrunk ${p.job.ops.length} ops to ${found.fixture.ops.length} (${found.shrinkTests} runs): ${found.difference.detail}`,
@@ -194,16 +230,20 @@ export function shrinkDifference(
   compare: (f: Fixture) => Difference | null,
   job: Job,
   difference: Difference,
+  keep?: (op: Op) => boolean,
 ): Found {
   const kept = new Map<string, { fixture: Fixture; difference: Difference }>();
-  const result = shrink(job.ops, (candidates) =>
-    oracle.run(candidates.map((ops) => ({ seed: job.seed, ops }))).map((r, i) => {
-      if (r instanceof Error) return false;
-      const d = compare(r);
-      if (d === null || !sameClass(difference, d)) return false;
-      kept.set(JSON.stringify(candidates[i]), { fixture: r, difference: d });
-      return true;
-    }),
+  const result = shrink(
+    job.ops,
+    (candidates) =>
+      oracle.run(candidates.map((ops) => ({ seed: job.seed, ops }))).map((r, i) => {
+        if (r instanceof Error) return false;
+        const d = compare(r);
+        if (d === null || !sameClass(difference, d)) return false;
+        kept.set(JSON.stringify(candidates[i]), { fixture: r, difference: d });
+        return true;
+      }),
+    { keep },
   );
   let best = kept.get(JSON.stringify(result.ops));
   if (best === undefined) {
@@ -233,12 +273,14 @@ interface Cli {
   hugeTmpfs?: string;
   batch: number;
   summary?: string;
+  fork: boolean;
 }
 
 const USAGE =
   'usage: fuzz.ts [--count 1000] [--seed 1] [--arch x86_64|aarch64] [--out DIR] [--build-dir DIR]\n' +
   '               [--min-ops 40] [--max-ops 80] [--max-shrinks 20] [--no-files] [--no-wide]\n' +
-  '               [--huge-tmpfs DIR] [--batch N (aarch64: sequences per boot)] [--summary FILE.json]\n';
+  '               [--huge-tmpfs DIR] [--batch N (aarch64: sequences per boot)] [--summary FILE.json]\n' +
+  '               [--fork (x86_64: sequences in which processes fork, no files)]\n';
 
 class UsageError extends Error {}
 
@@ -253,6 +295,7 @@ function parseCli(argv: string[]): Cli {
     files: true,
     wide: true,
     batch: 250,
+    fork: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -284,6 +327,7 @@ function parseCli(argv: string[]): Cli {
     else if (a === '--huge-tmpfs') o.hugeTmpfs = next();
     else if (a === '--batch') o.batch = Math.max(1, int());
     else if (a === '--summary') o.summary = next();
+    else if (a === '--fork') o.fork = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
@@ -320,7 +364,22 @@ async function main(argv: string[]): Promise<void> {
   if (o.hugeTmpfs) roots.hugeTmpfs = path.join(o.hugeTmpfs, `levitate-mm-fuzz-${tag}`);
   let oracle: Oracle;
   let cleanup = () => removeRoots(roots);
-  if (o.arch === 'x86_64') {
+  let fork: Pick<FuzzOptions, 'generate' | 'compare' | 'keep'> = {};
+  if (o.fork) {
+    if (o.arch !== 'x86_64')
+      throw new UsageError('--fork runs on x86_64 only (the fork build of the harness)');
+    const tools = findTools();
+    oracle = forkOracle(buildHarness(o.buildDir, tools, 'fork'), tools);
+    fork = {
+      generate: (seed) =>
+        generateForkSequence(seed, {
+          ...(o.minOps !== undefined ? { minOps: o.minOps } : {}),
+          ...(o.maxOps !== undefined ? { maxOps: o.maxOps } : {}),
+        }),
+      compare: (f) => compareForkWithModel(f as ForkFixture),
+      keep: (op) => op.op === 'fork',
+    };
+  } else if (o.arch === 'x86_64') {
     const tools = findTools();
     const harness = buildHarness(o.buildDir, tools);
     oracle = hostOracle(harness, tools, o.files ? fuzzFiles(roots) : []);
@@ -341,6 +400,7 @@ async function main(argv: string[]): Promise<void> {
       wide: o.wide,
       batch: o.arch === 'aarch64' ? o.batch : 1,
       maxShrinks: o.maxShrinks,
+      ...fork,
       onFound: (f) => written.push(writeFound(o.out, o.arch, f)),
       log: (s) => process.stderr.write(`fuzz:linux: ${s}\n`),
     });

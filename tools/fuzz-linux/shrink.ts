@@ -53,23 +53,32 @@ export interface ShrinkResult {
 }
 
 /**
- * ddmin: split the removable ops into n chunks and try removing each; keep the first smaller
+ * ddmin: split the removable ops into n chunks and try removing each; keep the smallest smaller
  * sequence that still has the property (then n-1 chunks), else split finer, down to single ops.
+ * Op 0 and the ops `keep` names stay (a fork: removing it would renumber the processes after it).
  * `maxRounds` bounds the work.
  */
-export function shrink(ops: readonly Op[], holds: BatchPredicate, maxRounds = 200): ShrinkResult {
+export function shrink(
+  ops: readonly Op[],
+  holds: BatchPredicate,
+  options: { maxRounds?: number; keep?: (op: Op) => boolean } = {},
+): ShrinkResult {
+  const maxRounds = options.maxRounds ?? 200;
+  const keep = options.keep ?? (() => false);
   let current = [...ops];
   let n = 2;
   let tests = 0;
   let rounds = 0;
-  while (current.length > 2 && rounds < maxRounds) {
-    const body = current.length - 1; // op 0 stays
+  for (;;) {
+    const removable = current.map((_, i) => i).filter((i) => i > 0 && !keep(current[i]));
+    if (removable.length === 0 || rounds >= maxRounds) break;
+    const body = removable.length;
+    n = Math.min(n, body);
     const chunk = Math.ceil(body / n);
     const seen = new Set<string>();
     const candidates: Op[][] = [];
-    for (let start = 1; start < current.length; start += chunk) {
-      const drop = new Set<number>();
-      for (let i = start; i < Math.min(current.length, start + chunk); i++) drop.add(i);
+    for (let start = 0; start < body; start += chunk) {
+      const drop = new Set(removable.slice(start, start + chunk));
       const c = removeOps(current, drop);
       const key = JSON.stringify(c);
       if (c.length < current.length && !seen.has(key)) {
@@ -91,7 +100,7 @@ export function shrink(ops: readonly Op[], holds: BatchPredicate, maxRounds = 20
       continue;
     }
     if (chunk <= 1) break;
-    n = Math.min(n * 2, body);
+    n = n * 2;
   }
   return { ops: current, tests, rounds };
 }
