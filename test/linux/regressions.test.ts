@@ -12,7 +12,14 @@ const fixtures = loadFixtures('linux-regressions');
 describe('regression fixtures from the differential fuzzer', () => {
   it('has the named classes, each small and explained', () => {
     const names = fixtures.map((f) => f.name);
-    for (const name of ['x86_64-thp-anon-offset', 'x86_64-thp-mremap-move', 'x86_64-thp-file-placement']) {
+    for (const name of [
+      'x86_64-thp-anon-offset',
+      'x86_64-thp-mremap-move',
+      'x86_64-thp-file-placement',
+      'x86_64-zero-page-read',
+      'aarch64-fixed-enomem-keeps-split',
+      'aarch64-shmem-huge-placement',
+    ]) {
       expect(names).toContain(`${name}.json`);
     }
     for (const { name, fixture } of fixtures) {

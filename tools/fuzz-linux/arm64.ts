@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { serializeSequence, WIDE_GENERATOR_VERSION } from '../linux-harness/generate.js';
-import { type Fixture, HarnessError, makeFixture } from '../linux-harness/record.js';
+import { type Fixture, HarnessError, type HarnessFile, makeFixture } from '../linux-harness/record.js';
 import { parseConsoleLog } from '../linux-harness-arm64/console.js';
 import {
   boot,
@@ -23,7 +23,12 @@ import type { Job, Oracle } from './fuzz.js';
 
 const MAX_BOOTS = 3;
 
-export function guestOracle(o: { files: boolean; log: (s: string) => void; cache?: string }): {
+export function guestOracle(o: {
+  /** The guest's standard file table (`guestFiles`), none, or these. */
+  files: boolean | readonly HarnessFile[];
+  log: (s: string) => void;
+  cache?: string;
+}): {
   oracle: Oracle;
   cleanup: () => void;
 } {
@@ -34,7 +39,7 @@ export function guestOracle(o: { files: boolean; log: (s: string) => void; cache
   buildGuestPrograms(buildDir);
   const logDir = path.join(cache, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const files = o.files ? guestFiles() : [];
+  const files = o.files === true ? guestFiles() : o.files === false ? [] : [...o.files];
   const generator = { wideVersion: WIDE_GENERATOR_VERSION, wide: true, files: files.length };
   let boots = 0;
   const run = (jobs: readonly Job[]): Array<Fixture | Error> => {

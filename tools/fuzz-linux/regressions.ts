@@ -63,13 +63,55 @@ export function parseOpsText(text: string): Op[] {
   return ops;
 }
 
-function record(ops: Op[], files: HarnessFile[], seed: number, harness: string): Fixture {
-  const tools = findTools();
-  return recordOps(ops, seed, { harness, tools, files, arch: 'x86_64' });
+/** A regression's files as they are recreated: the stable directories here, the same paths in the guest. */
+function filesFor(arch: Fixture['arch'], files: readonly FixtureFile[]): HarnessFile[] {
+  if (arch === 'x86_64') return stableFiles(files);
+  return files.map((f) =>
+    f.fs === 'chr'
+      ? { path: f.path, mode: f.mode }
+      : { path: f.path, mode: f.mode, size: f.size, ...(f.huge ? { huge: f.huge } : {}) },
+  );
+}
+
+/**
+ * Records regression sequences on the kernel of `arch`: this machine's, or the arm64 guest's (one
+ * boot for all of them). Every sequence of one call has the same files.
+ */
+async function recordAll(
+  arch: Fixture['arch'],
+  jobs: { ops: Op[]; seed: number; files: HarnessFile[] }[],
+  buildDir: string,
+): Promise<Fixture[]> {
+  if (arch === 'x86_64') {
+    const tools = findTools();
+    const harness = buildHarness(buildDir, tools);
+    return jobs.map((j) => recordOps(j.ops, j.seed, { harness, tools, files: j.files, arch }));
+  }
+  const out: Fixture[] = [];
+  // The guest opens the same files for every sequence of a boot: one boot per file table.
+  const byFiles = new Map<string, typeof jobs>();
+  for (const j of jobs)
+    byFiles.set(JSON.stringify(j.files), [...(byFiles.get(JSON.stringify(j.files)) ?? []), j]);
+  const { guestOracle } = await import('./arm64.js');
+  const results = new Map<(typeof jobs)[number], Fixture>();
+  for (const group of byFiles.values()) {
+    const g = guestOracle({ files: group[0].files, log: (s) => process.stderr.write(`regressions: ${s}\n`) });
+    try {
+      g.oracle.run(group).forEach((r, i) => {
+        if (r instanceof Error) throw r;
+        results.set(group[i], r);
+      });
+    } finally {
+      g.cleanup();
+    }
+  }
+  for (const j of jobs) out.push(results.get(j)!);
+  return out;
 }
 
 interface Cli {
   command: 'add' | 'record';
+  arch: Fixture['arch'];
   names: string[];
   name?: string;
   note?: string;
@@ -83,7 +125,7 @@ function parseCli(argv: string[]): Cli {
   const command = argv[0];
   if (command !== 'add' && command !== 'record')
     throw new EnvironmentError('usage: regressions.ts add|record ... (see the comment at the top)');
-  const o: Cli = { command, names: [], files: [], buildDir: DEFAULT_BUILD_DIR };
+  const o: Cli = { command, arch: 'x86_64', names: [], files: [], buildDir: DEFAULT_BUILD_DIR };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -97,22 +139,27 @@ function parseCli(argv: string[]): Cli {
     else if (a === '--ops') o.ops = next();
     else if (a === '--file') o.files.push(next());
     else if (a === '--build-dir') o.buildDir = next();
-    else if (a.startsWith('--')) throw new EnvironmentError(`unknown option ${a}`);
+    else if (a === '--arch') {
+      const v = next();
+      if (v !== 'x86_64' && v !== 'aarch64')
+        throw new EnvironmentError(`--arch is x86_64 or aarch64, not ${v}`);
+      o.arch = v;
+    } else if (a.startsWith('--')) throw new EnvironmentError(`unknown option ${a}`);
     else o.names.push(a);
   }
   return o;
 }
 
-/** `--file PATH:MODE:SIZE` (a device: `/dev/zero:rw`). */
+/** `--file PATH:MODE:SIZE[:HUGE]` (a device: `/dev/zero:rw`; HUGE: a guest tmpfs's huge= option). */
 function parseFileSpec(spec: string): HarnessFile {
-  const [p, mode, size] = spec.split(':');
+  const [p, mode, size, huge] = spec.split(':');
   if (mode !== 'r' && mode !== 'rw') throw new EnvironmentError(`--file ${spec}: mode is r or rw`);
-  return size === undefined ? { path: p, mode } : { path: p, mode, size: Number(size) };
+  if (size === undefined) return { path: p, mode };
+  return { path: p, mode, size: Number(size), ...(huge ? { huge } : {}) };
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   const o = parseCli(argv);
-  const harness = buildHarness(o.buildDir);
   fs.mkdirSync(REGRESSIONS, { recursive: true });
   if (o.command === 'add') {
     if (!o.name || !o.note || (!o.from && !o.ops))
@@ -120,34 +167,42 @@ function main(argv: string[]): void {
     let ops: Op[];
     let files: HarnessFile[];
     let found: Fixture['found'];
+    let arch = o.arch;
     if (o.from) {
       const f = JSON.parse(fs.readFileSync(o.from, 'utf8')) as Fixture;
+      arch = f.arch;
       ops = fixtureOps(f);
-      files = stableFiles(f.files ?? []);
+      files = filesFor(arch, f.files ?? []);
       found = { ...f.found!, note: o.note };
     } else {
       ops = parseOpsText(fs.readFileSync(o.ops!, 'utf8'));
       files = o.files.map(parseFileSpec);
       found = { seed: 0, ops: ops.length, difference: 'named in issue 10', note: o.note };
     }
-    const fixture = record(ops, files, found!.seed, harness);
+    const [fixture] = await recordAll(arch, [{ ops, seed: found!.seed, files }], o.buildDir);
     fixture.found = found;
     write(o.name, fixture);
     return;
   }
+  const prefix = `${o.arch}-`;
   const names = o.names.length
     ? o.names
     : fs
         .readdirSync(REGRESSIONS)
-        .filter((f) => f.startsWith('x86_64-') && f.endsWith('.json'))
-        .map((f) => f.slice('x86_64-'.length, -'.json'.length));
-  for (const name of names) {
-    const file = path.join(REGRESSIONS, `x86_64-${name}.json`);
-    const old = JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture;
-    const fixture = record(fixtureOps(old), stableFiles(old.files ?? []), old.seed, harness);
-    fixture.found = old.found;
-    write(name, fixture);
-  }
+        .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+        .map((f) => f.slice(prefix.length, -'.json'.length));
+  const old = names.map(
+    (name) => JSON.parse(fs.readFileSync(path.join(REGRESSIONS, `${prefix}${name}.json`), 'utf8')) as Fixture,
+  );
+  const fresh = await recordAll(
+    o.arch,
+    old.map((f) => ({ ops: fixtureOps(f), seed: f.seed, files: filesFor(o.arch, f.files ?? []) })),
+    o.buildDir,
+  );
+  fresh.forEach((fixture, i) => {
+    fixture.found = old[i].found;
+    write(names[i], fixture);
+  });
 }
 
 function write(name: string, fixture: Fixture): void {
@@ -160,10 +215,8 @@ function write(name: string, fixture: Fixture): void {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  try {
-    main(process.argv.slice(2));
-  } catch (e) {
+  main(process.argv.slice(2)).catch((e) => {
     process.stderr.write(`regressions: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(e instanceof EnvironmentError ? 2 : 1);
-  }
+  });
 }
