@@ -75,7 +75,8 @@ const res = { full: [], model: [], parse: [], calls: 0, matched: 0 };
 for (let r = 0; r < rounds + 1; r++) {
   let t = performance.now();
   const a = mk();
-  await drive(a, [{ name: file, open: () => createReadStream(file) }], {}, { line() {} });
+  const input = { name: file, lines: () => createInterface({ input: createReadStream(file), crlfDelay: Infinity }) };
+  await drive(a, [input], {}, { line() {} });
   const full = performance.now() - t;
   const s = a.finish();
   res.calls = s.replayed + s.notModelled; res.matched = s.matched;

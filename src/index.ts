@@ -13,6 +13,9 @@
 export * from './abi/errno.js';
 export * from './abi/mman.js';
 export * from './abi/sched.js';
+export type { ExecString } from './exec/binprm.js';
+export type { ExecFailure, ExecOptions } from './exec/execve.js';
+export { type ExecFile, type ExecFiles, MemoryExecFiles, type MemoryFileInit } from './exec/files.js';
 export type { Arch, KernelAddr, PhysAddr, VirtAddr } from './hal/addr.js';
 export type { DescriptorFormat } from './hal/descriptor.js';
 export { PAGE_SIZES, type PageGeometry } from './hal/geometry.js';
@@ -26,6 +29,7 @@ export { type Snapshot, SnapshotError } from './kernel/snapshot.js';
 export { Task } from './kernel/task.js';
 export { AddressSpace } from './mm/address-space.js';
 export { AnonVma } from './mm/anon-vma.js';
+export type { ExecImage } from './mm/exec-image.js';
 export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';
 export type { Layout, LayoutOptions } from './mm/layout.js';
 export {

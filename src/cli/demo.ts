@@ -1,11 +1,10 @@
 import { ENOMEM, errnoName } from '../abi/errno.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_NORESERVE, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../abi/mman.js';
+import { hex } from '../hal/addr.js';
 import { formatKernelAddr } from '../hal/linear-map.js';
 import { PageFaultError } from '../hal/page-fault.js';
 import { Kernel, type KernelOptions } from '../kernel/kernel.js';
 import { procMaps } from '../kernel/procfs.js';
-
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * The seed's scenario, end to end: boot, map, use memory, replace a mapping with MAP_FIXED, make

@@ -5,7 +5,7 @@
 import { readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { type FileFacts, fileSystemRules } from '../mm/memory-object.js';
-import { parseBytes } from './replay-options.js';
+import { parseBytes } from './values.js';
 
 /** statfs f_type values (linux/magic.h) of the file systems a mapped file may be on. */
 const FS_MAGIC: Record<number, string> = {
@@ -84,17 +84,19 @@ export function parseFileOption(value: string, previous: GivenFile[] = []): Give
 
 /**
  * The facts of a log's file: from `--file` when given, else from the file of that path on this
- * machine when there is one, else the file system `defaultFs` (`--file-system`) with no known size.
+ * machine when there is one (unless `useHost` is false: `--no-host-files`, for a log recorded on
+ * another machine), else the file system `defaultFs` (`--file-system`) with no known size.
  */
 export function fileFactsFrom(
   given: readonly GivenFile[],
   defaultFs?: string,
+  useHost = true,
 ): (path: string) => FileFacts | undefined {
   const byPath = new Map(given.map((g) => [g.path, g]));
   return (path) => {
     const g = byPath.get(path);
     if (g !== undefined) return { size: g.size, ...fileSystemRules(g.fs ?? defaultFs ?? 'unknown') };
-    const here = hostFile(path);
+    const here = useHost ? hostFile(path) : undefined;
     if (here?.device) return { device: true };
     if (here !== undefined) return { size: here.size, ...fileSystemRules(here.fs, here.huge) };
     return defaultFs === undefined ? undefined : fileSystemRules(defaultFs);

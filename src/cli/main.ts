@@ -1,41 +1,54 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from 'commander';
+/**
+ * `levitate-mm`: the command line. Every mistake in what it is given is answered with one line on
+ * standard error and exit status 2; a closed standard output (`| head`) ends it quietly.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
 import type { Arch } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
-import { RAM_CHUNK_BYTES } from '../hal/ram.js';
+import { SnapshotError } from '../kernel/snapshot.js';
+import { TraceSyntaxError } from '../trace/errors.js';
 import { runDemo } from './demo.js';
+import { registerExec } from './exec.js';
 import { registerReplay } from './replay.js';
+import { parseBytes, ramGranule, UsageError } from './values.js';
 
-/** A command-line mistake found after parsing: one line on stderr, exit status 2. */
-class UsageError extends Error {}
+// `| head`: a reader that went away ends the output quietly, as it ends cat.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
-function parseSize(value: string): number {
-  const m = /^(\d+)\s*([KMG]i?B?)?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError(`not a size: ${value} (use e.g. 8M, 64MiB, 1G or bytes)`);
-  const unit = (m[2] ?? '').toUpperCase()[0];
-  const mult = unit === 'K' ? 2 ** 10 : unit === 'M' ? 2 ** 20 : unit === 'G' ? 2 ** 30 : 1;
-  return Number(m[1]) * mult;
+/** The package's version (package.json is two levels above both src/cli and dist/cli). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 const program = new Command()
   .name('levitate-mm')
   .description('An executable model of a kernel memory-management subsystem.')
+  .version(version(), '-V, --version', 'print the version')
   .configureOutput({
     outputError: (str, write) => write(`levitate-mm: ${str.split('\n')[0].replace(/^error: /, '')}\n`),
   })
+  .enablePositionalOptions()
   .exitOverride();
 
 program
   .command('demo', { isDefault: true })
   .description("run the seed's scenario: mmap, MAP_FIXED, out-of-memory rollback, munmap")
   .addOption(new Option('--arch <arch>', 'architecture').choices(['aarch64', 'x86_64']).default('aarch64'))
-  .option('--page-size <bytes>', 'page size (4096; 16384 or 65536 on aarch64)', (v) => parseSize(v), 4096)
-  .option('--ram <size>', 'simulated RAM', parseSize, 8 * 2 ** 20)
+  .option('--page-size <bytes>', 'page size (4096; 16384 or 65536 on aarch64)', parseBytes, 4096)
+  .option('--ram <size>', 'simulated RAM', parseBytes, 8 * 2 ** 20)
   .action((opts: { arch: Arch; pageSize: number; ram: number }) => {
     if (!PAGE_SIZES[opts.arch].includes(opts.pageSize)) {
       throw new UsageError(`page size ${opts.pageSize} is not supported on ${opts.arch}`);
     }
-    const granule = Math.max(RAM_CHUNK_BYTES, opts.pageSize);
+    const granule = ramGranule(opts.pageSize);
     if (opts.ram < granule || opts.ram % granule !== 0) {
       throw new UsageError(`--ram must be a positive multiple of ${granule / 1024}K`);
     }
@@ -46,15 +59,54 @@ program
   });
 
 registerReplay(program);
+registerExec(program);
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function inWords(names: readonly string[]): string {
+  return names.length < 2
+    ? names.join('')
+    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * `demo` is the default command, so commander would hand a mistyped command to it as an argument;
+ * a first word that is no command is named as what it is instead.
+ */
+function checkCommand(args: readonly string[]): void {
+  const first = args[0];
+  if (first === undefined || first.startsWith('-')) return;
+  const names = [...program.commands.map((c) => c.name()), 'help'];
+  if (names.includes(first)) return;
+  const near = names.filter((n) => distance(first, n) <= 2);
+  throw new UsageError(
+    `unknown command '${first}'${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; ` +
+      `the commands are ${inWords(names.filter((n) => n !== 'help'))} (levitate-mm --help)`,
+  );
+}
 
 try {
+  checkCommand(process.argv.slice(2));
   await program.parseAsync();
 } catch (err) {
-  const e = err as { code?: string; exitCode?: number; message?: string };
-  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+  const e = err as { code?: string };
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+    process.exit(0);
   if (typeof e.code === 'string' && e.code.startsWith('commander.')) process.exit(2);
-  if (err instanceof UsageError || err instanceof RangeError) {
-    process.stderr.write(`levitate-mm: ${(err as Error).message}\n`);
+  if (err instanceof UsageError || err instanceof TraceSyntaxError || err instanceof SnapshotError) {
+    process.stderr.write(`levitate-mm: ${err.message}\n`);
     process.exit(2);
   }
   throw err;

@@ -1,43 +1,9 @@
 /**
- * Option values of `levitate-mm replay`: sizes, addresses, limits, and the defaults taken from the
- * machine it runs on (/proc/meminfo and /proc/sys/vm), as a log recorded here would have seen them.
+ * The layout of `levitate-mm replay`: its options, and the defaults taken from the machine it runs
+ * on (/proc/meminfo and /proc/sys/vm), as a log recorded here would have seen them.
  */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import type { LayoutOptions } from '../mm/layout.js';
-
-const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
-
-/** `4096`, `0x1000`, `64K`, `8M`, `8MiB`, `4G`, `1T`. */
-export function parseBytes(value: string): number {
-  const v = value.trim();
-  if (/^0x[0-9a-f]+$/i.test(v)) return Number(BigInt(v));
-  const m = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(v);
-  if (!m) throw new InvalidArgumentError(`not a size: ${value} (use e.g. 4096, 0x1000, 64K, 8M, 4G)`);
-  const n = Number(m[1]) * UNITS[m[2].toUpperCase()];
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`size too large: ${value}`);
-  return n;
-}
-
-/** A size or `unlimited` (RLIM_INFINITY). */
-export function parseLimit(value: string): number {
-  if (/^(unlimited|infinity)$/i.test(value.trim())) return Number.POSITIVE_INFINITY;
-  return parseBytes(value);
-}
-
-/** An address: hex (`0x7ffff7fff000`) or decimal. */
-export function parseAddress(value: string): number {
-  const v = value.trim();
-  if (!/^(0x[0-9a-f]+|\d+)$/i.test(v)) throw new InvalidArgumentError(`not an address: ${value}`);
-  const n = Number(BigInt(v));
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`address too large: ${value}`);
-  return n;
-}
-
-export function parseCount(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`not a count: ${value}`);
-  return Number(value);
-}
 
 function readOr(path: string): string | undefined {
   try {

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
-import type { Arch } from '../hal/addr.js';
+import { type Arch, hex } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { SnapshotError } from '../kernel/snapshot.js';
 import { drive, type TraceInput } from '../replay/drive.js';
@@ -28,17 +28,10 @@ import {
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
-import { findPerPidFiles } from '../trace/strace-parse.js';
 import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
-import {
-  type LayoutFlags,
-  layoutFrom,
-  machineDefaults,
-  parseAddress,
-  parseBytes,
-  parseCount,
-  parseLimit,
-} from './replay-options.js';
+import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
+import { findPerPidFiles, linesOf } from './trace-files.js';
+import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
 
 export const REPLAY_HELP = `
 Recording a log:
@@ -58,11 +51,16 @@ result, so that diff shows exactly the calls on which the model differs from Lin
 on standard error: calls replayed, how many differed and why, and for each process its mappings at
 the end and at the peak, mapped and resident bytes, page-table pages, and the frames in use.
 
-Why a result may differ (the summary counts each reason):
-  aslr                the log was recorded with address randomization: use --relocate
-  unknown-memory      the call works on memory mapped before the log began (the program and
-                      ld.so, mapped by execve); give the process's maps at its start with --maps
-  follows-difference  the call works on memory an earlier differing call left out (or elsewhere)
+Why a result may differ (the summary counts each reason; --json gives each call's):
+  aslr                the log was recorded with address randomization (its first mapping placed
+                      by the kernel lies far below where it goes without): use --relocate
+  placement           the model placed the mapping elsewhere than Linux did, relative to its
+                      neighbours (with --relocate: once the log's randomization is accounted for)
+  unknown-memory      the call works on, or was placed around, memory mapped before the log began
+                      (the program and ld.so, mapped by execve); give the process's maps at its
+                      start with --maps
+  follows-difference  the call works on memory an earlier differing call left out (or put
+                      elsewhere), or was placed next to such memory
   unexplained         the model and Linux disagree
 
 How the log is read: one task per process (a thread shares its process's task; a pid whose first
@@ -73,15 +71,16 @@ empty; its break starts where the log's first brk(NULL) says. An fd an mmap uses
 zeros, since the model has the file's name but not its contents.
 
 With --relocate, an address inside a mapping the log created is translated to where the model
-placed that mapping, and results are compared modulo that translation; a mapping the kernel placed
-compares equal wherever the model put it. Differing lines then show the model's own address.
+has that mapping, and the model's results are printed and compared in the log's coordinates. An
+address the kernel chose matches when the model put the mapping at the same distance from the
+same neighbour (the nearest mapping above it), or at the same offset from the relocated base of
+the mmap area, which the first such mapping fixes; a mapping aligned to 2 MiB for huge pages may
+be up to 2 MiB off, as randomization moves its neighbours by pages. So diff shows a placement
+difference too, as the address where the model put the mapping, seen from the log.
 
 Exit status: 0 when the log was replayed (even with differences; with --check, 1 when any result
 differed), 2 for a usage error, a missing or unreadable file, a line that cannot be parsed
 (file:line:column: what was expected), a bad snapshot, or a log that contradicts its snapshot.`;
-
-/** A mistake in the input or the options: one line on stderr, exit status 2. */
-export class ReplayUsageError extends Error {}
 
 interface ReplayFlags extends LayoutFlags {
   maps?: string;
@@ -92,6 +91,7 @@ interface ReplayFlags extends LayoutFlags {
   relocate?: boolean;
   file?: GivenFile[];
   fileSystem?: string;
+  hostFiles?: boolean;
   lenient?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -125,22 +125,37 @@ class LineSink {
   }
 }
 
+/** What went wrong with a file, in words: `permission denied` of `EACCES: permission denied, open '/x'`. */
+function ioText(e: unknown): string {
+  return (e as Error).message
+    .replace(/^[A-Z]+: /, '')
+    .replace(/, \w+ '.*'$/, '')
+    .replace(/, \w+$/, '');
+}
+
 function openOut(path: string): LineSink {
   try {
     return new LineSink(openSync(path, 'w'));
   } catch (e) {
-    throw new ReplayUsageError(`cannot write ${path}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
+    throw new UsageError(`cannot write ${path}: ${ioText(e)}`);
   }
 }
 
+/** An input on the host: a file or standard input, opened when the replay reads it. */
+interface HostInput {
+  name: string;
+  pid?: number;
+  open(): Readable;
+}
+
 /** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
-async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInput[]; bytes: number }> {
+async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
   if (trace === undefined || trace === '-') {
     return { inputs: [{ name: '<stdin>', open: () => process.stdin }], bytes: 0 };
   }
   if (existsSync(trace)) {
     const st = statSync(trace);
-    if (st.isDirectory()) throw new ReplayUsageError(`${trace}: is a directory, not a strace log`);
+    if (st.isDirectory()) throw new UsageError(`${trace}: is a directory, not a strace log`);
     return { inputs: [{ name: trace, open: () => createReadStream(trace) }], bytes: st.size };
   }
   let files: Array<{ pid: number; path: string }> = [];
@@ -150,21 +165,21 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: TraceInpu
     files = [];
   }
   if (files.length === 0) {
-    throw new ReplayUsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
+    throw new UsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
   }
   let bytes = 0;
   const inputs = files.map((f) => {
     bytes += statSync(f.path).size;
-    return { name: f.path, pid: f.pid, open: () => createReadStream(f.path) as Readable };
+    return { name: f.path, pid: f.pid, open: (): Readable => createReadStream(f.path) };
   });
   return { inputs, bytes };
 }
 
 const REASON_TEXT: Record<DivergenceReason, string> = {
-  aslr: 'placed elsewhere by ASLR (use --relocate)',
-  'unknown-memory': 'on memory mapped before the log began',
+  aslr: 'placed elsewhere by address randomization (use --relocate)',
+  placement: 'placed at another position than Linux chose',
+  'unknown-memory': 'on or around memory mapped before the log began',
   'follows-difference': 'following an earlier difference',
-  'file-mapping': 'file mappings not modelled yet',
   unexplained: 'unexplained',
 };
 
@@ -181,7 +196,15 @@ function bytesText(n: number): string {
 }
 
 /** The text summary (lines without the `levitate-mm replay: ` prefix). */
-export function summaryLines(s: ReplaySummary, modelled: string[]): string[] {
+export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
+  if (s.replayed + s.notModelled + s.noResult === 0) {
+    return [
+      s.lines === 0
+        ? 'the log is empty: no memory calls to replay'
+        : `the log held no memory calls (mmap, munmap, mprotect, brk, mremap, madvise) in its ${s.lines} line${s.lines === 1 ? '' : 's'}: ` +
+          'record them with strace -e trace=%memory',
+    ];
+  }
   const out: string[] = [];
   const why = (Object.keys(s.reasons) as DivergenceReason[])
     .filter((r) => s.reasons[r] > 0)
@@ -190,13 +213,18 @@ export function summaryLines(s: ReplaySummary, modelled: string[]): string[] {
     `${s.replayed} memory calls replayed: ${s.matched} same result, ${s.differed} different` +
       (why.length > 0 ? ` (${why.join(', ')})` : ''),
   );
+  const r = s.randomization;
+  if (r?.randomized) {
+    out.push(
+      `the log was recorded with address randomization: the first mapping the kernel placed (line ${r.line}) ` +
+        `is at ${hex(r.logAddress)}, ${bytesText(r.modelAddress - r.logAddress)} below ` +
+        `${hex(r.modelAddress)} where it goes without randomization${relocate ? '' : '; replay with --relocate'}`,
+    );
+  }
   const extra: string[] = [];
   if (s.notModelled > 0) {
-    const missing = ['mmap', 'munmap', 'mprotect', 'brk', 'mremap', 'madvise'].filter(
-      (n) => !modelled.includes(n),
-    );
     extra.push(
-      `${s.notModelled} not modelled (printed with the log's result${missing.length ? `; the model has no ${missing.join(', ')} yet` : ''})`,
+      `${s.notModelled} not modelled (pkey_mprotect with a protection key; printed with the log's result)`,
     );
   }
   if (s.noResult > 0) extra.push(`${s.noResult} without a result in the log`);
@@ -256,7 +284,7 @@ function callJson(o: CallOutcome, file: string | undefined): string {
   rec.log = resultText(ev.call.syscall, ev.result);
   rec.model = o.status === 'match' || o.status === 'differ' ? resultText(ev.call.syscall, o.printed) : null;
   if (o.model !== undefined && o.model >= 0 && /^(mmap|mremap|brk)$/.test(ev.call.syscall))
-    rec.modelAddress = `0x${o.model.toString(16)}`;
+    rec.modelAddress = hex(o.model);
   return JSON.stringify(rec);
 }
 
@@ -268,8 +296,8 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       text = readFileSync(flags.maps, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new ReplayUsageError(
-        `${flags.maps}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`,
+      throw new UsageError(
+        `${flags.maps}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : ioText(e)}`,
       );
     }
     maps = parseMaps(text, flags.maps);
@@ -277,9 +305,35 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   const arch: Arch =
     flags.arch ?? (maps ? archOfMaps(maps) : undefined) ?? (process.arch === 'arm64' ? 'aarch64' : 'x86_64');
   if (!PAGE_SIZES[arch].includes(flags.pageSize)) {
-    throw new ReplayUsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
+    throw new UsageError(`page size ${flags.pageSize} is not supported on ${arch}`);
   }
-  const { inputs, bytes } = await inputsFor(trace);
+  if (flags.ram < ramGranule(flags.pageSize) || flags.ram % ramGranule(flags.pageSize) !== 0) {
+    throw new UsageError(`--ram must be a positive multiple of ${ramGranule(flags.pageSize) / 1024}K`);
+  }
+  for (const [name, v] of [
+    ['--task-size', flags.taskSize],
+    ['--mmap-base', flags.mmapBase],
+  ] as const) {
+    if (v !== undefined && v % flags.pageSize !== 0)
+      throw new UsageError(`${name} must be a multiple of the page size (${flags.pageSize})`);
+  }
+  const { inputs: host, bytes } = await inputsFor(trace);
+  if ((trace === undefined || trace === '-') && process.stdin.isTTY) {
+    process.stderr.write(
+      'levitate-mm replay: reading an strace log from standard input (end it with Ctrl-D; see levitate-mm replay --help)\n',
+    );
+  }
+  // The streams opened, for the progress line.
+  const streams: Readable[] = [];
+  const inputs: TraceInput[] = host.map((h) => ({
+    name: h.name,
+    pid: h.pid,
+    lines: () => {
+      const s = h.open();
+      streams.push(s);
+      return linesOf(s);
+    },
+  }));
   const layout = layoutFrom(flags, flags.pageSize, machineDefaults());
   let replayer: Replayer;
   try {
@@ -292,10 +346,10 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       maps,
       mapsName: flags.maps,
       relocate: flags.relocate ?? false,
-      fileFacts: fileFactsFrom(flags.file ?? [], flags.fileSystem),
+      fileFacts: fileFactsFrom(flags.file ?? [], flags.fileSystem, flags.hostFiles ?? true),
     });
   } catch (e) {
-    if (e instanceof SnapshotError) throw new ReplayUsageError(`${flags.maps}: ${e.message}`);
+    if (e instanceof SnapshotError) throw new UsageError(`${flags.maps}: ${e.message}`);
     throw e;
   }
 
@@ -309,18 +363,8 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   }
   let progress: Progress | undefined;
   if (flags.progress !== false && process.stderr.isTTY) {
-    let read = 0;
-    const streams: Readable[] = [];
-    for (const i of inputs) {
-      const open = i.open;
-      i.open = () => {
-        const s = open();
-        streams.push(s);
-        return s;
-      };
-    }
     progress = new Progress(bytes, () => {
-      read = 0;
+      let read = 0;
       for (const s of streams) read += (s as { bytesRead?: number }).bytesRead ?? 0;
       return read;
     });
@@ -353,12 +397,18 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     progress?.done();
     stdout.flush();
     for (const o of outs) o.close();
-    if (e instanceof TraceSyntaxError) throw new ReplayUsageError(e.message);
+    if (e instanceof TraceSyntaxError) throw new UsageError(e.message);
     if (e instanceof ReplayContradiction) {
       const name = inputs.length === 1 ? inputs[0].name : 'the log';
-      throw new ReplayUsageError(`${name}:${e.message.replace(/^line /, '')}`);
+      throw new UsageError(`${name}:${e.message.replace(/^line /, '')}`);
     }
-    if (e instanceof SnapshotError) throw new ReplayUsageError(e.message);
+    if (e instanceof SnapshotError) throw new UsageError(e.message);
+    const io = e as NodeJS.ErrnoException;
+    if (typeof io.code === 'string' && typeof io.syscall === 'string') {
+      // A file that could not be opened or read (the name is in `path` when Node has it).
+      const name = io.path ?? (inputs.length === 1 ? inputs[0].name : 'the log');
+      throw new UsageError(`${name}: cannot read: ${ioText(io)}`);
+    }
     throw e;
   }
   progress?.done();
@@ -372,12 +422,12 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   if (flags.json) {
     const unfinished = left.map((u) => ({ file: u.file, line: u.line, pid: u.pid, syscall: u.name }));
     stdout.write(
-      `${jsonFirst ? '' : '\n'}],\n"summary":${JSON.stringify({ ...summary, modelled: replayer.modelled, relocate: replayer.relocate, unfinished })}}\n`,
+      `${jsonFirst ? '' : '\n'}],\n"summary":${JSON.stringify({ ...summary, relocate: replayer.relocate, unfinished })}}\n`,
     );
     stdout.flush();
   } else {
     stdout.flush();
-    const lines = summaryLines(summary, replayer.modelled);
+    const lines = summaryLines(summary, replayer.relocate);
     process.stderr.write(lines.map((l) => `levitate-mm replay: ${l}\n`).join(''));
   }
   return flags.check && summary.differed > 0 ? 1 : 0;
@@ -437,6 +487,10 @@ export function registerReplay(program: Command): void {
       parseFileOption,
     )
     .option(
+      '--no-host-files',
+      "do not read this machine's files of the log's paths (a log recorded elsewhere)",
+    )
+    .option(
       '--file-system <fs>',
       'file system of mapped files neither on this machine nor given with --file (ext4, xfs, btrfs: 2 MiB alignment of large mappings; tmpfs, ...)',
     )
@@ -450,20 +504,6 @@ export function registerReplay(program: Command): void {
     .option('--no-progress', 'no progress line on a terminal')
     .addHelpText('after', REPLAY_HELP)
     .action(async (trace: string | undefined, flags: ReplayFlags) => {
-      // `| head`: a closed pipe ends the replay quietly, as it ends strace or cat.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EPIPE') process.exit(0);
-        throw e;
-      });
-      try {
-        process.exitCode = await runReplay(trace, flags);
-      } catch (e) {
-        if (e instanceof ReplayUsageError || e instanceof TraceSyntaxError || e instanceof SnapshotError) {
-          process.stderr.write(`levitate-mm: ${e.message}\n`);
-          process.exitCode = 2;
-          return;
-        }
-        throw e;
-      }
+      process.exitCode = await runReplay(trace, flags);
     });
 }

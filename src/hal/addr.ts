@@ -19,3 +19,10 @@ export const virt = (n: number): VirtAddr => n as VirtAddr;
 
 /** Architectures the model implements, named as `uname -m` prints them. */
 export type Arch = 'aarch64' | 'x86_64';
+
+const U64 = (1n << 64n) - 1n;
+
+/** A value as `0x…` in lowercase hex, for messages; a negative bigint as its 64-bit two's complement. */
+export function hex(v: number | bigint): string {
+  return `0x${(typeof v === 'bigint' && v < 0n ? v & U64 : v).toString(16)}`;
+}

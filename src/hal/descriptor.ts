@@ -29,7 +29,7 @@ export interface DescriptorFormat {
   rightsFor(prot: number): Rights;
   /** Sets the accessed (and, for a write, dirty) bits of a leaf the way the MMU would. */
   touchedLo(lo: number, write: boolean): number;
-  /** Human-readable decoding, for the visualizer and failure messages. */
+  /** Human-readable decoding of a descriptor. */
   describe(lo: number, hi: number, level: number, last: boolean): string;
 }
 

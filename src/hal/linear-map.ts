@@ -1,4 +1,4 @@
-import type { Arch, KernelAddr, PhysAddr } from './addr.js';
+import { type Arch, hex, type KernelAddr, type PhysAddr } from './addr.js';
 
 /**
  * The kernel linear map: all of RAM mapped once at a fixed offset in the kernel half, so the kernel
@@ -30,5 +30,5 @@ export class LinearMap {
 
 /** The full 64-bit address, e.g. `0xffff800040001000`. */
 export function formatKernelAddr(ka: KernelAddr): string {
-  return `0x${(0xffff_0000_0000_0000n | BigInt(ka)).toString(16)}`;
+  return hex(0xffff_0000_0000_0000n | BigInt(ka));
 }

@@ -1,3 +1,4 @@
+import { hex } from './addr.js';
 import type { Access } from './rights.js';
 
 /**
@@ -35,7 +36,7 @@ export class PageFaultError extends Error {
     readonly access: Access,
     readonly reason: FaultReason,
   ) {
-    super(`page fault: ${access} at 0x${address.toString(16)}: ${DELIVERY[reason].text}`);
+    super(`page fault: ${access} at ${hex(address)}: ${DELIVERY[reason].text}`);
     this.name = 'PageFaultError';
   }
 

@@ -1,4 +1,4 @@
-import type { PhysAddr } from './addr.js';
+import { hex, type PhysAddr } from './addr.js';
 import { KernelPanic } from './panic.js';
 
 /** Bytes per lazily committed chunk of simulated RAM: 64 frames of 4 KiB, 4 of 64 KiB. */
@@ -41,8 +41,7 @@ export class PhysicalMemory {
 
   private chunkIndex(pa: number): number {
     const off = pa - this.base;
-    if (off < 0 || off >= this.size)
-      throw new KernelPanic(`physical address 0x${pa.toString(16)} outside RAM`);
+    if (off < 0 || off >= this.size) throw new KernelPanic(`physical address ${hex(pa)} outside RAM`);
     return (off / RAM_CHUNK_BYTES) | 0;
   }
 

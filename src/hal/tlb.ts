@@ -12,7 +12,7 @@ export class Tlb {
   private readonly tagRoot: Float64Array;
   private readonly frame: Float64Array;
   private readonly rights: Uint8Array;
-  /** Counters for the benchmark and the visualizer. */
+  /** Lookups that hit and that missed. */
   hits = 0;
   misses = 0;
 
@@ -80,7 +80,7 @@ export class Tlb {
     this.tagRoot.fill(-1);
   }
 
-  /** Every valid entry, for the invariant checker and the visualizer. */
+  /** Every valid entry, for the invariant checker. */
   *entriesInUse(): IterableIterator<{ root: PhysAddr; page: VirtAddr; frame: PhysAddr; rights: Rights }> {
     for (let i = 0; i <= this.mask; i++) {
       if (this.tagPage[i] >= 0) {

@@ -1,3 +1,4 @@
+import { hex } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import { formatRights, R_WRITE } from '../hal/rights.js';
 import type { Tlb } from '../hal/tlb.js';
@@ -7,8 +8,6 @@ import { type FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import type { MemoryObject } from '../mm/memory-object.js';
 import { VM_SHARED, VM_SOFTDIRTY, VM_SPECIAL } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-
-const hex = (n: number) => `0x${n.toString(16)}`;
 
 /**
  * The invariant checker: recomputes from scratch what the kernel caches and compares.

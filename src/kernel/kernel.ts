@@ -1,5 +1,8 @@
 import { EINVAL, ENOMEM } from '../abi/errno.js';
 import { CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM } from '../abi/sched.js';
+import type { ExecEnvironment, ExecString } from '../exec/binprm.js';
+import { type ExecFailure, type ExecOptions, execve } from '../exec/execve.js';
+import { type ExecFiles, MemoryExecFiles } from '../exec/files.js';
 import { aarch64Descriptors } from '../hal/aarch64-descriptor.js';
 import type { Arch, PhysAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
@@ -13,7 +16,9 @@ import { AddressSpace } from '../mm/address-space.js';
 import { AnonVma, AnonVmaIds } from '../mm/anon-vma.js';
 import { FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
 import { defaultLayout, type Layout, type LayoutOptions } from '../mm/layout.js';
+import { Shmem } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
+import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
@@ -39,6 +44,8 @@ export interface KernelOptions {
   layout?: LayoutOptions;
   /** Entries of the software TLB (a power of two, default 1024). */
   tlbEntries?: number;
+  /** Where execve finds programs (default: an empty file system, where every path is ENOENT). */
+  execFiles?: ExecFiles;
 }
 
 /** Simulated RAM when the options say nothing: 64 MiB. */
@@ -65,10 +72,18 @@ export class Kernel {
   readonly linearMap: LinearMap;
   readonly layout: Layout;
   readonly accounting: CommitAccounting;
+  /** Shared anonymous memory, with inode numbers of this kernel's own. */
+  readonly shmem = new Shmem();
   /** The memory syscalls, executed by the current task. */
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
   readonly zeroFrame: PhysAddr;
+  /** The pages of the files execve maps, shared by every task that runs them. */
+  readonly pageCache = new PageCache();
+  /** Where execve finds programs. */
+  readonly execFiles: ExecFiles;
+  /** Why the last execve that failed failed (its errno, and whether Linux would have killed the task). */
+  lastExecFailure: ExecFailure | null = null;
   private readonly mmu = new Mmu();
   private readonly mmuContext: MmuContext;
   private readonly taskList = new Map<number, Task>();
@@ -107,6 +122,7 @@ export class Kernel {
       anonVmaIds: new AnonVmaIds(),
     };
     this.sys = new Syscalls(() => this.syscallContext());
+    this.execFiles = options.execFiles ?? new MemoryExecFiles();
     this.frames.reclaim = () => {
       let freed = 0;
       for (const space of this.spaces()) freed += space.reclaimLazyFree();
@@ -202,7 +218,7 @@ export class Kernel {
   spawnFromSnapshot(snapshot: Snapshot): Task {
     const ids = this.mmuContext.anonVmaIds;
     const newAnon = () => new AnonVma(ids.next(), null);
-    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, newAnon);
+    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, newAnon, this.shmem);
     const task = this.spawn();
     const space = task.mm;
     let accounted = 0;
@@ -224,6 +240,33 @@ export class Kernel {
   switchTo(task: Task): void {
     if (this.taskList.get(task.pid) !== task) throw new Error(`switchTo: task ${task.pid} is not alive`);
     this.currentTask = task;
+  }
+
+  /**
+   * execve(2): replaces `task`'s address space with one built from the program at `path` (an ELF
+   * binary or a `#!` script, read through `execFiles`), with `argv` and `envp` on its stack, as
+   * Linux 6.18 builds it without address randomization. Returns 0, or -errno with the task exactly
+   * as it was (see `lastExecFailure` for failures Linux meets past its point of no return).
+   */
+  execve(
+    task: Task,
+    path: string,
+    argv: readonly ExecString[],
+    envp: readonly ExecString[],
+    options: ExecOptions = {},
+  ): number {
+    if (this.taskList.get(task.pid) !== task) throw new Error(`execve: task ${task.pid} is not alive`);
+    const outcome = execve(this.execEnvironment(), this.layout, path, argv, envp, options);
+    if (!outcome.ok) {
+      this.lastExecFailure = { errno: outcome.errno, fatal: outcome.fatal };
+      return -outcome.errno;
+    }
+    // exec_mmap: the point of no return; then mmput of the old address space, which goes with its
+    // last user (a vfork parent or the other threads keep it).
+    const old = task.mm;
+    task.replaceMm(outcome.space);
+    if (--old.users === 0) this.destroySpace(old, { uncharge: true });
+    return 0;
   }
 
   /**
@@ -249,10 +292,10 @@ export class Kernel {
   }
 
   /** A new, empty address space (one root table), or null when no frame is left for the root. */
-  private newSpace(): AddressSpace | null {
+  private newSpace(layout = this.layout): AddressSpace | null {
     const pageTable = PageTable.create(this.mmuContext);
     if (pageTable === null) return null;
-    return new AddressSpace(this.mmuContext, pageTable, this.layout, this.accounting, this.zeroFrame);
+    return new AddressSpace(this.mmuContext, pageTable, layout, this.accounting, this.zeroFrame);
   }
 
   /**
@@ -266,6 +309,7 @@ export class Kernel {
       paging: this.paging,
       space,
       accounting: this.accounting,
+      shmem: this.shmem,
       files: new Map(),
     };
     if (unmapRange(ctx, 0, this.layout.taskSize, { uncharge: opts.uncharge }) !== 0)
@@ -273,6 +317,20 @@ export class Kernel {
     space.pageTable.destroy(() => {
       throw new KernelPanic('exit_mmap: a page survived unmapping all of user space');
     });
+  }
+
+  private execEnvironment(): ExecEnvironment {
+    return {
+      arch: this.arch,
+      pageSize: this.pageSize,
+      paging: this.paging,
+      accounting: this.accounting,
+      files: this.execFiles,
+      pageCache: this.pageCache,
+      shmem: this.shmem,
+      newAddressSpace: (layout) => this.newSpace(layout),
+      dropAddressSpace: (space) => this.destroySpace(space, { uncharge: true }),
+    };
   }
 
   private syscallContext(): SyscallContext {
@@ -287,6 +345,7 @@ export class Kernel {
       paging: this.paging,
       space: task.mm,
       accounting: this.accounting,
+      shmem: this.shmem,
       files: task.files,
     };
   }

@@ -1,4 +1,4 @@
-import type { PhysAddr, VirtAddr } from '../hal/addr.js';
+import { hex, type PhysAddr, type VirtAddr } from '../hal/addr.js';
 import { PageFaultError } from '../hal/page-fault.js';
 import { KernelPanic } from '../hal/panic.js';
 import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
@@ -33,7 +33,7 @@ export class Mmu {
       const outcome = handlePageFault(space, va, access);
       if (outcome !== 'resolved') throw new PageFaultError(va, access, outcome);
     }
-    throw new KernelPanic(`fault at 0x${va.toString(16)} resolved but still not accessible`);
+    throw new KernelPanic(`fault at ${hex(va)} resolved but still not accessible`);
   }
 
   /** Reads `n` bytes at `va`. Every page is translated before any byte is copied. */

@@ -1,18 +1,17 @@
+import { VDSO_FLAGS, VVAR_FLAGS } from '../exec/special-mappings.js';
+import { hex } from '../hal/addr.js';
 import type { AnonVma } from '../mm/anon-vma.js';
-import { MemoryObject, newShmem, type OpenFile } from '../mm/memory-object.js';
+import { MemoryObject, type OpenFile, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
-  VM_DONTDUMP,
   VM_DONTEXPAND,
   VM_EXEC,
   VM_GROWSDOWN,
-  VM_IO,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
-  VM_PFNMAP,
   VM_READ,
   VM_SHARED,
   VM_WRITE,
@@ -42,9 +41,9 @@ export class SnapshotError extends Error {
 }
 
 const SPECIAL_FLAGS: Record<string, number> = {
-  '[vvar]': VM_READ | VM_MAYREAD | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
-  '[vvar_vclock]': VM_READ | VM_MAYREAD | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
-  '[vdso]': VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_DONTEXPAND,
+  '[vvar]': VVAR_FLAGS,
+  '[vvar_vclock]': VVAR_FLAGS,
+  '[vdso]': VDSO_FLAGS,
   '[sigpage]': VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYEXEC | VM_DONTEXPAND,
 };
 
@@ -85,6 +84,7 @@ export function vmasFromSnapshot(
   pageSize: number,
   taskSize: number,
   newAnonVma: () => AnonVma,
+  shmem: Shmem,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -122,7 +122,7 @@ export function vmasFromSnapshot(
     const start = Number(e.start);
     const end = Number(e.end);
     if (e.end > BigInt(taskSize))
-      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE 0x${taskSize.toString(16)}`);
+      throw new SnapshotError(`${where}: beyond this layout's TASK_SIZE ${hex(taskSize)}`);
     if (start % pageSize || end % pageSize || start >= end)
       throw new SnapshotError(`${where}: not page-aligned or empty`);
     if (start < lastEnd) throw new SnapshotError(`${where}: overlaps or is out of order`);
@@ -139,7 +139,7 @@ export function vmasFromSnapshot(
       e.name === '/dev/zero (deleted)' ||
       (e.perms.shared && e.inode !== 0n && e.major === 0 && e.minor === 1)
     ) {
-      file = shmems.get(e.inode) ?? newShmem();
+      file = shmems.get(e.inode) ?? shmem.zeroSetup();
       shmems.set(e.inode, file);
       pgoff = Number(e.offset) / pageSize;
       flags |= VM_SHARED | VM_MAYSHARE;

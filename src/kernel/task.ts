@@ -16,15 +16,27 @@ export class Task {
   /** The thread group (the pid of its first thread); the task's own pid for a process. */
   readonly tgid: number;
   private alive = true;
+  private space: AddressSpace;
 
   constructor(
     readonly pid: number,
-    readonly mm: AddressSpace,
+    mm: AddressSpace,
     private readonly mmu: Mmu,
     init: { tgid?: number; files?: Map<number, OpenFile> } = {},
   ) {
     this.tgid = init.tgid ?? pid;
     this.files = init.files ?? new Map();
+    this.space = mm;
+  }
+
+  /** The task's address space (`task->mm`); execve replaces it. */
+  get mm(): AddressSpace {
+    return this.space;
+  }
+
+  /** @internal `exec_mmap`: the kernel installs the address space an execve built. */
+  replaceMm(mm: AddressSpace): void {
+    this.space = mm;
   }
 
   /** Physical address of the root translation table (TTBR0_EL1 on AArch64, CR3 on x86-64). */

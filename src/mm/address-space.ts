@@ -1,6 +1,7 @@
 import { ENOMEM } from '../abi/errno.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import { AnonVma } from './anon-vma.js';
+import type { ExecImage } from './exec-image.js';
 import { FrameUse } from './frame-allocator.js';
 import type { Layout } from './layout.js';
 import type { MemoryObject } from './memory-object.js';
@@ -58,6 +59,8 @@ export class AddressSpace {
   startData = 0;
   endData = 0;
   startStack = 0;
+  /** What the execve that built this address space set up (image bounds, auxv, first registers). */
+  image: ExecImage | null = null;
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;

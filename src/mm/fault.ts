@@ -84,7 +84,7 @@ function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | nul
  * Linux, the VMA gets its anonymous identity (`anon_vma_prepare`) once the guard gap is checked,
  * before the limits: a fault far below a stack that cannot grow that far still leaves it faulted.
  */
-function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
+export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (!(vma.flags & VM_GROWSDOWN)) return null;
   const { layout } = space;
   if (page < layout.mmapMinAddr) return null;

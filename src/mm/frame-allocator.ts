@@ -1,4 +1,4 @@
-import type { PhysAddr } from '../hal/addr.js';
+import { hex, type PhysAddr } from '../hal/addr.js';
 import { KernelPanic } from '../hal/panic.js';
 import type { PhysicalMemory } from '../hal/ram.js';
 
@@ -116,7 +116,7 @@ export class FrameAllocator {
   frameIndex(pa: PhysAddr): number {
     const f = (pa - this.base) / this.pageSize;
     if (!Number.isInteger(f) || f < 0 || f >= this.totalPages) {
-      throw new KernelPanic(`0x${pa.toString(16)} is not a frame of RAM`);
+      throw new KernelPanic(`${hex(pa)} is not a frame of RAM`);
     }
     return f;
   }
@@ -251,7 +251,7 @@ export class FrameAllocator {
       onPcp || this.freeOrder[f] >= 0 || this.insideFreeBlock(f)
         ? 'double free'
         : 'free of a frame never handed out';
-    throw new KernelPanic(`${why} of frame 0x${pa.toString(16)}`);
+    throw new KernelPanic(`${why} of frame ${hex(pa)}`);
   }
 
   private insideFreeBlock(f: number): boolean {

@@ -72,6 +72,23 @@ function pageAlign(n: number, pageSize: number): number {
 }
 
 /**
+ * `mmap_base` (arch/x86/mm/mmap.c, mm/util.c) without randomization: the stack rlimit plus the guard
+ * gap, clamped to [128 MiB, 5/6 of the top], below the top of user space. arch_pick_mmap_layout
+ * computes it at every execve from the RLIMIT_STACK of that moment.
+ */
+export function topDownMmapBase(
+  taskSize: number,
+  rlimitStack: number,
+  stackGuardGap: number,
+  pageSize: number,
+): number {
+  let gap = Number.isFinite(rlimitStack) ? rlimitStack + stackGuardGap : Number.POSITIVE_INFINITY;
+  const gapMax = Math.floor(taskSize / 6) * 5;
+  gap = Math.min(Math.max(gap, 128 * MiB), gapMax);
+  return pageAlign(taskSize - gap, pageSize);
+}
+
+/**
  * Linux's defaults for `arch` and `pageSize`, with an 8 MiB stack rlimit and no randomization:
  * x86-64 mmap_base 0x7ffff7fff000 (arch/x86/mm/mmap.c), arm64 0xfffff8000000 (mm/util.c).
  */
@@ -84,15 +101,7 @@ export function defaultLayout(
   const taskSize = opts.taskSize ?? (arch === 'x86_64' ? 2 ** 47 - pageSize : 2 ** 48);
   const rlimitStack = opts.rlimitStack ?? 8 * MiB;
   const stackGuardGap = opts.stackGuardGap ?? 256 * pageSize;
-  let mmapBase = opts.mmapBase;
-  if (mmapBase === undefined) {
-    // gap = stack rlimit + guard gap, clamped to [128 MiB, 5/6 of the top]; base = PAGE_ALIGN(top - gap).
-    const top = taskSize;
-    let gap = Number.isFinite(rlimitStack) ? rlimitStack + stackGuardGap : Number.POSITIVE_INFINITY;
-    const gapMax = Math.floor(top / 6) * 5;
-    gap = Math.min(Math.max(gap, 128 * MiB), gapMax);
-    mmapBase = pageAlign(top - gap, pageSize);
-  }
+  const mmapBase = opts.mmapBase ?? topDownMmapBase(taskSize, rlimitStack, stackGuardGap, pageSize);
   const pmdSize = opts.pmdSize ?? (pageSize * pageSize) / 8;
   return {
     taskSize,

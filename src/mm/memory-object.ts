@@ -12,8 +12,11 @@ import type { PhysAddr } from '../hal/addr.js';
  */
 export type FilePlacement = 'none' | 'thp' | 'shmem-huge';
 
-/** File systems whose files use `thp_get_unmapped_area` (Linux 6.18's `.get_unmapped_area`). */
-const THP_FILE_SYSTEMS = new Set(['ext4', 'xfs', 'btrfs', 'fuse']);
+/**
+ * File systems whose files use `thp_get_unmapped_area` (Linux 6.18's `.get_unmapped_area`; ext2
+ * and ext3 are ext4 to statfs).
+ */
+const THP_FILE_SYSTEMS = new Set(['ext4', 'xfs', 'btrfs', 'fuse', 'erofs', 'bcachefs']);
 /** File systems that take MAP_SYNC (`FOP_MMAP_SYNC`) and decide in their mmap method. */
 const MAP_SYNC_FILE_SYSTEMS = new Set(['ext4', 'xfs']);
 
@@ -99,13 +102,20 @@ export interface OpenFile {
   readonly writable: boolean;
 }
 
-let nextShmemInode = 1;
-
 /**
- * A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`): a file of the
- * mapping's size, so pages an mremap adds past it are a SIGBUS. Without a size (a snapshot's
- * object, whose size /proc does not show) it has no end.
+ * One kernel's shmem mount: the objects behind shared anonymous mappings and their inode numbers,
+ * handed out in order as `get_next_ino` does (from 1 here), so that /proc/PID/maps depends only on
+ * what ran in this kernel.
  */
-export function newShmem(size: number | null = null): MemoryObject {
-  return new MemoryObject('/dev/zero (deleted)', 0, 1, nextShmemInode++, 'shmem', { size });
+export class Shmem {
+  private nextInode = 1;
+
+  /**
+   * A new shmem object for a MAP_SHARED|MAP_ANONYMOUS mapping (`shmem_zero_setup`): a file of the
+   * mapping's size, so pages an mremap adds past it are a SIGBUS. Without a size (a snapshot's
+   * object, whose size /proc does not show) it has no end.
+   */
+  zeroSetup(size: number | null = null): MemoryObject {
+    return new MemoryObject('/dev/zero (deleted)', 0, 1, this.nextInode++, 'shmem', { size });
+  }
 }

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import type { AddressSpace } from './address-space.js';
 import { UndoLog } from './undo-log.js';

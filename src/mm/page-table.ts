@@ -1,4 +1,4 @@
-import type { KernelAddr, PhysAddr, VirtAddr } from '../hal/addr.js';
+import { hex, type KernelAddr, type PhysAddr, type VirtAddr } from '../hal/addr.js';
 import type { DescriptorFormat } from '../hal/descriptor.js';
 import type { PageGeometry } from '../hal/geometry.js';
 import type { LinearMap } from '../hal/linear-map.js';
@@ -79,8 +79,7 @@ export class PageTable {
       const e = this.entryAddr(table, va, level);
       const lo = ram.readLo(e);
       if (format.isValid(lo)) {
-        if (!format.isTable(lo))
-          throw new KernelPanic(`block descriptor at level ${level} for 0x${va.toString(16)}`);
+        if (!format.isTable(lo)) throw new KernelPanic(`block descriptor at level ${level} for ${hex(va)}`);
         table = format.address(lo, ram.readHi(e));
         continue;
       }
@@ -135,7 +134,7 @@ export class PageTable {
     if (e < 0) return false;
     const { ram, format, frames } = this.ctx;
     if (format.isValid(ram.readLo(e as PhysAddr))) {
-      throw new KernelPanic(`map: 0x${va.toString(16)} is already mapped`);
+      throw new KernelPanic(`map: ${hex(va)} is already mapped`);
     }
     ram.write64(e as PhysAddr, format.leafLo(frame, prot), format.leafHi(frame, prot));
     frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
@@ -151,7 +150,7 @@ export class PageTable {
     const e = this.leafEntry(va, false);
     const { ram, format } = this.ctx;
     if (e < 0 || !format.isValid(ram.readLo(e as PhysAddr))) {
-      throw new KernelPanic(`replace: 0x${va.toString(16)} is not mapped`);
+      throw new KernelPanic(`replace: ${hex(va)} is not mapped`);
     }
     old[0] = ram.readLo(e as PhysAddr);
     old[1] = ram.readHi(e as PhysAddr);
@@ -167,7 +166,7 @@ export class PageTable {
     const e = this.leafEntry(va, false);
     const { ram, format, frames } = this.ctx;
     if (e < 0 || !format.isValid(ram.readLo(e as PhysAddr))) {
-      throw new KernelPanic(`restore: 0x${va.toString(16)} is not mapped`);
+      throw new KernelPanic(`restore: ${hex(va)} is not mapped`);
     }
     const current = format.address(ram.readLo(e as PhysAddr), ram.readHi(e as PhysAddr));
     ram.write64(e as PhysAddr, lo, hi);
@@ -209,7 +208,7 @@ export class PageTable {
     return this.ctx.linearMap.physToVirt((frame + (va % this.ctx.geometry.pageSize)) as PhysAddr);
   }
 
-  /** The halves of the leaf for `va` (zero when unmapped), for tests and the visualizer. */
+  /** The halves of the leaf for `va` (zero when unmapped). */
   leaf(va: VirtAddr): { lo: number; hi: number } {
     const e = this.leafEntry(va, false);
     if (e < 0) return { lo: 0, hi: 0 };
@@ -340,7 +339,7 @@ export class PageTable {
       if (dst < 0) return va - from;
       const dstTable = this.cachedLeafTable;
       if (format.isValid(ram.readLo(dst as PhysAddr)))
-        throw new KernelPanic(`moveRange: 0x${(to + va - from).toString(16)} is mapped`);
+        throw new KernelPanic(`moveRange: ${hex(to + va - from)} is mapped`);
       ram.write64(dst as PhysAddr, lo, hi);
       frames.count[frames.frameIndex(dstTable as PhysAddr)]++;
       ram.write64(src, 0, 0);
@@ -382,7 +381,7 @@ export class PageTable {
     const { ram, frames } = this.ctx;
     for (let i = 0; i < leaves.length; i += 3) {
       const e = this.leafEntry(leaves[i], false);
-      if (e < 0) throw new KernelPanic(`reattachLeaves: no table for 0x${leaves[i].toString(16)}`);
+      if (e < 0) throw new KernelPanic(`reattachLeaves: no table for ${hex(leaves[i])}`);
       ram.write64(e as PhysAddr, leaves[i + 1], leaves[i + 2]);
       frames.count[frames.frameIndex(this.cachedLeafTable as PhysAddr)]++;
     }

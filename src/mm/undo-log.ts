@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * An undo log for a multi-step change: each step registers its inverse as it is made; disposing the
  * log without `commit()` runs the inverses newest first, so the change leaves no trace. Effects that

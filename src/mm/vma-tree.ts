@@ -32,6 +32,7 @@
  * Mutation contract: an item's bounds may only be changed through `setBounds` while it is in the tree.
  * Iterators are invalidated by any mutation of the tree.
  */
+import { hex } from '../hal/addr.js';
 
 export interface VmaBounds {
   start: number;
@@ -54,10 +55,6 @@ const INITIAL_CAPACITY = 16;
 
 function checkLength(fn: string, length: number): void {
   if (!(length > 0)) throw new RangeError(`VmaTree.${fn}: length must be positive, got ${length}`);
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
 }
 
 export class VmaTree<V extends VmaBounds> {

@@ -123,6 +123,35 @@ export class AddressMap {
     return undefined;
   }
 
+  /** The lowest range starting at or above `addr`, or undefined. */
+  above(addr: number): { start: number; end: number; delta: number; line: number } | undefined {
+    let i = this.firstEndAbove(addr);
+    if (i < this.starts.length && this.starts[i] < addr) i++;
+    if (i >= this.starts.length) return undefined;
+    return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
+  }
+
+  /** The highest range ending at or below `addr`, or undefined. */
+  below(addr: number): { start: number; end: number; delta: number; line: number } | undefined {
+    const i = this.firstEndAbove(addr) - 1;
+    if (i < 0) return undefined;
+    return { start: this.starts[i], end: this.ends[i], delta: this.deltas[i], line: this.lines[i] };
+  }
+
+  /**
+   * The range whose memory the model holds at `modelAddr` (at `start + delta`), by a scan of every
+   * range: for explaining a difference, never on the path of a matching call.
+   */
+  holding(modelAddr: number): { start: number; end: number; delta: number; line: number } | undefined {
+    for (let i = 0; i < this.starts.length; i++) {
+      const d = this.deltas[i];
+      if (this.starts[i] + d <= modelAddr && modelAddr < this.ends[i] + d) {
+        return { start: this.starts[i], end: this.ends[i], delta: d, line: this.lines[i] };
+      }
+    }
+    return undefined;
+  }
+
   /** An independent copy (a forked process's view). */
   clone(): AddressMap {
     const m = new AddressMap();

@@ -1,20 +1,20 @@
 /**
  * Streaming a log (or the per-process files of `strace -ff`) through a Replayer: one line in, one
  * line out, in constant memory. The output line of every input line is the input line itself,
- * except for memory calls whose result differs, which carry the model's result.
+ * except for memory calls whose result differs, which carry the model's result. The lines come from
+ * the caller (files and pipes on the command line, a File in a browser).
  */
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Arch } from '../hal/addr.js';
 import { createParserState, finishParse, type ParserState, parseLine } from '../trace/strace-parse.js';
 import type { TraceEvent } from '../trace/strace-types.js';
-import type { Arch } from '../trace/xlat.js';
 import type { CallOutcome, Replayer } from './engine.js';
 
 /** One input: a file, standard input, or one file of a `-ff` set (with the pid from its name). */
 export interface TraceInput {
   /** The name in error messages. */
   name: string;
-  open(): Readable;
+  /** Its lines, without line ends (called once, when the replay starts). */
+  lines(): AsyncIterable<string>;
   /** The pid of lines without a pid prefix (`-ff` files). */
   pid?: number;
 }
@@ -59,15 +59,13 @@ export async function drive(
   hooks: DriveHooks,
 ): Promise<Array<{ pid?: number; name: string; line: number; file: string }>> {
   const sources: Source[] = inputs.map((input, index) => {
-    const stream = input.open();
-    const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
     const state = createParserState({
       file: input.name,
       lenient: options.lenient ?? false,
       arch: options.arch ?? 'x86_64',
       pid: input.pid,
     });
-    return { input, index, state, lines: rl[Symbol.asyncIterator](), done: false };
+    return { input, index, state, lines: input.lines()[Symbol.asyncIterator](), done: false };
   });
   let count = 0;
   const emit = (src: Source, ev: TraceEvent) => {

@@ -3,7 +3,7 @@
  * process, and compares every memory call's result with the one Linux gave.
  *
  *   const r = new Replayer({ arch: 'x86_64', relocate: true });
- *   for await (const ev of parseStraceFile(path)) {
+ *   for await (const ev of parseLines(lines)) {
  *     const out = r.step(ev);         // a CallOutcome for memory calls, else undefined
  *     print(out ? out.line : ev.raw);
  *   }
@@ -16,8 +16,6 @@
 import type { Arch } from '../hal/addr.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { LayoutOptions } from '../mm/layout.js';
-import { MemoryObject } from '../mm/memory-object.js';
-import type { SyscallArg } from '../syscall/args.js';
 import type { PagingMode } from '../syscall/context.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
@@ -29,9 +27,10 @@ import {
   type CallOutcome,
   DIVERGENCE_REASONS,
   type DivergenceReason,
-  divergence,
+  judge,
   modelResult,
-  sameResult,
+  type Randomization,
+  randomizationOf,
 } from './verdict.js';
 
 export type { TaskReport } from './processes.js';
@@ -41,6 +40,8 @@ export {
   type CallStatus,
   type DivergenceReason,
   modelResult,
+  RANDOMIZED_BELOW,
+  type Randomization,
   resultText,
 } from './verdict.js';
 
@@ -79,20 +80,17 @@ export interface ReplaySummary {
   /** Lines skipped by --lenient. */
   invalidLines: number;
   tasks: TaskReport[];
+  /** Whether the log was recorded with address randomization, when a placed mapping showed it. */
+  randomization?: Randomization;
   framesInUse: number;
   peakFramesInUse: number;
   pageSize: number;
 }
 
-type SysFn = (...args: SyscallArg[]) => number;
-
 export class Replayer {
   readonly kernel: Kernel;
   readonly arch: Arch;
   readonly relocate: boolean;
-  private readonly sys: Record<string, SysFn | undefined>;
-  /** Whether the model's mmap maps files (probed once). */
-  readonly fileMappings: boolean;
   private readonly processes: Processes;
   private readonly files: LogFiles;
   private readonly options: ReplayOptions;
@@ -107,6 +105,8 @@ export class Replayer {
     reasons: Object.fromEntries(DIVERGENCE_REASONS.map((r) => [r, 0])) as Record<DivergenceReason, number>,
   };
   private peakFrames = 0;
+  /** What the log has shown of how it was recorded (its first mapping placed by the kernel). */
+  private randomization: Randomization | undefined;
 
   constructor(options: ReplayOptions = {}) {
     this.options = options;
@@ -120,20 +120,7 @@ export class Replayer {
       paging: options.paging ?? 'demand',
       layout: options.layout,
     });
-    this.sys = this.kernel.sys as unknown as Record<string, SysFn | undefined>;
-    for (const name of ['mmap', 'munmap', 'mprotect', 'brk', 'mremap', 'madvise']) {
-      const f = this.sys[name];
-      this.sys[name] = typeof f === 'function' ? f.bind(this.kernel.sys) : undefined;
-    }
-    this.fileMappings = probeFileMappings(options);
     this.processes = new Processes(this.kernel, this.relocate, options.maps);
-  }
-
-  /** Which of the six calls the model has (the others are printed with the log's result). */
-  get modelled(): string[] {
-    return ['mmap', 'munmap', 'mprotect', 'brk', 'mremap', 'madvise'].filter(
-      (n) => this.sys[n] !== undefined,
-    );
   }
 
   /** The first task's /proc/PID/maps when it ended (exit) or at finish. */
@@ -172,28 +159,29 @@ export class Replayer {
     if (st !== undefined) this.files.other(st, ev);
   }
 
+  /** Runs the call in the model (addresses translated with --relocate); undefined when it has no such call. */
   private run(st: TaskState, call: MemoryCall): number | undefined {
-    const s = this.sys;
+    const s = this.kernel.sys;
     const v = st.view;
     switch (call.syscall) {
       case 'mmap':
-        return s.mmap?.(v.translate(call.addr), call.length, call.prot, call.flags, call.fd, call.offset);
+        return s.mmap(v.translate(call.addr), call.length, call.prot, call.flags, call.fd, call.offset);
       case 'munmap':
-        return s.munmap?.(v.translate(call.addr), call.length);
+        return s.munmap(v.translate(call.addr), call.length);
       case 'mprotect':
-        return s.mprotect?.(v.translate(call.addr), call.length, call.prot);
+        return s.mprotect(v.translate(call.addr), call.length, call.prot);
       case 'pkey_mprotect':
         // With pkey -1 it is mprotect; the model has no protection keys.
         if (BigInt.asIntN(32, call.pkey) !== -1n) return undefined;
-        return s.mprotect?.(v.translate(call.addr), call.length, call.prot);
+        return s.mprotect(v.translate(call.addr), call.length, call.prot);
       case 'brk':
-        return s.brk?.(v.translateBreak(call.addr));
+        return s.brk(v.translateBreak(call.addr));
       case 'mremap': {
         const na = call.newAddress === undefined ? 0n : v.translate(call.newAddress);
-        return s.mremap?.(v.translate(call.oldAddress), call.oldSize, call.newSize, call.flags, na);
+        return s.mremap(v.translate(call.oldAddress), call.oldSize, call.newSize, call.flags, na);
       }
       case 'madvise':
-        return s.madvise?.(v.translate(call.addr), call.length, call.advice);
+        return s.madvise(v.translate(call.addr), call.length, call.advice);
     }
   }
 
@@ -223,16 +211,17 @@ export class Replayer {
       return { event: ev, status: 'not-modelled', printed: log, line: ev.raw };
     }
     this.counts.replayed++;
-    const match = sameResult(view, call, log, model);
-    const printed = match ? log : modelResult(model);
+    this.randomization ??= randomizationOf(ev, model);
+    const verdict = judge(view, mm, call, log, model, this.randomization, ev.line);
     let out: CallOutcome;
-    if (match) {
+    if (verdict.match) {
       this.counts.matched++;
-      out = { event: ev, status: 'match', model, printed, line: ev.raw };
+      out = { event: ev, status: 'match', model, printed: log, line: ev.raw };
     } else {
       this.counts.differed++;
-      const { reason, causeLine } = divergence(view, mm, call, log, model, this.fileMappings);
+      const reason = verdict.reason ?? 'unexplained';
       this.counts.reasons[reason]++;
+      const printed = modelResult(verdict.printed);
       out = {
         event: ev,
         status: 'differ',
@@ -241,7 +230,7 @@ export class Replayer {
         printed,
         line: formatCall(ev, { arch: this.arch, result: printed }),
       };
-      if (causeLine !== undefined) out.causeLine = causeLine;
+      if (verdict.causeLine !== undefined) out.causeLine = verdict.causeLine;
     }
     view.track(ev, model, mm.brk);
     this.processes.called(st);
@@ -266,22 +255,10 @@ export class Replayer {
       reasons: { ...c.reasons },
       invalidLines: c.invalid,
       tasks,
+      randomization: this.randomization,
       framesInUse: frames,
       peakFramesInUse: Math.max(frames, this.peakFrames),
       pageSize: this.kernel.pageSize,
     };
   }
-}
-
-/** Whether the model's mmap maps files: one probe mmap of a registered fd in a scratch kernel. */
-function probeFileMappings(options: ReplayOptions): boolean {
-  const k = new Kernel({
-    arch: options.arch ?? 'x86_64',
-    pageSize: options.pageSize ?? 4096,
-    ramBytes: 2 ** 22,
-  });
-  const t = k.spawn();
-  t.files.set(3, { file: new MemoryObject('/probe', 0, 0, 1, 'file'), readable: true, writable: true });
-  const r = k.sys.mmap(0, k.pageSize, 1, 2, 3, 0);
-  return r >= 0;
 }

@@ -26,38 +26,11 @@ export interface FdOwner {
 /** How the files of a log are (size, file system rules), by path; undefined when not known. */
 export type FileFactsOf = (path: string) => FileFacts | undefined;
 
-/**
- * The file of a `-y` path, or of a `-yy` decoration `path<char 1:5>` (the path and the device
- * numbers), with what `factsOf` knows of it. /dev/zero is /dev/zero.
- */
-function fdFile(decorated: string, factsOf: FileFactsOf): MemoryObject {
-  const m = /^(.*)<(char|block) (\d+):(\d+)>$/.exec(decorated);
-  const path = m ? m[1] : decorated;
-  const facts: FileFacts = { ...factsOf(path), ...(m?.[2] === 'char' ? { device: true } : {}) };
-  const kind = path === '/dev/zero' ? 'dev-zero' : 'file';
-  return new MemoryObject(
-    path,
-    m ? Number(m[3]) : 0,
-    m ? Number(m[4]) : 0,
-    syntheticInode(path),
-    kind,
-    facts,
-  );
-}
-
-const inodes = new Map<string, number>();
-function syntheticInode(path: string): number {
-  let n = inodes.get(path);
-  if (n === undefined) {
-    n = inodes.size + 1;
-    inodes.set(path, n);
-  }
-  return n;
-}
-
 /** The files of a log, by path (one path is one page cache), and the fd tables of its tasks. */
 export class LogFiles {
   private readonly files = new Map<string, MemoryObject>();
+  /** Synthetic inode numbers by path (the log shows none), in the order this log names them. */
+  private readonly inodes = new Map<string, number>();
 
   constructor(private readonly factsOf: FileFactsOf = () => undefined) {}
 
@@ -110,10 +83,19 @@ export class LogFiles {
     files.set(fd, { file: this.named(path), readable: true, writable: !readOnly });
   }
 
+  /** The file of an fd path: one per path. A `-yy` decoration `path<char 1:5>` gives the device. */
   private named(path: string): MemoryObject {
     let f = this.files.get(path);
     if (f === undefined) {
-      f = fdFile(path, this.factsOf);
+      const m = /^(.*)<(char|block) (\d+):(\d+)>$/.exec(path);
+      const name = m ? m[1] : path;
+      const inode = this.inodes.get(name) ?? this.inodes.size + 1;
+      this.inodes.set(name, inode);
+      // The file of a `-y` path, or of a `-yy` decoration `path<char 1:5>` (the path and the
+      // device numbers), with what `factsOf` knows of it.
+      const facts: FileFacts = { ...this.factsOf(name), ...(m?.[2] === 'char' ? { device: true } : {}) };
+      const kind = name === '/dev/zero' ? 'dev-zero' : 'file';
+      f = new MemoryObject(name, m ? Number(m[3]) : 0, m ? Number(m[4]) : 0, inode, kind, facts);
       this.files.set(path, f);
     }
     return f;

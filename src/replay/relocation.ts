@@ -8,10 +8,15 @@ import type { AddressSpace } from '../mm/address-space.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult } from '../trace/strace-types.js';
 import { AddressMap } from './address-map.js';
 
+const MAP_FIXED_ANY = 0x100010n; // MAP_FIXED | MAP_FIXED_NOREPLACE
 const MREMAP_MAYMOVE = 0x1n;
+const MREMAP_FIXED = 0x2n;
 const MREMAP_DONTUNMAP = 0x4n;
 /** Log values above this are not addresses the model can hold (user addresses are below 2^53). */
 export const MAX_ADDR = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Where the kernel places mappings: the top-down mmap area, or MAP_32BIT's window (bottom-up). */
+export type PlacementArea = 'mmap' | '32bit';
 
 export class LogView {
   map = new AddressMap();
@@ -24,6 +29,23 @@ export class LogView {
   logBrk = 0;
   /** Whether a brk call has been seen (the first is checked against the snapshot). */
   brkChecked = false;
+  /**
+   * The relocation of each placement area (model - log), fixed by the area's first placement: with
+   * randomization, Linux's area starts elsewhere, and without a snapshot the model also lacks what
+   * execve mapped at its top.
+   */
+  readonly areaDelta = new Map<PlacementArea, number>();
+  /**
+   * Relocations (model - log) of mappings the model placed elsewhere than Linux did, relative to
+   * their neighbours, and of what followed them there: each with the line of the first such call.
+   */
+  readonly misplaced = new Map<number, number>();
+  /**
+   * Memory the model holds (in its own addresses) that the log does not: what stays in the model
+   * after the log unmapped it (without --relocate the model unmaps the log's addresses, not where
+   * it has that memory), and mappings Linux refused; each with the line that created it.
+   */
+  orphans = new AddressMap();
 
   constructor(
     readonly relocate: boolean,
@@ -50,6 +72,9 @@ export class LogView {
     v.heapDelta = this.heapDelta;
     v.logStartBrk = this.logStartBrk;
     v.logBrk = this.logBrk;
+    for (const [area, d] of this.areaDelta) v.areaDelta.set(area, d);
+    for (const [d, line] of this.misplaced) v.misplaced.set(d, line);
+    v.orphans = this.orphans.clone();
     return v;
   }
 
@@ -85,28 +110,80 @@ export class LogView {
   }
 
   /**
+   * The log no longer has [start, end) where it had it (an unmap, or a mapping put over it). The
+   * memory the model still holds for it stays in the model: remembered as an orphan, to explain
+   * what it blocks later. `modelDid` says whether the model's call succeeded, and so unmapped the
+   * same addresses (with --relocate: their translation, so nothing of the range stays).
+   */
+  private forget(start: number, end: number, modelDid: boolean): void {
+    // With --relocate, a call the model made too took the model's copy with it: nothing stays.
+    for (let at = start; at < end && !(modelDid && this.relocate); ) {
+      const r = this.map.firstOverlap(at, end);
+      if (r === undefined) break;
+      const from = Math.max(r.start, start);
+      const to = Math.min(r.end, end);
+      const stays = !modelDid || (!this.relocate && r.delta !== 0);
+      if (stays && !Number.isNaN(r.delta)) this.orphans.set(from + r.delta, to + r.delta, 0, r.line);
+      at = to;
+    }
+    if (modelDid && !this.relocate) this.orphans.remove(start, end);
+    this.map.remove(start, end);
+  }
+
+  /** A mremap that Linux refused and the model did: what the model has now that the log has not. */
+  private movedAlone(call: MemoryCall & { syscall: 'mremap' }, model: number, line: number): void {
+    const page = this.pageSize;
+    const old = call.oldAddress;
+    if (old > MAX_ADDR || call.oldSize > MAX_ADDR || call.newSize > MAX_ADDR) return;
+    const newLen = Math.ceil(Number(call.newSize) / page) * page;
+    this.orphans.set(model, model + newLen, 0, line);
+    if (BigInt(model) === this.translate(old) || (call.flags & MREMAP_DONTUNMAP) !== 0n) return;
+    // The model moved it away: the log's mapping is no longer where the model had it.
+    const start = Number(old);
+    const end = start + Math.ceil(Number(call.oldSize) / page) * page;
+    const pieces: Array<{ from: number; to: number; line: number }> = [];
+    for (let at = start; at < end; ) {
+      const r = this.map.firstOverlap(at, end);
+      if (r === undefined) break;
+      pieces.push({ from: Math.max(r.start, start), to: Math.min(r.end, end), line: r.line });
+      at = Math.min(r.end, end);
+    }
+    for (const p of pieces) this.map.set(p.from, p.to, Number.NaN, p.line);
+  }
+
+  /**
    * Brings the view up to date with a call's effect in the log. `model` is the model's answer
    * (undefined when it did not run the call); `modelBrk` the model's break after it.
    */
   track(ev: MemoryCallEvent, model: number | undefined, modelBrk: number): void {
     const call = ev.call;
     const log = ev.result;
-    if (log.kind !== 'value' || log.value > MAX_ADDR) return;
     const page = this.pageSize;
-    const v = Number(log.value);
     const ok = model !== undefined && model >= 0;
     const align = (n: bigint) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
+    if (call.syscall === 'mmap' && ok) {
+      const len = align(call.length);
+      if (!Number.isNaN(len)) {
+        this.orphans.remove(model, model + len);
+        // A mapping Linux refused: the model holds memory the log never has.
+        if (log.kind === 'error') this.orphans.set(model, model + len, 0, ev.line);
+      }
+    }
+    if (call.syscall === 'mremap' && ok && log.kind === 'error') this.movedAlone(call, model, ev.line);
+    if (log.kind !== 'value' || log.value > MAX_ADDR) return;
+    const v = Number(log.value);
     switch (call.syscall) {
       case 'mmap': {
         const len = align(call.length);
         if (Number.isNaN(len)) return;
+        if ((call.flags & MAP_FIXED_ANY) !== 0n) this.forget(v, v + len, ok);
         this.map.set(v, v + len, ok ? model - v : model === undefined ? 0 : Number.NaN, ev.line);
         return;
       }
       case 'munmap': {
         if (call.addr > MAX_ADDR) return;
         const len = align(call.length);
-        if (!Number.isNaN(len)) this.map.remove(Number(call.addr), Number(call.addr) + len);
+        if (!Number.isNaN(len)) this.forget(Number(call.addr), Number(call.addr) + len, ok);
         return;
       }
       case 'mremap': {
@@ -116,14 +193,15 @@ export class LogView {
         const newLen = align(call.newSize);
         if (Number.isNaN(oldLen) || Number.isNaN(newLen)) return;
         if (v === old) {
-          if (newLen < oldLen) this.map.remove(old + newLen, old + oldLen);
+          if (newLen < oldLen) this.forget(old + newLen, old + oldLen, ok);
           else {
             const d = this.map.deltaAt(old);
             this.map.set(old, old + newLen, ok ? model - v : (d ?? Number.NaN), ev.line);
           }
         } else {
           if ((call.flags & MREMAP_DONTUNMAP) === 0n && (call.flags & MREMAP_MAYMOVE) !== 0n)
-            this.map.remove(old, old + oldLen);
+            this.forget(old, old + oldLen, ok);
+          if ((call.flags & MREMAP_FIXED) !== 0n) this.forget(v, v + newLen, ok);
           this.map.set(v, v + newLen, ok ? model - v : Number.NaN, ev.line);
         }
         return;
@@ -136,7 +214,7 @@ export class LogView {
         if (newEnd > oldEnd) {
           const same = modelBrk - this.heapDelta === v || model === undefined;
           this.map.set(Math.max(oldEnd, startPage), newEnd, same ? this.heapDelta : Number.NaN, ev.line);
-        } else if (newEnd < oldEnd) this.map.remove(newEnd, oldEnd);
+        } else if (newEnd < oldEnd) this.forget(newEnd, oldEnd, modelBrk - this.heapDelta === v);
         this.logBrk = v;
         return;
       }

@@ -2,10 +2,9 @@
  * The snapshot a replay starts from (`--maps`): which arch it belongs to, and whether the log can
  * be of the process it shows.
  */
-import type { Arch } from '../hal/addr.js';
+import { type Arch, hex } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
-import { hex } from '../trace/strace-format.js';
 import type { MemoryCallEvent } from '../trace/strace-types.js';
 import { type LogView, MAX_ADDR } from './relocation.js';
 
@@ -53,7 +52,7 @@ export function checkAgainstSnapshot(
       if (hit === undefined) break;
       if (hit.line === 0) {
         throw new ReplayContradiction(
-          `${where}: mmap returned 0x${v.toString(16)}, overlapping 0x${hit.start.toString(16)}-0x${hit.end.toString(16)} ` +
+          `${where}: mmap returned ${hex(v)}, overlapping ${hex(hit.start)}-${hex(hit.end)} ` +
             `which ${snapshotName} has mapped: the snapshot is not of this process at the start of the log ` +
             '(for a log recorded with address randomization, use --relocate)',
         );

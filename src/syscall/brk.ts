@@ -1,3 +1,4 @@
+import { EINVAL, ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
@@ -59,7 +60,7 @@ export function sysBrk(ctx: SyscallContext, brkArg: SyscallArg): number {
   // Growing: keep a page (or a stack's guard gap) free below the next mapping.
   const next = space.vmas.firstIntersecting(oldBrk, newBrk + pageSize + layout.stackGuardGap);
   if (next !== undefined && newBrk + pageSize > space.startGap(next)) return orig;
-  if (!doBrkFlags(ctx, oldBrk, newBrk - oldBrk)) return orig;
+  if (!doBrkFlags(ctx, brkVma(space, oldBrk), oldBrk, newBrk - oldBrk, 0)) return orig;
   space.brk = brk;
   return brk;
 }
@@ -71,13 +72,37 @@ function heapFlags(ctx: SyscallContext): number {
 }
 
 /**
- * `do_brk_flags`: map [addr, addr+len) as heap, extending the VMA that ends at `addr` when it can
- * (`vma_merge_new_range` in `just_expand` mode: never the next one), else a new VMA. All or nothing: in eager
- * paging the new pages are allocated too, under the same guard.
+ * `vm_brk_flags` (mm/mmap.c): anonymous heap-like memory at exactly [addr, addr + PAGE_ALIGN(len)),
+ * replacing whatever was there. The ELF loader maps a segment's bss with it, read-write whatever
+ * the segment says, plus VM_EXEC (the only flag it accepts) for an executable segment. Returns 0
+ * or -errno; nothing changes on failure.
  */
-function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
+export function vmBrkFlags(ctx: SyscallContext, addr: number, request: number, vmFlags: number): number {
   const { space } = ctx;
-  const flags = heapFlags(ctx);
+  const len = Math.ceil(request / space.pageSize) * space.pageSize;
+  if (len === 0) return 0;
+  if (vmFlags & ~VM_EXEC) return -EINVAL;
+  // check_brk_limits: get_unmapped_area(NULL, addr, len, 0, MAP_FIXED) only checks the range.
+  if (len > space.layout.taskSize || addr > space.layout.taskSize - len) return -ENOMEM;
+  const unmapped = unmapRange(ctx, addr, addr + len);
+  if (unmapped < 0) return unmapped;
+  return doBrkFlags(ctx, space.vmas.prevBefore(addr), addr, len, vmFlags) ? 0 : -ENOMEM;
+}
+
+/**
+ * `do_brk_flags`: map [addr, addr+len) as heap, extending `prev` (the VMA below) when it ends at
+ * `addr` and can merge (`vma_merge_new_range` in `just_expand` mode: never the next one), else a new
+ * VMA. All or nothing: in eager paging the new pages are allocated too, under the same guard.
+ */
+function doBrkFlags(
+  ctx: SyscallContext,
+  prev: Vma | undefined,
+  addr: number,
+  len: number,
+  extraFlags: number,
+): boolean {
+  const { space } = ctx;
+  const flags = heapFlags(ctx) | extraFlags;
   const pages = len / space.pageSize;
   if (!space.mayExpandVm(flags, pages)) return false;
   if (space.mapCount > space.layout.maxMapCount) return false;
@@ -94,10 +119,17 @@ function doBrkFlags(ctx: SyscallContext, addr: number, len: number): boolean {
     anon: null,
     droppable: false,
   };
-  if (mergeNewRange(space, op, undo, { prev: brkVma(space, addr) }) === null) {
+  if (mergeNewRange(space, op, undo, { prev }) === null) {
     const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
+  }
+  // `just_expand` never merges with the VMA above: one that starts right at the end (only the ELF
+  // loader's vm_brk_flags can map there) stays a separate VMA even when it could merge.
+  const end = addr + len;
+  if (space.vmas.lowerBound(end)?.start === end && !space.unmergedBoundaries.has(end)) {
+    space.unmergedBoundaries.add(end);
+    undo.record(() => space.unmergedBoundaries.delete(end));
   }
   // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
   if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))

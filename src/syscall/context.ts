@@ -1,5 +1,6 @@
 import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
+import type { Shmem } from '../mm/memory-object.js';
 import type { CommitAccounting } from '../mm/overcommit.js';
 
 /** When frames are allocated: all at mmap time (the seed's LevitateOS), or on first touch (Linux). */
@@ -15,6 +16,8 @@ export interface SyscallContext {
   readonly paging: PagingMode;
   readonly space: AddressSpace;
   readonly accounting: CommitAccounting;
+  /** The kernel's shmem mount (shared anonymous memory). */
+  readonly shmem: Shmem;
   /** The calling task's file descriptors. */
   readonly files: ReadonlyMap<number, OpenFile>;
 }

@@ -22,7 +22,7 @@ import {
   PROT_WRITE,
 } from '../abi/mman.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
-import { type MemoryObject, newShmem } from '../mm/memory-object.js';
+import type { MemoryObject } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
 import { UndoLog } from '../mm/undo-log.js';
@@ -49,7 +49,7 @@ import {
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
 import { mergeNewRange } from '../mm/vma-merge.js';
-import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords } from './args.js';
+import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords, type Word } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
 
@@ -78,10 +78,9 @@ export function sysMmap(
   const words = toWords(addrArg, lenArg, protArg, flagsArg, fdArg, offArg);
   if (words === null) return -EINVAL;
   const [addrW, lenW, protW, flagsW, fdW, offW] = words;
-  const { space, arch } = ctx;
-  const { layout, pageSize } = space;
+  const { pageSize } = ctx.space;
   const prot = low32(protW);
-  let flags = low32(flagsW);
+  const flags = low32(flagsW);
 
   // 1. sys_mmap: the offset must be page-aligned, whatever else is wrong.
   if (modPow2(offW, pageSize) !== 0) return -EINVAL;
@@ -96,11 +95,29 @@ export function sysMmap(
     file = open;
   } else if (flags & MAP_HUGETLB) {
     const shift = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
-    if (shift !== 0 && !(HUGE_SHIFTS[arch] as readonly number[]).includes(shift)) return -EINVAL;
+    if (shift !== 0 && !(HUGE_SHIFTS[ctx.arch] as readonly number[]).includes(shift)) return -EINVAL;
     return -ENOMEM;
   }
+  return doMmap(ctx, file, addrW, lenW, prot, flags, pgoff);
+}
 
-  // 6. do_mmap
+/**
+ * `do_mmap` (mm/mmap.c): the mapping itself once the file is known, for mmap(2) and for the
+ * kernel's own mappings (`vm_mmap`: the ELF loader maps its segments through here). `file` is null
+ * for anonymous memory; `pgoff` is the file offset in pages.
+ */
+export function doMmap(
+  ctx: SyscallContext,
+  file: OpenFile | null,
+  addrW: Word,
+  lenW: Word,
+  prot: number,
+  flagsIn: number,
+  pgoff: Word,
+): number {
+  const { space, arch } = ctx;
+  const { layout, pageSize } = space;
+  let flags = flagsIn;
   if (lenW === 0) return -EINVAL;
   if (flags & MAP_FIXED_NOREPLACE) flags |= MAP_FIXED;
   let addr: number;
@@ -289,7 +306,7 @@ function mmapRegion(
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
   if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = newShmem(len);
+    const shmem = ctx.shmem.zeroSetup(len);
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }

@@ -1,10 +1,11 @@
 /**
- * The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. Pure TypeScript.
+ * The trace layer: strace logs and /proc/PID/maps, parsed and printed exactly. Pure TypeScript, with
+ * no file access (it runs in a browser too): lines come in from the caller.
  *
  * Parsing (one event per input line; constant memory apart from calls left `<unfinished ...>`):
  *
  *   const state = createParserState({ file: 'app.strace', lenient: false, arch: 'x86_64' });
- *   for await (const ev of parseStraceFile('app.strace', {}, state)) {
+ *   for await (const ev of parseLines(lines, {}, state)) {
  *     if (ev.kind === 'memory') {            // mmap, munmap, mprotect, pkey_mprotect, brk, mremap, madvise
  *       const answer = model.run(ev.call);   // ev.call: MemoryCall, all values bigint
  *       out.write(`${formatCall(ev, { result: answer })}\n`);  // the original line if the answers agree
@@ -14,8 +15,8 @@
  *   }
  *   finishParse(state);                      // calls never resumed
  *
- * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines,
- * `parseReadable` a stream (e.g. process.stdin), `parseStraceText` a string. Bad input throws
+ * `parseLine(line, state)` is the synchronous core; `parseLines` takes any (async) iterable of lines
+ * (in Node, `readline.createInterface({ input: stream })`), `parseStraceText` a string. Bad input throws
  * `TraceSyntaxError` (`file:line:column: expected ..., found ...`); with `lenient: true` it becomes an
  * `invalid` event and is counted in `state.stats.invalid`.
  *
@@ -44,24 +45,21 @@ export {
   formatCall,
   formatEvent,
   formatFlags,
+  formatHex,
   formatMemoryArgs,
   formatMmapFlags,
   formatResult,
   formatXval,
-  hex,
   makePrefix,
   type PrintableCall,
 } from './strace-format.js';
 export {
   createParserState,
-  findPerPidFiles,
   finishParse,
   type ParserState,
   type ParseStats,
   parseLine,
   parseLines,
-  parseReadable,
-  parseStraceFile,
   parseStraceText,
   pidFromFileName,
 } from './strace-parse.js';

@@ -10,6 +10,7 @@
  * - flags in strace's table order, unknown bits as `|0x..`, nothing known as `0x.. /* PROT_??? *\/`.
  */
 
+import { hex } from '../hal/addr.js';
 import { errnoName, errnoText } from './errno.js';
 import type {
   Duration,
@@ -31,15 +32,14 @@ import {
 
 const U64 = (1n << 64n) - 1n;
 
-/** `%#llx`: `0` for zero, else `0x` and lowercase hex; negative values as unsigned 64-bit. */
-export function hex(v: bigint): string {
-  const u = v < 0n ? v & U64 : v;
-  return u === 0n ? '0' : `0x${u.toString(16)}`;
+/** strace's `%#llx`: `0` for zero, else `hex` (negative values as unsigned 64-bit). */
+export function formatHex(v: bigint): string {
+  return v === 0n ? '0' : hex(v);
 }
 
 /** strace's printaddr: NULL for 0, else `%#llx`. */
 export function formatAddr(v: bigint): string {
-  return v === 0n ? 'NULL' : hex(v);
+  return v === 0n ? 'NULL' : formatHex(v);
 }
 
 function unsignedDec(v: bigint): string {
@@ -59,17 +59,17 @@ export function formatFlags(value: bigint, table: readonly XlatEntry[], dflt: st
     if (flags === 0n) break;
   }
   if (parts.length > 0) {
-    if (flags !== 0n) parts.push(hex(flags));
+    if (flags !== 0n) parts.push(formatHex(flags));
     return parts.join('|');
   }
-  if (flags !== 0n) return dflt === null ? hex(flags) : `${hex(flags)} /* ${dflt} */`;
+  if (flags !== 0n) return dflt === null ? formatHex(flags) : `${formatHex(flags)} /* ${dflt} */`;
   return '0';
 }
 
 /** strace's printxval: the name, or `0x.. /* X_??? *\/`. */
 export function formatXval(value: bigint, table: readonly XlatEntry[], dflt: string): string {
   for (const [name, v] of table) if (v === value) return name;
-  return `${hex(value)} /* ${dflt} */`;
+  return `${formatHex(value)} /* ${dflt} */`;
 }
 
 /** strace's print_mmap_flags. */
@@ -98,7 +98,7 @@ export function formatMemoryArgs(call: MemoryCall, arch: Arch = 'x86_64'): strin
         prot(call.prot),
         formatMmapFlags(call.flags, x),
         fd,
-        hex(call.offset),
+        formatHex(call.offset),
       ].join(', ');
     }
     case 'munmap':
@@ -143,7 +143,7 @@ export function formatResult(name: string, result: SyscallResult): string {
       return `= ${result.value} ${body}${result.aux ?? ''}`;
     }
     case 'value': {
-      const v = HEX_RESULT.has(name) ? hex(result.value) : result.value.toString();
+      const v = HEX_RESULT.has(name) ? formatHex(result.value) : result.value.toString();
       const deco = result.decoration === undefined ? '' : `<${result.decoration}>`;
       return `= ${v}${deco}${result.aux ?? ''}`;
     }

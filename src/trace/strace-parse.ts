@@ -6,11 +6,6 @@
  * `parseStraceFile` drive it over whole inputs.
  */
 
-import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { ArgError, decodeMemoryArgs } from './decode.js';
 import { errnoNumber } from './errno.js';
 import { excerptAt, TraceSyntaxError } from './errors.js';
@@ -622,51 +617,8 @@ export async function* parseLines(
   return state;
 }
 
-/** Parse a byte stream (a file, standard input, a pipe). */
-export function parseReadable(
-  input: Readable | NodeJS.ReadableStream,
-  options: ParseOptions = {},
-  state: ParserState = createParserState(options),
-): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  const rl = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  return parseLines(rl, options, state);
-}
-
 /** The pid in a -ff output file name (`trace.1234` → 1234), or undefined. */
 export function pidFromFileName(path: string): number | undefined {
-  const m = /\.(\d+)$/.exec(basename(path));
+  const m = /\.(\d+)$/.exec(path.slice(path.lastIndexOf('/') + 1));
   return m ? Number(m[1]) : undefined;
-}
-
-/**
- * Parse a file. `file` defaults to the path; with `perPidFile: true` the pid of unprefixed lines is
- * taken from a `-ff` file name suffix (`trace.1234`).
- */
-export function parseStraceFile(
-  path: string,
-  options: ParseOptions & { perPidFile?: boolean } = {},
-  state?: ParserState,
-): AsyncGenerator<TraceEvent, ParserState, undefined> {
-  const opts: ParseOptions = { file: path, ...options };
-  if (options.perPidFile && opts.pid === undefined) {
-    const pid = pidFromFileName(path);
-    if (pid !== undefined) opts.pid = pid;
-  }
-  return parseReadable(createReadStream(path), opts, state ?? createParserState(opts));
-}
-
-/**
- * The files of a `strace -ff -o PREFIX` run: every `PREFIX.PID` next to PREFIX, sorted by pid
- * (which is also the order in which the processes were created, barring pid wrap-around).
- */
-export async function findPerPidFiles(prefix: string): Promise<Array<{ pid: number; path: string }>> {
-  const dir = dirname(prefix);
-  const base = basename(prefix);
-  const out: Array<{ pid: number; path: string }> = [];
-  for (const name of await readdir(dir)) {
-    if (!name.startsWith(`${base}.`)) continue;
-    const rest = name.slice(base.length + 1);
-    if (/^\d+$/.test(rest)) out.push({ pid: Number(rest), path: join(dir, name) });
-  }
-  return out.sort((a, b) => a.pid - b.pid);
 }

@@ -8,7 +8,9 @@
  *   prints them as hex (`PROT_READ|PROT_EXEC|0x10`); the parser accepts the names anyway.
  */
 
-export type Arch = 'x86_64' | 'aarch64';
+import type { Arch } from '../hal/addr.js';
+
+export type { Arch };
 
 export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
 

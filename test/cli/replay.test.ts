@@ -3,13 +3,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { syntheticLog } from '../../src/replay/synthetic.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixtures = join(root, 'test/fixtures/strace');
+// Not this machine's files (their size and file system), so that no result depends on the host.
 const cli = (args: string[], input?: string) =>
-  spawnSync(process.execPath, ['dist/cli/main.js', 'replay', ...args], {
+  spawnSync(process.execPath, ['dist/cli/main.js', 'replay', '--no-host-files', ...args], {
     cwd: root,
     encoding: 'utf8',
     input,
@@ -17,12 +18,6 @@ const cli = (args: string[], input?: string) =>
   });
 const tmp = mkdtempSync(join(tmpdir(), 'levitate-replay-'));
 const ANON = 'PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0';
-
-beforeAll(() => {
-  // The command under test is the build; make sure it is the current source.
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-});
 
 describe('levitate-mm replay', () => {
   it('prints a log the model wrote unchanged, with a summary on stderr, exit 0', () => {
@@ -37,13 +32,37 @@ describe('levitate-mm replay', () => {
     expect(r.stderr).toMatch(/frames in use: \d+ \(peak \d+\)/);
   });
 
-  it('reads standard input (no TRACE, or -)', () => {
+  it('reads standard input (no TRACE, or -), saying so only on a terminal', () => {
     const input = `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000\n`;
     for (const args of [[], ['-']]) {
       const r = cli(args, input);
       expect(r.status).toBe(0);
       expect(r.stdout).toBe(input);
+      expect(r.stderr).not.toMatch(/reading/);
     }
+    // On a terminal (script gives the command one), then Ctrl-D at once: an empty log.
+    const tty = spawnSync('script', ['-qec', 'node dist/cli/main.js replay', '/dev/null'], {
+      cwd: root,
+      encoding: 'utf8',
+      input: '\x04',
+    });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout.replaceAll('\r', '').replace(/^\^D/, '')).toBe(
+      'levitate-mm replay: reading an strace log from standard input (end it with Ctrl-D; see levitate-mm replay --help)\n' +
+        'levitate-mm replay: the log is empty: no memory calls to replay\n',
+    );
+  });
+
+  it('says when a log holds no memory calls', () => {
+    const empty = cli(['-'], '');
+    expect(empty.status).toBe(0);
+    expect(empty.stderr).toBe('levitate-mm replay: the log is empty: no memory calls to replay\n');
+    const other = cli(['-'], 'write(1, "x", 1) = 1\n+++ exited with 0 +++\n');
+    expect(other.status).toBe(0);
+    expect(other.stdout).toBe('write(1, "x", 1) = 1\n+++ exited with 0 +++\n');
+    expect(other.stderr).toBe(
+      'levitate-mm replay: the log held no memory calls (mmap, munmap, mprotect, brk, mremap, madvise) in its 2 lines: record them with strace -e trace=%memory\n',
+    );
   });
 
   it('shows exactly the differing calls to diff, and exits 1 with --check', () => {
@@ -113,6 +132,18 @@ describe('levitate-mm replay', () => {
         /^levitate-mm: .*python3-memory\.strace:1: brk\(NULL\) returned 0x3899000, but the break in .* is 0x38f32000/,
       ],
       [['--arch', 'sparc'], /^levitate-mm: .*sparc/],
+      [['-', '--ram', '0'], /^levitate-mm: --ram must be a positive multiple of 256K\n$/],
+      [
+        ['-', '--task-size', '12'],
+        /^levitate-mm: --task-size must be a multiple of the page size \(4096\)\n$/,
+      ],
+      [['/proc/self/mem'], /^levitate-mm: \/proc\/self\/mem: cannot read: i\/o error\n$/],
+      [
+        ['-', '--trace-out', '/nonexistent/x'],
+        /^levitate-mm: cannot write \/nonexistent\/x: no such file or directory\n$/,
+      ],
+      [[tmp], /is a directory, not a strace log\n$/],
+      [['-', '--bogus'], /^levitate-mm: unknown option '--bogus'\n$/],
       [['--total-ram', 'lots'], /^levitate-mm: .*not a size/],
       [
         ['--page-size', '16384', '--arch', 'x86_64'],
@@ -127,13 +158,37 @@ describe('levitate-mm replay', () => {
     }
   });
 
-  it('relocates a log recorded with ASLR: --relocate finds the same results', () => {
+  it('relocates a log recorded with ASLR: --relocate finds the same results, and says it was randomized', () => {
     const file = join(fixtures, 'node-memory-f.strace');
     const plain = cli([file, '-q']);
     const relocated = cli([file, '-q', '--relocate']);
-    expect(plain.stderr).toMatch(/168 same result/);
-    expect(relocated.stderr).toMatch(/221 same result/);
-    expect(relocated.stderr).not.toMatch(/unexplained/);
+    expect(plain.stderr).toMatch(
+      /168 same result, 55 different \(25 placed elsewhere by address randomization/,
+    );
+    expect(plain.stderr).toMatch(
+      /the log was recorded with address randomization: the first mapping the kernel placed \(line 2\) is at 0x7fb84d1ab000, .* below 0x7ffff7ffd000 where it goes without randomization; replay with --relocate/,
+    );
+    expect(relocated.stderr).toMatch(
+      /214 same result, 9 different \(1 placed at another position than Linux chose/,
+    );
+    expect(relocated.stderr).not.toMatch(/unexplained|replay with --relocate/);
+  });
+
+  it('shows a placement difference to diff, as the address the model chose seen from the log', () => {
+    const file = join(fixtures, 'gcc-memory-f-y-norandom.strace');
+    const input = readFileSync(file, 'utf8').split('\n');
+    const r = cli([file, '--relocate']);
+    expect(r.status).toBe(0);
+    const out = r.stdout.split('\n');
+    const differing = out.map((l, i) => [input[i], l]).filter(([a, b]) => a !== b);
+    expect(differing).toHaveLength(9);
+    // libisl: Linux aligned it to 2 MiB (ext4), the model, which knows no file system for it, put
+    // it right below ld.so.cache.
+    expect(differing).toContainEqual([
+      '4318  mmap(NULL, 2137880, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3</usr/lib/x86_64-linux-gnu/libisl.so.23.2.0>, 0) = 0x7ffff7c00000',
+      '4318  mmap(NULL, 2137880, PROT_READ, MAP_PRIVATE|MAP_DENYWRITE, 3</usr/lib/x86_64-linux-gnu/libisl.so.23.2.0>, 0) = 0x7ffff7dab000',
+    ]);
+    expect(r.stderr).not.toMatch(/randomization/);
   });
 
   it('prints a JSON report with every call and the summary', () => {
@@ -141,7 +196,7 @@ describe('levitate-mm replay', () => {
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as {
       calls: Array<{ line: number; syscall: string; status: string; log: string; model: string | null }>;
-      summary: { replayed: number; matched: number; tasks: unknown[]; modelled: string[] };
+      summary: { replayed: number; matched: number; tasks: unknown[] };
     };
     expect(report.calls).toHaveLength(report.summary.replayed);
     expect(report.calls.filter((c) => c.status === 'match')).toHaveLength(report.summary.matched);

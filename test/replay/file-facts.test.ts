@@ -51,6 +51,8 @@ describe('file facts in the replay', () => {
       const name = fileSystemName(fs.statfsSync(file).type);
       const huge = name === 'tmpfs' ? tmpfsHuge(fs.realpathSync(file)) : undefined;
       expect(fileFactsFrom([], 'xfs')(file)).toEqual({ size: 5000, ...fileSystemRules(name, huge) });
+      // --no-host-files: the log was recorded elsewhere, this machine's file says nothing.
+      expect(fileFactsFrom([], 'xfs', false)(file)).toEqual(fileSystemRules('xfs'));
       expect(fileFactsFrom(parseFileOption(`${file}=64K:ext4`))(file)).toEqual({
         size: 65536,
         ...fileSystemRules('ext4'),

@@ -6,13 +6,12 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { findPerPidFiles, parseStraceFile } from '../../src/cli/trace-files.js';
 import {
   createParserState,
-  findPerPidFiles,
   formatCall,
   formatEvent,
   MEMORY_SYSCALLS,
-  parseStraceFile,
   parseStraceText,
   pidFromFileName,
   type TraceEvent,

@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { parseReadable } from '../../src/cli/trace-files.js';
 import {
   createParserState,
   finishParse,
   type MemoryCallEvent,
   parseLine,
   parseLines,
-  parseReadable,
   parseStraceText,
   pidFromFileName,
   type TraceEvent,

@@ -14,7 +14,7 @@
  *
  * `npx tsx tools/linux-harness/record-fork.ts --print 7` prints the sequence of seed 7.
  */
-import { Gen, type GenerateOptions, hex, type Op, type OpName, Rng } from './generate.js';
+import { Gen, type GenerateOptions, literal, type Op, type OpName, Rng } from './generate.js';
 
 export const FORK_GENERATOR_VERSION = 1;
 
@@ -34,7 +34,7 @@ const MAX_ALIVE = 4;
 const MAX_FORKS = 3;
 
 const ref = (idx: number, off: number): string =>
-  off === 0 ? `$${idx}` : off > 0 ? `$${idx}+${hex(off)}` : `$${idx}-${hex(-off)}`;
+  off === 0 ? `$${idx}` : off > 0 ? `$${idx}+${literal(off)}` : `$${idx}-${literal(-off)}`;
 
 /** One process's generator: the single-process mix, writing into the shared list with its tag. */
 class ProcGen extends Gen {

@@ -18,6 +18,7 @@
  * CLI: npx tsx tools/linux-harness/generate.ts --seed 7 [--min-ops 40] [--max-ops 80] [--arch aarch64] [--json]
  */
 import { pathToFileURL } from 'node:url';
+import { hex } from '../../src/hal/addr.js';
 
 export type OpName =
   | 'mmap'
@@ -231,13 +232,14 @@ export class Rng {
 }
 
 // ---- expression helpers --------------------------------------------------------------------
-export function hex(v: number | bigint): string {
+/** A literal of the harness's input: `hex`, refusing what a number cannot say exactly. */
+export function literal(v: number | bigint): string {
   if (typeof v === 'number' && (!Number.isSafeInteger(v) || v < 0)) throw new Error(`bad literal ${v}`);
-  return `0x${v.toString(16)}`;
+  return hex(v);
 }
 function plus(base: string, off: number): string {
   if (off === 0) return base;
-  return off > 0 ? `${base}+${hex(off)}` : `${base}-${hex(-off)}`;
+  return off > 0 ? `${base}+${literal(off)}` : `${base}-${literal(-off)}`;
 }
 const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
 const U64_MAX = (1n << 64n) - 1n;
@@ -283,7 +285,7 @@ export class Gen {
   }
 
   emit(op: OpName, args: (string | number)[], kind: string): number {
-    const a = args.map((x) => (typeof x === 'number' ? (x < 0 ? `-${hex(-x)}` : hex(x)) : x));
+    const a = args.map((x) => (typeof x === 'number' ? (x < 0 ? `-${literal(-x)}` : literal(x)) : x));
     if (a.length !== ARG_COUNT[op]) throw new Error(`internal: ${op} needs ${ARG_COUNT[op]} args`);
     this.ops.push({ op, args: a, kind });
     return this.ops.length - 1;
@@ -431,7 +433,7 @@ export class Gen {
     let hint = '0';
     const h = rng.float();
     if (h < 0.1) {
-      hint = hex(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
+      hint = literal(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
       kind = `${kind}:hint-free`;
     } else if (h < 0.2 && this.regions.length > 0) {
       const r = this.region()!;
@@ -488,7 +490,7 @@ export class Gen {
       addr = ref(r.idx, -len); // just below a region: usually free, then adjacent
       kind = 'mmap:noreplace-below';
     } else {
-      addr = hex(this.arenaAddr());
+      addr = literal(this.arenaAddr());
       kind = noreplace ? 'mmap:noreplace-arena' : 'mmap:fixed-arena';
     }
     const flags = ANON_PRIVATE | (noreplace ? MAP_FIXED_NOREPLACE : MAP_FIXED);
@@ -656,7 +658,7 @@ export class Gen {
           }
           target = ref(o.idx, rng.int(0, Math.max(0, Math.floor(o.len / P) - 1)) * P);
         } else {
-          target = hex(this.arenaAddr());
+          target = literal(this.arenaAddr());
         }
         const idx = this.emit(
           'mremap',
@@ -672,7 +674,7 @@ export class Gen {
         const flags = MREMAP_MAYMOVE | MREMAP_DONTUNMAP | (fixed ? MREMAP_FIXED : 0);
         const idx = this.emit(
           'mremap',
-          [base, r.len, r.len, flags, fixed ? hex(this.arenaAddr()) : '0'],
+          [base, r.len, r.len, flags, fixed ? literal(this.arenaAddr()) : '0'],
           `mremap:dontunmap${fixed ? '-fixed' : ''}`,
         );
         this.addRegion(idx, r.len, r.prot, r.flags);
@@ -972,7 +974,7 @@ export class Gen {
   bad(): void {
     const rng = this.rng;
     const r = this.region();
-    const at = r ? ref(r.idx) : hex(FAR);
+    const at = r ? ref(r.idx) : literal(FAR);
     const rl = r ? r.len : P;
     const cases: Array<[number, () => void]> = [
       [1, () => this.emit('mmap', ['0', 0, 3, ANON_PRIVATE, -1, 0], 'bad:mmap-len0')],
@@ -990,7 +992,14 @@ export class Gen {
         () =>
           this.emit(
             'mmap',
-            ['0', hex(rng.pick([U64_MAX, U64_MAX - 0x7ffn, U64_MAX - 0xfffn + 1n])), 3, ANON_PRIVATE, -1, 0],
+            [
+              '0',
+              literal(rng.pick([U64_MAX, U64_MAX - 0x7ffn, U64_MAX - 0xfffn + 1n])),
+              3,
+              ANON_PRIVATE,
+              -1,
+              0,
+            ],
             'bad:mmap-len-wrap',
           ),
       ],
@@ -999,7 +1008,7 @@ export class Gen {
         () =>
           this.emit(
             'mmap',
-            ['0', hex(rng.pick([1n << 47n, 1n << 62n, 1n << 48n])), 3, ANON_PRIVATE, -1, 0],
+            ['0', literal(rng.pick([1n << 47n, 1n << 62n, 1n << 48n])), 3, ANON_PRIVATE, -1, 0],
             'bad:mmap-len-huge',
           ),
       ],
@@ -1048,7 +1057,7 @@ export class Gen {
         () =>
           this.emit(
             'mmap',
-            [hex(rng.pick(this.arch.fixedBeyond)), 2 * P, 3, ANON_PRIVATE | MAP_FIXED, -1, 0],
+            [literal(rng.pick(this.arch.fixedBeyond)), 2 * P, 3, ANON_PRIVATE | MAP_FIXED, -1, 0],
             'bad:mmap-fixed-beyond-task-size',
           ),
       ],
@@ -1086,7 +1095,7 @@ export class Gen {
             'mmap',
             [
               '0',
-              hex(rng.pick([2 ** 40, 2 ** 44])),
+              literal(rng.pick([2 ** 40, 2 ** 44])),
               rng.pick([0, PROT_READ]),
               ANON_PRIVATE | MAP_NORESERVE,
               -1,
@@ -1097,12 +1106,16 @@ export class Gen {
       ],
       [1, () => this.emit('munmap', [plus(at, rng.pick([1, 0x800, 0xfff])), P], 'bad:munmap-unaligned')],
       [1, () => this.emit('munmap', [at, 0], 'bad:munmap-len0')],
-      [1, () => this.emit('munmap', [at, hex(rng.pick(this.arch.munmapHugeLen))], 'bad:munmap-len-huge')],
-      [0.7, () => this.emit('munmap', [hex(rng.pick(this.arch.munmapBeyond)), P], 'bad:munmap-beyond')],
+      [1, () => this.emit('munmap', [at, literal(rng.pick(this.arch.munmapHugeLen))], 'bad:munmap-len-huge')],
+      [0.7, () => this.emit('munmap', [literal(rng.pick(this.arch.munmapBeyond)), P], 'bad:munmap-beyond')],
       [
         1,
         () =>
-          this.emit('munmap', [hex(FAR + rng.int(0, 255) * P), rng.int(1, 8) * P], 'edge:munmap-unmapped'),
+          this.emit(
+            'munmap',
+            [literal(FAR + rng.int(0, 255) * P), rng.int(1, 8) * P],
+            'edge:munmap-unmapped',
+          ),
       ],
       [
         1,
@@ -1127,11 +1140,11 @@ export class Gen {
         () =>
           this.emit(
             'mprotect',
-            [rng.chance(0.5) ? at : hex(FAR), 0, rng.pick([1, 0x10])],
+            [rng.chance(0.5) ? at : literal(FAR), 0, rng.pick([1, 0x10])],
             'edge:mprotect-len0',
           ),
       ],
-      [1, () => this.emit('mprotect', [at, hex(U64_MAX - 0xfffn), 1], 'bad:mprotect-len-wrap')],
+      [1, () => this.emit('mprotect', [at, literal(U64_MAX - 0xfffn), 1], 'bad:mprotect-len-wrap')],
       [
         1,
         () =>
@@ -1141,12 +1154,15 @@ export class Gen {
             'bad:mprotect-prot-bits',
           ),
       ],
-      [1, () => this.emit('mprotect', [hex(FAR + rng.int(0, 255) * P), P, 1], 'bad:mprotect-unmapped')],
+      [1, () => this.emit('mprotect', [literal(FAR + rng.int(0, 255) * P), P, 1], 'bad:mprotect-unmapped')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSDOWN], 'bad:mprotect-growsdown-flag')],
       [0.7, () => this.emit('mprotect', [at, P, PROT_READ | PROT_GROWSUP], 'bad:mprotect-growsup')],
-      [1, () => this.emit('brk', [hex(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond')],
+      [1, () => this.emit('brk', [literal(rng.pick(this.arch.brkBeyond))], 'bad:brk-beyond')],
       [1, () => this.emit('mremap', [at, rl, rl, rng.pick([8, 0x10, 0x80000000]), 0], 'bad:mremap-flags')],
-      [1, () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, hex(ARENA)], 'bad:mremap-fixed-no-maymove')],
+      [
+        1,
+        () => this.emit('mremap', [at, rl, rl, MREMAP_FIXED, literal(ARENA)], 'bad:mremap-fixed-no-maymove'),
+      ],
       [
         1,
         () =>
@@ -1163,14 +1179,18 @@ export class Gen {
       [
         1,
         () =>
-          this.emit('mremap', [at, rl, rng.pick([0, hex(U64_MAX)]), MREMAP_MAYMOVE, 0], 'bad:mremap-newlen0'),
+          this.emit(
+            'mremap',
+            [at, rl, rng.pick([0, literal(U64_MAX)]), MREMAP_MAYMOVE, 0],
+            'bad:mremap-newlen0',
+          ),
       ],
       [
         1,
         () =>
           this.emit(
             'mremap',
-            [hex(FAR + rng.int(0, 255) * P), P, 2 * P, MREMAP_MAYMOVE, 0],
+            [literal(FAR + rng.int(0, 255) * P), P, 2 * P, MREMAP_MAYMOVE, 0],
             'bad:mremap-unmapped',
           ),
       ],
@@ -1194,7 +1214,7 @@ export class Gen {
         () =>
           this.emit(
             'mremap',
-            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, hex(rng.pick(this.arch.mremapBeyond))],
+            [at, rl, rl, MREMAP_MAYMOVE | MREMAP_FIXED, literal(rng.pick(this.arch.mremapBeyond))],
             'bad:mremap-fixed-beyond',
           ),
       ],
@@ -1214,20 +1234,24 @@ export class Gen {
         () =>
           this.emit(
             'madvise',
-            [at, hex(rng.pick([U64_MAX, U64_MAX - 0xfffn])), MADV.DONTNEED],
+            [at, literal(rng.pick([U64_MAX, U64_MAX - 0xfffn])), MADV.DONTNEED],
             'bad:madvise-len-wrap',
           ),
       ],
       [
         1,
         () =>
-          this.emit('madvise', [hex(FAR + rng.int(0, 255) * P), P, MADV.DONTNEED], 'bad:madvise-unmapped'),
+          this.emit(
+            'madvise',
+            [literal(FAR + rng.int(0, 255) * P), P, MADV.DONTNEED],
+            'bad:madvise-unmapped',
+          ),
       ],
       [0.7, () => this.emit('madvise', [at, 0, rng.pick([MADV.DONTNEED, 1212])], 'edge:madvise-len0')],
       [0.7, () => this.emit('madvise', [at, rl, MADV.FREE], 'edge:madvise-free')],
       [0.7, () => this.emit('madvise', [at, rl, MADV.REMOVE], 'edge:madvise-remove')],
-      [1, () => this.emit('touch', [hex(FAR + rng.int(0, 255) * P), 1], 'bad:touch-unmapped')],
-      [0.7, () => this.emit('peek', [hex(rng.pick([FAR, 0x2000, FAR + 0x123]))], 'bad:peek-unmapped')],
+      [1, () => this.emit('touch', [literal(FAR + rng.int(0, 255) * P), 1], 'bad:touch-unmapped')],
+      [0.7, () => this.emit('peek', [literal(rng.pick([FAR, 0x2000, FAR + 0x123]))], 'bad:peek-unmapped')],
     ];
     rng.weighted(cases)();
   }
