@@ -20,11 +20,12 @@ import { Shmem } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
-import { VM_ACCOUNT } from '../mm/vm-flags.js';
+import { VM_ACCOUNT, VM_MTE_ALLOWED } from '../mm/vm-flags.js';
+import { keepApart } from '../mm/vma-merge.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
-import { checkInvariants } from './check.js';
+import { InvariantChecker } from './check.js';
 import { dupMmap } from './fork.js';
 import { Mmu } from './mmu.js';
 import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
@@ -78,6 +79,9 @@ export class Kernel {
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
   readonly zeroFrame: PhysAddr;
+  /** The frames the kernel holds for itself (the zero page): the checker knows every other frame has a task. */
+  readonly kernelFrames: readonly PhysAddr[];
+  private readonly checker: InvariantChecker;
   /** The pages of the files execve maps, shared by every task that runs them. */
   readonly pageCache = new PageCache();
   /** Where execve finds programs. */
@@ -132,6 +136,8 @@ export class Kernel {
     if (zero === null) throw new RangeError('ramBytes leaves no frame for the zero page');
     this.ram.zero(zero, this.pageSize);
     this.zeroFrame = zero;
+    this.kernelFrames = [zero];
+    this.checker = new InvariantChecker(this);
   }
 
   /** The running task, or null before the first spawn. */
@@ -218,12 +224,21 @@ export class Kernel {
   spawnFromSnapshot(snapshot: Snapshot): Task {
     const ids = this.mmuContext.anonVmaIds;
     const newAnon = () => new AnonVma(ids.next(), null);
-    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, newAnon, this.shmem);
+    const built = vmasFromSnapshot(
+      snapshot,
+      this.pageSize,
+      this.layout.taskSize,
+      newAnon,
+      this.shmem,
+      this.layout.armMteKernel ? VM_MTE_ALLOWED : 0,
+    );
     const task = this.spawn();
     const space = task.mm;
     let accounted = 0;
     for (const vma of built.vmas) {
       space.insertVma(vma, null);
+      // Whatever neighbours Linux had left apart stay apart.
+      keepApart(space, vma, null, 'below');
       if (vma.flags & VM_ACCOUNT) accounted += (vma.end - vma.start) / this.pageSize;
     }
     this.accounting.committed += accounted;
@@ -283,7 +298,7 @@ export class Kernel {
 
   /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */
   check(): string[] {
-    return checkInvariants(this.frames, this.format, this.tlb, this.spaces());
+    return this.checker.check(this.spaces());
   }
 
   /** Every live address space once, however many tasks share it. */

@@ -85,6 +85,12 @@ export function vmasFromSnapshot(
   taskSize: number,
   newAnonVma: () => AnonVma,
   shmem: Shmem,
+  /**
+   * Flags the kernel gives the memory it makes with `VM_DATA_DEFAULT_FLAGS` and that /proc does
+   * not show (arm64's VM_MTE_ALLOWED): added to `[heap]`, `[stack]` and the program's bss (an
+   * unnamed line right after a line of the lowest-mapped file, the program).
+   */
+  dataFlags = 0,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -99,6 +105,9 @@ export function vmasFromSnapshot(
   let heap: { start: number; end: number } | undefined;
   let stack: Vma | undefined;
   let lastEnd = 0;
+  const program = entries.find(
+    (e) => !isAnonymous(e) && SPECIAL_FLAGS[e.name] === undefined && e.name !== '[vsyscall]',
+  );
   entries.forEach((e, i) => {
     // RELRO: a read-only private file piece directly below the writable piece of the same file was
     // mapped writable (and charged) by the loader, then mprotect()ed read-only; it keeps VM_ACCOUNT.
@@ -131,6 +140,16 @@ export function vmasFromSnapshot(
       ? parseSmapsVmFlags(snapshot.vmFlags[i])
       : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
     const droppable = snapshot.vmFlags ? /\bdp\b/.test(snapshot.vmFlags[i]) : false;
+    const prevEntry = entries[i - 1];
+    const bss =
+      e.name === '' &&
+      e.inode === 0n &&
+      prevEntry !== undefined &&
+      prevEntry.end === e.start &&
+      program !== undefined &&
+      prevEntry.name === program.name &&
+      prevEntry.inode === program.inode;
+    if (e.name === '[heap]' || e.name === '[stack]' || bss) flags |= dataFlags;
     let file: MemoryObject | null = null;
     let description: OpenFile | null = null;
     let pgoff = start / pageSize;

@@ -14,7 +14,7 @@ import {
   VM_WRITE,
 } from './vm-flags.js';
 import type { Vma } from './vma.js';
-import { findMergeableAnon } from './vma-merge.js';
+import { findMergeableAnon, keepApart } from './vma-merge.js';
 
 /** How a fault ended: resolved (retry the access), or why it could not be. */
 export type FaultOutcome = 'resolved' | FaultReason;
@@ -99,7 +99,7 @@ export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | 
   if (vma.end - page > layout.rlimitStack) return null;
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
   space.setBounds(vma, page, vma.end, null);
-  if (prev !== undefined && prev.end === page) space.unmergedBoundaries.add(page);
+  keepApart(space, vma, null, 'below');
   return vma;
 }
 

@@ -8,11 +8,12 @@ import {
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYWRITE,
+  VM_MTE_ALLOWED,
   VM_READ,
   VM_WRITE,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
 import { type SyscallArg, toWord } from './args.js';
 import type { SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
@@ -65,10 +66,11 @@ export function sysBrk(ctx: SyscallContext, brkArg: SyscallArg): number {
   return brk;
 }
 
-/** The flags of heap memory (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`). */
+/** The flags of heap memory (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`; arm64's has VM_MTE_ALLOWED). */
 function heapFlags(ctx: SyscallContext): number {
   const exec = ctx.space.layout.readImpliesExec && ctx.arch === 'x86_64' ? VM_EXEC : 0;
-  return VM_READ | VM_WRITE | exec | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+  const mte = ctx.space.layout.armMteKernel ? VM_MTE_ALLOWED : 0;
+  return VM_READ | VM_WRITE | exec | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | mte;
 }
 
 /**
@@ -123,14 +125,13 @@ function doBrkFlags(
     const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
+    // A VMA ending at start_brk is never a merge candidate, whatever it looks like.
+    keepApart(space, vma, undo, 'below');
   }
   // `just_expand` never merges with the VMA above: one that starts right at the end (only the ELF
   // loader's vm_brk_flags can map there) stays a separate VMA even when it could merge.
-  const end = addr + len;
-  if (space.vmas.lowerBound(end)?.start === end && !space.unmergedBoundaries.has(end)) {
-    space.unmergedBoundaries.add(end);
-    undo.record(() => space.unmergedBoundaries.delete(end));
-  }
+  const above = space.vmas.lowerBound(addr + len);
+  if (above !== undefined) keepApart(space, above, undo, 'below');
   // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
   if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))
     return false;

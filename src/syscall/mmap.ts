@@ -37,6 +37,7 @@ import {
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_MTE_ALLOWED,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
   VM_READ,
@@ -48,7 +49,7 @@ import {
   vmFlagsFromProt,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
 import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords, type Word } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
@@ -146,6 +147,9 @@ export function doMmap(
   if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
   if (flags & MAP_SYNC) vmFlags |= VM_SYNC;
   if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
+  // arch_calc_vm_flag_bits (arm64): with MTE in the CPU, anonymous memory may be tagged (so may a
+  // tmpfs file's, which the model does not tell apart).
+  if (arch === 'aarch64' && layout.armMte && flags & MAP_ANONYMOUS) vmFlags |= VM_MTE_ALLOWED;
 
   // 13-16. Address selection; MAP_FIXED only gets its range checked. A fixed address in the last
   // 4095 bytes of the 64-bit space is an "error value" to __get_unmapped_area, returned as is.
@@ -263,7 +267,7 @@ function mmapRegion(
     splits.commit();
     for (const at of [start, end]) {
       const here = space.vmas.find(at);
-      if (here?.start === at && space.vmas.prev(here)?.end === at) space.unmergedBoundaries.add(at);
+      if (here?.start === at) keepApart(space, here, null, 'below');
     }
     return errno;
   };
@@ -327,6 +331,8 @@ function mmapRegion(
         target.chain = [];
       });
     }
+    // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
+    if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
   } else if (replaced.length > 0) {
     // The replaced pages go only once nothing can fail any more.
     undo.onCommit(() => space.zapRange(start, end));

@@ -18,6 +18,7 @@ describe('regression fixtures from the differential fuzzer', () => {
       'x86_64-thp-file-placement',
       'x86_64-zero-page-read',
       'aarch64-fixed-enomem-keeps-split',
+      'aarch64-heap-mte-allowed',
       'aarch64-shmem-huge-placement',
     ]) {
       expect(names).toContain(`${name}.json`);
