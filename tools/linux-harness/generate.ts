@@ -19,6 +19,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { hex } from '../../src/hal/addr.js';
+import { badFile, mmapFile, mmapWide } from './generate-wide.js';
 
 export type OpName =
   | 'mmap'
@@ -152,8 +153,6 @@ const MAP_POPULATE = 0x8000;
 const MAP_STACK = 0x20000;
 const MAP_HUGETLB = 0x40000;
 const MAP_FIXED_NOREPLACE = 0x100000;
-const MAP_SYNC = 0x80000;
-const GiB = 0x40000000;
 const MREMAP_MAYMOVE = 1;
 const MREMAP_FIXED = 2;
 const MREMAP_DONTUNMAP = 4;
@@ -185,7 +184,9 @@ export const SENTINEL_LEN = 64 * MiB + P; // not a 2 MiB multiple: no THP alignm
 /** Fixed-address arena for MAP_FIXED / MREMAP_FIXED targets, far from everything else. */
 const ARENA = 0x300000000;
 /** Free hint addresses (nothing is mapped there unless an earlier op put it there). */
-const FREE_HINTS = [0x10000000, 0x20000000, 0x100000000, 0x200000000000, 0x600000000000, 0x7e0000000000];
+export const FREE_HINTS = [
+  0x10000000, 0x20000000, 0x100000000, 0x200000000000, 0x600000000000, 0x7e0000000000,
+];
 /** Far from every mapping the harness or the generator makes. */
 const FAR = 0x500000000000;
 
@@ -241,7 +242,7 @@ function plus(base: string, off: number): string {
   if (off === 0) return base;
   return off > 0 ? `${base}+${literal(off)}` : `${base}-${literal(-off)}`;
 }
-const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
+export const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---- generator state -----------------------------------------------------------------------
@@ -809,167 +810,6 @@ export class Gen {
     else this.emit('peek', [addr], `peek:${kind}`);
   }
 
-  // ---- file mappings and wide shapes (only with opts.files / opts.wide) ----------------------
-
-  /** A length for a mapping of `f` at file offset `off`: the file's rest, a few pages, 2 MiB multiples, or past the end. */
-  fileLen(f: GenFile, off: number): number {
-    const rest = Math.max(P, Math.ceil((f.size - off) / P) * P);
-    return this.rng.weighted<number>([
-      [f.device ? 0 : 4, rest],
-      [4, this.rng.int(1, 8) * P],
-      [3, this.rng.int(1, 2) * 2 * MiB],
-      [f.device ? 0 : 2, rest + this.rng.int(1, 4) * P],
-      [1, 2 * MiB + this.rng.int(1, 16) * P],
-    ]);
-  }
-
-  mmapFile(): void {
-    const rng = this.rng;
-    const f = rng.pick(this.files);
-    const type = rng.weighted([
-      [6, MAP_PRIVATE],
-      [4, MAP_SHARED],
-      [1, MAP_SHARED_VALIDATE],
-    ] as const);
-    const filePages = Math.ceil(f.size / P);
-    const offKind = rng.weighted([
-      [6, 'zero'],
-      [3, 'inside'],
-      [1, 'past-end'],
-      [f.size >= 2 * MiB ? 2 : 0.5, 'thp'],
-    ] as const);
-    const off =
-      offKind === 'zero'
-        ? 0
-        : offKind === 'inside'
-          ? rng.int(0, Math.max(0, filePages - 1)) * P
-          : offKind === 'past-end'
-            ? (filePages + rng.int(0, 4)) * P
-            : rng.int(1, 2) * 2 * MiB;
-    const len = this.fileLen(f, off);
-    // A shared writable mapping needs an O_RDWR descriptor (else EACCES): mostly keep to what works.
-    let prot = this.randomProt();
-    if (type !== MAP_PRIVATE && !f.writable && prot & PROT_WRITE && rng.chance(0.7)) prot &= ~PROT_WRITE;
-    let flags: number = type;
-    let kind = `mmap:file-${type === MAP_PRIVATE ? 'private' : type === MAP_SHARED ? 'shared' : 'validate'}-${offKind}`;
-    const extra = rng.float();
-    if (extra < 0.06 && len <= 4 * MiB) {
-      flags |= MAP_POPULATE;
-      kind += '-populate';
-    } else if (extra < 0.12) {
-      flags |= MAP_NORESERVE;
-      kind += '-noreserve';
-    } else if (extra < 0.14 && type === MAP_SHARED_VALIDATE) {
-      flags |= MAP_SYNC; // only DAX files take it: EOPNOTSUPP
-      kind += '-sync';
-    }
-    let addr = '0';
-    const where = rng.float();
-    if (where < 0.12) {
-      addr = hex(rng.pick(FREE_HINTS) + rng.int(0, 7) * P);
-      kind += ':hint-free';
-    } else if (where < 0.22) {
-      flags |= MAP_FIXED;
-      addr = hex(this.arenaAddr());
-      kind += ':fixed-arena';
-    } else if (where < 0.3 && this.regions.length > 0) {
-      const r = this.region()!;
-      if (!r.low) {
-        flags |= MAP_FIXED;
-        const s = this.subRange(r);
-        addr = ref(r.idx, s.off);
-        kind += `:fixed-over-${s.shape}`;
-      }
-    }
-    const idx = this.emit('mmap', [addr, len, prot, flags, f.fd, off], kind);
-    this.addRegion(idx, len, prot, flags, addr === '0');
-  }
-
-  /** Anonymous mappings of the shapes the classic generator never makes. */
-  mmapWide(): void {
-    const rng = this.rng;
-    const what = rng.weighted([
-      [4, 'thp-offset'],
-      [3, 'thp-len'],
-      [2, 'huge-noreserve'],
-      [1, 'huge-none'],
-      [1, 'shared-thp'],
-    ] as const);
-    let len: number;
-    let prot = this.randomProt();
-    let flags = ANON_PRIVATE;
-    let off = 0;
-    switch (what) {
-      case 'thp-offset':
-        // The offset of anonymous memory is ignored, also when aligning to 2 MiB.
-        len = rng.int(1, 3) * 2 * MiB;
-        off = rng.pick([P, 0x10000, MiB, 2 * MiB + P, 0x7ff000]);
-        break;
-      case 'thp-len':
-        len = rng.pick([2 * MiB, 4 * MiB, 6 * MiB, 8 * MiB]);
-        if (rng.chance(0.3)) flags |= MAP_NORESERVE;
-        break;
-      case 'huge-noreserve':
-        len = rng.pick([GiB, 4 * GiB, 2 * GiB + 2 * MiB]);
-        flags |= MAP_NORESERVE;
-        break;
-      case 'huge-none':
-        len = rng.pick([GiB, 16 * GiB, 64 * GiB]);
-        prot = 0;
-        break;
-      default:
-        len = rng.int(1, 2) * 2 * MiB;
-        flags = MAP_SHARED | MAP_ANONYMOUS;
-        off = rng.chance(0.5) ? 0 : 2 * MiB;
-    }
-    const idx = this.emit('mmap', ['0', len, prot, flags, -1, off], `mmap:wide-${what}`);
-    this.addRegion(idx, len, prot, flags, true);
-  }
-
-  /** Bad input that needs a file. */
-  badFile(): void {
-    const rng = this.rng;
-    const f = rng.pick(this.files);
-    const ro = this.files.find((x) => !x.writable && !x.device);
-    const cases: Array<[number, () => void]> = [
-      [1, () => this.emit('mmap', ['0', P, 3, MAP_PRIVATE, f.fd, 0x800], 'bad:mmap-file-off-unaligned')],
-      [1, () => this.emit('mmap', ['0', 0, 1, MAP_PRIVATE, f.fd, 0], 'bad:mmap-file-len0')],
-      [
-        ro ? 1 : 0,
-        () => this.emit('mmap', ['0', P, 3, MAP_SHARED, ro!.fd, 0], 'bad:mmap-file-shared-write-rdonly'),
-      ],
-      [
-        1,
-        () =>
-          this.emit(
-            'mmap',
-            ['0', P, 1, MAP_SHARED_VALIDATE | rng.pick([0x200000, MAP_SYNC]), f.fd, 0],
-            'bad:mmap-file-validate-flag',
-          ),
-      ],
-      [
-        1,
-        () =>
-          this.emit(
-            'mmap',
-            ['0', 2 * P, 1, MAP_PRIVATE, f.fd, hex(rng.pick([0x7ffffffffffff000n, 0xfffffffffffff000n]))],
-            'bad:mmap-file-off-overflow',
-          ),
-      ],
-      [
-        1,
-        () => this.emit('mmap', ['0', P, 3, MAP_PRIVATE | MAP_GROWSDOWN, f.fd, 0], 'bad:mmap-file-growsdown'),
-      ],
-      [0.5, () => this.emit('mmap', ['0', P, 3, 0x0f, f.fd, 0], 'bad:mmap-file-type')],
-      [
-        0.5,
-        () =>
-          this.emit('mmap', ['0', 2 * MiB, 3, MAP_PRIVATE | MAP_HUGETLB, f.fd, 0], 'bad:mmap-file-hugetlb'),
-      ],
-    ];
-    rng.weighted(cases)();
-  }
-
   // ---- bad inputs ----------------------------------------------------------------------------
   bad(): void {
     const rng = this.rng;
@@ -1293,11 +1133,11 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
     [14, () => g.touchOrPeek(true)],
     [8, () => g.touchOrPeek(false)],
   ];
-  if (o.files.length > 0) good.push([12, () => g.mmapFile()]);
-  if (o.wide) good.push([5, () => g.mmapWide()]);
+  if (o.files.length > 0) good.push([12, () => mmapFile(g)]);
+  if (o.wide) good.push([5, () => mmapWide(g)]);
   while (g.ops.length < n) {
     if (rng.chance(o.badFraction)) {
-      if (o.files.length > 0 && rng.chance(0.25)) g.badFile();
+      if (o.files.length > 0 && rng.chance(0.25)) badFile(g);
       else g.bad();
     } else rng.weighted(good)();
   }
