@@ -120,7 +120,7 @@ export class AddressSpace {
   /** Adds a VMA (which must not overlap any) and records its removal as the inverse. */
   insertVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.insert(vma);
-    if (vma.file !== null) vma.file.mappers++;
+    if (vma.file !== null) vma.file.mappedBy.set(vma, this);
     this.statAccount(vma.flags, (vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.removeVma(vma, null));
   }
@@ -128,7 +128,7 @@ export class AddressSpace {
   /** Removes a VMA from the tree (its pages are the caller's business) and records re-insertion. */
   removeVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.remove(vma);
-    if (vma.file !== null) vma.file.mappers--;
+    if (vma.file !== null) vma.file.mappedBy.delete(vma);
     this.statAccount(vma.flags, -(vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.insertVma(vma, null));
   }

@@ -1,4 +1,6 @@
 import type { PhysAddr } from '../hal/addr.js';
+import type { AddressSpace } from './address-space.js';
+import type { Vma } from './vma.js';
 
 /**
  * How a file's file system places a new mapping of it (its `f_op->get_unmapped_area`):
@@ -58,8 +60,11 @@ export interface FileFacts {
 export class MemoryObject {
   /** Frames by page offset. */
   readonly pages = new Map<number, PhysAddr>();
-  /** VMAs currently mapping the object. */
-  mappers = 0;
+  /**
+   * The VMAs mapping the object, each with its address space (Linux's `i_mmap`): what punches a
+   * hole in the object (MADV_REMOVE) unmaps its pages from every one of them.
+   */
+  readonly mappedBy = new Map<Vma, AddressSpace>();
   /** A file's size in bytes (an access to a page wholly past it is a SIGBUS), or null for no end. */
   readonly size: number | null;
   readonly placement: FilePlacement;
@@ -84,6 +89,11 @@ export class MemoryObject {
     this.size = this.device ? null : (facts.size ?? null);
     this.placement = facts.placement ?? 'none';
     this.mapSync = facts.mapSync ?? false;
+  }
+
+  /** VMAs currently mapping the object. */
+  get mappers(): number {
+    return this.mappedBy.size;
   }
 
   /** Whether page `index` of the object lies wholly past the end of the file. */

@@ -29,6 +29,8 @@ import {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REGRESSIONS = path.resolve(HERE, '../../test/fixtures/linux-regressions');
+/** Differences the model keeps on purpose (README, "Where the model deliberately differs"), pinned. */
+export const DEVIATIONS = path.resolve(HERE, '../../test/fixtures/linux-deviations');
 const STABLE = { disk: '/var/tmp/levitate-mm-fixtures', tmpfs: '/dev/shm/levitate-mm-fixtures' };
 
 /** The ops of a fixture, as the harness reads them. */
@@ -119,13 +121,22 @@ interface Cli {
   ops?: string;
   files: string[];
   buildDir: string;
+  /** `--deviation`: a difference the model keeps on purpose; its fixture records the difference. */
+  deviation: boolean;
 }
 
 function parseCli(argv: string[]): Cli {
   const command = argv[0];
   if (command !== 'add' && command !== 'record')
     throw new EnvironmentError('usage: regressions.ts add|record ... (see the comment at the top)');
-  const o: Cli = { command, arch: 'x86_64', names: [], files: [], buildDir: DEFAULT_BUILD_DIR };
+  const o: Cli = {
+    command,
+    arch: 'x86_64',
+    names: [],
+    files: [],
+    buildDir: DEFAULT_BUILD_DIR,
+    deviation: false,
+  };
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -139,6 +150,7 @@ function parseCli(argv: string[]): Cli {
     else if (a === '--ops') o.ops = next();
     else if (a === '--file') o.files.push(next());
     else if (a === '--build-dir') o.buildDir = next();
+    else if (a === '--deviation') o.deviation = true;
     else if (a === '--arch') {
       const v = next();
       if (v !== 'x86_64' && v !== 'aarch64')
@@ -160,7 +172,8 @@ function parseFileSpec(spec: string): HarnessFile {
 
 async function main(argv: string[]): Promise<void> {
   const o = parseCli(argv);
-  fs.mkdirSync(REGRESSIONS, { recursive: true });
+  const dir = o.deviation ? DEVIATIONS : REGRESSIONS;
+  fs.mkdirSync(dir, { recursive: true });
   if (o.command === 'add') {
     if (!o.name || !o.note || (!o.from && !o.ops))
       throw new EnvironmentError('add needs --name, --note and --from FOUND.json or --ops FILE');
@@ -181,18 +194,18 @@ async function main(argv: string[]): Promise<void> {
     }
     const [fixture] = await recordAll(arch, [{ ops, seed: found!.seed, files }], o.buildDir);
     fixture.found = found;
-    write(o.name, fixture);
+    write(dir, o.name, fixture, o.deviation);
     return;
   }
   const prefix = `${o.arch}-`;
   const names = o.names.length
     ? o.names
     : fs
-        .readdirSync(REGRESSIONS)
+        .readdirSync(dir)
         .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
         .map((f) => f.slice(prefix.length, -'.json'.length));
   const old = names.map(
-    (name) => JSON.parse(fs.readFileSync(path.join(REGRESSIONS, `${prefix}${name}.json`), 'utf8')) as Fixture,
+    (name) => JSON.parse(fs.readFileSync(path.join(dir, `${prefix}${name}.json`), 'utf8')) as Fixture,
   );
   const fresh = await recordAll(
     o.arch,
@@ -201,14 +214,16 @@ async function main(argv: string[]): Promise<void> {
   );
   fresh.forEach((fixture, i) => {
     fixture.found = old[i].found;
-    write(names[i], fixture);
+    write(dir, names[i], fixture, o.deviation);
   });
 }
 
-function write(name: string, fixture: Fixture): void {
-  const file = path.join(REGRESSIONS, `${fixture.arch}-${name}.json`);
-  fs.writeFileSync(file, formatFixture(fixture));
+function write(dir: string, name: string, fixture: Fixture, deviation: boolean): void {
+  const file = path.join(dir, `${fixture.arch}-${name}.json`);
   const d = compareWithModel(fixture);
+  // A deviation's fixture says how the model differs, so that its test sees any change.
+  if (deviation && fixture.found && d !== null) fixture.found.difference = `${d.kind}: ${d.detail}`;
+  fs.writeFileSync(file, formatFixture(fixture));
   process.stdout.write(
     `${file}: ${fixture.ops.length} ops; model ${d === null ? 'agrees' : `differs: ${d.kind}: ${d.detail}`}\n`,
   );
