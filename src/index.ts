@@ -32,6 +32,12 @@ export { AnonVma } from './mm/anon-vma.js';
 export type { ExecImage } from './mm/exec-image.js';
 export { FrameAllocator, FrameUse } from './mm/frame-allocator.js';
 export type { Layout, LayoutOptions } from './mm/layout.js';
+export {
+  type FileFacts,
+  type FilePlacement,
+  fileSystemRules,
+  MemoryObject,
+} from './mm/memory-object.js';
 export { MmapGuard } from './mm/mmap-guard.js';
 export { PageTable } from './mm/page-table.js';
 export { UndoLog } from './mm/undo-log.js';

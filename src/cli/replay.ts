@@ -29,6 +29,7 @@ import {
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
+import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
 import { findPerPidFiles } from './trace-files.js';
 import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
@@ -89,6 +90,9 @@ export interface ReplayFlags extends LayoutFlags {
   ram: number;
   paging: 'eager' | 'demand';
   relocate?: boolean;
+  file?: GivenFile[];
+  fileSystem?: string;
+  hostFiles?: boolean;
   lenient?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -337,6 +341,7 @@ export function replayOptionsOf(flags: ReplayFlags): ReplayOptions & { arch: Arc
     mapsText: text,
     mapsName: flags.maps,
     relocate: flags.relocate ?? false,
+    fileFacts: fileFactsFrom(flags.file ?? [], flags.fileSystem, flags.hostFiles ?? true),
   };
 }
 
@@ -498,6 +503,19 @@ export function addReplayOptions(command: Command): Command {
     .option('--rlimit-as <size>', 'RLIMIT_AS (default unlimited)', parseLimit)
     .option('--rlimit-data <size>', 'RLIMIT_DATA (default unlimited)', parseLimit)
     .option('--rlimit-stack <size>', 'RLIMIT_STACK (default 8M; sets the mmap base)', parseLimit)
+    .option(
+      '--file <path=size[:fs]>',
+      "a mapped file as it was where the log was recorded (size, file system), instead of this machine's file of that path; repeatable",
+      parseFileOption,
+    )
+    .option(
+      '--no-host-files',
+      "do not read this machine's files of the log's paths (a log recorded elsewhere)",
+    )
+    .option(
+      '--file-system <fs>',
+      'file system of mapped files neither on this machine nor given with --file (ext4, xfs, btrfs: 2 MiB alignment of large mappings; tmpfs, ...)',
+    )
     .option('--relocate', 'translate addresses of mappings the log created (logs recorded with ASLR)')
     .option('--lenient', 'skip lines that cannot be parsed (printed unchanged, counted)');
 }

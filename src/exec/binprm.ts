@@ -11,6 +11,7 @@ import {
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYWRITE,
+  VM_MTE_ALLOWED,
   VM_READ,
   VM_SOFTDIRTY,
   VM_WRITE,
@@ -144,6 +145,7 @@ export function stackFlags(layout: Layout): number {
     VM_MAYWRITE |
     VM_MAYEXEC |
     VM_ACCOUNT |
+    (layout.armMteKernel ? VM_MTE_ALLOWED : 0) |
     (layout.softDirty ? VM_SOFTDIRTY : 0)
   );
 }

@@ -57,7 +57,7 @@ export function archSetupAdditionalPages(bprm: Binprm): number {
     pgoff: 0,
     flags: 0,
     vmFlags: 0,
-    isFile: false,
+    file: null,
   });
   if (addr < 0) return addr;
   installSpecialMapping(space, addr, arch.vvarPages, '[vvar]', VVAR_FLAGS);

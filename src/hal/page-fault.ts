@@ -2,20 +2,33 @@ import { hex } from './addr.js';
 import type { Access } from './rights.js';
 
 /**
- * Why a user access could not complete: nothing mapped there, the mapping forbids it, or no frame
- * was left to back a permitted access (Linux's OOM killer then ends the task).
+ * Why a user access could not complete: nothing mapped there, the mapping forbids it, the page
+ * lies past the end of the file the mapping maps, or no frame was left to back a permitted access
+ * (Linux's OOM killer then ends the task).
  */
-export type FaultReason = 'not-mapped' | 'denied' | 'out-of-memory';
+export type FaultReason = 'not-mapped' | 'denied' | 'beyond-eof' | 'out-of-memory';
 
-const REASON_TEXT: Record<FaultReason, string> = {
-  'not-mapped': 'SEGV_MAPERR (not mapped)',
-  denied: 'SEGV_ACCERR (access denied)',
-  'out-of-memory': 'SIGKILL (out of memory)',
+/** The signal a fault delivers. */
+export type FaultSignal = 'SIGSEGV' | 'SIGBUS' | 'SIGKILL';
+
+/** The si_code of a SIGSEGV or SIGBUS, as strace and the harness print it. */
+export type FaultCode = 'SEGV_MAPERR' | 'SEGV_ACCERR' | 'BUS_ADRERR';
+
+const DELIVERY: Record<FaultReason, { signal: FaultSignal; code: FaultCode | null; text: string }> = {
+  'not-mapped': { signal: 'SIGSEGV', code: 'SEGV_MAPERR', text: 'SEGV_MAPERR (not mapped)' },
+  denied: { signal: 'SIGSEGV', code: 'SEGV_ACCERR', text: 'SEGV_ACCERR (access denied)' },
+  'beyond-eof': {
+    signal: 'SIGBUS',
+    code: 'BUS_ADRERR',
+    text: 'SIGBUS BUS_ADRERR (past the end of the file)',
+  },
+  'out-of-memory': { signal: 'SIGKILL', code: null, text: 'SIGKILL (out of memory)' },
 };
 
 /**
  * A user access the MMU and the fault handler could not satisfy: what Linux delivers as SIGSEGV
- * with si_code SEGV_MAPERR (`not-mapped`) or SEGV_ACCERR (`denied`).
+ * with si_code SEGV_MAPERR (`not-mapped`) or SEGV_ACCERR (`denied`), as SIGBUS with BUS_ADRERR
+ * (`beyond-eof`: `filemap_fault` finds the page past the file's size), or as an OOM kill.
  */
 export class PageFaultError extends Error {
   constructor(
@@ -23,18 +36,17 @@ export class PageFaultError extends Error {
     readonly access: Access,
     readonly reason: FaultReason,
   ) {
-    super(`page fault: ${access} at ${hex(address)}: ${REASON_TEXT[reason]}`);
+    super(`page fault: ${access} at ${hex(address)}: ${DELIVERY[reason].text}`);
     this.name = 'PageFaultError';
   }
 
   /** The signal Linux would deliver. */
-  get signal(): 'SIGSEGV' | 'SIGKILL' {
-    return this.reason === 'out-of-memory' ? 'SIGKILL' : 'SIGSEGV';
+  get signal(): FaultSignal {
+    return DELIVERY[this.reason].signal;
   }
 
-  /** The SIGSEGV si_code, or null for an out-of-memory kill. */
-  get siCode(): 'SEGV_MAPERR' | 'SEGV_ACCERR' | null {
-    if (this.reason === 'out-of-memory') return null;
-    return this.reason === 'not-mapped' ? 'SEGV_MAPERR' : 'SEGV_ACCERR';
+  /** The signal's si_code, or null for an out-of-memory kill. */
+  get siCode(): FaultCode | null {
+    return DELIVERY[this.reason].code;
   }
 }

@@ -106,7 +106,8 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
       out.push(`${where} grants ${formatRights(rights)} but its VMA allows ${formatRights(allowed)}`);
     if (kernel) {
       if (rights & R_WRITE) out.push(`kernel frame ${hex(frame)} is mapped writable at ${hex(va)}`);
-      if (vma.file !== null || vma.flags & VM_SHARED)
+      // The zero page belongs in private anonymous memory only (a private /dev/zero mapping is).
+      if (!vma.anonymous || vma.flags & VM_SHARED)
         out.push(`kernel frame ${hex(frame)} is mapped at ${hex(va)}, in a file or shared mapping`);
     } else if (rights & R_WRITE && !(vma.flags & VM_SHARED)) {
       const first = run.privateWritable.get(f);
@@ -179,7 +180,7 @@ function checkMarks(run: CheckRun, space: AddressSpace): void {
   }
   for (const [va, frame] of space.lazyFree) {
     const vma = space.vmas.find(va);
-    if (vma === undefined || vma.file !== null || vma.flags & VM_SHARED)
+    if (vma === undefined || !vma.anonymous || vma.flags & VM_SHARED)
       out.push(`MADV_FREE mark at ${hex(va)} lies outside private anonymous memory`);
     const mapped = space.pageTable.translate(va as VirtAddr, rights);
     if (mapped !== frame) {

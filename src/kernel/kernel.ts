@@ -20,7 +20,7 @@ import { Shmem } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
-import { VM_ACCOUNT } from '../mm/vm-flags.js';
+import { VM_ACCOUNT, VM_MTE_ALLOWED } from '../mm/vm-flags.js';
 import { keepApart } from '../mm/vma-merge.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
@@ -226,7 +226,14 @@ export class Kernel {
   spawnFromSnapshot(snapshot: Snapshot): Task {
     const ids = this.mmuContext.anonVmaIds;
     const newAnon = () => new AnonVma(ids.next(), null);
-    const built = vmasFromSnapshot(snapshot, this.pageSize, this.layout.taskSize, newAnon, this.shmem);
+    const built = vmasFromSnapshot(
+      snapshot,
+      this.pageSize,
+      this.layout.taskSize,
+      newAnon,
+      this.shmem,
+      this.layout.armMteKernel ? VM_MTE_ALLOWED : 0,
+    );
     const task = this.spawn();
     const space = task.mm;
     let accounted = 0;

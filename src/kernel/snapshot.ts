@@ -1,7 +1,7 @@
 import { VDSO_FLAGS, VVAR_FLAGS } from '../exec/special-mappings.js';
 import { hex } from '../hal/addr.js';
 import type { AnonVma } from '../mm/anon-vma.js';
-import { MemoryObject, type Shmem } from '../mm/memory-object.js';
+import { MemoryObject, type OpenFile, type Shmem } from '../mm/memory-object.js';
 import {
   parseSmapsVmFlags,
   VM_ACCOUNT,
@@ -85,6 +85,12 @@ export function vmasFromSnapshot(
   taskSize: number,
   newAnonVma: () => AnonVma,
   shmem: Shmem,
+  /**
+   * Flags the kernel gives the memory it makes with `VM_DATA_DEFAULT_FLAGS` and that /proc does
+   * not show (arm64's VM_MTE_ALLOWED): added to `[heap]`, `[stack]` and the program's bss (an
+   * unnamed line right after a line of the lowest-mapped file, the program).
+   */
+  dataFlags = 0,
 ): { vmas: Vma[]; gateArea: boolean; brk?: { start: number; end: number }; stack?: Vma } {
   const entries = typeof snapshot.maps === 'string' ? parseMaps(snapshot.maps) : snapshot.maps;
   if (snapshot.vmFlags !== undefined && snapshot.vmFlags.length !== entries.length) {
@@ -92,13 +98,16 @@ export function vmasFromSnapshot(
       `smaps has ${snapshot.vmFlags.length} VmFlags lines for ${entries.length} maps lines`,
     );
   }
-  const files = new Map<string, MemoryObject>();
+  const files = new Map<string, OpenFile>();
   const shmems = new Map<bigint, MemoryObject>();
   const vmas: Vma[] = [];
   let gateArea = false;
   let heap: { start: number; end: number } | undefined;
   let stack: Vma | undefined;
   let lastEnd = 0;
+  const program = entries.find(
+    (e) => !isAnonymous(e) && SPECIAL_FLAGS[e.name] === undefined && e.name !== '[vsyscall]',
+  );
   entries.forEach((e, i) => {
     // RELRO: a read-only private file piece directly below the writable piece of the same file was
     // mapped writable (and charged) by the loader, then mprotect()ed read-only; it keeps VM_ACCOUNT.
@@ -131,7 +140,18 @@ export function vmasFromSnapshot(
       ? parseSmapsVmFlags(snapshot.vmFlags[i])
       : inferFlags(e) | (relro ? VM_ACCOUNT : 0);
     const droppable = snapshot.vmFlags ? /\bdp\b/.test(snapshot.vmFlags[i]) : false;
+    const prevEntry = entries[i - 1];
+    const bss =
+      e.name === '' &&
+      e.inode === 0n &&
+      prevEntry !== undefined &&
+      prevEntry.end === e.start &&
+      program !== undefined &&
+      prevEntry.name === program.name &&
+      prevEntry.inode === program.inode;
+    if (e.name === '[heap]' || e.name === '[stack]' || bss) flags |= dataFlags;
     let file: MemoryObject | null = null;
+    let description: OpenFile | null = null;
     let pgoff = start / pageSize;
     let name = '';
     if (
@@ -143,14 +163,21 @@ export function vmasFromSnapshot(
       pgoff = Number(e.offset) / pageSize;
       flags |= VM_SHARED | VM_MAYSHARE;
     } else if (!isAnonymous(e) && SPECIAL_FLAGS[e.name] === undefined) {
+      // One open file per file: a loader maps its pieces through one descriptor.
       const key = `${e.major}:${e.minor}:${e.inode}:${e.name}`;
-      file = files.get(key) ?? new MemoryObject(e.name, e.major, e.minor, Number(e.inode), 'file');
-      files.set(key, file);
+      const open = files.get(key) ?? {
+        file: new MemoryObject(e.name, e.major, e.minor, Number(e.inode), 'file'),
+        readable: true,
+        writable: e.perms.shared && e.perms.write,
+      };
+      files.set(key, open);
+      file = open.file;
+      description = open;
       pgoff = Number(e.offset) / pageSize;
     } else if (SPECIAL_FLAGS[e.name] !== undefined || e.name.startsWith('[anon:')) {
       name = e.name;
     }
-    const vma = new Vma({ start, end, flags, pgoff, file, name, droppable });
+    const vma = new Vma({ start, end, flags, pgoff, file, description, name, droppable });
     if (file === null && name === '' && flags & VM_WRITE && !(flags & VM_SHARED)) vma.anon = newAnonVma();
     if (file !== null && file.kind === 'file' && flags & VM_WRITE && !(flags & VM_SHARED))
       vma.anon = newAnonVma();

@@ -123,7 +123,7 @@ export class AddressSpace {
   /** Adds a VMA (which must not overlap any) and records its removal as the inverse. */
   insertVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.insert(vma);
-    if (vma.file !== null) vma.file.mappers++;
+    if (vma.file !== null) vma.file.mappedBy.set(vma, this);
     this.statAccount(vma.flags, (vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.removeVma(vma, null));
   }
@@ -131,7 +131,7 @@ export class AddressSpace {
   /** Removes a VMA from the tree (its pages are the caller's business) and records re-insertion. */
   removeVma(vma: Vma, undo: UndoLog | null): void {
     this.vmas.remove(vma);
-    if (vma.file !== null) vma.file.mappers--;
+    if (vma.file !== null) vma.file.mappedBy.delete(vma);
     this.statAccount(vma.flags, -(vma.end - vma.start) / this.pageSize);
     undo?.record(() => this.insertVma(vma, null));
   }
@@ -190,22 +190,39 @@ export class AddressSpace {
    * stay mapped: freeing them is the caller's step after its point of no return.
    */
   detachRange(start: number, end: number, undo: UndoLog): Vma[] | number {
-    let first = this.vmas.firstIntersecting(start, end);
-    if (first === undefined) return [];
-    if (first.start < start) {
-      // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
-      if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
-      first = this.splitVma(first, start, undo);
-    }
+    const split = this.splitAround(start, end, undo);
+    if (split < 0) return split;
     const out: Vma[] = [];
-    for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
-      if (v.end > end) this.splitVma(v, end, undo);
+    for (
+      let v = this.vmas.firstIntersecting(start, end);
+      v !== undefined && v.start < end;
+      v = this.vmas.next(v)
+    ) {
       out.push(v);
     }
     for (const v of out) this.removeVma(v, undo);
     // Guard markers are page-table entries: unmapping the range removes them.
     this.clearGuards(start, end, undo);
     return out;
+  }
+
+  /**
+   * The splits of `vms_gather_munmap_vmas`: the VMAs that straddle `start` or `end` are split there,
+   * so that [start, end) is made of whole VMAs. Returns 0, or -ENOMEM when punching a hole in one
+   * VMA would exceed max_map_count (checked before anything changes).
+   */
+  splitAround(start: number, end: number, undo: UndoLog): number {
+    let first = this.vmas.firstIntersecting(start, end);
+    if (first === undefined) return 0;
+    if (first.start < start) {
+      // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
+      if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
+      first = this.splitVma(first, start, undo);
+    }
+    for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
+      if (v.end > end) this.splitVma(v, end, undo);
+    }
+    return 0;
   }
 
   /**

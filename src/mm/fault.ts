@@ -3,7 +3,16 @@ import type { FaultReason } from '../hal/page-fault.js';
 import { ACCESS_RIGHT, type Access } from '../hal/rights.js';
 import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
-import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import {
+  VM_ACCOUNT,
+  VM_EXEC,
+  VM_GROWSDOWN,
+  VM_HUGEPAGE,
+  VM_NOHUGEPAGE,
+  VM_READ,
+  VM_SHARED,
+  VM_WRITE,
+} from './vm-flags.js';
 import type { Vma } from './vma.js';
 import { findMergeableAnon, keepApart } from './vma-merge.js';
 
@@ -71,7 +80,9 @@ function objectPage(space: AddressSpace, vma: Vma, page: number): PhysAddr | nul
 
 /**
  * `expand_downwards`: a fault below a grows-down VMA extends it, if the stack rlimit, the guard gap
- * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null.
+ * to the VMA below and the limits allow. Returns the VMA that now covers `page`, or null. As in
+ * Linux, the VMA gets its anonymous identity (`anon_vma_prepare`) once the guard gap is checked,
+ * before the limits: a fault far below a stack that cannot grow that far still leaves it faulted.
  */
 export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | null {
   if (!(vma.flags & VM_GROWSDOWN)) return null;
@@ -81,16 +92,31 @@ export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | 
   if (prev !== undefined && !(prev.flags & VM_GROWSDOWN) && prev.flags & (VM_READ | VM_WRITE | VM_EXEC)) {
     if (page - prev.end < layout.stackGuardGap) return null;
   }
-  if (prev !== undefined && prev.end > page) return null;
+  prepareAnon(space, vma);
   const grow = (vma.start - page) / space.pageSize;
   if (grow > vma.pgoff) return null;
   if (!space.mayExpandVm(vma.flags, grow)) return null;
   if (vma.end - page > layout.rlimitStack) return null;
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
-  prepareAnon(space, vma);
   space.setBounds(vma, page, vma.end, null);
   keepApart(space, vma, null, 'below');
   return vma;
+}
+
+/**
+ * Whether a fault at `page` takes `do_huge_pmd_anonymous_page`: private anonymous memory that THP
+ * is enabled for, the aligned PMD-sized range around the address wholly inside the VMA
+ * (`thp_vma_suitable_order`) and no page table there yet (`pmd_none`). That path prepares the
+ * anonymous identity first, for a read too (which then maps the huge zero page). The model maps
+ * base pages only; the identity is what shows (merging, VM_ACCOUNT on mprotect, mremap's pgoff).
+ */
+function hugeFault(space: AddressSpace, vma: Vma, page: number): boolean {
+  const { thpEnabled, pmdSize } = space.layout;
+  if (thpEnabled === 'never' || !vma.anonymous || vma.flags & (VM_SHARED | VM_NOHUGEPAGE)) return false;
+  if (thpEnabled === 'madvise' && !(vma.flags & VM_HUGEPAGE)) return false;
+  const start = page - (page % pmdSize);
+  if (start < vma.start || start + pmdSize > vma.end) return false;
+  return !space.pageTable.hasLeafTable(page as VirtAddr);
 }
 
 /**
@@ -117,6 +143,8 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) return 'denied';
   const pt = space.pageTable;
   const present = pt.translate(page as VirtAddr);
+  // filemap_fault / shmem_fault: no page of the file there (a present page is a private copy).
+  if (present < 0 && vma.file?.beyondEnd(objectIndex(space, vma, page), space.pageSize)) return 'beyond-eof';
   const write = access === 'write';
   if (present >= 0) {
     // Present but not permitted: the only resolvable case is a private write to a read-only
@@ -131,16 +159,18 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     if (!pt.map(page as VirtAddr, frame, vma.prot)) return 'out-of-memory';
     return 'resolved';
   }
-  if (!write && (vma.file !== null || space.layout.zeroPageReads)) {
+  const anonymous = vma.anonymous;
+  if (!write && hugeFault(space, vma, page)) prepareAnon(space, vma);
+  if (!write && (!anonymous || space.layout.zeroPageReads)) {
     // A read maps the zero page (anonymous) or the page-cache page (file), without write access.
-    const frame = vma.file === null ? space.zeroFrame : objectPage(space, vma, page);
+    const frame = anonymous ? space.zeroFrame : objectPage(space, vma, page);
     if (frame === null) return 'out-of-memory';
     if (!pt.map(page as VirtAddr, frame, copyOnWriteProt(vma.prot))) return 'out-of-memory';
     return 'resolved';
   }
-  const frame = vma.file === null ? zeroedFrame(space) : frames.allocPage(FrameUse.UserData);
+  const frame = anonymous ? zeroedFrame(space) : frames.allocPage(FrameUse.UserData);
   if (frame === null) return 'out-of-memory';
-  if (vma.file !== null) {
+  if (!anonymous) {
     const cached = objectPage(space, vma, page);
     if (cached === null) {
       frames.freePage(frame);

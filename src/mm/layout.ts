@@ -53,18 +53,33 @@ export interface Layout {
   /** arm64 FEAT_EPAN, which makes PROT_EXEC alone execute-only (none on a Cortex-A57). */
   readonly armEpan: boolean;
   readonly armMte: boolean;
+  /**
+   * An arm64 kernel built with CONFIG_ARM64_MTE (Debian's is), on any CPU: the heap, a program's
+   * bss and the stack carry VM_MTE_ALLOWED (`VM_DATA_DEFAULT_FLAGS`), which smaps does not show;
+   * anonymous mmap memory carries it only when the CPU has MTE (`armMte`), so without MTE the heap
+   * never merges with an anonymous mapping next to it.
+   */
+  readonly armMteKernel: boolean;
   /** CONFIG_COMPAT_BRK: brk may go down to end_data instead of start_brk. */
   readonly compatBrk: boolean;
   /** Personality READ_IMPLIES_EXEC. */
   readonly readImpliesExec: boolean;
   /**
-   * Whether a read fault on private anonymous memory maps the shared zero page (classic Linux) or
-   * allocates a page of its own, giving the VMA its anonymous identity. The defaults follow the
-   * reference kernels: the x86-64 one (6.18.44 on the project's machines) allocates (a read of
-   * 1 MiB raises Rss by 1 MiB, and a VMA only read no longer merges as an untouched one), the arm64
-   * one (Debian's 6.18.15 under qemu) maps the zero page.
+   * Whether a read fault on private anonymous memory maps the shared zero page (Linux's
+   * `do_anonymous_page`) or allocates a page of its own, giving the VMA its anonymous identity (so
+   * a VMA only read no longer merges as an untouched one, and keeps VM_ACCOUNT when mprotect()ed
+   * read-only). Linux maps the zero page, and so do both reference kernels (6.18.44-fc-v857 on
+   * x86-64, Debian's 6.18.15 on arm64); an earlier build of the x86-64 one (6.18.44-fc-v782)
+   * allocated. The recorders probe it (`zero_page_reads` in a fixture's settings).
    */
   readonly zeroPageReads: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/enabled: which private anonymous memory may get a PMD-sized
+   * page on a fault (`always`; `madvise`: only MADV_HUGEPAGE ranges; `never`). Such a fault gives
+   * the VMA its anonymous identity even when it only reads (it maps the huge zero page), which
+   * changes how the VMA merges. Both reference kernels run `madvise`.
+   */
+  readonly thpEnabled: 'always' | 'madvise' | 'never';
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -139,8 +154,10 @@ export function defaultLayout(
     armBti: opts.armBti ?? false,
     armEpan: opts.armEpan ?? false,
     armMte: opts.armMte ?? false,
+    armMteKernel: opts.armMteKernel ?? arch === 'aarch64',
     compatBrk: opts.compatBrk ?? false,
     readImpliesExec: opts.readImpliesExec ?? false,
-    zeroPageReads: opts.zeroPageReads ?? arch === 'aarch64',
+    zeroPageReads: opts.zeroPageReads ?? true,
+    thpEnabled: opts.thpEnabled ?? 'madvise',
   };
 }

@@ -23,14 +23,9 @@ export class PageCache {
     const key = `${file.major}:${file.minor}:${file.inode}:${file.path}`;
     const have = this.objects.get(key);
     if (have !== undefined) return { object: have, created: false };
-    const object = new MemoryObject(
-      file.path,
-      file.major,
-      file.minor,
-      file.inode,
-      'file',
-      file.thpUnmappedArea,
-    );
+    const object = new MemoryObject(file.path, file.major, file.minor, file.inode, 'file', {
+      placement: file.thpUnmappedArea ? 'thp' : 'none',
+    });
     this.objects.set(key, object);
     return { object, created: true };
   }

@@ -126,6 +126,11 @@ export class PageTable {
     }
   }
 
+  /** Whether a last-level table covers `va` (Linux's `!pmd_none` for 4 KiB pages). */
+  hasLeafTable(va: VirtAddr): boolean {
+    return this.leafEntry(va, false) >= 0;
+  }
+
   /**
    * Maps the page at `va` to `frame` with the rights of `prot`. The page must not be mapped.
    * Returns false, having changed nothing, when a needed table could not be allocated.

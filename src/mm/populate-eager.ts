@@ -23,7 +23,8 @@ export function populateEager(
 ): boolean {
   const { frames, ram } = space.ctx;
   const { pageTable, pageSize } = space;
-  const object = vma.file;
+  // A private /dev/zero mapping is anonymous memory: no object keeps its pages.
+  const object = vma.anonymous ? null : vma.file;
   // A private mapping of a file maps its page-cache pages read-only, so a write copies them.
   const prot = object !== null && !(vma.flags & VM_SHARED) ? copyOnWriteProt(vma.prot) : vma.prot;
   const old = new Uint32Array(2);

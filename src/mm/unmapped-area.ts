@@ -2,6 +2,7 @@ import { EINVAL, ENOMEM, EPERM } from '../abi/errno.js';
 import { MAP_32BIT, MAP_FIXED, MAP_SHARED } from '../abi/mman.js';
 import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from './address-space.js';
+import type { FilePlacement, MemoryObject } from './memory-object.js';
 import { VM_STARTGAP_FLAGS } from './vm-flags.js';
 
 /** One request to the gap finder (`struct vm_unmapped_area_info`). */
@@ -20,18 +21,14 @@ export interface AreaRequest {
   /** Hint, or the fixed address with MAP_FIXED; page-aligned hint already raised to mmap_min_addr. */
   addr: number;
   len: number;
-  /** Page offset (file offset / page size), or the user's offset for anonymous memory. */
+  /** Page offset (file offset / page size); ignored for anonymous memory. */
   pgoff: number;
   /** MAP_* flags. */
   flags: number;
   /** vm_flags of the mapping to be. */
   vmFlags: number;
-  isFile: boolean;
-  /**
-   * The file's `get_unmapped_area` is `thp_get_unmapped_area` (ext2/3/4, xfs, btrfs, erofs,
-   * bcachefs): a mapping covering a whole PMD of the file is placed PMD-aligned to its offset.
-   */
-  fileThp?: boolean;
+  /** The file (or shmem object, for an mremap of shared memory) being mapped; null for anonymous memory. */
+  file: MemoryObject | null;
 }
 
 /**
@@ -196,8 +193,9 @@ function archGetUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest):
 }
 
 /**
- * `__thp_get_unmapped_area`: ask for len + PMD size and align the start to a PMD boundary, so
- * large anonymous mappings can use huge pages. 0 means "no aligned area, fall back".
+ * `__thp_get_unmapped_area`: ask for len + PMD size and align the start so that address and file
+ * offset agree modulo the PMD size, so the mapping can use huge pages. 0 means "no aligned area,
+ * fall back".
  */
 function thpUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): number {
   const size = space.layout.pmdSize;
@@ -214,27 +212,70 @@ function thpUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): num
   return ret + offSub;
 }
 
+/** `thp_get_unmapped_area`: the aligned area, or the plain one when there is none. */
+function thpGetUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): number {
+  const addr = thpUnmappedArea(space, arch, req);
+  return addr !== 0 ? addr : archGetUnmappedArea(space, arch, req);
+}
+
+/**
+ * `shmem_get_unmapped_area` for a file on a tmpfs with huge pages: the plain area when it already
+ * has the file offset's alignment, else a search for len + 2 MiB - 1 page moved up to it. Shared
+ * anonymous memory and tmpfs without huge pages keep the plain area (the machine's shmem_enabled
+ * is `never`), which is what the other placements give too.
+ */
+function shmemHugeUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): number {
+  const addr = archGetUnmappedArea(space, arch, req);
+  const { layout, pageSize } = space;
+  const hpage = layout.pmdSize;
+  if (addr < 0 || addr > layout.taskSize - req.len) return addr;
+  if (req.flags & MAP_FIXED || addr === req.addr || req.len < hpage) return addr;
+  const offset = mod(req.pgoff * pageSize, hpage);
+  if (offset && offset + req.len < 2 * hpage) return addr;
+  if (mod(addr, hpage) === offset) return addr;
+  const inflatedLen = req.len + hpage - pageSize;
+  if (inflatedLen > layout.taskSize) return addr;
+  let inflated = archGetUnmappedArea(space, arch, { ...req, len: inflatedLen, pgoff: 0 });
+  if (inflated < 0) return addr;
+  const inflatedOffset = mod(inflated, hpage);
+  inflated += offset - inflatedOffset;
+  if (inflatedOffset > offset) inflated += hpage;
+  if (inflated > layout.taskSize - req.len) return addr;
+  return inflated;
+}
+
+/**
+ * The file's `get_unmapped_area`: its file system's rule, except /dev/zero's
+ * `get_unmapped_area_zero`, which places a private mapping as `thp_get_unmapped_area` does and a
+ * shared one as shared anonymous memory.
+ */
+function filePlacement(file: MemoryObject, flags: number): FilePlacement {
+  if (file.kind !== 'dev-zero') return file.placement;
+  return flags & MAP_SHARED ? 'none' : 'thp';
+}
+
 /**
  * `__get_unmapped_area` (mm/mmap.c) for the model's mappings: the address a new mapping of `len`
- * bytes gets, or -errno. MAP_FIXED returns the address unchanged after the range checks.
+ * bytes gets, or -errno. MAP_FIXED returns the address unchanged after the range checks. The
+ * file's placement rule stands for its `f_op->get_unmapped_area`; anonymous memory is placed as if
+ * its page offset were zero, and a private anonymous mapping without a hint whose length is a
+ * multiple of the PMD size is THP-aligned.
  */
-export function getUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): number {
+export function getUnmappedArea(space: AddressSpace, arch: Arch, request: AreaRequest): number {
   const { layout } = space;
-  if (req.len > layout.taskSize) return -ENOMEM;
+  if (request.len > layout.taskSize) return -ENOMEM;
+  const file = request.file;
+  const req = file === null ? { ...request, pgoff: 0 } : request;
   let addr: number;
-  if (req.isFile && req.fileThp) {
-    addr = thpUnmappedArea(space, arch, req);
-    if (addr === 0) addr = archGetUnmappedArea(space, arch, req);
-  } else if (!req.isFile && !(req.flags & MAP_SHARED) && !req.addr && req.len % layout.pmdSize === 0) {
-    addr = thpUnmappedArea(space, arch, req);
-    if (addr === 0) addr = archGetUnmappedArea(space, arch, req);
+  const placement = file === null ? 'none' : filePlacement(file, req.flags);
+  if (placement === 'thp') {
+    addr = thpGetUnmappedArea(space, arch, req);
+  } else if (placement === 'shmem-huge') {
+    addr = shmemHugeUnmappedArea(space, arch, req);
+  } else if (file === null && !(req.flags & MAP_SHARED) && !req.addr && req.len % layout.pmdSize === 0) {
+    addr = thpGetUnmappedArea(space, arch, req);
   } else {
-    // Shared anonymous memory goes through shmem_get_unmapped_area with pgoff 0.
-    addr = archGetUnmappedArea(
-      space,
-      arch,
-      req.flags & MAP_SHARED && !req.isFile ? { ...req, pgoff: 0 } : req,
-    );
+    addr = archGetUnmappedArea(space, arch, req);
   }
   if (addr < 0) return addr;
   if (addr > layout.taskSize - req.len) return -ENOMEM;

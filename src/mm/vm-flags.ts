@@ -32,6 +32,12 @@ export const VM_SOFTDIRTY = 0x8000000;
 export const VM_MIXEDMAP = 0x10000000;
 export const VM_HUGEPAGE = 0x20000000;
 export const VM_NOHUGEPAGE = 0x40000000;
+/**
+ * arm64's VM_MTE_ALLOWED (a high bit in Linux, kept here in bit 12, Linux's VM_UFFD_WP, which the
+ * model never sets): memory that may carry MTE tags. smaps shows no name for it, yet it decides
+ * merging: see `Layout.armMteKernel`.
+ */
+export const VM_MTE_ALLOWED = 0x1000;
 /** KSM may merge this VMA's pages (bit 31: negative as a 32-bit int, which every flag operation here is). */
 export const VM_MERGEABLE = 1 << 31;
 

@@ -1,8 +1,9 @@
 import type { AddressSpace } from './address-space.js';
 import { type AnonVma, anonMergeable, anonNeighboursMergeable, dupAnon, isForkChild } from './anon-vma.js';
+import type { OpenFile } from './memory-object.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { MappedFile, Vma } from './vma.js';
+import { type MappedFile, sameFile, type Vma } from './vma.js';
 
 /** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
 export interface VmaMergeOp {
@@ -11,6 +12,8 @@ export interface VmaMergeOp {
   flags: number;
   pgoff: number;
   file: MappedFile | null;
+  /** The open file it comes through (`vm_file`). */
+  description?: OpenFile | null;
   anon: AnonVma | null;
   droppable: boolean;
   /** The anonymous name (`[anon:NAME]`), '' for none. */
@@ -34,7 +37,7 @@ export function anonCompatible(a: AnonVma | null, b: AnonVma | null): boolean {
 function attributesMatch(vma: Vma, op: VmaMergeOp): boolean {
   return (
     ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 &&
-    vma.file === op.file &&
+    sameFile(vma, op) &&
     vma.droppable === op.droppable &&
     vma.name === (op.name ?? '')
   );
@@ -106,7 +109,7 @@ export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
     a.end === b.start &&
     !(a.flags & VM_SPECIAL) &&
     ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
-    a.file === b.file &&
+    sameFile(a, b) &&
     a.name === b.name &&
     a.droppable === b.droppable &&
     b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
@@ -155,7 +158,7 @@ export function markSoftDirty(space: AddressSpace, vma: Vma, undo: UndoLog): voi
 function identityShareable(a: Vma, b: Vma, pageSize: number): boolean {
   return (
     a.end === b.start &&
-    a.file === b.file &&
+    sameFile(a, b) &&
     ((a.flags ^ b.flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) === 0 &&
     b.pgoff === a.pgoff + (b.start - a.start) / pageSize
   );

@@ -3,7 +3,7 @@ import type { AddressSpace } from './address-space.js';
 import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import type { Vma } from './vma.js';
+import { sameFile, type Vma } from './vma.js';
 import { anonCompatible, keepApart } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
@@ -18,7 +18,7 @@ interface Proposed {
 function attributesMatch(neighbour: Vma, p: Proposed): boolean {
   return (
     ((neighbour.flags ^ p.flags) & ~VM_SOFTDIRTY) === 0 &&
-    neighbour.file === p.middle.file &&
+    sameFile(neighbour, p.middle) &&
     neighbour.name === p.middle.name &&
     neighbour.droppable === p.middle.droppable &&
     anonMergeable(neighbour, p.middle.anon, p.middle, null)

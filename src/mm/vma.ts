@@ -1,9 +1,24 @@
 import type { AnonVma } from './anon-vma.js';
-import type { MemoryObject } from './memory-object.js';
+import type { MemoryObject, OpenFile } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
 
 /** What a file-backed VMA maps: a file's page cache or a shmem object. */
 export type MappedFile = MemoryObject;
+
+/** The file side of a mapping: the object it maps and the open file it came through. */
+export interface FileRef {
+  file: MappedFile | null;
+  /** The open file (`vm_file`); null for anonymous memory and for shmem objects of their own. */
+  description?: OpenFile | null;
+}
+
+/**
+ * Whether two mappings map the same file through the same open file (`vm_file ==`), or both map
+ * none: two open()s of one file are two files to the merge rules, even with one page cache.
+ */
+export function sameFile(a: FileRef, b: FileRef): boolean {
+  return a.file === b.file && (a.description ?? null) === (b.description ?? null);
+}
 
 /**
  * One virtual memory area: a page-aligned range [start, end) of an address space with one set of
@@ -32,6 +47,8 @@ export class Vma {
   chain: readonly AnonVma[];
   /** The backing file, or null for anonymous memory. */
   file: MappedFile | null;
+  /** The open file the mapping came through (see `FileRef`). */
+  description: OpenFile | null;
   /** A fixed name for special mappings (`[vdso]`, `[vvar]`) and named anonymous memory; '' otherwise. */
   name: string;
   /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
@@ -53,6 +70,7 @@ export class Vma {
     anon?: AnonVma | null;
     chain?: readonly AnonVma[];
     file?: MappedFile | null;
+    description?: OpenFile | null;
     name?: string;
     droppable?: boolean;
   }) {
@@ -63,6 +81,7 @@ export class Vma {
     this.anon = init.anon ?? null;
     this.chain = init.chain ?? (this.anon === null ? [] : [this.anon]);
     this.file = init.file ?? null;
+    this.description = init.description ?? null;
     this.name = init.name ?? '';
     this.droppable = init.droppable ?? false;
   }
@@ -74,6 +93,14 @@ export class Vma {
 
   get shared(): boolean {
     return (this.flags & VM_MAYSHARE) !== 0;
+  }
+
+  /**
+   * `vma_is_anonymous`: memory without a file's pages behind it: no file, or a private mapping of
+   * /dev/zero (which names the file but faults like anonymous memory).
+   */
+  get anonymous(): boolean {
+    return this.file === null || this.file.kind === 'dev-zero';
   }
 
   /**
@@ -89,6 +116,7 @@ export class Vma {
       anon: this.anon,
       chain: this.chain,
       file: this.file,
+      description: this.description,
       name: this.name,
       droppable: this.droppable,
     });

@@ -21,7 +21,7 @@ import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, TraceEvent } from '../trace/strace-types.js';
 import { low32 } from '../trace/trace-int.js';
-import { LogFiles } from './fd-table.js';
+import { type FileFactsOf, LogFiles } from './fd-table.js';
 import { Processes, type TaskReport, type TaskState } from './processes.js';
 import { checkAgainstSnapshot } from './snapshot-check.js';
 import {
@@ -60,6 +60,11 @@ export interface ReplayOptions {
   mapsName?: string;
   /** Translate addresses of mappings the log created to where the model placed them (ASLR). */
   relocate?: boolean;
+  /**
+   * The size and file system of a file the log maps, by path (its placement rule, MAP_SYNC);
+   * the command line fills it from the file on this machine or from options. Default: unknown.
+   */
+  fileFacts?: FileFactsOf;
 }
 
 export interface ReplaySummary {
@@ -88,7 +93,7 @@ export class Replayer {
   readonly arch: Arch;
   readonly relocate: boolean;
   private readonly processes: Processes;
-  private readonly files = new LogFiles();
+  private readonly files: LogFiles;
   private readonly options: ReplayOptions;
   readonly counts = {
     lines: 0,
@@ -106,6 +111,7 @@ export class Replayer {
 
   constructor(options: ReplayOptions = {}) {
     this.options = options;
+    this.files = new LogFiles(options.fileFacts);
     this.arch = options.arch ?? 'x86_64';
     this.relocate = options.relocate ?? false;
     this.kernel = new Kernel({

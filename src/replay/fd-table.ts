@@ -8,7 +8,7 @@
  */
 import { EACCES, EBADF } from '../abi/errno.js';
 import type { Task } from '../kernel/task.js';
-import { MemoryObject } from '../mm/memory-object.js';
+import { type FileFacts, MemoryObject } from '../mm/memory-object.js';
 import type { MemoryCall, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { isZero, low32 } from '../trace/trace-int.js';
 
@@ -24,11 +24,16 @@ export interface FdOwner {
   readonly trackedFds: Set<number>;
 }
 
+/** How the files of a log are (size, file system rules), by path; undefined when not known. */
+export type FileFactsOf = (path: string) => FileFacts | undefined;
+
 /** The files of a log, by path (one path is one page cache), and the fd tables of its tasks. */
 export class LogFiles {
   private readonly files = new Map<string, MemoryObject>();
   /** Synthetic inode numbers by path (the log shows none), in the order this log names them. */
   private readonly inodes = new Map<string, number>();
+
+  constructor(private readonly factsOf: FileFactsOf = () => undefined) {}
 
   /** An open/close line of the log (any other line is ignored). */
   other(owner: FdOwner, ev: TraceEvent & { kind: 'other' }): void {
@@ -83,11 +88,15 @@ export class LogFiles {
   private named(path: string): MemoryObject {
     let f = this.files.get(path);
     if (f === undefined) {
-      const m = /^(.*)<(?:char|block) (\d+):(\d+)>$/.exec(path);
+      const m = /^(.*)<(char|block) (\d+):(\d+)>$/.exec(path);
       const name = m ? m[1] : path;
       const inode = this.inodes.get(name) ?? this.inodes.size + 1;
       this.inodes.set(name, inode);
-      f = new MemoryObject(name, m ? Number(m[2]) : 0, m ? Number(m[3]) : 0, inode, 'file');
+      // The file of a `-y` path, or of a `-yy` decoration `path<char 1:5>` (the path and the
+      // device numbers), with what `factsOf` knows of it.
+      const facts: FileFacts = { ...this.factsOf(name), ...(m?.[2] === 'char' ? { device: true } : {}) };
+      const kind = name === '/dev/zero' ? 'dev-zero' : 'file';
+      f = new MemoryObject(name, m ? Number(m[3]) : 0, m ? Number(m[4]) : 0, inode, kind, facts);
       this.files.set(path, f);
     }
     return f;

@@ -8,6 +8,7 @@ import {
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYWRITE,
+  VM_MTE_ALLOWED,
   VM_READ,
   VM_WRITE,
 } from '../mm/vm-flags.js';
@@ -65,10 +66,11 @@ export function sysBrk(ctx: SyscallContext, brkArg: SyscallArg): number {
   return brk;
 }
 
-/** The flags of heap memory (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`). */
+/** The flags of heap memory (`VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT`; arm64's has VM_MTE_ALLOWED). */
 function heapFlags(ctx: SyscallContext): number {
   const exec = ctx.space.layout.readImpliesExec && ctx.arch === 'x86_64' ? VM_EXEC : 0;
-  return VM_READ | VM_WRITE | exec | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT;
+  const mte = ctx.space.layout.armMteKernel ? VM_MTE_ALLOWED : 0;
+  return VM_READ | VM_WRITE | exec | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_ACCOUNT | mte;
 }
 
 /**

@@ -2,17 +2,13 @@ import type { Arch } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import type { Shmem } from '../mm/memory-object.js';
 import type { CommitAccounting } from '../mm/overcommit.js';
-import type { MappedFile } from '../mm/vma.js';
 
 /** When frames are allocated: all at mmap time (the seed's LevitateOS), or on first touch (Linux). */
 export type PagingMode = 'eager' | 'demand';
 
-/** An open file as mmap sees it: what it maps to and how it was opened. */
-export interface OpenFile {
-  readonly file: MappedFile;
-  readonly readable: boolean;
-  readonly writable: boolean;
-}
+export type { OpenFile } from '../mm/memory-object.js';
+
+import type { OpenFile } from '../mm/memory-object.js';
 
 /** What a memory syscall works on: the calling task's address space and the kernel-wide state. */
 export interface SyscallContext {

@@ -1,5 +1,6 @@
 import { EACCES, EAGAIN, EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import * as M from '../abi/mman.js';
+import type { VirtAddr } from '../hal/addr.js';
 import type { Access } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { copyOnWriteProt, populateRange } from '../mm/fault.js';
@@ -155,7 +156,7 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
       if (advice === M.MADV_FREE) {
         // Only private anonymous memory can be freed lazily: its pages stay until RAM runs out
         // (then they read zero), and a write before that takes a page back.
-        if (vma.file !== null) return -EINVAL;
+        if (!vma.anonymous) return -EINVAL;
         lazyFree(space, vma, start, end);
         return vma;
       }
@@ -218,14 +219,13 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
 
 /**
  * `madvise_free_single_vma`: mark every page of its own in [start, end) as given up, and take
- * write access away so that the first write cancels the mark (the dirty-bit test of reclaim).
+ * write access away so that the first write cancels the mark (the dirty-bit test of reclaim). The
+ * zero page is skipped (`madvise_free_pte_range`): it stays mapped read-only, as it always is.
  */
 function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
   const readOnly = copyOnWriteProt(vma.prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
-    // The zero page is skipped (`vm_normal_page` finds no page) and stays read-only.
-    if (frame === space.zeroFrame) return readOnly;
-    space.lazyFree.set(va, frame);
+    if (frame !== space.zeroFrame) space.lazyFree.set(va, frame);
     return readOnly;
   });
 }
@@ -246,18 +246,27 @@ function madviseCollapse(space: AddressSpace, vma: Vma): Vma | number {
   return vma;
 }
 
-/** `madvise_remove`: punch a hole in a shared writable mapping's object; its pages read zero afterwards. */
+/**
+ * `madvise_remove`: punch a hole in a shared writable mapping's object (`vfs_fallocate` with
+ * PUNCH_HOLE). Its pages read zero afterwards through every mapping of the object, in any process
+ * (`unmap_mapping_range` walks them all), except where a private mapping has a copy of its own.
+ */
 function madviseRemove(space: AddressSpace, vma: Vma, start: number, end: number): Vma | number {
   if (vma.flags & VM_LOCKED) return -EINVAL;
-  if (vma.file === null) return -EINVAL;
+  const object = vma.file;
+  if (object === null) return -EINVAL;
   if (!(vma.flags & VM_MAYSHARE && vma.flags & VM_MAYWRITE)) return -EACCES;
-  space.zapRange(start, end);
+  const first = vma.pgoff + (start - vma.start) / space.pageSize;
+  const last = first + (end - start) / space.pageSize;
   const { frames } = space.ctx;
-  for (let va = start; va < end; va += space.pageSize) {
-    const index = vma.pgoff + (va - vma.start) / space.pageSize;
-    const frame = vma.file.pages.get(index);
-    if (frame === undefined) continue;
-    vma.file.pages.delete(index);
+  for (const [index, frame] of [...object.pages]) {
+    if (index < first || index >= last) continue;
+    for (const [v, mapper] of object.mappedBy) {
+      const va = v.start + (index - v.pgoff) * mapper.pageSize;
+      if (va < v.start || va >= v.end) continue;
+      if (mapper.pageTable.translate(va as VirtAddr) === frame) mapper.zapRange(va, va + mapper.pageSize);
+    }
+    object.pages.delete(index);
     frames.count[frames.frameIndex(frame)]--;
     space.releaseFrame(frame);
   }

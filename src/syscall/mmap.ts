@@ -25,6 +25,7 @@ import { populateRange, prepareAnon } from '../mm/fault.js';
 import type { MemoryObject } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
 import { populateEager } from '../mm/populate-eager.js';
+import { UndoLog } from '../mm/undo-log.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
 import {
   VM_ACCOUNT,
@@ -36,6 +37,7 @@ import {
   VM_MAYREAD,
   VM_MAYSHARE,
   VM_MAYWRITE,
+  VM_MTE_ALLOWED,
   VM_NOHUGEPAGE,
   VM_NORESERVE,
   VM_READ,
@@ -47,9 +49,10 @@ import {
   vmFlagsFromProt,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
 import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords, type Word } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
+import { unmapRange } from './munmap.js';
 
 /** Huge page sizes (log2) the model's hugetlb knows; none has pages reserved, as on a default system. */
 const HUGE_SHIFTS = { x86_64: [21, 30], aarch64: [16, 21, 25, 30] } as const;
@@ -144,6 +147,9 @@ export function doMmap(
   if (flags & MAP_LOCKED) vmFlags |= VM_LOCKED;
   if (flags & MAP_SYNC) vmFlags |= VM_SYNC;
   if (flags & MAP_STACK) vmFlags |= VM_NOHUGEPAGE;
+  // arch_calc_vm_flag_bits (arm64): with MTE in the CPU, anonymous memory may be tagged (so may a
+  // tmpfs file's, which the model does not tell apart).
+  if (arch === 'aarch64' && layout.armMte && flags & MAP_ANONYMOUS) vmFlags |= VM_MTE_ALLOWED;
 
   // 13-16. Address selection; MAP_FIXED only gets its range checked. A fixed address in the last
   // 4095 bytes of the 64-bit space is an "error value" to __get_unmapped_area, returned as is.
@@ -158,8 +164,7 @@ export function doMmap(
     pgoff: num(pgoff),
     flags,
     vmFlags,
-    isFile: file !== null,
-    fileThp: file?.file.thpUnmappedArea ?? false,
+    file: file === null ? null : file.file,
   });
   if (start < 0) return start;
   const end = start + len;
@@ -176,7 +181,7 @@ export function doMmap(
     if (checked < 0) return checked;
     vmFlags = checked;
     // A shared mapping of /dev/zero is shared anonymous memory (`mmap_zero`).
-    object = file.file.path === '/dev/zero' && vmFlags & VM_MAYSHARE ? 'shmem' : file.file;
+    object = file.file.kind === 'dev-zero' && vmFlags & VM_MAYSHARE ? 'shmem' : file.file;
     vmaPgoff = num(pgoff);
   } else {
     switch (flags & MAP_TYPE) {
@@ -200,7 +205,8 @@ export function doMmap(
   }
   if (flags & MAP_NORESERVE && layout.overcommitMemory !== 2) vmFlags |= VM_NORESERVE;
 
-  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable, object);
+  const description = file !== null && object !== 'shmem' ? file : null;
+  const result = mmapRegion(ctx, start, len, vmFlags, vmaPgoff, droppable, object, description);
   if (result >= 0 && ctx.paging === 'demand') {
     // mm_populate after success; its failures are not the syscall's.
     if (vmFlags & VM_LOCKED || (flags & (MAP_POPULATE | MAP_NONBLOCK)) === MAP_POPULATE) {
@@ -240,15 +246,33 @@ function mmapRegion(
   pgoff: number,
   droppable: boolean,
   object: MemoryObject | 'shmem' | null,
+  description: OpenFile | null,
 ): number {
   const { space } = ctx;
   const { pageSize } = space;
   const end = start + len;
   let vmFlags = vmFlagsIn;
+  // vms_gather_munmap_vmas splits the VMAs that straddle the range first. When the mapping then
+  // fails on one of Linux's own checks (the address-space limit, the commit charge),
+  // vms_abort_munmap_vmas puts the pieces back as they are: the splits stay, unmerged. So they
+  // are made under a log of their own, which those failures commit; any other failure (an
+  // allocation) undoes them too.
+  using splits = new UndoLog();
+  const splitError = space.splitAround(start, end, splits);
+  if (splitError < 0) return splitError;
   using guard = new MmapGuard(space);
   const undo = guard.undo;
+  const failAfterSplit = (errno: number): number => {
+    guard[Symbol.dispose]();
+    splits.commit();
+    for (const at of [start, end]) {
+      const here = space.vmas.find(at);
+      if (here?.start === at) keepApart(space, here, null, 'below');
+    }
+    return errno;
+  };
 
-  // Gather the VMAs being replaced (MAP_FIXED), splitting the ones that straddle the range.
+  // Gather the VMAs being replaced (MAP_FIXED): whole VMAs now.
   const replaced = space.detachRange(start, end, undo);
   if (typeof replaced === 'number') return replaced;
   let replacedPages = 0;
@@ -259,14 +283,14 @@ function mmapRegion(
     if (v.flags & VM_ACCOUNT) replacedAccounted += n;
   }
   const pages = len / pageSize;
-  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return -ENOMEM;
+  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return failAfterSplit(-ENOMEM);
 
   // A private writable mapping is charged against the overcommit policy, net of the accounted pages
   // it replaces (their charge carries over); otherwise the replaced charge is returned on commit.
   if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
     const charged = pages - replacedAccounted;
     if (charged > 0) {
-      if (!ctx.accounting.charge(charged, space.totalVm)) return -ENOMEM;
+      if (!ctx.accounting.charge(charged, space.totalVm)) return failAfterSplit(-ENOMEM);
       undo.record(() => ctx.accounting.uncharge(charged));
     }
     vmFlags |= VM_ACCOUNT;
@@ -274,17 +298,26 @@ function mmapRegion(
     undo.onCommit(() => ctx.accounting.uncharge(replacedAccounted));
   }
   if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
+  // The file's mmap method: a file system that takes MAP_SYNC (ext4, xfs) refuses VM_SYNC here
+  // for a file not on DAX (the model has none), whatever the mapping type. The replaced pages
+  // were cleared just before it, so the abort leaves a gap where the mapping failed.
+  if (object !== null && object !== 'shmem' && object.mapSync && vmFlags & VM_SYNC) {
+    failAfterSplit(-EOPNOTSUPP);
+    if (replaced.length > 0) unmapRange(ctx, start, end);
+    return -EOPNOTSUPP;
+  }
 
   // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
   let file: MemoryObject | null = object === 'shmem' ? null : object;
   if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = ctx.shmem.zeroSetup();
+    const shmem = ctx.shmem.zeroSetup(len);
     file = shmem;
     undo.record(() => space.releaseObject(shmem));
   }
-  let vma = mergeNewRange(space, { start, end, flags: vmFlags, pgoff, file, anon: null, droppable }, undo);
+  const init = { start, end, flags: vmFlags, pgoff, file, description, anon: null, droppable };
+  let vma = mergeNewRange(space, init, undo);
   if (vma === null) {
-    vma = new Vma({ start, end, flags: vmFlags, pgoff, file, droppable });
+    vma = new Vma(init);
     space.insertVma(vma, undo);
   }
 
@@ -310,6 +343,7 @@ function mmapRegion(
     if (object !== null) undo.onCommit(() => space.releaseObject(object));
   }
   guard.commit();
+  splits.commit();
   return start;
 }
 
@@ -329,13 +363,15 @@ function fileMappingFlags(
 ): number {
   let flags = flagsIn;
   let vmFlags = vmFlagsIn;
-  // file_mmap_ok: the end of the mapping must fit MAX_LFS_FILESIZE.
-  if (BigInt(pgoff) * BigInt(pageSize) + BigInt(len) > 2n ** 63n - 1n) return -EOVERFLOW;
+  // file_mmap_ok: the mapping must end within file_mmap_size_max (MAX_LFS_FILESIZE for a regular
+  // file, ULONG_MAX for a character device).
+  const maxSize = open.file.device ? 2n ** 64n - 1n : 2n ** 63n - 1n;
+  if (BigInt(len) > maxSize || BigInt(pgoff) > (maxSize - BigInt(len)) / BigInt(pageSize)) return -EOVERFLOW;
   const type = flags & MAP_TYPE;
   if (type === MAP_SHARED || type === MAP_SHARED_VALIDATE) {
     // MAP_SHARED silently drops flags it does not know; MAP_SHARED_VALIDATE refuses them.
     if (type === MAP_SHARED) flags &= LEGACY_MAP_MASK;
-    if (flags & ~LEGACY_MAP_MASK) return -EOPNOTSUPP;
+    if (flags & ~(LEGACY_MAP_MASK | (open.file.mapSync ? MAP_SYNC : 0))) return -EOPNOTSUPP;
     if (prot & PROT_WRITE && !open.writable) return -EACCES;
     vmFlags |= VM_SHARED | VM_MAYSHARE;
     if (!open.writable) vmFlags &= ~(VM_MAYWRITE | VM_SHARED);

@@ -135,7 +135,7 @@ function mprotectFixup(
       undo.record(() => ctx.accounting.uncharge(charged));
       newFlags |= VM_ACCOUNT;
     }
-  } else if (oldFlags & VM_ACCOUNT && vma.file === null && vma.anon === null) {
+  } else if (oldFlags & VM_ACCOUNT && vma.anonymous && vma.anon === null) {
     newFlags &= ~VM_ACCOUNT;
   }
   const target = modifyVmaRange(space, vma, start, end, newFlags, undo);

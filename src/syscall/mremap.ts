@@ -196,6 +196,7 @@ function expandVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
         flags: vma.flags,
         pgoff: vma.pgoff + (vma.end - vma.start) / space.pageSize,
         file: vma.file,
+        description: vma.description,
         anon: vma.anon,
         droppable: vma.droppable,
         name: vma.name,
@@ -267,7 +268,7 @@ function setNewAddr(ctx: SyscallContext, r: Remap): number {
     pgoff,
     flags: mapFlags,
     vmFlags: vma.flags,
-    isFile: vma.file !== null && vma.file.kind === 'file',
+    file: vma.file,
   });
   if (res < 0) return res;
   r.newAddr = res;
@@ -308,7 +309,7 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   }
   // copy_vma: an anonymous VMA never faulted takes a pgoff matching its new address, so it can merge.
   let pgoff = vma.pgoff + (r.addr - vma.start) / pageSize;
-  if (vma.file === null && vma.anon === null) pgoff = r.newAddr / pageSize;
+  if (vma.anonymous && vma.anon === null) pgoff = r.newAddr / pageSize;
   const newEnd = r.newAddr + r.newLen;
   let target = mergeNewRange(
     space,
@@ -318,6 +319,7 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
       flags: vma.flags,
       pgoff,
       file: vma.file,
+      description: vma.description,
       anon: vma.anon,
       droppable: vma.droppable,
       copiedFrom: vma,
@@ -368,9 +370,9 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
 
 /**
  * `remap_move`: MREMAP_FIXED with equal lengths moves every VMA of [addr, addr+len), one by one,
- * keeping the gaps between them. The range must start inside a VMA. All the moves are one
- * transaction; a refusal part way (max_map_count reached by the earlier moves) keeps the VMAs
- * moved so far, as in Linux.
+ * keeping the gaps between them. The range must start inside a VMA, and only VMAs that
+ * `vma_multi_allowed` may be one of several. All the moves are one transaction; a refusal part way
+ * (max_map_count reached by the earlier moves) keeps the VMAs moved so far, as in Linux.
  */
 function remapMove(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   const { space } = ctx;
@@ -391,6 +393,9 @@ function remapMove(ctx: SyscallContext, r: Remap, tx: Transaction): number {
     const len = Math.min(end, vma.end) - addr;
     const offset = seen ? vma.start - lastEnd : 0;
     lastEnd = vma.end;
+    // vma_multi_allowed: a file whose get_unmapped_area might not obey MREMAP_FIXED (of the
+    // model's, private /dev/zero) moves only when it is the whole range.
+    if (vma.file?.kind === 'dev-zero' && (seen || vma.end < end)) return -EFAULT;
     const piece: Remap = { ...r, vma, addr, newAddr: target + offset, oldLen: len, newLen: len };
     let res = checkPrepVma(space, piece);
     if (res === 0) res = mremapTo(ctx, piece, tx);

@@ -347,10 +347,11 @@ const MUTATIONS: { name: string; report: RegExp; mutate: (l: Live) => void }[] =
     },
   },
   {
-    name: "a wrong count of a shmem object's mapping VMAs",
-    report: /\/dev\/zero \(deleted\) counts 2 mapping VMAs, has 1/,
+    name: 'a shmem object that lost track of a VMA mapping it',
+    report: /\/dev\/zero \(deleted\) counts 0 mapping VMAs, has 1/,
     mutate: ({ t }) => {
-      t.mm.vmas.find(S)!.file!.mappers++;
+      const vma = t.mm.vmas.find(S)!;
+      vma.file!.mappedBy.delete(vma);
     },
   },
   {

@@ -16,7 +16,7 @@ function kernelWithFile(thp: boolean): Kernel {
   const kernel = new Kernel({ arch: 'x86_64', paging: 'demand' });
   const task = kernel.spawn();
   task.files.set(3, {
-    file: new MemoryObject('/big', 254, 0, 12, 'file', thp),
+    file: new MemoryObject('/big', 254, 0, 12, 'file', { placement: thp ? 'thp' : 'none' }),
     readable: true,
     writable: false,
   });

@@ -5,9 +5,13 @@
  *    lowers the console log level so kernel messages do not interleave with our frames.
  * 2. Reads /seq/plan:    "runs R\n" then one sequence id per line; the sequence is /seq/<id>.txt.
  * 3. For every id, R times: fork; the child sets personality(ADDR_NO_RANDOMIZE), puts the sequence
- *    on stdin, a pipe on stdout and /tmp/stderr on stderr, and execs /harness with argv {"/harness"}
- *    and an empty environment (the personality takes effect at that exec). The parent collects
- *    stdout, waits, and writes it to the console in checksummed frames.
+ *    on stdin, a pipe on stdout and /tmp/stderr on stderr, opens the sequence's files (below) at
+ *    fds 3, 4, ..., and execs /harness with argv {"/harness"} and an empty environment (the
+ *    personality takes effect at that exec). The parent collects stdout, waits, and writes it to
+ *    the console in checksummed frames.
+ *    Files: /seq/<id>.files, when present, has one line per descriptor, "<r|rw> <size|-> <path>":
+ *    a sized file is recreated (truncated, then extended, sparse) before every run, "-" is a
+ *    device opened as it is. /tmp is a tmpfs, /huge a tmpfs mounted with huge=always.
  * 4. Prints the done frame and powers off (qemu -no-reboot then exits).
  *
  * Every console line we write is   @@LMM <crc32 of body, 8 hex> <body>\n   and body is one of
@@ -38,6 +42,7 @@
 static char out[OUT_MAX];
 static char err[1024 * 1024];
 static char plan[1024 * 1024];
+static char files[16384];
 static char line[8192];
 static uint32_t crc_table[256];
 
@@ -143,13 +148,58 @@ static size_t chunks(const char *kind, const char *id, int rep, const char *p, s
   return k;
 }
 
+/* Opens the files of /seq/<id>.files at fds 3, 4, ... (in the child, after stdin/out/err). */
+static int open_files(const char *listPath) {
+  int lf = open(listPath, O_RDONLY);
+  if (lf < 0) return 0;
+  size_t n = read_fd(lf, files, sizeof files - 1);
+  close(lf);
+  files[n] = 0;
+  int count = 0;
+  char *p = files;
+  while (*p) {
+    char *l = p;
+    while (*p && *p != '\n') p++;
+    if (*p) *p++ = 0;
+    if (*l == 0) continue;
+    int rw = l[0] == 'r' && l[1] == 'w';
+    while (*l && *l != ' ') l++;
+    while (*l == ' ') l++;
+    long size = -1;
+    if (*l != '-') {
+      size = 0;
+      while (*l >= '0' && *l <= '9') size = size * 10 + (*l++ - '0');
+    } else {
+      l++;
+    }
+    while (*l == ' ') l++;
+    if (size >= 0) {
+      int c = open(l, O_RDWR | O_CREAT | O_TRUNC, 0644);
+      if (c < 0 || ftruncate(c, size) != 0) _exit(122);
+      close(c);
+    }
+    int fd = open(l, rw ? O_RDWR : O_RDONLY);
+    if (fd < 0 || dup2(fd, 32 + count) < 0) _exit(123);
+    close(fd);
+    count++;
+  }
+  for (int i = 0; i < count; i++) {
+    if (dup2(32 + i, 3 + i) < 0) _exit(124);
+    close(32 + i);
+  }
+  return count;
+}
+
 static void run(const char *id, int rep) {
   char path[256];
+  char list[256];
   size_t pl = 0;
   const char *pre = "/seq/";
   while (*pre) path[pl++] = *pre++;
   for (const char *s = id; *s && pl < 240; s++) path[pl++] = *s;
+  memcpy(list, path, pl);
   memcpy(path + pl, ".txt", 5);
+  memcpy(list + pl, ".files", 7);
 
   b_str("B ");
   b_str(id);
@@ -168,7 +218,12 @@ static void run(const char *id, int rep) {
     dup2(in, 0);
     dup2(pfd[1], 1);
     dup2(e, 2);
-    for (int fd = 3; fd < 64; fd++) close(fd);
+    close(in);
+    close(e);
+    close(pfd[0]);
+    close(pfd[1]);
+    int nfiles = open_files(list);
+    for (int fd = 3 + nfiles; fd < 64; fd++) close(fd);
     char *argv[] = {(char *)"/harness", 0};
     char *envp[] = {0};
     execve("/harness", argv, envp);
@@ -212,7 +267,10 @@ int main(void) {
   mkdir("/proc", 0755);
   mkdir("/sys", 0755);
   mkdir("/tmp", 01777);
+  mkdir("/huge", 01777);
   mount("devtmpfs", "/dev", "devtmpfs", 0, 0);
+  mount("tmpfs", "/tmp", "tmpfs", 0, 0);
+  mount("tmpfs", "/huge", "tmpfs", 0, "huge=always");
   mount("proc", "/proc", "proc", 0, 0);
   mount("sysfs", "/sys", "sysfs", 0, 0);
   int c = open("/dev/console", O_RDWR);

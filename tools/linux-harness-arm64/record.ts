@@ -16,20 +16,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  GENERATOR_VERSION,
-  type GenerateOptions,
-  generateSequence,
-  serializeSequence,
-} from '../linux-harness/generate.js';
+import { type GenerateOptions, generateSequence, serializeSequence } from '../linux-harness/generate.js';
 import {
   type Fixture,
-  type FixtureOp,
   formatFixture,
+  type HarnessFile,
+  makeFixture,
   normalizeShmemInodes,
-  parseHarnessOutput,
-  type RLimit,
-  vmflagsAligned,
 } from '../linux-harness/record.js';
 import { type ConsoleLog, parseConsoleLog } from './console.js';
 
@@ -253,15 +246,22 @@ export function writeInitramfs(
   buildDir: string,
   seqs: ReadonlyArray<[id: string, text: string]>,
   runs: number,
+  harnessFiles: readonly HarnessFile[] = [],
 ): string {
   const root = path.join(buildDir, 'root');
   const seqDir = path.join(root, 'seq');
   fs.rmSync(seqDir, { recursive: true, force: true });
   fs.mkdirSync(seqDir);
   const files: string[] = [];
+  // The files every sequence has open at fds 3, 4, ... (see init.c).
+  const fileList = harnessFiles.map((f) => `${f.mode} ${f.size ?? '-'} ${f.path}\n`).join('');
   for (const [id, text] of seqs) {
     fs.writeFileSync(path.join(seqDir, `${id}.txt`), text);
     files.push(`seq/${id}.txt`);
+    if (fileList) {
+      fs.writeFileSync(path.join(seqDir, `${id}.files`), fileList);
+      files.push(`seq/${id}.files`);
+    }
   }
   fs.writeFileSync(path.join(seqDir, 'plan'), `runs ${runs}\n${seqs.map(([id]) => `${id}\n`).join('')}`);
   const list = ['.', 'init', 'harness', 'seq', 'seq/plan', ...files].join('\n');
@@ -308,95 +308,10 @@ export function generatorOptions(o: GenerateOptions = {}): GenerateOptions {
   return g;
 }
 
-const STAT_FIELDS = {
-  start_code: 26,
-  end_code: 27,
-  start_data: 45,
-  end_data: 46,
-  start_brk: 47,
-  start_stack: 28,
-} as const;
-
-/** Builds the fixture from one harness output, exactly like the x86_64 recorder but for aarch64. */
+/** Builds the fixture from one harness output, exactly as the x86_64 recorder does, for aarch64. */
 export function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions = {}): Arm64Fixture {
   const ops = generateSequence(seed, generatorOptions(gen));
-  const raw = parseHarnessOutput(out);
-  if (raw.ops.length !== ops.length) throw new Error(`harness ran ${raw.ops.length} of ${ops.length} ops`);
-  const block = (name: string): string => {
-    const b = raw.blocks.get(name);
-    if (b === undefined) throw new Error(`harness output lacks block ${name}`);
-    return b;
-  };
-  const int = (s: string, what: string): number => {
-    const v = Number(s.trim());
-    if (!Number.isSafeInteger(v)) throw new Error(`bad ${what}: ${JSON.stringify(s)}`);
-    return v;
-  };
-  const mt = /^MemTotal:\s+(\d+) kB$/m.exec(block('meminfo'));
-  if (!mt) throw new Error('no MemTotal in /proc/meminfo');
-  const selected = (s: string): string => /\[([\w-]+)\]/.exec(s)?.[1] ?? s.trim();
-  const rl = (n: string): RLimit => {
-    const r = raw.rlimits.get(n);
-    if (!r) throw new Error(`no rlimit ${n}`);
-    return r;
-  };
-  const stat = block('stat');
-  const tail = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .trim()
-    .split(' ');
-  const sf = (n: number): string => {
-    const v = tail[n - 3];
-    if (v === undefined || !/^\d+$/.test(v)) throw new Error(`bad /proc/self/stat field ${n}`);
-    return v;
-  };
-  if (block('uname_machine') !== 'aarch64')
-    throw new Error(`not an aarch64 kernel: ${block('uname_machine')}`);
-  const mapsAfter = block('maps_after');
-  return {
-    kernel: block('uname_release'),
-    arch: 'aarch64',
-    pageSize: int(raw.fields.get('pagesize') ?? '', 'pagesize'),
-    memTotalKiB: Number(mt[1]),
-    settings: {
-      overcommit_memory: int(block('overcommit_memory'), 'overcommit_memory'),
-      overcommit_ratio: int(block('overcommit_ratio'), 'overcommit_ratio'),
-      max_map_count: int(block('max_map_count'), 'max_map_count'),
-      mmap_min_addr: int(block('mmap_min_addr'), 'mmap_min_addr'),
-      thp_enabled: selected(block('thp_enabled')),
-      thp_shmem_enabled: selected(block('thp_shmem_enabled')),
-    },
-    rlimits: { stack: rl('stack'), as: rl('as'), data: rl('data') },
-    stat: {
-      start_code: sf(STAT_FIELDS.start_code),
-      end_code: sf(STAT_FIELDS.end_code),
-      start_data: sf(STAT_FIELDS.start_data),
-      end_data: sf(STAT_FIELDS.end_data),
-      start_brk: sf(STAT_FIELDS.start_brk),
-      start_stack: sf(STAT_FIELDS.start_stack),
-    },
-    personality: raw.fields.get('personality') ?? '',
-    euid: int(raw.fields.get('euid') ?? '', 'euid'),
-    seed,
-    generatorVersion: GENERATOR_VERSION,
-    initialBrk: raw.fields.get('initial_brk') ?? '',
-    mapsBefore: block('maps_before'),
-    ops: raw.ops.map((r, i) => {
-      const g = ops[i];
-      if (g.op !== r.name) throw new Error(`op ${i}: generated ${g.op}, harness ran ${r.name}`);
-      const o: { -readonly [K in keyof FixtureOp]?: FixtureOp[K] } = {
-        op: r.name,
-        args: r.args,
-        result: r.result,
-      };
-      if (r.fault) o.fault = r.fault;
-      if (g.args.some((a) => a.includes('$'))) o.symbolicArgs = g.args;
-      o.kind = g.kind;
-      return o as FixtureOp;
-    }),
-    mapsAfter,
-    vmflagsAfter: vmflagsAligned(mapsAfter, block('smaps_after')),
-  };
+  return makeFixture(out, ops, seed, { arch: 'aarch64' }) as Arm64Fixture;
 }
 
 export function formatArm64Fixture(f: Arm64Fixture): string {

@@ -19,6 +19,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { hex } from '../../src/hal/addr.js';
+import { badFile, mmapFile, mmapWide } from './generate-wide.js';
 
 export type OpName =
   | 'mmap'
@@ -50,6 +51,29 @@ export interface GenerateOptions {
   badFraction?: number;
   /** Target architecture (default 'x86_64'). */
   arch?: GenArch;
+  /**
+   * Files the harness has open at fds 3, 4, ... (default none). With files, sequences also map
+   * them: private and shared, read-only and read-write descriptors, offsets inside and past the
+   * end of the file, lengths past the end, 2 MiB multiples, touches past the end (SIGBUS).
+   */
+  files?: readonly GenFile[];
+  /**
+   * Shapes the classic sequences lack (default off): anonymous mappings with a nonzero offset,
+   * lengths that are multiples of 2 MiB (THP alignment), large unpopulated lengths, and mremap
+   * moves to a 2 MiB multiple.
+   */
+  wide?: boolean;
+}
+
+/** One file the harness has open, as the generator needs to know it. */
+export interface GenFile {
+  fd: number;
+  /** Size in bytes (a device: 0). */
+  size: number;
+  /** Opened O_RDWR (else O_RDONLY). */
+  writable: boolean;
+  /** A character device such as /dev/zero (no size, no end of file). */
+  device?: boolean;
 }
 
 export type GenArch = 'x86_64' | 'aarch64';
@@ -91,6 +115,8 @@ const ARCH: Record<GenArch, ArchConsts> = {
 };
 
 export const GENERATOR_VERSION = 2;
+/** The version of the `files`/`wide` extensions; sequences without them are GENERATOR_VERSION's. */
+export const WIDE_GENERATOR_VERSION = 1;
 
 export const ARG_COUNT: Record<OpName, number> = {
   mmap: 6,
@@ -158,7 +184,9 @@ export const SENTINEL_LEN = 64 * MiB + P; // not a 2 MiB multiple: no THP alignm
 /** Fixed-address arena for MAP_FIXED / MREMAP_FIXED targets, far from everything else. */
 const ARENA = 0x300000000;
 /** Free hint addresses (nothing is mapped there unless an earlier op put it there). */
-const FREE_HINTS = [0x10000000, 0x20000000, 0x100000000, 0x200000000000, 0x600000000000, 0x7e0000000000];
+export const FREE_HINTS = [
+  0x10000000, 0x20000000, 0x100000000, 0x200000000000, 0x600000000000, 0x7e0000000000,
+];
 /** Far from every mapping the harness or the generator makes. */
 const FAR = 0x500000000000;
 
@@ -214,7 +242,7 @@ function plus(base: string, off: number): string {
   if (off === 0) return base;
   return off > 0 ? `${base}+${literal(off)}` : `${base}-${literal(-off)}`;
 }
-const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
+export const ref = (idx: number, off = 0): string => plus(`$${idx}`, off);
 const U64_MAX = (1n << 64n) - 1n;
 
 // ---- generator state -----------------------------------------------------------------------
@@ -230,7 +258,11 @@ export interface Region {
   /** Created with a hint below mmap_min_addr: it sits just above 64 KiB, below the harness image,
    * so nothing may extend far past its end. */
   low?: boolean;
+  /** Larger than RAM could back (wide sequences): never populated. */
+  huge?: boolean;
 }
+
+const HUGE_REGION = 64 * MiB;
 
 export class Gen {
   readonly ops: Op[] = [];
@@ -240,11 +272,15 @@ export class Gen {
   /** Offset from $brkpage of a MAP_FIXED blocker above the heap, if any. */
   blockerOff = -1;
   arenaUsed: number[] = [];
+  /** Addresses written so far (wide sequences go back to them). */
+  readonly touched: string[] = [];
 
   readonly arch: ArchConsts;
   constructor(
     readonly rng: Rng,
     arch: GenArch = 'x86_64',
+    readonly files: readonly GenFile[] = [],
+    readonly wide = false,
   ) {
     this.arch = ARCH[arch];
   }
@@ -257,7 +293,8 @@ export class Gen {
   }
 
   addRegion(idx: number, len: number, prot: number, flags: number, topdown = false): Region {
-    const r = { idx, len, prot, flags, alive: true, topdown };
+    const r: Region = { idx, len, prot, flags, alive: true, topdown };
+    if (len > HUGE_REGION) r.huge = true;
     this.regions.push(r);
     return r;
   }
@@ -428,7 +465,8 @@ export class Gen {
     }
     const s = this.subRange(r);
     const prot = this.rng.chance(0.5) ? r.prot : this.randomProt();
-    const extra = this.rng.chance(0.2) ? MAP_NORESERVE : this.rng.chance(0.1) ? MAP_POPULATE : 0;
+    let extra = this.rng.chance(0.2) ? MAP_NORESERVE : this.rng.chance(0.1) ? MAP_POPULATE : 0;
+    if (extra === MAP_POPULATE && s.len > HUGE_REGION) extra = MAP_NORESERVE;
     const idx = this.emit(
       'mmap',
       [ref(r.idx, s.off), s.len, prot, ANON_PRIVATE | MAP_FIXED | extra, -1, 0],
@@ -580,6 +618,7 @@ export class Gen {
       [1, 'same-size'],
       [1, 'partial-move'],
       [(r.flags & MAP_SHARED) !== 0 ? 2 : 0.3, 'dup'],
+      [this.wide ? 2.5 : 0, 'move-thp'],
     ] as const);
     const base = ref(r.idx);
     switch (what) {
@@ -613,7 +652,8 @@ export class Gen {
         const nl = rng.chance(0.7) ? r.len : rng.int(1, pages + 4) * P;
         if (what === 'fixed-over') {
           const o = this.region();
-          if (!o || o === r || o.low) {
+          // A huge range moved onto another region would reach the harness's own mappings.
+          if (!o || o === r || o.low || nl > HUGE_REGION) {
             this.mremapSame(r);
             return;
           }
@@ -661,6 +701,14 @@ export class Gen {
         this.addRegion(idx, r.len, r.prot, r.flags);
         return;
       }
+      case 'move-thp': {
+        // A new length that is a multiple of 2 MiB: a move is placed THP-aligned.
+        const nl = rng.int(1, 3) * 2 * MiB;
+        const idx = this.emit('mremap', [base, r.len, nl, MREMAP_MAYMOVE, 0], 'mremap:move-thp');
+        r.alive = false;
+        this.addRegion(idx, nl, r.prot, r.flags);
+        return;
+      }
       default: {
         this.mremapSame(r);
         return;
@@ -705,12 +753,27 @@ export class Gen {
       [0.4, MADV.DONTNEED_LOCKED],
     ]);
     const s = this.subRange(r);
+    if (
+      r.huge &&
+      (advice === MADV.POPULATE_READ || advice === MADV.POPULATE_WRITE || advice === MADV.WILLNEED)
+    ) {
+      this.emit('madvise', [ref(r.idx, s.off), s.len, MADV.DONTNEED], `madvise:DONTNEED-huge-${s.shape}`);
+      return;
+    }
     const name = Object.entries(MADV).find(([, v]) => v === advice)![0];
     this.emit('madvise', [ref(r.idx, s.off), s.len, advice], `madvise:${name}-${r.alive ? s.shape : 'hole'}`);
   }
 
   touchOrPeek(touch: boolean): void {
     const rng = this.rng;
+    if (this.wide && this.touched.length > 0 && rng.chance(0.4)) {
+      // Back to a byte written before: whatever happened since (a move, a free, a shared write
+      // seen through another mapping) decides what it holds now.
+      const addr = rng.pick(this.touched);
+      if (touch) this.emit('touch', [addr, rng.int(1, 255)], 'touch:again');
+      else this.emit('peek', [addr], 'peek:again');
+      return;
+    }
     const heap = this.brkOff > 0 && rng.chance(0.08);
     let addr: string;
     let kind: string;
@@ -742,6 +805,7 @@ export class Gen {
         kind = r.alive ? 'in' : 'hole';
       }
     }
+    if (touch && this.wide) this.touched.push(addr);
     if (touch) this.emit('touch', [addr, rng.int(1, 255)], `touch:${kind}`);
     else this.emit('peek', [addr], `peek:${kind}`);
   }
@@ -980,7 +1044,7 @@ export class Gen {
               rl,
               rl,
               MREMAP_MAYMOVE | MREMAP_FIXED,
-              rng.chance(0.5) ? plus(at, Math.floor(rl / P / 2) * P) : plus(at, 0x123),
+              rng.chance(0.5) && rl <= HUGE_REGION ? plus(at, Math.floor(rl / P / 2) * P) : plus(at, 0x123),
             ],
             'bad:mremap-fixed-overlap-or-unaligned',
           ),
@@ -1033,7 +1097,14 @@ export class Gen {
   }
 }
 
-const DEFAULTS: Required<GenerateOptions> = { minOps: 40, maxOps: 80, badFraction: 0.2, arch: 'x86_64' };
+const DEFAULTS: Required<GenerateOptions> = {
+  minOps: 40,
+  maxOps: 80,
+  badFraction: 0.2,
+  arch: 'x86_64',
+  files: [],
+  wide: false,
+};
 
 /** The deterministic op sequence for `seed`. Op 0 is always the sentinel reservation. */
 export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[] {
@@ -1042,7 +1113,10 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
   if (o.minOps < 2 || o.maxOps < o.minOps) throw new Error('need 2 <= minOps <= maxOps');
   const rng = new Rng(seed);
   if (!(o.arch in ARCH)) throw new Error(`unknown arch ${String(o.arch)}`);
-  const g = new Gen(rng, o.arch);
+  for (const f of o.files) {
+    if (!Number.isInteger(f.fd) || f.fd < 3) throw new Error(`file descriptors start at 3, got ${f.fd}`);
+  }
+  const g = new Gen(rng, o.arch, o.files, o.wide);
   const n = rng.int(o.minOps, o.maxOps);
   g.emit('mmap', ['0', SENTINEL_LEN, 0, ANON_PRIVATE | MAP_NORESERVE, -1, 0], 'sentinel');
   const warmup = rng.int(2, 4);
@@ -1059,9 +1133,13 @@ export function generateSequence(seed: number, opts: GenerateOptions = {}): Op[]
     [14, () => g.touchOrPeek(true)],
     [8, () => g.touchOrPeek(false)],
   ];
+  if (o.files.length > 0) good.push([12, () => mmapFile(g)]);
+  if (o.wide) good.push([5, () => mmapWide(g)]);
   while (g.ops.length < n) {
-    if (rng.chance(o.badFraction)) g.bad();
-    else rng.weighted(good)();
+    if (rng.chance(o.badFraction)) {
+      if (o.files.length > 0 && rng.chance(0.25)) badFile(g);
+      else g.bad();
+    } else rng.weighted(good)();
   }
   return g.ops.slice(0, n);
 }

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 typedef unsigned long u64;
@@ -360,6 +362,81 @@ static const char *fault_name(int sig, int code) {
   return "BUS_OTHER";
 }
 
+
+/* ---------- zero-page probe ---------- */
+/* Whether a read fault on private anonymous memory maps the shared zero page (Linux's default)
+ * or allocates a page of its own (some kernel builds): the Rss smaps shows for a fresh one-page
+ * mapping after one read. The mapping is gone again before the before snapshot. Returns 1 for the
+ * zero page, 0 for an allocation, -1 when smaps does not show the mapping. */
+static int probe_zero_page_reads(void) {
+  long a = sc6(SYS_mmap, 0, PAGE, 3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+  if (a < 0 && a > -4096) fail("probe mmap", 0);
+  (void)*(volatile char *)a;
+  size_t len = read_file("/proc/self/smaps");
+  sc2(SYS_munmap, a, PAGE);
+  char want[24];
+  int n = 0;
+  char tmp[20];
+  int k = 0;
+  u64 v = (u64)a;
+  do {
+    tmp[k++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  while (k < 8) tmp[k++] = '0';
+  while (k > 0) want[n++] = tmp[--k];
+  want[n++] = '-';
+  for (size_t p = 0; p + (size_t)n < len; p++) {
+    if (p != 0 && filebuf[p - 1] != '\n') continue;
+    int i = 0;
+    while (i < n && filebuf[p + (size_t)i] == want[i]) i++;
+    if (i < n) continue;
+    /* The Rss: line of this entry. */
+    for (size_t q = p; q + 4 < len; q++) {
+      if (filebuf[q] == '\n' && filebuf[q + 1] == 'R' && filebuf[q + 2] == 's' && filebuf[q + 3] == 's' &&
+          filebuf[q + 4] == ':') {
+        q += 5;
+        while (q < len && filebuf[q] == ' ') q++;
+        return filebuf[q] == '0' && filebuf[q + 1] == ' ';
+      }
+    }
+  }
+  return -1;
+}
+
+/* ---------- inherited files ---------- */
+/* One line per descriptor from fd 3 up that the harness was started with (the files a sequence
+ * maps): "fd <n> <st_dev> <st_ino> <st_size> <st_mode octal> <statfs f_type hex>". */
+static void report_files(void) {
+  static struct stat st;
+  static struct statfs sf;
+  for (long fd = 3; fd < 64; fd++) {
+    if (sc2(SYS_fstat, fd, &st) != 0) continue;
+    if (sc2(SYS_fstatfs, fd, &sf) != 0) fail("fstatfs", 0);
+    out_str("fd ");
+    out_u64((u64)fd);
+    out_str(" ");
+    out_u64((u64)st.st_dev);
+    out_str(" ");
+    out_u64((u64)st.st_ino);
+    out_str(" ");
+    out_u64((u64)st.st_size);
+    out_str(" ");
+    char mode[12];
+    int k = 11;
+    mode[k] = 0;
+    u64 m = (u64)st.st_mode;
+    do {
+      mode[--k] = (char)('0' + (m & 7));
+      m >>= 3;
+    } while (m);
+    out_str(mode + k);
+    out_str(" ");
+    out_hex((u64)sf.f_type);
+    out_str("\n");
+  }
+}
+
 /* ---------- main ---------- */
 static void snapshot(const char *name, const char *path) {
   size_t len = read_file(path);
@@ -426,6 +503,14 @@ int main(void) {
   out_file_block("mmap_min_addr", "/proc/sys/vm/mmap_min_addr");
   out_file_block("thp_enabled", "/sys/kernel/mm/transparent_hugepage/enabled");
   out_file_block("thp_shmem_enabled", "/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+  out_block("uname_version", uts.version, slen(uts.version));
+  report_files();
+  {
+    int z = probe_zero_page_reads();
+    out_str("zero_page_reads ");
+    out_str(z < 0 ? "unknown" : z ? "1" : "0");
+    out_str("\n");
+  }
   static const struct {
     const char *name;
     int res;

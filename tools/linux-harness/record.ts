@@ -16,10 +16,21 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   GENERATOR_VERSION,
   type GenerateOptions,
+  type GenFile,
   generateSequence,
   type Op,
   serializeSequence,
+  WIDE_GENERATOR_VERSION,
 } from './generate.js';
+import {
+  closeFds,
+  describeFile,
+  type FixtureFile,
+  type HarnessFile,
+  hostArch,
+  openHarnessFiles,
+  type ReportedFd,
+} from './harness-files.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const HARNESS_SOURCE = path.join(HERE, 'harness.c');
@@ -47,8 +58,11 @@ export interface RLimit {
 }
 
 export interface Fixture {
+  /** `uname -r`: version and build tag of the recording kernel. */
   kernel: string;
-  arch: 'x86_64';
+  /** `uname -v`: its build (number, options, date), when the harness reported it. */
+  kernelVersion?: string;
+  arch: 'x86_64' | 'aarch64';
   pageSize: number;
   memTotalKiB: number;
   settings: {
@@ -58,6 +72,8 @@ export interface Fixture {
     mmap_min_addr: number;
     thp_enabled: string;
     thp_shmem_enabled: string;
+    /** Whether a read fault on private anonymous memory maps the zero page (the harness's probe). */
+    zero_page_reads?: boolean;
   };
   rlimits: { stack: RLimit; as: RLimit; data: RLimit };
   stat: {
@@ -72,6 +88,12 @@ export interface Fixture {
   euid: number;
   seed: number;
   generatorVersion: number;
+  /** Sequences from the `files`/`wide` generator: its version and options. */
+  generator?: { wideVersion: number; wide: boolean; files: number };
+  /** A sequence the differential fuzzer found and shrank: where it came from and why it is kept. */
+  found?: { seed: number; ops: number; difference: string; note?: string };
+  /** Files open at fds 3, 4, ... while the sequence ran. */
+  files?: FixtureFile[];
   initialBrk: string;
   mapsBefore: string;
   ops: FixtureOp[];
@@ -154,11 +176,15 @@ export function buildHarness(
   return out;
 }
 
+export { type FixtureFile, formatDev, type HarnessFile } from './harness-files.js';
+
 // ---- running -------------------------------------------------------------------------------
 
 export interface RunOptions {
   tools?: Tools;
   stackRlimit?: number;
+  /** Files the harness has open at fds 3, 4, ... (default none). */
+  files?: readonly HarnessFile[];
   /** Kill the harness after this long (default: no limit). */
   timeoutMs?: number;
 }
@@ -172,18 +198,37 @@ export function runHarness(harness: string, sequence: string, opts: RunOptions =
   const stack = opts.stackRlimit ?? DEFAULT_STACK_RLIMIT;
   const argv = [tools.setarch, 'x86_64', '-R', harness];
   if (tools.prlimit && stack > 0) argv.unshift(tools.prlimit, `--stack=${stack}:`);
-  const res = spawnSync(argv[0], argv.slice(1), {
-    input: sequence,
-    env: {},
-    maxBuffer: 64 * 1024 * 1024,
-    encoding: 'latin1',
-    ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
-  });
-  if (res.error) throw res.error;
-  if (res.status !== 0) {
-    throw new Error(`harness exited with ${res.status ?? res.signal}: ${res.stderr.trim()}`);
+  const fds = openHarnessFiles(opts.files ?? []);
+  try {
+    const res = spawnSync(argv[0], argv.slice(1), {
+      input: sequence,
+      env: {},
+      maxBuffer: 64 * 1024 * 1024,
+      encoding: 'latin1',
+      stdio: ['pipe', 'pipe', 'pipe', ...fds],
+      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
+    });
+    if (res.error) throw res.error;
+    if (res.status !== 0) {
+      throw new HarnessError(
+        `harness exited with ${res.status ?? res.signal}: ${res.stderr.trim()}`,
+        res.status,
+      );
+    }
+    return res.stdout;
+  } finally {
+    closeFds(fds);
   }
-  return res.stdout;
+}
+
+/** The harness refused or failed a sequence; `status` 3 is its guard (`unsafe op`) or a bad line. */
+export class HarnessError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+  }
 }
 
 interface RawOutput {
@@ -191,12 +236,21 @@ interface RawOutput {
   fields: Map<string, string>;
   rlimits: Map<string, RLimit>;
   ops: Array<{ name: string; args: string[]; result: string; fault?: string; proc?: number }>;
+  /** The descriptors from fd 3 up the harness was started with. */
+  fds: Map<number, ReportedFd>;
   ended: number;
 }
 
 /** Parses the harness's stdout protocol (see README). */
 export function parseHarnessOutput(out: string): RawOutput {
-  const raw: RawOutput = { blocks: new Map(), fields: new Map(), rlimits: new Map(), ops: [], ended: -1 };
+  const raw: RawOutput = {
+    blocks: new Map(),
+    fields: new Map(),
+    rlimits: new Map(),
+    ops: [],
+    fds: new Map(),
+    ended: -1,
+  };
   let pos = 0;
   const line = (): string => {
     const nl = out.indexOf('\n', pos);
@@ -228,6 +282,15 @@ export function parseHarnessOutput(out: string): RawOutput {
       if (res[0] === 'fault') op.fault = res[1];
       if (Number(rest[0]) !== raw.ops.length) throw new Error(`op numbering off at ${l}`);
       raw.ops.push(op);
+    } else if (tag === 'fd') {
+      const [fd, dev, ino, size, mode, fsType] = rest;
+      raw.fds.set(Number(fd), {
+        dev: Number(dev),
+        ino: Number(ino),
+        size: Number(size),
+        mode: Number.parseInt(mode, 8),
+        fsType: Number(fsType),
+      });
     } else if (tag === 'end') {
       raw.ended = Number(rest[0]);
     } else {
@@ -299,10 +362,28 @@ function toInt(s: string, what: string): number {
   return v;
 }
 
+/** What a fixture says beyond the harness's output. */
+export interface FixtureContext {
+  /** The machine the harness must have run on (default x86_64). */
+  arch?: Fixture['arch'];
+  /** The files the run had open at fds 3, 4, ... (their facts come from the harness's report). */
+  files?: readonly HarnessFile[];
+  /** The extended generator's options, for sequences it made. */
+  generator?: Fixture['generator'];
+}
+
 /** Builds the fixture object from the harness's output and the generated ops. */
-export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixture {
+export function makeFixture(
+  out: string,
+  ops: readonly Op[],
+  seed: number,
+  ctx: FixtureContext = {},
+): Fixture {
   const raw = parseHarnessOutput(out);
+  const arch = ctx.arch ?? 'x86_64';
   if (raw.ops.length !== ops.length) throw new Error(`harness ran ${raw.ops.length} of ${ops.length} ops`);
+  const machine = requireBlock(raw, 'uname_machine');
+  if (machine !== arch) throw new Error(`not an ${arch} kernel: ${machine}`);
   const meminfo = requireBlock(raw, 'meminfo');
   const mt = /^MemTotal:\s+(\d+) kB$/m.exec(meminfo);
   if (!mt) throw new Error('no MemTotal in /proc/meminfo');
@@ -314,25 +395,41 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
     return r;
   };
   const mapsAfter = requireBlock(raw, 'maps_after');
-  const fixture: Fixture = {
-    kernel: requireBlock(raw, 'uname_release'),
-    arch: 'x86_64',
+  const settings: Fixture['settings'] = {
+    overcommit_memory: toInt(requireBlock(raw, 'overcommit_memory'), 'overcommit_memory'),
+    overcommit_ratio: toInt(requireBlock(raw, 'overcommit_ratio'), 'overcommit_ratio'),
+    max_map_count: toInt(requireBlock(raw, 'max_map_count'), 'max_map_count'),
+    mmap_min_addr: toInt(requireBlock(raw, 'mmap_min_addr'), 'mmap_min_addr'),
+    thp_enabled: selected(thp),
+    thp_shmem_enabled: selected(requireBlock(raw, 'thp_shmem_enabled')),
+  };
+  const zero = raw.fields.get('zero_page_reads');
+  if (zero === '0' || zero === '1') settings.zero_page_reads = zero === '1';
+  // Key order is the JSON order.
+  const fixture: Partial<Fixture> = { kernel: requireBlock(raw, 'uname_release') };
+  const version = raw.blocks.get('uname_version');
+  if (version !== undefined) fixture.kernelVersion = version;
+  Object.assign(fixture, {
+    arch,
     pageSize: toInt(raw.fields.get('pagesize') ?? '', 'pagesize'),
     memTotalKiB: Number(mt[1]),
-    settings: {
-      overcommit_memory: toInt(requireBlock(raw, 'overcommit_memory'), 'overcommit_memory'),
-      overcommit_ratio: toInt(requireBlock(raw, 'overcommit_ratio'), 'overcommit_ratio'),
-      max_map_count: toInt(requireBlock(raw, 'max_map_count'), 'max_map_count'),
-      mmap_min_addr: toInt(requireBlock(raw, 'mmap_min_addr'), 'mmap_min_addr'),
-      thp_enabled: selected(thp),
-      thp_shmem_enabled: selected(requireBlock(raw, 'thp_shmem_enabled')),
-    },
+    settings,
     rlimits: { stack: rl('stack'), as: rl('as'), data: rl('data') },
     stat: statFields(requireBlock(raw, 'stat')),
     personality: raw.fields.get('personality') ?? '',
     euid: toInt(raw.fields.get('euid') ?? '', 'euid'),
     seed,
     generatorVersion: GENERATOR_VERSION,
+  });
+  if (ctx.generator) fixture.generator = ctx.generator;
+  if (ctx.files && ctx.files.length > 0) {
+    fixture.files = ctx.files.map((f, i) => {
+      const seen = raw.fds.get(3 + i);
+      if (seen === undefined) throw new Error(`the harness did not have fd ${3 + i} (${f.path}) open`);
+      return describeFile(3 + i, f, seen, arch === hostArch());
+    });
+  }
+  Object.assign(fixture, {
     initialBrk: raw.fields.get('initial_brk') ?? '',
     mapsBefore: requireBlock(raw, 'maps_before'),
     ops: raw.ops.map((r, i) => {
@@ -351,9 +448,8 @@ export function makeFixture(out: string, ops: readonly Op[], seed: number): Fixt
     }),
     mapsAfter,
     vmflagsAfter: vmflagsAligned(mapsAfter, requireBlock(raw, 'smaps_after')),
-  };
-  if (fixture.arch !== requireBlock(raw, 'uname_machine')) throw new Error('not an x86_64 kernel');
-  return fixture;
+  });
+  return fixture as Fixture;
 }
 
 /**
@@ -395,34 +491,70 @@ export function formatFixture(f: Fixture): string {
   return `{\n${lines.join('\n')}\n}\n`;
 }
 
-export interface RecordOptions extends GenerateOptions {
+export interface RecordOptions extends Omit<GenerateOptions, 'files'> {
   harness: string;
   tools?: Tools;
   stackRlimit?: number;
   /** Run every sequence twice and require byte-identical fixtures. */
   verify?: boolean;
+  /** Files open at fds 3, 4, ...; the generator maps them too. */
+  files?: readonly HarnessFile[];
+}
+
+/** The generator's view of the harness's files. */
+export function generatorFiles(files: readonly HarnessFile[]): GenFile[] {
+  return files.map((f, i) => ({
+    fd: 3 + i,
+    size: f.size ?? 0,
+    writable: f.mode === 'rw',
+    ...(f.size === undefined ? { device: true } : {}),
+  }));
+}
+
+/** The generator options of a recording: `files` as the generator sees them. */
+export function generateOptions(opts: RecordOptions): GenerateOptions {
+  const g: GenerateOptions = {};
+  for (const k of ['minOps', 'maxOps', 'badFraction', 'arch', 'wide'] as const) {
+    if (opts[k] !== undefined) Object.assign(g, { [k]: opts[k] });
+  }
+  if (opts.files && opts.files.length > 0) g.files = generatorFiles(opts.files);
+  return g;
+}
+
+/** Runs `ops` once and builds its fixture; a sequence from the extended generator says so. */
+export function recordOps(ops: readonly Op[], seed: number, opts: RecordOptions): Fixture {
+  const out = runHarness(opts.harness, serializeSequence(ops), opts);
+  const files = opts.files ?? [];
+  const generator =
+    opts.wide || files.length > 0
+      ? { wideVersion: WIDE_GENERATOR_VERSION, wide: opts.wide ?? false, files: files.length }
+      : undefined;
+  return makeFixture(out, ops, seed, { arch: opts.arch, files, generator });
+}
+
+/** A fixture as two runs of one sequence are compared: shmem inode numbers renamed. */
+export function normalizedFixture(f: Fixture): string {
+  return formatFixture({
+    ...f,
+    mapsBefore: normalizeShmemInodes(f.mapsBefore),
+    mapsAfter: normalizeShmemInodes(f.mapsAfter),
+  });
 }
 
 /** Generates, runs and (optionally) re-runs one seed; returns the fixture text. */
 export function recordSeed(seed: number, opts: RecordOptions): { fixture: Fixture; text: string } {
-  const ops = generateSequence(seed, opts);
-  const seq = serializeSequence(ops);
+  const ops = generateSequence(seed, generateOptions(opts));
   const run = (): Fixture => {
     try {
-      return makeFixture(runHarness(opts.harness, seq, opts), ops, seed);
+      return recordOps(ops, seed, opts);
     } catch (e) {
       throw new Error(`seed ${seed}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
   const fixture = run();
   const text = formatFixture(fixture);
-  if (opts.verify) {
-    const norm = (f: Fixture): string =>
-      formatFixture({ ...f, mapsAfter: normalizeShmemInodes(f.mapsAfter) });
-    const again = run();
-    if (norm(again) !== norm(fixture)) {
-      throw new Error(`seed ${seed}: two runs of the same sequence differ`);
-    }
+  if (opts.verify && normalizedFixture(run()) !== normalizedFixture(fixture)) {
+    throw new Error(`seed ${seed}: two runs of the same sequence differ`);
   }
   return { fixture, text };
 }
