@@ -28,6 +28,7 @@ import {
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
+import { NodeExecFiles } from './exec-files-node.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
 import { findPerPidFiles, linesOf } from './trace-files.js';
 import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
@@ -342,6 +343,8 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       maps,
       mapsName: flags.maps,
       relocate: flags.relocate ?? false,
+      execFiles: new NodeExecFiles(),
+      onNotice: flags.json ? undefined : (text) => process.stderr.write(`levitate-mm replay: ${text}\n`),
     });
   } catch (e) {
     if (e instanceof SnapshotError) throw new UsageError(`${flags.maps}: ${e.message}`);

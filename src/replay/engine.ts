@@ -9,19 +9,22 @@
  *   }
  *   const summary = r.finish();
  *
- * The pieces: `processes.ts` (which task each pid runs in), `fd-table.ts` (the fds the log implies),
- * `relocation.ts` (the log's view of each address space and its translation to the model's),
- * `verdict.ts` (same result or not, and why), `snapshot-check.ts` (the starting snapshot).
+ * The pieces: `processes.ts` (each pid a kernel task: clone, fork, vfork and exit as the log says),
+ * `exec-log.ts` (execve of the log's programs from their ELF files), `fd-table.ts` (the fds the log
+ * implies), `relocation.ts` (the log's view of each address space and its translation to the
+ * model's), `verdict.ts` (same result or not, and why), `snapshot-check.ts` (the starting snapshot).
  */
+import type { ExecFiles } from '../exec/files.js';
 import type { Arch } from '../hal/addr.js';
 import { Kernel } from '../kernel/kernel.js';
 import type { LayoutOptions } from '../mm/layout.js';
 import type { PagingMode } from '../syscall/context.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
-import type { MemoryCall, MemoryCallEvent, TraceEvent } from '../trace/strace-types.js';
+import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
+import { ExecLog } from './exec-log.js';
 import { LogFiles } from './fd-table.js';
-import { Processes, type TaskReport, type TaskState } from './processes.js';
+import { Processes, type SpaceState, type TaskReport, type TaskState } from './processes.js';
 import { checkAgainstSnapshot } from './snapshot-check.js';
 import {
   type CallOutcome,
@@ -31,9 +34,10 @@ import {
   modelResult,
   type Randomization,
   randomizationOf,
+  type Verdict,
 } from './verdict.js';
 
-export type { TaskReport } from './processes.js';
+export type { SpaceOrigin, TaskReport } from './processes.js';
 export { archOfMaps, ReplayContradiction } from './snapshot-check.js';
 export {
   type CallOutcome,
@@ -59,6 +63,13 @@ export interface ReplayOptions {
   mapsName?: string;
   /** Translate addresses of mappings the log created to where the model placed them (ASLR). */
   relocate?: boolean;
+  /**
+   * Where execve finds the programs the log runs (the command line gives the host's files). Without
+   * it every program of an execve line is missing, and replayed from an empty address space.
+   */
+  execFiles?: ExecFiles;
+  /** Called with each notice (see `ReplaySummary.notices`) when it is first made. */
+  onNotice?: (text: string) => void;
 }
 
 export interface ReplaySummary {
@@ -74,7 +85,13 @@ export interface ReplaySummary {
   reasons: Record<DivergenceReason, number>;
   /** Lines skipped by --lenient. */
   invalidLines: number;
+  /** One report per address space that ran memory calls (a process image: its pids, program and counts). */
   tasks: TaskReport[];
+  /**
+   * What the model could not do as the log says, each once: programs not on this machine or of
+   * another build, abbreviated execve arguments, new programs without an execve line.
+   */
+  notices: string[];
   /** Whether the log was recorded with address randomization, when a placed mapping showed it. */
   randomization?: Randomization;
   framesInUse: number;
@@ -87,8 +104,11 @@ export class Replayer {
   readonly arch: Arch;
   readonly relocate: boolean;
   private readonly processes: Processes;
+  private readonly execs: ExecLog;
   private readonly files = new LogFiles();
   private readonly options: ReplayOptions;
+  private readonly notices: string[] = [];
+  private readonly noticeKeys = new Set<string>();
   readonly counts = {
     lines: 0,
     replayed: 0,
@@ -113,8 +133,17 @@ export class Replayer {
       ramBytes: options.ramBytes ?? 4 * 2 ** 30,
       paging: options.paging ?? 'demand',
       layout: options.layout,
+      execFiles: options.execFiles,
     });
     this.processes = new Processes(this.kernel, this.relocate, options.maps);
+    this.execs = new ExecLog(this.kernel, this.processes, (key, text) => this.notice(key, text));
+  }
+
+  private notice(key: string, text: string): void {
+    if (this.noticeKeys.has(key)) return;
+    this.noticeKeys.add(key);
+    this.notices.push(text);
+    this.options.onNotice?.(text);
   }
 
   /** The first task's /proc/PID/maps when it ended (exit) or at finish. */
@@ -147,7 +176,16 @@ export class Replayer {
   }
 
   private other(ev: TraceEvent & { kind: 'other' }): void {
-    if (this.processes.other(ev)) return;
+    if (this.processes.cloneLine(ev)) return;
+    if (ev.name === 'execve' || ev.name === 'execveat') {
+      const st = this.processes.taskFor(ev);
+      this.execs.execLine(st, ev);
+      if (st.space.origin === 'exec' && !this.files.thpFiles) {
+        // The log's files are taken to live on the file system of the programs it runs.
+        this.files.thpFiles = st.space.mm.vmas.first()?.file?.thpUnmappedArea ?? false;
+      }
+      return;
+    }
     if (ev.pid === undefined && !this.processes.anyAlive) return;
     const st = this.processes.known(ev.pid);
     if (st !== undefined) this.files.other(st, ev);
@@ -156,7 +194,7 @@ export class Replayer {
   /** Runs the call in the model (addresses translated with --relocate); undefined when it has no such call. */
   private run(st: TaskState, call: MemoryCall): number | undefined {
     const s = this.kernel.sys;
-    const v = st.view;
+    const v = st.space.view;
     switch (call.syscall) {
       case 'mmap':
         return s.mmap(v.translate(call.addr), call.length, call.prot, call.flags, call.fd, call.offset);
@@ -182,37 +220,35 @@ export class Replayer {
   private memory(ev: MemoryCallEvent): CallOutcome {
     const st = this.processes.taskFor(ev);
     this.processes.calling(st);
-    const call = ev.call;
     const log = ev.result;
     if (log.kind !== 'value' && log.kind !== 'error') {
       this.counts.noResult++;
       return { event: ev, status: 'no-result', printed: log, line: ev.raw };
     }
-    if (this.kernel.current !== st.task) this.kernel.switchTo(st.task);
-    const view = st.view;
-    const mm = st.task.mm;
-    view.placeBreak(call, log, mm);
-    if (call.syscall === 'mmap') this.files.beforeMmap(st, call, log);
-    if (st.fromSnapshot && !this.relocate) {
-      const firstBrk = call.syscall === 'brk' && !view.brkChecked;
-      checkAgainstSnapshot(view, mm, ev, firstBrk, this.options.mapsName ?? 'the snapshot');
+    this.execs.beforeMemory(st, ev);
+    let r = this.attempt(st, ev, log);
+    if (r.model !== undefined && !this.execs.verified(st, ev, r.verdict.match, r.model)) {
+      // The exec layout was not the log's: the call again, in the empty address space now in its place.
+      r = this.attempt(st, ev, log);
     }
-    if (call.syscall === 'brk') view.brkChecked = true;
-    const model = this.run(st, call);
+    const space = st.space;
+    const { model, verdict } = r;
     if (model === undefined) {
       this.counts.notModelled++;
-      view.track(ev, undefined, mm.brk);
+      space.view.track(ev, undefined, space.mm.brk);
       return { event: ev, status: 'not-modelled', printed: log, line: ev.raw };
     }
     this.counts.replayed++;
+    space.replayed++;
     this.randomization ??= randomizationOf(ev, model);
-    const verdict = judge(view, mm, call, log, model, this.randomization, ev.line);
     let out: CallOutcome;
     if (verdict.match) {
       this.counts.matched++;
+      space.matched++;
       out = { event: ev, status: 'match', model, printed: log, line: ev.raw };
     } else {
       this.counts.differed++;
+      space.differed++;
       const reason = verdict.reason ?? 'unexplained';
       this.counts.reasons[reason]++;
       const printed = modelResult(verdict.printed);
@@ -226,11 +262,34 @@ export class Replayer {
       };
       if (verdict.causeLine !== undefined) out.causeLine = verdict.causeLine;
     }
-    view.track(ev, model, mm.brk);
-    this.processes.called(st);
+    space.view.track(ev, model, space.mm.brk);
+    this.processes.called(space);
     const frames = this.kernel.frames.usedPages;
     if (frames > this.peakFrames) this.peakFrames = frames;
     return out;
+  }
+
+  /** Runs a memory call of `st` in the model and judges its result (the view is not yet updated). */
+  private attempt(
+    st: TaskState,
+    ev: MemoryCallEvent,
+    log: SyscallResult & { kind: 'value' | 'error' },
+  ): { model: number | undefined; verdict: Verdict } {
+    const call = ev.call;
+    if (this.kernel.current !== st.task) this.kernel.switchTo(st.task);
+    const space: SpaceState = st.space;
+    const view = space.view;
+    const mm = space.mm;
+    view.placeBreak(call, log, mm);
+    if (call.syscall === 'mmap') this.files.beforeMmap(st, call, log);
+    if (space.origin === 'snapshot' && !this.relocate) {
+      const firstBrk = call.syscall === 'brk' && !view.brkChecked;
+      checkAgainstSnapshot(view, mm, ev, firstBrk, this.options.mapsName ?? 'the snapshot');
+    }
+    if (call.syscall === 'brk') view.brkChecked = true;
+    const model = this.run(st, call);
+    if (model === undefined) return { model, verdict: { match: false, printed: 0 } };
+    return { model, verdict: judge(view, mm, call, log, model, this.randomization, ev.line) };
   }
 
   /** Ends the replay: reports of every task (those still alive as they are now). */
@@ -249,6 +308,7 @@ export class Replayer {
       reasons: { ...c.reasons },
       invalidLines: c.invalid,
       tasks,
+      notices: [...this.notices],
       randomization: this.randomization,
       framesInUse: frames,
       peakFramesInUse: Math.max(frames, this.peakFrames),

@@ -26,6 +26,12 @@ export interface FdOwner {
 /** The files of a log, by path (one path is one page cache), and the fd tables of its tasks. */
 export class LogFiles {
   private readonly files = new Map<string, MemoryObject>();
+  /**
+   * Whether a file the log maps is placed as on a file system with `thp_get_unmapped_area` (ext4,
+   * xfs, btrfs, ...): the log does not say where its files live, so they are taken to be where the
+   * programs it runs are (set from the first program the model loads).
+   */
+  thpFiles = false;
   /** Synthetic inode numbers by path (the log shows none), in the order this log names them. */
   private readonly inodes = new Map<string, number>();
 
@@ -86,7 +92,10 @@ export class LogFiles {
       const name = m ? m[1] : path;
       const inode = this.inodes.get(name) ?? this.inodes.size + 1;
       this.inodes.set(name, inode);
-      f = new MemoryObject(name, m ? Number(m[2]) : 0, m ? Number(m[3]) : 0, inode, 'file');
+      // Devices, memfds (shmem) and kernel files have no THP placement; a regular file has its fs's.
+      const regular = m === null && !/^\/(dev|proc|sys|memfd:)/.test(name);
+      const thp = regular && this.thpFiles;
+      f = new MemoryObject(name, m ? Number(m[2]) : 0, m ? Number(m[3]) : 0, inode, 'file', thp);
       this.files.set(path, f);
     }
     return f;
