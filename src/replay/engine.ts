@@ -23,9 +23,10 @@ import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { ExecLog } from './exec-log.js';
+import { type CallOp, type OverlapCounts, Overlaps } from './overlap.js';
 import { LogFiles } from './fd-table.js';
 import { Processes, type SpaceState, type TaskReport, type TaskState } from './processes.js';
-import { checkAgainstSnapshot } from './snapshot-check.js';
+import { checkAgainstSnapshot, ReplayContradiction } from './snapshot-check.js';
 import {
   type CallOutcome,
   DIVERGENCE_REASONS,
@@ -92,6 +93,8 @@ export interface ReplaySummary {
    * another build, abbreviated execve arguments, new programs without an execve line.
    */
   notices: string[];
+  /** What the search for the order of overlapping calls of threads found (see overlap.ts). */
+  overlaps: OverlapCounts;
   /** Whether the log was recorded with address randomization, when a placed mapping showed it. */
   randomization?: Randomization;
   framesInUse: number;
@@ -105,6 +108,7 @@ export class Replayer {
   readonly relocate: boolean;
   private readonly processes: Processes;
   private readonly execs: ExecLog;
+  private readonly overlaps: Overlaps;
   private readonly files = new LogFiles();
   private readonly options: ReplayOptions;
   private readonly notices: string[] = [];
@@ -137,6 +141,20 @@ export class Replayer {
     });
     this.processes = new Processes(this.kernel, this.relocate, options.maps);
     this.execs = new ExecLog(this.kernel, this.processes, (key, text) => this.notice(key, text));
+    this.overlaps = new Overlaps(this.kernel, this.arch, { run: (op) => this.runOp(op) });
+    const program = this.snapshotProgram();
+    if (program !== undefined) this.files.thpFiles = program.thpUnmappedArea;
+  }
+
+  /** The program file the snapshot shows mapped first, as this machine has it. */
+  private snapshotProgram() {
+    if (this.options.maps === undefined || this.options.execFiles === undefined) return undefined;
+    for (const v of this.processes.snapshotSpace?.vmas ?? []) {
+      if (v.file === null || !v.file.path.startsWith('/')) continue;
+      const f = this.options.execFiles.openExec(v.file.path);
+      return typeof f === 'number' ? undefined : f;
+    }
+    return undefined;
   }
 
   private notice(key: string, text: string): void {
@@ -162,9 +180,12 @@ export class Replayer {
         return undefined;
       case 'unfinished':
         this.processes.cloneStarted(ev);
+        if (ev.pid !== undefined) this.overlaps.invoked(this.processes.taskFor(ev), ev);
         return undefined;
       case 'exit':
       case 'killed':
+        this.processLine(ev.pid);
+        if (ev.pid !== undefined) this.overlaps.drop(ev.pid);
         this.processes.exited(ev.pid);
         return undefined;
       case 'invalid':
@@ -175,7 +196,14 @@ export class Replayer {
     }
   }
 
+  /** A process line of `pid` (clone, exec, exit): no call of its address space moves across it. */
+  private processLine(pid: number | undefined): void {
+    const st = this.processes.known(pid);
+    if (st !== undefined) this.overlaps.barrier(st.space);
+  }
+
   private other(ev: TraceEvent & { kind: 'other' }): void {
+    if (/^(clone3?|fork|vfork|execve|execveat)$/.test(ev.name)) this.processLine(ev.pid);
     if (this.processes.cloneLine(ev)) return;
     if (ev.name === 'execve' || ev.name === 'execveat') {
       const st = this.processes.taskFor(ev);
@@ -222,25 +250,34 @@ export class Replayer {
     this.processes.calling(st);
     const log = ev.result;
     if (log.kind !== 'value' && log.kind !== 'error') {
+      if (ev.pid !== undefined) this.overlaps.drop(ev.pid);
       this.counts.noResult++;
       return { event: ev, status: 'no-result', printed: log, line: ev.raw };
     }
     this.execs.beforeMemory(st, ev);
-    let r = this.attempt(st, ev, log);
-    if (r.model !== undefined && !this.execs.verified(st, ev, r.verdict.match, r.model)) {
-      // The exec layout was not the log's: the call again, in the empty address space now in its place.
-      r = this.attempt(st, ev, log);
+    let model: number | undefined;
+    let verdict: Verdict | undefined;
+    if (this.searchesOverlaps(st)) {
+      const op = this.overlaps.returned(st, ev);
+      model = op.model;
+      verdict = op.verdict;
+    } else {
+      let r = this.attempt(st, ev, log);
+      if (r.model !== undefined && !this.execs.verified(st, ev, r.verdict.match, r.model)) {
+        // The exec layout was not the log's: the call again, in the empty address space now in its place.
+        r = this.attempt(st, ev, log);
+      }
+      model = r.model;
+      verdict = r.verdict;
+      st.space.view.track(ev, model, st.space.mm.brk);
     }
     const space = st.space;
-    const { model, verdict } = r;
-    if (model === undefined) {
+    if (model === undefined || verdict === undefined) {
       this.counts.notModelled++;
-      space.view.track(ev, undefined, space.mm.brk);
       return { event: ev, status: 'not-modelled', printed: log, line: ev.raw };
     }
     this.counts.replayed++;
     space.replayed++;
-    this.randomization ??= randomizationOf(ev, model);
     let out: CallOutcome;
     if (verdict.match) {
       this.counts.matched++;
@@ -262,11 +299,19 @@ export class Replayer {
       };
       if (verdict.causeLine !== undefined) out.causeLine = verdict.causeLine;
     }
-    space.view.track(ev, model, space.mm.brk);
     this.processes.called(space);
     const frames = this.kernel.frames.usedPages;
     if (frames > this.peakFrames) this.peakFrames = frames;
     return out;
+  }
+
+  /**
+   * Whether the calls of `st` go through the search for the order of overlapping calls: not with
+   * --relocate (whose verdicts depend on the order they were judged in), not in eager paging (whose
+   * checkpoints would copy every page), not while an exec layout is being held against the log.
+   */
+  private searchesOverlaps(st: TaskState): boolean {
+    return !this.relocate && this.kernel.paging === 'demand' && st.space.verifying === undefined;
   }
 
   /** Runs a memory call of `st` in the model and judges its result (the view is not yet updated). */
@@ -289,7 +334,63 @@ export class Replayer {
     if (call.syscall === 'brk') view.brkChecked = true;
     const model = this.run(st, call);
     if (model === undefined) return { model, verdict: { match: false, printed: 0 } };
+    this.randomization ??= randomizationOf(ev, model);
     return { model, verdict: judge(view, mm, call, log, model, this.randomization, ev.line) };
+  }
+
+  /** Runs a call of the window (see overlap.ts) and brings the view up to date. */
+  private runOp(op: CallOp): void {
+    const st = op.st;
+    const call = op.call!;
+    const space = st.space;
+    if (this.kernel.current !== st.task) this.kernel.switchTo(st.task);
+    const ev = op.ev;
+    const log: SyscallResult & { kind: 'value' | 'error' } =
+      ev !== undefined && (ev.result.kind === 'value' || ev.result.kind === 'error')
+        ? ev.result
+        : { kind: 'value', value: 0n, hex: false };
+    const view = space.view;
+    if (ev !== undefined) {
+      view.placeBreak(call, log, space.mm);
+      if (space.origin === 'snapshot') {
+        const firstBrk = call.syscall === 'brk' && !view.brkChecked;
+        try {
+          checkAgainstSnapshot(view, space.mm, ev, firstBrk, this.options.mapsName ?? 'the snapshot');
+        } catch (e) {
+          if (!(e instanceof ReplayContradiction)) throw e;
+          op.contradiction = e;
+          return;
+        }
+      }
+      if (call.syscall === 'brk') view.brkChecked = true;
+    }
+    if (call.syscall === 'mmap') this.files.beforeMmap(st, call, log);
+    const model = this.run(st, call);
+    op.model = model;
+    if (model === undefined) {
+      op.verdict = undefined;
+      if (ev !== undefined) view.track(ev, undefined, space.mm.brk);
+      return;
+    }
+    if (ev !== undefined) {
+      this.randomization ??= randomizationOf(ev, model);
+      op.verdict = judge(view, space.mm, call, log, model, this.randomization, ev.line);
+      view.track(ev, model, space.mm.brk);
+    } else {
+      // Pending: its line is not known yet; the view takes the model's answer as Linux's.
+      const assumed: MemoryCallEvent = {
+        kind: 'memory',
+        call,
+        name: call.syscall,
+        args: '',
+        result: modelResult(model),
+        line: op.invoked,
+        raw: '',
+        prefix: { text: '' },
+        pid: st.pid,
+      };
+      view.track(assumed, model, space.mm.brk);
+    }
   }
 
   /** Ends the replay: reports of every task (those still alive as they are now). */
@@ -309,6 +410,7 @@ export class Replayer {
       invalidLines: c.invalid,
       tasks,
       notices: [...this.notices],
+      overlaps: { ...this.overlaps.counts },
       randomization: this.randomization,
       framesInUse: frames,
       peakFramesInUse: Math.max(frames, this.peakFrames),

@@ -105,6 +105,8 @@ export class ExecLog {
     const view = st.space.view;
     const value = log.kind === 'value' && log.value <= MAX_ADDR ? log.value : undefined;
     if (call.syscall === 'brk' && call.addr === 0n) {
+      // The first brk of an address space only places its break (or contradicts the snapshot).
+      if (!view.brkChecked) return;
       if (value !== undefined && view.brkKnown && view.logStartBrk !== 0 && value !== BigInt(view.logBrk)) {
         this.newProgram(st, ev, `its brk(NULL) answers ${hex(value)}, not its break ${hex(view.logBrk)}`);
       }

@@ -113,6 +113,11 @@ export class Processes {
     if (maps !== undefined) this.snapshotTask = kernel.spawnFromSnapshot({ maps });
   }
 
+  /** The address space the snapshot was rebuilt into, if there is one. */
+  get snapshotSpace(): AddressSpace | undefined {
+    return this.snapshotTask?.mm;
+  }
+
   /** Whether any pid is alive. */
   get anyAlive(): boolean {
     return this.byPid.size > 0;
