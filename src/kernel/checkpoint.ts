@@ -33,7 +33,15 @@ import { unmapRange } from '../syscall/munmap.js';
 type SavedPage =
   | { kind: 'own'; va: number; lo: number; hi: number; bytes: Uint8Array }
   /** A page of the VMA's file or shmem object, at page `index` of it (its contents, should it be dropped). */
-  | { kind: 'object'; va: number; lo: number; hi: number; object: MemoryObject; index: number; bytes: Uint8Array }
+  | {
+      kind: 'object';
+      va: number;
+      lo: number;
+      hi: number;
+      object: MemoryObject;
+      index: number;
+      bytes: Uint8Array;
+    }
   /** The zero page or another kernel frame, mapped as it is. */
   | { kind: 'kernel'; va: number; lo: number; hi: number; frame: PhysAddr };
 
@@ -78,21 +86,21 @@ export function takeCheckpoint(space: AddressSpace): SpaceCheckpoint {
     ram.read(frame, b, 0, pageSize);
     return b;
   };
-  for (const vma of space.vmas) {
-    space.pageTable.visitLeaves(vma.start, vma.end, (e, va) => {
-      const lo = ram.readLo(e);
-      const hi = ram.readHi(e);
-      const frame = format.address(lo, hi);
-      const index = vma.pgoff + (va - vma.start) / pageSize;
-      if (vma.file !== null && vma.file.pages.get(index) === frame) {
-        pages.push({ kind: 'object', va, lo, hi, object: vma.file, index, bytes: bytesAt(frame) });
-      } else if (frames.use[frames.frameIndex(frame)] !== FrameUse.UserData) {
-        pages.push({ kind: 'kernel', va, lo, hi, frame });
-      } else {
-        pages.push({ kind: 'own', va, lo, hi, bytes: bytesAt(frame) });
-      }
-    });
-  }
+  // One walk of the tables (most spaces have few pages), each leaf then placed in its VMA.
+  space.pageTable.visitLeaves(0, space.layout.taskSize, (e, va) => {
+    const vma = space.vmas.find(va)!;
+    const lo = ram.readLo(e);
+    const hi = ram.readHi(e);
+    const frame = format.address(lo, hi);
+    const index = vma.pgoff + (va - vma.start) / pageSize;
+    if (vma.file !== null && vma.file.pages.get(index) === frame) {
+      pages.push({ kind: 'object', va, lo, hi, object: vma.file, index, bytes: bytesAt(frame) });
+    } else if (frames.use[frames.frameIndex(frame)] !== FrameUse.UserData) {
+      pages.push({ kind: 'kernel', va, lo, hi, frame });
+    } else {
+      pages.push({ kind: 'own', va, lo, hi, bytes: bytesAt(frame) });
+    }
+  });
   return {
     space,
     vmas: [...space.vmas].map((v) => v.cloneAt(v.start, v.end, pageSize)),

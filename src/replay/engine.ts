@@ -17,14 +17,15 @@
 import type { ExecFiles } from '../exec/files.js';
 import type { Arch } from '../hal/addr.js';
 import { Kernel } from '../kernel/kernel.js';
+import { procMaps } from '../kernel/procfs.js';
 import type { LayoutOptions } from '../mm/layout.js';
 import type { PagingMode } from '../syscall/context.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { ExecLog } from './exec-log.js';
-import { type CallOp, type OverlapCounts, Overlaps } from './overlap.js';
 import { LogFiles } from './fd-table.js';
+import { type CallOp, type OverlapCounts, Overlaps } from './overlap.js';
 import { Processes, type SpaceState, type TaskReport, type TaskState } from './processes.js';
 import { checkAgainstSnapshot, ReplayContradiction } from './snapshot-check.js';
 import {
@@ -71,6 +72,8 @@ export interface ReplayOptions {
   execFiles?: ExecFiles;
   /** Called with each notice (see `ReplaySummary.notices`) when it is first made. */
   onNotice?: (text: string) => void;
+  /** Called after each execve the model ran from the program's ELF, with its /proc/PID/maps then. */
+  onExec?: (exec: { pid: number; program: string; maps: string }) => void;
 }
 
 export interface ReplaySummary {
@@ -140,7 +143,10 @@ export class Replayer {
       execFiles: options.execFiles,
     });
     this.processes = new Processes(this.kernel, this.relocate, options.maps);
-    this.execs = new ExecLog(this.kernel, this.processes, (key, text) => this.notice(key, text));
+    this.execs = new ExecLog(this.kernel, this.processes, {
+      notify: (key, text) => this.notice(key, text),
+      loaded: (pid, program, space) => options.onExec?.({ pid, program, maps: procMaps(space.mm) }),
+    });
     this.overlaps = new Overlaps(this.kernel, this.arch, { run: (op) => this.runOp(op) });
     const program = this.snapshotProgram();
     if (program !== undefined) this.files.thpFiles = program.thpUnmappedArea;
@@ -180,7 +186,11 @@ export class Replayer {
         return undefined;
       case 'unfinished':
         this.processes.cloneStarted(ev);
-        if (ev.pid !== undefined) this.overlaps.invoked(this.processes.taskFor(ev), ev);
+        if (ev.pid !== undefined) {
+          const st = this.processes.taskFor(ev);
+          this.processes.calling(st);
+          this.overlaps.invoked(st, ev);
+        }
         return undefined;
       case 'exit':
       case 'killed':
@@ -344,6 +354,7 @@ export class Replayer {
     const call = op.call!;
     const space = st.space;
     if (this.kernel.current !== st.task) this.kernel.switchTo(st.task);
+    op.contradiction = undefined;
     const ev = op.ev;
     const log: SyscallResult & { kind: 'value' | 'error' } =
       ev !== undefined && (ev.result.kind === 'value' || ev.result.kind === 'error')

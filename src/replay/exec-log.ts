@@ -20,10 +20,11 @@
  * wrapper script's `exec`): its `brk(NULL)` answers another break than the one the process had, or
  * ld.so's first mapping after it lands on memory the process holds.
  */
+
+import type { Kernel } from '../kernel/kernel.js';
 import { errnoName } from '../trace/errno.js';
 import { parseExecArgs } from '../trace/process-args.js';
 import type { MemoryCallEvent, OtherCallEvent } from '../trace/strace-types.js';
-import type { Kernel } from '../kernel/kernel.js';
 import type { Processes, SpaceState, TaskState } from './processes.js';
 import { MAX_ADDR } from './relocation.js';
 
@@ -31,8 +32,12 @@ const MAP_FIXED_ANY = 0x100010n; // MAP_FIXED | MAP_FIXED_NOREPLACE
 /** Calls after an exec that must match before its layout counts as the log's without a placed mapping. */
 const VERIFY_CALLS = 16;
 
-/** Writes a notice once per key. */
-export type Notify = (key: string, text: string) => void;
+/** What the exec log tells the engine: notices (once per key), and each program the model loaded. */
+export interface ExecHooks {
+  notify(key: string, text: string): void;
+  /** After kernel.execve loaded `program` (as /proc/PID/maps names it) for `pid` of the log. */
+  loaded?(pid: number, program: string, space: SpaceState): void;
+}
 
 const hex = (v: bigint | number) => `0x${v.toString(16)}`;
 
@@ -46,8 +51,12 @@ export class ExecLog {
   constructor(
     private readonly kernel: Kernel,
     private readonly processes: Processes,
-    private readonly notify: Notify,
+    private readonly hooks: ExecHooks,
   ) {}
+
+  private notify(key: string, text: string): void {
+    this.hooks.notify(key, text);
+  }
 
   /** An `execve`/`execveat` line: false for any other line. */
   execLine(st: TaskState, ev: OtherCallEvent): boolean {
@@ -74,7 +83,7 @@ export class ExecLog {
       this.notify(
         'abbreviated',
         'the log abbreviates execve arguments (strace -s cuts strings, and without -v prints only the number of ' +
-          'environment strings): the [stack] of exec\'d programs may start elsewhere than in Linux; record with ' +
+          "environment strings): the [stack] of exec'd programs may start elsewhere than in Linux; record with " +
           '-v -s 4096 to have them in full',
       );
     }
@@ -90,7 +99,10 @@ export class ExecLog {
       }
       return true;
     });
-    if (space.origin === 'exec') space.verifying = { calls: 0, path };
+    if (space.origin === 'exec') {
+      space.verifying = { calls: 0, path };
+      this.hooks.loaded?.(st.pid, space.mm.image?.path ?? path, space);
+    }
     return true;
   }
 
@@ -121,7 +133,11 @@ export class ExecLog {
     if (view.map.firstOverlap(Number(value), Number(value) + len) === undefined) return;
     const space = this.newProgram(st, ev, `its mapping lands on memory it holds (${hex(value)})`);
     // The break of the new program is the one its brk(NULL) showed just before.
-    space.view.placeBreak({ syscall: 'brk', addr: 0n }, { kind: 'value', value: brkNull, hex: true }, space.mm);
+    space.view.placeBreak(
+      { syscall: 'brk', addr: 0n },
+      { kind: 'value', value: brkNull, hex: true },
+      space.mm,
+    );
   }
 
   /**
@@ -136,7 +152,8 @@ export class ExecLog {
     const call = ev.call;
     const log = ev.result;
     if (!match) {
-      const shown = log.kind === 'value' ? hex(log.value) : log.kind === 'error' ? `-1 ${errnoName(log.errno)}` : '?';
+      const shown =
+        log.kind === 'value' ? hex(log.value) : log.kind === 'error' ? `-1 ${errnoName(log.errno)}` : '?';
       const mine = model >= 0 ? hex(model) : `-1 ${errnoName(-model)}`;
       this.notify(
         `layout:${v.path}`,
@@ -146,7 +163,11 @@ export class ExecLog {
       );
       const fresh = this.processes.replaceSpace(st, v.path);
       if (v.firstBreak !== undefined) {
-        fresh.view.placeBreak({ syscall: 'brk', addr: 0n }, { kind: 'value', value: v.firstBreak, hex: true }, fresh.mm);
+        fresh.view.placeBreak(
+          { syscall: 'brk', addr: 0n },
+          { kind: 'value', value: v.firstBreak, hex: true },
+          fresh.mm,
+        );
       }
       return false;
     }

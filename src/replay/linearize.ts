@@ -59,14 +59,28 @@ interface Frame {
 }
 
 /**
+ * Where a search may start: operations of the history already applied in an order the history
+ * allows, each consistent, and the state after the first `d` of them (`state(d)`, for d ≥ 1, in the
+ * form the model's `save` gives). The search explores that order first and goes back from its end.
+ */
+export interface SearchStart<Op> {
+  readonly prefix: readonly Op[];
+  state(d: number): unknown;
+}
+
+/**
  * Searches an order of `ops` in which every returned operation's result is the model's. The model
  * is left in the state after the order found; after a failure its state is unspecified.
  */
 export function linearize<Op extends Operation>(
   ops: readonly Op[],
   model: LinearModel<Op>,
-  maxSteps: number,
+  limits: { maxSteps: number; maxPending?: number },
+  start?: SearchStart<Op>,
 ): Linearization<Op> {
+  const { maxSteps } = limits;
+  const maxPending = limits.maxPending ?? Number.POSITIVE_INFINITY;
+  let pendingUsed = 0;
   const n = ops.length;
   const done = new Uint8Array(n);
   let returnedLeft = 0;
@@ -90,7 +104,10 @@ export function linearize<Op extends Operation>(
       const r = ops[i].returned;
       if (!done[i] && r !== undefined && r < horizon) horizon = r;
     }
-    return byPreference.filter((i) => !done[i] && ops[i].invoked <= horizon);
+    const pendingOk = pendingUsed < maxPending;
+    return byPreference.filter(
+      (i) => !done[i] && ops[i].invoked <= horizon && (pendingOk || ops[i].returned !== undefined),
+    );
   };
   // States after each prefix of `path` (index d: after d operations), when the model saves them.
   const saved: unknown[] = [];
@@ -108,7 +125,23 @@ export function linearize<Op extends Operation>(
     }
   };
 
-  model.reset();
+  const take = (i: number): void => {
+    path.push(i);
+    done[i] = 1;
+    if (ops[i].returned !== undefined) returnedLeft--;
+    else pendingUsed++;
+    if (path.length > longest.length) longest = [...path];
+  };
+  for (const p of start?.prefix ?? []) {
+    const i = ops.indexOf(p);
+    const c = candidates();
+    if (i < 0 || !c.includes(i)) break;
+    // The given order first at this depth, then the others as usual.
+    frames.push({ candidates: [i, ...c.filter((x) => x !== i)], next: 1 });
+    take(i);
+    if (canSave) saved[path.length] = start!.state(path.length);
+  }
+  replay();
   for (;;) {
     if (returnedLeft === 0) return { ok: true, order: path.map((i) => ops[i]), steps };
     let fresh = true;
@@ -124,25 +157,26 @@ export function linearize<Op extends Operation>(
     for (;;) {
       const f = frames[frames.length - 1];
       if (f.next < f.candidates.length) {
-        if (steps >= maxSteps) return { ok: false, exhausted: false, longest: longest.map((i) => ops[i]), steps };
+        if (steps >= maxSteps)
+          return { ok: false, exhausted: false, longest: longest.map((i) => ops[i]), steps };
         const i = f.candidates[f.next++];
         steps++;
         if (model.step(ops[i])) {
-          path.push(i);
+          take(i);
           if (canSave) saved[path.length] = model.save!();
-          done[i] = 1;
-          if (ops[i].returned !== undefined) returnedLeft--;
-          if (path.length > longest.length) longest = [...path];
           break;
         }
         replay();
         continue;
       }
       frames.pop();
-      if (frames.length === 0) return { ok: false, exhausted: true, longest: longest.map((i) => ops[i]), steps };
+      if (frames.length === 0)
+        return { ok: false, exhausted: true, longest: longest.map((i) => ops[i]), steps };
       const undone = path.pop()!;
+      saved.length = path.length + 1;
       done[undone] = 0;
       if (ops[undone].returned !== undefined) returnedLeft++;
+      else pendingUsed--;
       replay();
     }
   }

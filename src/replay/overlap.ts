@@ -15,22 +15,28 @@
  * can move: calls further back are taken as final. A call already reported as differing no longer
  * constrains the search (its report stays), a call reported as matching keeps its result.
  */
-import { ReplayContradiction } from './snapshot-check.js';
+
+import type { Arch } from '../hal/addr.js';
 import type { SpaceCheckpoint } from '../kernel/checkpoint.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { ArgError, decodeMemoryArgs } from '../trace/decode.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, UnfinishedEvent } from '../trace/strace-types.js';
 import { xlatFor } from '../trace/xlat.js';
-import type { Arch } from '../hal/addr.js';
-import { type Linearization, linearize, type Operation } from './linearize.js';
+import { linearize, type Operation } from './linearize.js';
 import type { SpaceState, TaskState } from './processes.js';
 import type { LogView } from './relocation.js';
+import type { ReplayContradiction } from './snapshot-check.js';
 import type { Verdict } from './verdict.js';
 
 /** Calls of a window that the search may still move. */
 const WINDOW = 24;
 /** Model steps one search may take. */
 const MAX_STEPS = 4000;
+/**
+ * Pending calls one order may run before their return: each fits anywhere, so every one allowed
+ * multiplies the orders to try.
+ */
+const MAX_EARLY = 4;
 const MEMORY = new Set(['mmap', 'munmap', 'mprotect', 'pkey_mprotect', 'brk', 'mremap', 'madvise']);
 
 /** A memory call in a window: what it asks, when it was invoked and returned, and what the model answered. */
@@ -43,6 +49,8 @@ export interface CallOp extends Operation {
   ev: MemoryCallEvent | undefined;
   /** Whether its log result must be the model's (no longer, once it was reported as differing). */
   constrained: boolean;
+  /** Whether the model ran it before its return (an order the search found put it there). */
+  early?: boolean;
   /** The model's answer and verdict the last time it ran; a snapshot contradiction it raised. */
   model?: number;
   verdict?: Verdict;
@@ -102,7 +110,14 @@ export class Overlaps {
     } catch (e) {
       if (!(e instanceof ArgError)) throw e;
     }
-    this.pending.set(st.pid, { st, invoked: ev.line, returned: undefined, call, ev: undefined, constrained: true });
+    this.pending.set(st.pid, {
+      st,
+      invoked: ev.line,
+      returned: undefined,
+      call,
+      ev: undefined,
+      constrained: true,
+    });
   }
 
   /** A pid's pending call will not return (its task exited, or the line had no result). */
@@ -112,8 +127,13 @@ export class Overlaps {
     this.pending.delete(pid);
     const w = this.windows.get(op.st.space);
     if (w !== undefined) {
-      // A call the search ran early must not stay in the model.
-      if (w.entries.some((e) => e.op === op)) this.rebuild(w, w.entries.map((e) => e.op).filter((o) => o !== op));
+      // A call the search ran early, which never returned, must not stay in the model (unless it
+      // is too far back to take out).
+      if (w.entries.some((e) => e.op === op))
+        this.rebuild(
+          w,
+          w.entries.map((e) => e.op).filter((o) => o !== op),
+        );
       this.closeIfIdle(w);
     }
   }
@@ -139,14 +159,18 @@ export class Overlaps {
     op.call = ev.call;
     const space = st.space;
     let w = this.windows.get(space);
-    const ranEarly = w?.entries.some((e) => e.op === op) ?? false;
-    if (ranEarly) {
+    if (op.early) {
       // The search ran it before its return, assuming Linux answered as the model did: was it so?
+      op.early = false;
       if (op.model !== undefined && sameResult(ev.result, op.model)) {
         // It did: the view took that answer already.
         op.verdict = { match: true, printed: op.model };
+      } else if (w?.entries.some((e) => e.op === op)) {
+        this.search(w, op);
       } else {
-        this.search(w!, op);
+        // Too far back to move: the model keeps the answer it gave then.
+        op.verdict = { match: false, printed: op.model ?? 0 };
+        op.constrained = false;
       }
     } else {
       if (w === undefined && this.othersPending(space, op)) {
@@ -210,13 +234,35 @@ export class Overlaps {
     };
     // The calls that returned first, in every order the log allows; only then with pending calls
     // put before them (their results are unknown, so they fit anywhere and multiply the orders).
-    const returned = ops.filter((o) => o.returned !== undefined);
-    let result: Linearization<CallOp> = linearize(returned, model, MAX_STEPS);
-    if (!result.ok && returned.length < ops.length) {
-      const steps = result.steps;
-      result = linearize(ops, model, MAX_STEPS);
-      result.steps += steps;
+    // The order the model holds now is consistent up to `op`: the search starts from it, with the
+    // window's checkpoints as its states.
+    const at = w.entries.findIndex((e) => e.op === op);
+    const start = {
+      prefix: w.entries.slice(0, at < 0 ? w.entries.length : at).map((e) => e.op),
+      state: (d: number) => ({ cp: w.entries[d].before, view: w.entries[d].view }),
+    };
+    // Orders with one pending call run early first, then two, ... (the fewer moved, the likelier).
+    let result = linearize(ops, model, { maxSteps: MAX_STEPS, maxPending: 1 }, start);
+    let steps = result.steps;
+    for (let early = 2; !result.ok && early <= MAX_EARLY && steps < MAX_STEPS; early++) {
+      result = linearize(ops, model, { maxSteps: MAX_STEPS - steps, maxPending: early }, start);
+      steps += result.steps;
     }
+    result.steps = steps;
+    if (process.env.LSTEPS)
+      console.error(
+        'steps',
+        op.returned,
+        ops.length,
+        result.steps,
+        result.ok,
+        'prefix',
+        start.prefix.length,
+        'printed',
+        printed.map((o) => o.returned ?? `p${o.invoked}`).join(','),
+        'found',
+        result.ok ? result.order.map((o) => o.returned ?? `p${o.invoked}`).join(',') : '',
+      );
     if (result.ok) {
       if (result.order.some((o, i) => o !== printed[i])) this.counts.reordered++;
       this.rebuild(w, result.order);
@@ -233,13 +279,14 @@ export class Overlaps {
   private rebuild(w: Window, order: readonly CallOp[]): void {
     const base = w.entries[0];
     if (base === undefined) return;
+    for (const e of w.entries) if (e.op.returned === undefined) e.op.early = false;
+    for (const o of order) if (o.returned === undefined) o.early = true;
     if (!this.kernel.restore(base.before)) throw new Error('replay: RAM ran out restoring a checkpoint');
     w.space.view = base.view.clone();
     const entries: Entry[] = [];
     for (const o of order) {
       const before = entries.length === 0 ? base.before : this.kernel.checkpoint(w.space.mm);
       entries.push({ op: o, before, view: entries.length === 0 ? base.view : w.space.view.clone() });
-      o.contradiction = undefined;
       this.runner.run(o);
     }
     w.entries = entries.slice(-WINDOW);
@@ -249,9 +296,27 @@ export class Overlaps {
 /** The state of an address space as far as later results depend on it: its VMAs and break. */
 function spaceKey(space: SpaceState): string {
   const mm = space.mm;
-  let k = `${mm.startBrk}:${mm.brk}`;
-  for (const v of mm.vmas) k += `|${v.start}-${v.end}:${v.flags}:${v.pgoff}:${v.anon?.id ?? ''}:${v.file?.inode ?? ''}`;
-  return k;
+  // Two 32-bit FNV-1a hashes of the fields, in two orders (a collision only prunes a search).
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  const mix = (x: number) => {
+    const lo = x >>> 0;
+    const hi = Math.floor(x / 2 ** 32) >>> 0;
+    a = Math.imul(a ^ lo, 0x01000193);
+    a = Math.imul(a ^ hi, 0x01000193);
+    b = Math.imul(b ^ hi, 0x811c9dc5) ^ lo;
+  };
+  mix(mm.startBrk);
+  mix(mm.brk);
+  for (const v of mm.vmas) {
+    mix(v.start);
+    mix(v.end);
+    mix(v.flags);
+    mix(v.pgoff);
+    mix(v.anon?.id ?? -1);
+    mix(v.file?.inode ?? -1);
+  }
+  return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}.${mm.mapCount}`;
 }
 
 /** Whether the model's raw answer is the log's result (what a verdict without --relocate compares). */

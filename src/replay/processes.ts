@@ -15,13 +15,20 @@
  * Each address space the log uses has a `SpaceState`: the log's view of it, how it began and the
  * counts of its calls, reported per process at the end.
  */
-import { CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD, CLONE_THREAD_FLAGS, CLONE_VFORK, CLONE_VM } from '../abi/sched.js';
+import {
+  CLONE_FILES,
+  CLONE_SIGHAND,
+  CLONE_THREAD,
+  CLONE_THREAD_FLAGS,
+  CLONE_VFORK,
+  CLONE_VM,
+} from '../abi/sched.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { procMaps } from '../kernel/procfs.js';
 import type { Task } from '../kernel/task.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { parseCloneFlags } from '../trace/process-args.js';
 import type { MapsEntry } from '../trace/proc-maps.js';
+import { parseCloneFlags } from '../trace/process-args.js';
 import type { OtherCallEvent, TraceEvent, UnfinishedEvent } from '../trace/strace-types.js';
 import type { FdOwner } from './fd-table.js';
 import { LogView } from './relocation.js';
@@ -267,8 +274,10 @@ export class Processes {
     const flags = logFlags & MEMORY_CLONE_FLAGS;
     let child = this.kernel.clone(parent.task, flags);
     // A combination the kernel refuses cannot have succeeded in the log: keep what it says of memory.
-    if (typeof child === 'number') child = this.kernel.clone(parent.task, flags & CLONE_VM ? CLONE_THREAD_FLAGS : 0);
-    if (typeof child === 'number') throw new Error(`clone of pid ${parent.pid} failed in the model (${child})`);
+    if (typeof child === 'number')
+      child = this.kernel.clone(parent.task, flags & CLONE_VM ? CLONE_THREAD_FLAGS : 0);
+    if (typeof child === 'number')
+      throw new Error(`clone of pid ${parent.pid} failed in the model (${child})`);
     let space = parent.space;
     if (!(flags & CLONE_VM)) {
       space = this.newSpace(child.mm, 'fork', parent.space.program, parent.space.view.clone());

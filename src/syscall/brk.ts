@@ -123,6 +123,12 @@ function doBrkFlags(
     const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
+    // Nor with a VMA below that `vma_prev_limit` did not offer (one ending at the heap's start,
+    // such as the program's bss under setarch -R): /proc/PID/maps shows it and [heap] apart.
+    if (prev === undefined && space.vmas.prev(vma)?.end === addr && !space.unmergedBoundaries.has(addr)) {
+      space.unmergedBoundaries.add(addr);
+      undo.record(() => space.unmergedBoundaries.delete(addr));
+    }
   }
   // `just_expand` never merges with the VMA above: one that starts right at the end (only the ELF
   // loader's vm_brk_flags can map there) stays a separate VMA even when it could merge.

@@ -57,13 +57,19 @@ function step(kernel: Kernel, task: Task, r: () => number, callsOnly = false): s
     return `mmap ${s.mmap(fixed ? page() : 0, len(), r() < 0.8 ? PROT_READ | PROT_WRITE : PROT_READ, flags | fixed, -1, 0)}`;
   }
   if (x < 0.32) return `munmap ${s.munmap(page(), len())}`;
-  if (x < 0.44) return `mprotect ${s.mprotect(page(), len(), [PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE][Math.floor(r() * 3)])}`;
+  if (x < 0.44)
+    return `mprotect ${s.mprotect(page(), len(), [PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE][Math.floor(r() * 3)])}`;
   if (x < 0.5) return `brk ${s.brk(0x5555_0000 + Math.floor(r() * 8) * P)}`;
   if (x < 0.56) return `mremap ${s.mremap(page(), len(), len(), 1, 0)}`;
   if (x < 0.68) {
-    const advice = [MADV_DONTNEED, MADV_FREE, MADV_GUARD_INSTALL, MADV_POPULATE_WRITE, MADV_WIPEONFORK, MADV_DONTFORK][
-      Math.floor(r() * 6)
-    ];
+    const advice = [
+      MADV_DONTNEED,
+      MADV_FREE,
+      MADV_GUARD_INSTALL,
+      MADV_POPULATE_WRITE,
+      MADV_WIPEONFORK,
+      MADV_DONTFORK,
+    ][Math.floor(r() * 6)];
     return `madvise ${advice} ${s.madvise(page(), len(), advice)}`;
   }
   const at = page() + Math.floor(r() * P);
@@ -207,7 +213,19 @@ describe('address-space checkpoints', () => {
     const task = kernel.spawn();
     const cp = kernel.checkpoint(task.mm);
     const copied = [...cp.fields.keys()].sort();
-    const rebuilt = ['accounting', 'ctx', 'guards', 'layout', 'lazyFree', 'pageSize', 'pageTable', 'unmergedBoundaries', 'users', 'vmas', 'zeroFrame'];
+    const rebuilt = [
+      'accounting',
+      'ctx',
+      'guards',
+      'layout',
+      'lazyFree',
+      'pageSize',
+      'pageTable',
+      'unmergedBoundaries',
+      'users',
+      'vmas',
+      'zeroFrame',
+    ];
     expect([...copied, ...rebuilt].sort()).toEqual(Object.keys(task.mm).sort());
     for (const k of copied) {
       const v = (task.mm as unknown as Record<string, unknown>)[k];

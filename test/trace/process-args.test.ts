@@ -5,7 +5,10 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe('execve arguments as strace prints them', () => {
   it('reads the path, argv and an environment abbreviated to its count', () => {
-    const a = parseExecArgs('execve', '"/usr/bin/sh", ["sh", "-c", "ls / | wc -l"], 0x7fffffffe718 /* 39 vars */')!;
+    const a = parseExecArgs(
+      'execve',
+      '"/usr/bin/sh", ["sh", "-c", "ls / | wc -l"], 0x7fffffffe718 /* 39 vars */',
+    )!;
     expect(a.path).toBe('/usr/bin/sh');
     expect(a.pathTruncated).toBe(false);
     expect(a.argv!.strings.map(text)).toEqual(['sh', '-c', 'ls / | wc -l']);
