@@ -13,6 +13,7 @@ import { runDemo } from './demo.js';
 import { registerExec } from './exec.js';
 import { registerReplay } from './replay.js';
 import { parseBytes, ramGranule, UsageError } from './values.js';
+import { registerView } from './view.js';
 
 // `| head`: a reader that went away ends the output quietly, as it ends cat.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -60,6 +61,7 @@ program
 
 registerReplay(program);
 registerExec(program);
+registerView(program);
 
 /** Levenshtein distance, for "did you mean". */
 function distance(a: string, b: string): number {
@@ -74,13 +76,6 @@ function distance(a: string, b: string): number {
   return row[b.length];
 }
 
-/** `a`, `a and b`, `a, b and c`. */
-function inWords(names: readonly string[]): string {
-  return names.length < 2
-    ? names.join('')
-    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
-}
-
 /**
  * `demo` is the default command, so commander would hand a mistyped command to it as an argument;
  * a first word that is no command is named as what it is instead.
@@ -91,9 +86,11 @@ function checkCommand(args: readonly string[]): void {
   const names = [...program.commands.map((c) => c.name()), 'help'];
   if (names.includes(first)) return;
   const near = names.filter((n) => distance(first, n) <= 2);
+  const commands = names.filter((n) => n !== 'help');
+  const list = `${commands.slice(0, -1).join(', ')} and ${commands[commands.length - 1]}`;
   throw new UsageError(
     `unknown command '${first}'${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; ` +
-      `the commands are ${inWords(names.filter((n) => n !== 'help'))} (levitate-mm --help)`,
+      `the commands are ${list} (levitate-mm --help)`,
   );
 }
 

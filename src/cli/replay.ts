@@ -23,6 +23,7 @@ import {
   type DivergenceReason,
   ReplayContradiction,
   Replayer,
+  type ReplayOptions,
   type ReplaySummary,
   resultText,
 } from '../replay/engine.js';
@@ -82,7 +83,7 @@ Exit status: 0 when the log was replayed (even with differences; with --check, 1
 differed), 2 for a usage error, a missing or unreadable file, a line that cannot be parsed
 (file:line:column: what was expected), a bad snapshot, or a log that contradicts its snapshot.`;
 
-interface ReplayFlags extends LayoutFlags {
+export interface ReplayFlags extends LayoutFlags {
   maps?: string;
   arch?: Arch;
   pageSize: number;
@@ -145,15 +146,14 @@ interface HostInput {
   open(): Readable;
 }
 
-/** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
-async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
-  if (trace === undefined || trace === '-') {
-    return { inputs: [{ name: '<stdin>', open: () => process.stdin }], bytes: 0 };
-  }
+/** The files of a log: one file, or the PREFIX.PID files of strace -ff (with their pids). */
+export async function traceFiles(
+  trace: string,
+): Promise<Array<{ path: string; pid?: number; bytes: number }>> {
   if (existsSync(trace)) {
     const st = statSync(trace);
     if (st.isDirectory()) throw new UsageError(`${trace}: is a directory, not a strace log`);
-    return { inputs: [{ name: trace, open: () => createReadStream(trace) }], bytes: st.size };
+    return [{ path: trace, bytes: st.size }];
   }
   let files: Array<{ pid: number; path: string }> = [];
   try {
@@ -164,12 +164,21 @@ async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput
   if (files.length === 0) {
     throw new UsageError(`${trace}: no such file (nor ${trace}.PID files from strace -ff)`);
   }
-  let bytes = 0;
-  const inputs = files.map((f) => {
-    bytes += statSync(f.path).size;
-    return { name: f.path, pid: f.pid, open: (): Readable => createReadStream(f.path) };
-  });
-  return { inputs, bytes };
+  return files.map((f) => ({ path: f.path, pid: f.pid, bytes: statSync(f.path).size }));
+}
+
+/** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
+async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
+  if (trace === undefined || trace === '-') {
+    return { inputs: [{ name: '<stdin>', open: () => process.stdin }], bytes: 0 };
+  }
+  const files = await traceFiles(trace);
+  const inputs = files.map((f) => ({
+    name: f.path,
+    pid: f.pid,
+    open: (): Readable => createReadStream(f.path),
+  }));
+  return { inputs, bytes: files.reduce((n, f) => n + f.bytes, 0) };
 }
 
 const REASON_TEXT: Record<DivergenceReason, string> = {
@@ -285,10 +294,11 @@ function callJson(o: CallOutcome, file: string | undefined): string {
   return JSON.stringify(rec);
 }
 
-export async function runReplay(trace: string | undefined, flags: ReplayFlags): Promise<number> {
+/** The Replayer's options from the command line's flags (reading --maps and this machine's defaults). */
+export function replayOptionsOf(flags: ReplayFlags): ReplayOptions & { arch: Arch; mapsText?: string } {
   let maps: readonly MapsEntry[] | undefined;
+  let text: string | undefined;
   if (flags.maps !== undefined) {
-    let text: string;
     try {
       text = readFileSync(flags.maps, 'utf8');
     } catch (e) {
@@ -314,6 +324,32 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     if (v !== undefined && v % flags.pageSize !== 0)
       throw new UsageError(`${name} must be a multiple of the page size (${flags.pageSize})`);
   }
+  return {
+    arch,
+    pageSize: flags.pageSize,
+    ramBytes: flags.ram,
+    paging: flags.paging,
+    layout: layoutFrom(flags, flags.pageSize, machineDefaults()),
+    maps,
+    mapsText: text,
+    mapsName: flags.maps,
+    relocate: flags.relocate ?? false,
+  };
+}
+
+/** A Replayer, a bad snapshot reported as a usage error. */
+export function newReplayer(options: ReplayOptions): Replayer {
+  try {
+    return new Replayer(options);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new UsageError(`${options.mapsName}: ${e.message}`);
+    throw e;
+  }
+}
+
+export async function runReplay(trace: string | undefined, flags: ReplayFlags): Promise<number> {
+  const options = replayOptionsOf(flags);
+  const { arch } = options;
   const { inputs: host, bytes } = await inputsFor(trace);
   if ((trace === undefined || trace === '-') && process.stdin.isTTY) {
     process.stderr.write(
@@ -331,25 +367,15 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       return linesOf(s);
     },
   }));
-  const layout = layoutFrom(flags, flags.pageSize, machineDefaults());
-  let replayer: Replayer;
-  try {
-    replayer = new Replayer({
-      arch,
-      pageSize: flags.pageSize,
-      ramBytes: flags.ram,
-      paging: flags.paging,
-      layout,
-      maps,
-      mapsName: flags.maps,
-      relocate: flags.relocate ?? false,
-      execFiles: new NodeExecFiles(),
-      onNotice: flags.json ? undefined : (text) => process.stderr.write(`levitate-mm replay: ${text}\n`),
-    });
-  } catch (e) {
-    if (e instanceof SnapshotError) throw new UsageError(`${flags.maps}: ${e.message}`);
-    throw e;
-  }
+  const replayer = newReplayer({
+    ...options,
+    execFiles: new NodeExecFiles(),
+    onNotice: flags.json
+      ? undefined
+      : (text) =>
+          process.stderr.write(`levitate-mm replay: ${text}
+`),
+  });
 
   const perPid = inputs.length > 1;
   const stdoutTrace = !flags.json && !flags.quiet;
@@ -431,12 +457,9 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
   return flags.check && summary.differed > 0 ? 1 : 0;
 }
 
-/** Adds `replay` to the program (inheriting its error output and exit override). */
-export function registerReplay(program: Command): void {
-  program
-    .command('replay')
-    .description("replay an strace log's memory calls through the model and print the model's answers")
-    .argument('[trace]', 'strace output file, the PREFIX of strace -ff files, or - (default) for stdin')
+/** The options that say how a log is replayed (shared by `replay` and `view`). */
+export function addReplayOptions(command: Command): Command {
+  return command
     .option('--maps <file>', 'a /proc/PID/maps snapshot the first process starts from')
     .addOption(
       new Option('--arch <arch>', 'architecture (default: from --maps, else this machine)').choices([
@@ -480,7 +503,16 @@ export function registerReplay(program: Command): void {
     .option('--rlimit-data <size>', 'RLIMIT_DATA (default unlimited)', parseLimit)
     .option('--rlimit-stack <size>', 'RLIMIT_STACK (default 8M; sets the mmap base)', parseLimit)
     .option('--relocate', 'translate addresses of mappings the log created (logs recorded with ASLR)')
-    .option('--lenient', 'skip lines that cannot be parsed (printed unchanged, counted)')
+    .option('--lenient', 'skip lines that cannot be parsed (printed unchanged, counted)');
+}
+
+/** Adds `replay` to the program (inheriting its error output and exit override). */
+export function registerReplay(program: Command): void {
+  const command = program
+    .command('replay')
+    .description("replay an strace log's memory calls through the model and print the model's answers")
+    .argument('[trace]', 'strace output file, the PREFIX of strace -ff files, or - (default) for stdin');
+  addReplayOptions(command)
     .option('--json', 'print a JSON report (every call and the summary) instead of the trace')
     .option('-q, --quiet', 'print no trace on standard output, only the summary')
     .option('--check', 'exit with status 1 when any result differed')

@@ -1,5 +1,5 @@
 import type { PhysAddr } from './addr.js';
-import type { DescriptorFormat } from './descriptor.js';
+import { bitsOf, type DescriptorField, type DescriptorFormat } from './descriptor.js';
 import type { PageGeometry } from './geometry.js';
 import { R_EXEC, R_READ, R_WRITE, type Rights } from './rights.js';
 
@@ -95,5 +95,73 @@ export function aarch64Descriptors(
       if (hi & HI_UXN) bits.push('UXN');
       return `L${level} page -> 0x${oa} ${bits.join(' ')}`;
     },
+    fields: (lo, hi, level, last) => aarch64Fields(lo, hi, level, last, geometry.pageShift),
   };
+}
+
+const AP_MEANING = [
+  'EL1 read/write, EL0 none',
+  'read/write at EL1 and EL0',
+  'EL1 read-only, EL0 none',
+  'read-only at EL1 and EL0',
+];
+const SH_MEANING = ['non-shareable', 'reserved', 'outer shareable', 'inner shareable'];
+
+/**
+ * The fields of a VMSAv8-64 stage-1 descriptor (ARM ARM D8.3: table descriptor, page descriptor),
+ * by the manual's names. An invalid entry has only its Valid bit (the rest is ignored by the MMU).
+ */
+export function aarch64Fields(
+  lo: number,
+  hi: number,
+  level: number,
+  last: boolean,
+  pageShift: number,
+): DescriptorField[] {
+  const f = (name: string, high: number, low: number, meaning?: string): DescriptorField => {
+    const value = bitsOf(lo, hi, high, low);
+    return meaning === undefined
+      ? { name, bits: [high, low], value }
+      : { name, bits: [high, low], value, meaning };
+  };
+  const valid = f('Valid', 0, 0);
+  if (valid.value === 0) return [{ ...valid, meaning: 'invalid: the walk stops with a translation fault' }];
+  const oa = (hi & HI_OA_MASK) * 2 ** 32 + ((lo >>> 0) - ((lo >>> 0) % 2 ** pageShift));
+  const address = (name: string): DescriptorField => ({
+    name,
+    bits: [47, pageShift],
+    value: oa,
+    meaning: `0x${oa.toString(16)}`,
+  });
+  if (!last) {
+    const type = f('Table', 1, 1);
+    if (type.value === 0) return [valid, { ...type, meaning: `block at level ${level}` }, address('OA')];
+    return [
+      valid,
+      { ...type, meaning: 'table: points at the next level' },
+      address('Next-level table address'),
+      f('PXNTable', 59, 59),
+      f('UXNTable', 60, 60),
+      f('APTable', 62, 61),
+      f('NSTable', 63, 63),
+    ];
+  }
+  const ap = bitsOf(lo, hi, 7, 6);
+  const sh = bitsOf(lo, hi, 9, 8);
+  return [
+    valid,
+    f('Page', 1, 1, bitsOf(lo, hi, 1, 1) ? 'page descriptor' : 'reserved at level 3'),
+    f('AttrIndx', 4, 2, `MAIR_EL1 attribute ${bitsOf(lo, hi, 4, 2)}`),
+    f('NS', 5, 5),
+    f('AP', 7, 6, AP_MEANING[ap]),
+    f('SH', 9, 8, SH_MEANING[sh]),
+    f('AF', 10, 10, bitsOf(lo, hi, 10, 10) ? 'accessed' : 'not accessed: first access faults'),
+    f('nG', 11, 11, bitsOf(lo, hi, 11, 11) ? 'not global: tagged with the ASID' : 'global'),
+    address('OA'),
+    f('DBM', 51, 51),
+    f('Contiguous', 52, 52),
+    f('PXN', 53, 53, bitsOf(lo, hi, 53, 53) ? 'never executable at EL1' : 'executable at EL1'),
+    f('UXN', 54, 54, bitsOf(lo, hi, 54, 54) ? 'never executable at EL0' : 'executable at EL0'),
+    f('Software', 58, 55),
+  ];
 }

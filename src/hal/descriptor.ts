@@ -31,6 +31,29 @@ export interface DescriptorFormat {
   touchedLo(lo: number, write: boolean): number;
   /** Human-readable decoding of a descriptor. */
   describe(lo: number, hi: number, level: number, last: boolean): string;
+  /** Every field of an entry at `level` (a leaf when `last`), named as the architecture manual names it. */
+  fields(lo: number, hi: number, level: number, last: boolean): DescriptorField[];
+}
+
+/** One field of a descriptor: its bits (`[high, low]`, inclusive) and its value in them. */
+export interface DescriptorField {
+  readonly name: string;
+  readonly bits: readonly [number, number];
+  /** The field's value: a number, or for an address field the address (bits in place). */
+  readonly value: number;
+  /** What the value means here, when it means more than its number. */
+  readonly meaning?: string;
+}
+
+/** The bits [high, low] of the 64-bit word `hi:lo`, as a number (at most 32 bits wide). */
+export function bitsOf(lo: number, hi: number, high: number, low: number): number {
+  const width = high - low + 1;
+  const mask = width >= 32 ? 0xffffffff : 2 ** width - 1;
+  if (low >= 32) return ((hi >>> (low - 32)) & mask) >>> 0;
+  if (high < 32) return ((lo >>> low) & mask) >>> 0;
+  const loPart = lo >>> low;
+  const hiPart = hi & (2 ** (high - 31) - 1);
+  return (loPart + hiPart * 2 ** (32 - low)) % 2 ** width;
 }
 
 export function addressHalves(pa: number, pageSize: number): { lo: number; hi: number } {

@@ -1,5 +1,5 @@
 import type { PhysAddr } from './addr.js';
-import type { DescriptorFormat } from './descriptor.js';
+import { bitsOf, type DescriptorField, type DescriptorFormat } from './descriptor.js';
 import type { PageGeometry } from './geometry.js';
 import { R_EXEC, R_READ, R_WRITE, type Rights } from './rights.js';
 
@@ -72,5 +72,51 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
       if (hi & HI_NX) bits.push('NX');
       return `${names[level]} ${last ? 'page' : 'table'} -> 0x${addr} ${bits.join(' ')}`;
     },
+    fields: x86_64Fields,
   };
+}
+
+/**
+ * The fields of a 4-level paging entry (Intel SDM vol. 3, tables 4-15 to 4-20: PML4E, PDPTE, PDE
+ * and PTE), by the manual's names. A not-present entry has only P (the rest is ignored).
+ */
+export function x86_64Fields(lo: number, hi: number, _level: number, last: boolean): DescriptorField[] {
+  const f = (name: string, high: number, low: number, meaning?: string): DescriptorField => {
+    const value = bitsOf(lo, hi, high, low);
+    return meaning === undefined
+      ? { name, bits: [high, low], value }
+      : { name, bits: [high, low], value, meaning };
+  };
+  const bit = (n: number) => bitsOf(lo, hi, n, n);
+  const p = f('P', 0, 0);
+  if (p.value === 0) return [{ ...p, meaning: 'not present: the walk stops with a page fault' }];
+  const addr = (hi & HI_ADDR_MASK) * 2 ** 32 + ((lo & 0xfffff000) >>> 0);
+  const out: DescriptorField[] = [
+    { ...p, meaning: 'present' },
+    f('R/W', 1, 1, bit(1) ? 'writes allowed' : 'read-only'),
+    f('U/S', 2, 2, bit(2) ? 'user-mode accesses allowed' : 'supervisor only'),
+    f('PWT', 3, 3),
+    f('PCD', 4, 4),
+    f('A', 5, 5, bit(5) ? 'accessed' : 'not accessed'),
+  ];
+  if (last) {
+    out.push(
+      f('D', 6, 6, bit(6) ? 'dirty' : 'clean'),
+      f('PAT', 7, 7),
+      f('G', 8, 8, bit(8) ? 'global' : 'not global'),
+    );
+  } else {
+    out.push(f('PS', 7, 7, bit(7) ? 'maps a large page' : 'references a table'));
+  }
+  out.push(
+    {
+      name: last ? 'Address of the page frame' : 'Address of the next table',
+      bits: [51, 12],
+      value: addr,
+      meaning: `0x${addr.toString(16)}`,
+    },
+    f('XD', 63, 63, bit(63) ? 'instruction fetches not allowed' : 'executable'),
+  );
+  if (last) out.splice(out.length - 1, 0, f('PK', 62, 59, 'protection key (CR4.PKE off: ignored)'));
+  return out;
 }

@@ -1,171 +1,173 @@
 import { hex } from '../hal/addr.js';
-import type { DescriptorFormat } from '../hal/descriptor.js';
-import { formatRights, R_WRITE } from '../hal/rights.js';
-import type { Tlb } from '../hal/tlb.js';
+import { formatRights } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { anonNeighboursMergeable } from '../mm/anon-vma.js';
-import { type FrameAllocator, FrameUse } from '../mm/frame-allocator.js';
-import type { MemoryObject } from '../mm/memory-object.js';
-import { VM_SHARED, VM_SOFTDIRTY, VM_SPECIAL } from '../mm/vm-flags.js';
-import type { Vma } from '../mm/vma.js';
+import { FrameUse } from '../mm/frame-allocator.js';
+import { type CheckedKernel, CheckRun, Owner } from './check-run.js';
+import { checkAddressSpace } from './check-space.js';
+
+export type { CheckedKernel } from './check-run.js';
 
 /**
- * The invariant checker: recomputes from scratch what the kernel caches and compares.
- * - every frame is free or owned, never both; a table frame belongs to exactly one table; a user
- *   frame's reference count equals the number of leaves that map it;
- * - every present leaf lies inside a VMA and grants no more than that VMA's hardware rights; a
- *   private page mapped writable has no other user (copy-on-write shares pages only read-only);
- * - every table's cached entry count is right and no intermediate table is empty;
- * - the VMAs are aligned, ordered, non-overlapping, counted right, and no two neighbours are ones
- *   Linux would have merged;
- * - the TLB holds nothing the tables do not say.
- * Returns the violations in words; [] when consistent.
+ * The invariant checker. It recomputes from scratch what the kernel caches and compares:
+ * - frames: the free counter and the free lists agree, each listed frame once and not handed out;
+ *   every frame is free or owned (a page table, a user page, a kernel frame), never both and never
+ *   neither (a leak), each marked with its use; a user or kernel frame's reference count equals
+ *   the leaves and page caches that hold it;
+ * - page tables: each table has one parent, its cached entry count is right, no intermediate
+ *   table is empty; every present leaf lies inside a VMA and grants no more than the VMA's rights;
+ *   a kernel frame is mapped only read-only (the zero page, in private anonymous memory); a
+ *   private frame mapped writable is mapped nowhere else;
+ * - VMAs: aligned, ordered, inside user space, the tree sound, no two neighbours Linux would have
+ *   merged (unless Linux left them apart), and total_vm, data_vm, stack_vm, exec_vm, the
+ *   accounted pages and each object's count of mapping VMAs equal to what the VMAs add up to;
+ * - guard markers lie in VMAs over unmapped pages; MADV_FREE marks name the frame mapped there,
+ *   read-only, in private anonymous memory;
+ * - the TLB holds nothing the tables do not say, and the commit charge is what the accounted VMAs
+ *   hold plus what Linux leaks.
+ *
+ * A check walks what is in use (free blocks, tables, leaves, VMAs, marks, TLB entries), never all
+ * of RAM, unless the frame counts do not add up: then RAM is scanned to name the culprits.
  */
-export function checkInvariants(
-  frames: FrameAllocator,
-  format: DescriptorFormat,
-  tlb: Tlb,
-  spaces: readonly AddressSpace[],
-): string[] {
-  const out: string[] = [];
-  const n = frames.totalPages;
-  const owners = new Int32Array(n); // 0 none, >0 table owner count, <0 user references
-  const isFree = new Uint8Array(n);
+export class InvariantChecker {
+  private epoch = 0;
+  private stamp: Uint32Array | null = null;
+  private owner: Uint8Array | null = null;
+  private refs: Uint32Array | null = null;
 
-  let freeCount = 0;
-  for (const f of frames.freeFrameIndexes()) {
-    if (isFree[f]) out.push(`frame ${hex(frames.frameAddress(f))} is on the free lists twice`);
-    isFree[f] = 1;
-    freeCount++;
-  }
-  if (freeCount !== frames.freePages)
-    out.push(`free counter says ${frames.freePages}, free lists hold ${freeCount}`);
+  constructor(private readonly k: CheckedKernel) {}
 
-  const userRefs = new Uint32Array(n);
-  const objects = new Set<MemoryObject>();
-  for (const space of spaces) {
-    const tableOwner = (f: number) => {
-      if (owners[f] !== 0) out.push(`table frame ${hex(frames.frameAddress(f))} is owned twice`);
-      owners[f] = 1;
-    };
-    for (const t of space.pageTable.tables()) {
-      const f = frames.frameIndex(t.table);
-      tableOwner(f);
-      if (frames.use[f] !== FrameUse.PageTable)
-        out.push(`table ${hex(t.table)} is not marked as a page-table frame`);
-      if (frames.count[f] !== t.valid) {
-        out.push(`table ${hex(t.table)} caches ${frames.count[f]} valid entries but holds ${t.valid}`);
-      }
-      if (t.valid === 0 && t.table !== space.pageTable.root)
-        out.push(`empty table ${hex(t.table)} at level ${t.level} was not freed`);
+  /** The violations in words; [] when consistent. */
+  check(spaces: readonly AddressSpace[]): string[] {
+    const run = this.start();
+    checkFreeLists(run);
+    for (const pa of this.k.kernelFrames) {
+      const f = run.frameNumber(pa, 'a kernel frame');
+      if (f < 0) continue;
+      run.claim(f, Owner.Kernel, `kernel frame ${hex(pa)}`);
+      if (this.k.frames.use[f] !== FrameUse.Kernel)
+        run.out.push(`kernel frame ${hex(pa)} is not marked as kernel memory`);
     }
-    checkLeaves(space, format, frames, userRefs, out);
-    checkVmas(space, out);
-    for (const v of space.vmas) if (v.file !== null) objects.add(v.file);
-  }
-  for (const object of objects) {
-    for (const frame of object.pages.values()) userRefs[frames.frameIndex(frame)]++;
-  }
-
-  for (let f = 0; f < n; f++) {
-    const addr = hex(frames.frameAddress(f));
-    if (userRefs[f] > 0 && frames.use[f] !== FrameUse.Kernel) {
-      if (owners[f] !== 0) out.push(`frame ${addr} is both a table and user memory`);
-      if (frames.use[f] !== FrameUse.UserData) out.push(`user frame ${addr} is not marked as user memory`);
-      if (frames.count[f] !== userRefs[f])
-        out.push(`user frame ${addr} counts ${frames.count[f]} mappings, has ${userRefs[f]}`);
+    let accounted = 0;
+    for (const space of spaces) accounted += checkAddressSpace(run, space);
+    checkObjects(run);
+    checkReferences(run);
+    checkLeaks(run);
+    checkTlb(run, spaces);
+    const { committed, leaked } = this.k.accounting;
+    if (committed !== accounted + leaked) {
+      run.out.push(
+        `commit charge is ${committed} pages, but accounted VMAs hold ${accounted} and ${leaked} are leaked`,
+      );
     }
-    const owned = owners[f] !== 0 || userRefs[f] > 0;
-    if (owned && isFree[f]) out.push(`frame ${addr} is free and owned at once`);
-    if (!owned && !isFree[f] && frames.use[f] !== FrameUse.Kernel)
-      out.push(`frame ${addr} is allocated but owned by nothing (leak)`);
+    return run.out;
   }
 
+  private start(): CheckRun {
+    const n = this.k.frames.totalPages;
+    if (this.stamp === null || this.owner === null || this.refs === null || this.epoch === 0xffffffff) {
+      this.stamp = new Uint32Array(n);
+      this.owner = new Uint8Array(n);
+      this.refs = new Uint32Array(n);
+      this.epoch = 0;
+    }
+    return new CheckRun(this.k, ++this.epoch, this.stamp, this.owner, this.refs);
+  }
+}
+
+/** The free counter against the free lists; each listed frame listed once and not handed out. */
+function checkFreeLists(run: CheckRun): void {
+  const { frames } = run.k;
+  frames.forEachFreeBlock((f, order) => {
+    const pa = hex(frames.frameAddress(f));
+    if (!run.markFree(f)) run.out.push(`frame ${pa} is on the free lists twice`);
+    if (frames.allocatedAt(f)) run.out.push(`frame ${pa} is on the free lists but handed out`);
+    run.free += 2 ** order;
+  });
+  if (run.free !== frames.freePages)
+    run.out.push(`free counter says ${frames.freePages}, free lists hold ${run.free}`);
+}
+
+/** Each page of a mapped file or shmem object holds a reference; its count of mapping VMAs is right. */
+function checkObjects(run: CheckRun): void {
+  for (const [object, vmas] of run.objects) {
+    if (object.mappers !== vmas)
+      run.out.push(`${object.path} counts ${object.mappers} mapping VMAs, has ${vmas}`);
+    for (const [index, frame] of object.pages) {
+      const what = `page ${index} of ${object.path}`;
+      const f = run.frameNumber(frame, what);
+      if (f < 0) continue;
+      run.claim(f, Owner.User, what);
+      run.reference(f);
+    }
+  }
+}
+
+/** Each user or kernel frame's reference count and use, and the exclusivity of privately writable frames. */
+function checkReferences(run: CheckRun): void {
+  const { frames } = run.k;
+  for (const f of run.counted) {
+    const pa = hex(frames.frameAddress(f));
+    const kernel = run.ownerOf(f) === Owner.Kernel;
+    if (!kernel && frames.use[f] !== FrameUse.UserData)
+      run.out.push(`user frame ${pa} is not marked as user memory`);
+    if (frames.count[f] !== run.refs[f])
+      run.out.push(
+        `${kernel ? 'kernel' : 'user'} frame ${pa} counts ${frames.count[f]} mappings, has ${run.refs[f]}`,
+      );
+  }
+  for (const [f, va] of run.privateWritable) {
+    if (va >= 0 && run.refs[f] !== 1) {
+      run.out.push(
+        `private frame ${hex(frames.frameAddress(f))} is mapped writable at ${hex(va)} but has ${run.refs[f]} mappings`,
+      );
+    }
+  }
+}
+
+/**
+ * Every frame is free or owned: the owned frames and the free lists must add up to all of RAM.
+ * Only when they do not is RAM scanned, to name the frames that are neither, or both.
+ */
+function checkLeaks(run: CheckRun): void {
+  const { frames } = run.k;
+  if (run.owned + run.free === frames.totalPages) return;
+  const listed = new Uint8Array(frames.totalPages);
+  frames.forEachFreeBlock((f, order) => listed.fill(1, f, Math.min(f + 2 ** order, frames.totalPages)));
+  let named = 0;
+  for (let f = 0; f < frames.totalPages; f++) {
+    const owner = run.ownerOf(f);
+    // A listed frame that is also claimed was reported by the claim.
+    const owned = owner !== 0 && owner !== Owner.Free;
+    const pa = hex(frames.frameAddress(f));
+    if (!owned && !listed[f]) {
+      const kernel = frames.use[f] === FrameUse.Kernel ? 'kernel ' : '';
+      run.out.push(`${kernel}frame ${pa} is allocated but owned by nothing (leak)`);
+      named++;
+    } else if (owned && listed[f]) {
+      run.out.push(`frame ${pa} is free and owned at once`);
+      named++;
+    }
+  }
+  if (named === 0)
+    run.out.push(`${run.owned} owned and ${run.free} free frames do not add up to ${frames.totalPages}`);
+}
+
+/** Every TLB entry says what the tables of a live address space say. */
+function checkTlb(run: CheckRun, spaces: readonly AddressSpace[]): void {
   const live = new Map(spaces.map((s) => [s.pageTable.root as number, s]));
   const rights = new Uint8Array(1);
-  for (const e of tlb.entriesInUse()) {
+  for (const e of run.k.tlb.entriesInUse()) {
     const space = live.get(e.root);
     if (space === undefined) {
-      out.push(`TLB holds ${hex(e.page)} of a dead address space ${hex(e.root)}`);
+      run.out.push(`TLB holds ${hex(e.page)} of a dead address space ${hex(e.root)}`);
       continue;
     }
     const frame = space.pageTable.translate(e.page, rights);
     if (frame !== e.frame || rights[0] !== e.rights) {
-      out.push(
-        `TLB says ${hex(e.page)} -> ${hex(e.frame)} ${formatRights(e.rights)}, tables say ${frame < 0 ? 'unmapped' : `${hex(frame)} ${formatRights(rights[0])}`}`,
+      const tables = frame < 0 ? 'unmapped' : `${hex(frame)} ${formatRights(rights[0])}`;
+      run.out.push(
+        `TLB says ${hex(e.page)} -> ${hex(e.frame)} ${formatRights(e.rights)}, tables say ${tables}`,
       );
     }
   }
-  return out;
-}
-
-function checkLeaves(
-  space: AddressSpace,
-  format: DescriptorFormat,
-  frames: FrameAllocator,
-  userRefs: Uint32Array,
-  out: string[],
-): void {
-  for (const leaf of space.pageTable.leaves()) {
-    const vma = space.vmas.find(leaf.va);
-    if (vma === undefined) {
-      out.push(`page ${hex(leaf.va)} is mapped outside any VMA`);
-    } else {
-      const allowed = format.rightsFor(vma.prot);
-      if (leaf.rights & ~allowed) {
-        out.push(
-          `page ${hex(leaf.va)} grants ${formatRights(leaf.rights)} but its VMA allows ${formatRights(allowed)}`,
-        );
-      }
-      if (
-        leaf.rights & R_WRITE &&
-        !(vma.flags & VM_SHARED) &&
-        frames.count[frames.frameIndex(leaf.frame)] !== 1
-      )
-        out.push(`private page ${hex(leaf.va)} is writable but its frame ${hex(leaf.frame)} is shared`);
-    }
-    if (!frames.isAllocated(leaf.frame))
-      out.push(`page ${hex(leaf.va)} maps frame ${hex(leaf.frame)}, which is free`);
-    userRefs[frames.frameIndex(leaf.frame)]++;
-  }
-}
-
-/** Whether Linux would have merged the adjacent VMAs `a` and `b` had an operation met them. */
-export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
-  return (
-    a.end === b.start &&
-    !(a.flags & VM_SPECIAL) &&
-    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
-    a.file === b.file &&
-    a.file === null &&
-    a.name === b.name &&
-    a.droppable === b.droppable &&
-    b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
-    anonNeighboursMergeable(a, b) &&
-    !(a.flags & 0x8) // shared anonymous memory is a separate shmem object per mapping
-  );
-}
-
-function checkVmas(space: AddressSpace, out: string[]): void {
-  for (const v of space.vmas.check()) out.push(`VMA tree: ${v}`);
-  let prev: Vma | undefined;
-  let pages = 0;
-  for (const v of space.vmas) {
-    if (v.start % space.pageSize || v.end % space.pageSize || v.start >= v.end) {
-      out.push(`VMA ${hex(v.start)}-${hex(v.end)} is empty or not page-aligned`);
-    }
-    if (v.end > space.layout.taskSize) out.push(`VMA ${hex(v.start)}-${hex(v.end)} runs past TASK_SIZE`);
-    if (
-      prev !== undefined &&
-      mergeableNeighbours(prev, v, space.pageSize) &&
-      !space.unmergedBoundaries.has(v.start)
-    ) {
-      out.push(
-        `VMAs ${hex(prev.start)}-${hex(prev.end)} and ${hex(v.start)}-${hex(v.end)} should have been merged`,
-      );
-    }
-    pages += (v.end - v.start) / space.pageSize;
-    prev = v;
-  }
-  if (pages !== space.totalVm) out.push(`total_vm is ${space.totalVm} pages, VMAs cover ${pages}`);
 }

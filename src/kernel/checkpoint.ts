@@ -6,8 +6,8 @@
  *
  * A checkpoint is not a fork: `dup_mmap` gives the copy anon_vmas of its own (which changes later
  * merges) and shares pages copy-on-write (which write-protects the original). A checkpoint keeps
- * every VMA as it is (its anon_vma chain included), the heap and stack bounds, the MADV_FREE and
- * guard marks, and the contents of every page the address space owns; page-cache, shmem and zero
+ * every VMA as it is (its anon_vma chain included, and the neighbour Linux left it apart from),
+ * the heap and stack bounds, the MADV_FREE and guard marks, and the contents of every page the address space owns; page-cache, shmem and zero
  * pages are found again in their objects. Restoring tears the address space down the way exit does
  * (`unmapRange` over all of it: frames, tables, commit charge and object references go back) and
  * rebuilds it from the checkpoint in place, so the tasks using it keep using it. The pages it owned
@@ -58,7 +58,6 @@ const STRUCTURE = new Set([
   'layout',
   'accounting',
   'zeroFrame',
-  'unmergedBoundaries',
   'guards',
   'lazyFree',
 ]);
@@ -66,9 +65,10 @@ const STRUCTURE = new Set([
 export interface SpaceCheckpoint {
   readonly space: AddressSpace;
   readonly vmas: readonly Vma[];
+  /** For each VMA, the index of the VMA Linux left it apart from (`unmergedWith`), or -1. */
+  readonly apart: readonly number[];
   /** Every other field of the address space (counters, bounds, the exec image) by name. */
   readonly fields: ReadonlyMap<string, unknown>;
-  readonly unmerged: readonly number[];
   readonly guards: readonly number[];
   readonly lazyFree: readonly number[];
   readonly pages: readonly SavedPage[];
@@ -101,11 +101,13 @@ export function takeCheckpoint(space: AddressSpace): SpaceCheckpoint {
       pages.push({ kind: 'own', va, lo, hi, bytes: bytesAt(frame) });
     }
   });
+  const live = [...space.vmas];
+  const index = new Map(live.map((v, i) => [v, i]));
   return {
     space,
-    vmas: [...space.vmas].map((v) => v.cloneAt(v.start, v.end, pageSize)),
+    vmas: live.map((v) => v.cloneAt(v.start, v.end, pageSize)),
+    apart: live.map((v) => (v.unmergedWith === null ? -1 : (index.get(v.unmergedWith) ?? -1))),
     fields,
-    unmerged: [...space.unmergedBoundaries],
     guards: [...space.guards],
     lazyFree: [...space.lazyFree.keys()],
     pages,
@@ -128,17 +130,16 @@ export function restoreCheckpoint(ctx: SyscallContext, cp: SpaceCheckpoint): boo
   const space = cp.space;
   const { ram, frames } = space.ctx;
   if (unmapRange(ctx, 0, space.layout.taskSize) !== 0) return false;
-  space.unmergedBoundaries.clear();
   space.guards.clear();
   space.lazyFree.clear();
-  for (const saved of cp.vmas) {
-    const vma = saved.cloneAt(saved.start, saved.end, space.pageSize);
+  const vmas = cp.vmas.map((saved) => saved.cloneAt(saved.start, saved.end, space.pageSize));
+  for (const [i, vma] of vmas.entries()) {
+    if (cp.apart[i] >= 0) vma.unmergedWith = vmas[cp.apart[i]];
     space.insertVma(vma, null);
     // Charged again as they were (the limit was checked when they were made).
     if (vma.flags & VM_ACCOUNT) ctx.accounting.committed += (vma.end - vma.start) / space.pageSize;
   }
   for (const [k, v] of cp.fields) (space as unknown as Record<string, unknown>)[k] = v;
-  for (const b of cp.unmerged) space.unmergedBoundaries.add(b);
   for (const g of cp.guards) space.guards.add(g);
   const pageSize = space.pageSize;
   for (const p of cp.pages) {

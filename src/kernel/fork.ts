@@ -17,8 +17,8 @@ import {
   VM_WIPEONFORK,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
+import { keepApart } from '../mm/vma-merge.js';
 import type { PagingMode } from '../syscall/context.js';
-import { mergeableNeighbours } from './check.js';
 
 /** `VM_LOCKED_MASK`: mlock is not inherited. */
 const VM_LOCKED_MASK = VM_LOCKED | VM_LOCKONFAULT;
@@ -85,12 +85,7 @@ export function dupMmap(f: ForkSpaces): number {
   }
   // Neighbours that only differed by mlock, or by anon_vmas a wipe dropped, now look alike, but
   // nothing merges them: Linux shows them as separate lines.
-  let prev: Vma | undefined;
-  for (const v of child.vmas) {
-    if (prev !== undefined && mergeableNeighbours(prev, v, child.pageSize))
-      child.unmergedBoundaries.add(v.start);
-    prev = v;
-  }
+  for (const v of child.vmas) keepApart(child, v, null, 'below');
   undo.commit();
   return 0;
 }

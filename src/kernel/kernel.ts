@@ -21,10 +21,11 @@ import { CommitAccounting } from '../mm/overcommit.js';
 import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
+import { keepApart } from '../mm/vma-merge.js';
 import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
-import { checkInvariants } from './check.js';
+import { InvariantChecker } from './check.js';
 import { restoreCheckpoint, type SpaceCheckpoint, takeCheckpoint } from './checkpoint.js';
 import { dupMmap } from './fork.js';
 import { Mmu } from './mmu.js';
@@ -79,6 +80,9 @@ export class Kernel {
   readonly sys: Syscalls;
   /** The shared zero page (`ZERO_PAGE`) mapped by read faults on anonymous memory. */
   readonly zeroFrame: PhysAddr;
+  /** The frames the kernel holds for itself (the zero page): the checker knows every other frame has a task. */
+  readonly kernelFrames: readonly PhysAddr[];
+  private readonly checker: InvariantChecker;
   /** The pages of the files execve maps, shared by every task that runs them. */
   readonly pageCache = new PageCache();
   /** Where execve finds programs. */
@@ -133,6 +137,8 @@ export class Kernel {
     if (zero === null) throw new RangeError('ramBytes leaves no frame for the zero page');
     this.ram.zero(zero, this.pageSize);
     this.zeroFrame = zero;
+    this.kernelFrames = [zero];
+    this.checker = new InvariantChecker(this);
   }
 
   /** The running task, or null before the first spawn. */
@@ -225,6 +231,8 @@ export class Kernel {
     let accounted = 0;
     for (const vma of built.vmas) {
       space.insertVma(vma, null);
+      // Whatever neighbours Linux had left apart stay apart.
+      keepApart(space, vma, null, 'below');
       if (vma.flags & VM_ACCOUNT) accounted += (vma.end - vma.start) / this.pageSize;
     }
     this.accounting.committed += accounted;
@@ -308,7 +316,7 @@ export class Kernel {
 
   /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */
   check(): string[] {
-    return checkInvariants(this.frames, this.format, this.tlb, this.spaces());
+    return this.checker.check(this.spaces());
   }
 
   /** Every live address space once, however many tasks share it. */

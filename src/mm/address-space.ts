@@ -8,7 +8,7 @@ import type { MemoryObject } from './memory-object.js';
 import type { CommitAccounting } from './overcommit.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
-import { VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
+import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
 import type { Vma } from './vma.js';
 import { VmaTree } from './vma-tree.js';
 
@@ -20,11 +20,13 @@ export function isDataMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) === VM_WRITE;
 }
 
-function isExecMapping(flags: number): boolean {
+/** `is_exec_mapping`: executable, not writable, not a stack. Counted as `exec_vm`. */
+export function isExecMapping(flags: number): boolean {
   return (flags & (VM_WRITE | VM_EXEC | VM_STACK)) === VM_EXEC;
 }
 
-function isStackMapping(flags: number): boolean {
+/** `is_stack_mapping`. Counted as `stack_vm`. */
+export function isStackMapping(flags: number): boolean {
   return (flags & VM_STACK) === VM_STACK;
 }
 
@@ -64,12 +66,6 @@ export class AddressSpace {
 
   /** Whether /proc/PID/maps ends with the x86-64 `[vsyscall]` gate line (not a VMA). */
   gateArea = false;
-  /**
-   * Boundaries where Linux leaves two mergeable VMAs side by side, because nothing there is a merge
-   * point: a split kept after a refused second split, a stack grown down until it touches the VMA
-   * below. The invariant checker does not expect them merged.
-   */
-  readonly unmergedBoundaries = new Set<number>();
   /** Pages carrying a guard marker (MADV_GUARD_INSTALL): any access to them faults. */
   readonly guards = new Set<number>();
   /**
@@ -106,6 +102,7 @@ export class AddressSpace {
 
   private statAccount(flags: number, pages: number): void {
     this.totalVm += pages;
+    if (flags & VM_ACCOUNT) this.accountedVm += pages;
     if (isExecMapping(flags)) this.execVm += pages;
     else if (isStackMapping(flags)) this.stackVm += pages;
     else if (isDataMapping(flags)) this.dataVm += pages;
@@ -136,16 +133,21 @@ export class AddressSpace {
     undo?.record(() => this.insertVma(vma, null));
   }
 
-  /** Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. */
+  /**
+   * Moves a VMA's bounds (for split, merge, expand), adjusting pgoff when the start moves. A moved
+   * start is a new boundary below the VMA, so what was left unmerged there is forgotten.
+   */
   setBounds(vma: Vma, start: number, end: number, undo: UndoLog | null): void {
-    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff };
+    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff, unmergedWith: vma.unmergedWith };
     const delta = (end - start - (old.end - old.start)) / this.pageSize;
     vma.pgoff += (start - old.start) / this.pageSize;
     this.vmas.setBounds(vma, start, end);
     this.statAccount(vma.flags, delta);
+    if (start !== old.start) vma.unmergedWith = null;
     undo?.record(() => {
       this.setBounds(vma, old.start, old.end, null);
       vma.pgoff = old.pgoff;
+      vma.unmergedWith = old.unmergedWith;
     });
   }
 
@@ -164,9 +166,17 @@ export class AddressSpace {
    * covers [at, end) with every attribute copied and pgoff advanced (`__split_vma`).
    */
   splitVma(vma: Vma, at: number, undo: UndoLog | null): Vma {
+    const above = this.vmas.next(vma);
     const upper = vma.cloneAt(at, vma.end, this.pageSize);
     this.setBounds(vma, vma.start, at, undo);
     this.insertVma(upper, undo);
+    // The boundary above stays where it was; what was left unmerged there now lies below `upper`.
+    if (above !== undefined && above.unmergedWith === vma) {
+      above.unmergedWith = upper;
+      undo?.record(() => {
+        above.unmergedWith = vma;
+      });
+    }
     return upper;
   }
 
@@ -190,6 +200,8 @@ export class AddressSpace {
       out.push(v);
     }
     for (const v of out) this.removeVma(v, undo);
+    // Guard markers are page-table entries: unmapping the range removes them.
+    this.clearGuards(start, end, undo);
     return out;
   }
 
@@ -242,10 +254,42 @@ export class AddressSpace {
     if (frame >= 0) this.releaseFrame(frame as PhysAddr);
   }
 
-  /** Drops the guard markers of [start, end) (their page-table entries are unmapped). */
-  clearGuards(start: number, end: number): void {
+  /**
+   * Drops the guard markers of [start, end), whose page-table entries are being unmapped, and
+   * records their return. Only unmapping does this: MADV_DONTNEED, MADV_FREE and mprotect leave
+   * guard markers in place, as Linux's zap without ZAP_FLAG_DROP_MARKER does.
+   */
+  clearGuards(start: number, end: number, undo: UndoLog | null): void {
     if (this.guards.size === 0) return;
-    for (const page of [...this.guards]) if (page >= start && page < end) this.guards.delete(page);
+    const dropped: number[] = [];
+    for (const page of this.guards) if (page >= start && page < end) dropped.push(page);
+    if (dropped.length === 0) return;
+    for (const page of dropped) this.guards.delete(page);
+    undo?.record(() => {
+      for (const page of dropped) this.guards.add(page);
+    });
+  }
+
+  /**
+   * Moves the guard markers and MADV_FREE marks of [from, from+len) to the same offsets at `to`,
+   * with the page-table entries they describe (`move_ptes` moves markers and lazily freed pages
+   * alike), and records the move back.
+   */
+  moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
+    const end = from + len;
+    const guards: number[] = [];
+    for (const page of this.guards) if (page >= from && page < end) guards.push(page);
+    const lazy: [number, PhysAddr][] = [];
+    for (const entry of this.lazyFree) if (entry[0] >= from && entry[0] < end) lazy.push(entry);
+    if (guards.length === 0 && lazy.length === 0) return;
+    const shift = (moved: number, by: number) => {
+      for (const page of guards) this.guards.delete(page + moved);
+      for (const page of guards) this.guards.add(page + moved + by);
+      for (const [va] of lazy) this.lazyFree.delete(va + moved);
+      for (const [va, frame] of lazy) this.lazyFree.set(va + moved + by, frame);
+    };
+    shift(0, to - from);
+    undo.record(() => shift(to - from, from - to));
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */

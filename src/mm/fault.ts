@@ -5,7 +5,7 @@ import type { AddressSpace } from './address-space.js';
 import { FrameUse } from './frame-allocator.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_READ, VM_SHARED, VM_WRITE } from './vm-flags.js';
 import type { Vma } from './vma.js';
-import { findMergeableAnon } from './vma-merge.js';
+import { findMergeableAnon, keepApart } from './vma-merge.js';
 
 /** How a fault ended: resolved (retry the access), or why it could not be. */
 export type FaultOutcome = 'resolved' | FaultReason;
@@ -89,7 +89,7 @@ export function expandStack(space: AddressSpace, vma: Vma, page: number): Vma | 
   if (vma.flags & VM_ACCOUNT && !space.accounting.charge(grow, space.totalVm)) return null;
   prepareAnon(space, vma);
   space.setBounds(vma, page, vma.end, null);
-  if (prev !== undefined && prev.end === page) space.unmergedBoundaries.add(page);
+  keepApart(space, vma, null, 'below');
   return vma;
 }
 

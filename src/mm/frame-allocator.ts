@@ -226,6 +226,25 @@ export class FrameAllocator {
     for (let i = 0; i < this.pcpCount; i++) yield this.pcp[i];
   }
 
+  /** Whether frame number `f` heads a block that is handed out, for the checker. */
+  allocatedAt(f: number): boolean {
+    return this.allocOrder[f] !== 0;
+  }
+
+  /**
+   * Calls `fn(head, order, false)` for every free buddy block, then `fn(frame, 0, true)` for every
+   * frame on the single-page fast path, for the checker and the view: what the free structures hold, in time proportional to their
+   * number of blocks rather than to RAM. A list longer than RAM (a cycle) is cut there.
+   */
+  forEachFreeBlock(fn: (head: number, order: number, cached: boolean) => void): void {
+    for (let order = 0; order <= this.maxOrder; order++) {
+      let n = 0;
+      for (let f = this.heads[order]; f >= 0 && n <= this.totalPages; f = this.next[f], n++)
+        fn(f, order, false);
+    }
+    for (let i = 0; i < this.pcpCount; i++) fn(this.pcp[i], 0, true);
+  }
+
   /** Heads of allocated blocks with their order, for the checker. */
   *allocatedBlocks(): IterableIterator<{ frame: number; order: number }> {
     for (let f = 0; f < this.totalPages; f++) {

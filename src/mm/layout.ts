@@ -32,6 +32,18 @@ export interface Layout {
   readonly overcommitRatio: number;
   readonly totalRamPages: number;
   readonly totalSwapPages: number;
+  /**
+   * `vm.user_reserve_kbytes` in pages: under strict overcommit a task may not commit the last
+   * min(total_vm / 32, this) pages. Linux sets it at boot to min(free memory / 32, 128 MiB).
+   */
+  readonly userReservePages: number;
+  /**
+   * Whether an mremap that shrinks and moves an accounted mapping charges the shrunk pages again:
+   * 6.16 to 6.18 `move_vma` charges `vrm->delta` after `shrink_vma` has already cut the source to
+   * the new length, and that charge is never returned (measured on the reference kernel: 8 pages
+   * shrunk and moved to 1, then unmapped, leave 7 pages in Committed_AS). 6.12 charged nothing there.
+   */
+  readonly mremapRechargesShrink: boolean;
   /** PMD size: THP alignment of anonymous mappings whose length is a multiple of it. */
   readonly pmdSize: number;
   /** CONFIG_MEM_SOFT_DIRTY: new VMAs carry VM_SOFTDIRTY (off on the reference kernel, whose smaps shows no `sd`). */
@@ -95,6 +107,7 @@ export function defaultLayout(
   const stackGuardGap = opts.stackGuardGap ?? 256 * pageSize;
   const mmapBase = opts.mmapBase ?? topDownMmapBase(taskSize, rlimitStack, stackGuardGap, pageSize);
   const pmdSize = opts.pmdSize ?? (pageSize * pageSize) / 8;
+  const totalRamPages = opts.totalRamPages ?? Math.floor(ramBytes / pageSize);
   return {
     taskSize,
     mmapBase,
@@ -116,8 +129,11 @@ export function defaultLayout(
     rlimitStack,
     overcommitMemory: opts.overcommitMemory ?? 0,
     overcommitRatio: opts.overcommitRatio ?? 50,
-    totalRamPages: opts.totalRamPages ?? Math.floor(ramBytes / pageSize),
+    totalRamPages,
     totalSwapPages: opts.totalSwapPages ?? 0,
+    mremapRechargesShrink: opts.mremapRechargesShrink ?? true,
+    userReservePages:
+      opts.userReservePages ?? Math.min(Math.floor(totalRamPages / 32), (128 * MiB) / pageSize),
     pmdSize,
     softDirty: opts.softDirty ?? false,
     armBti: opts.armBti ?? false,

@@ -8,6 +8,11 @@ import type { Layout } from './layout.js';
 export class CommitAccounting {
   /** Pages charged right now (`Committed_AS` in /proc/meminfo, in pages). */
   committed = 0;
+  /**
+   * The part of `committed` that no mapping holds any more and nothing will ever return: what
+   * `layout.mremapRechargesShrink` charges. Every other charged page belongs to a VM_ACCOUNT VMA.
+   */
+  leaked = 0;
 
   constructor(private readonly layout: Layout) {}
 
@@ -18,9 +23,10 @@ export class CommitAccounting {
   }
 
   /**
-   * Charges `pages` if the policy allows it: mode 1 always; mode 0 unless this one request exceeds
-   * all RAM and swap; mode 2 while the total stays under CommitLimit. Returns false (charging
-   * nothing) when refused.
+   * `__vm_enough_memory`: charges `pages` if the policy allows it: mode 1 always; mode 0 unless
+   * this one request exceeds all RAM and swap; mode 2 while the total stays under CommitLimit less
+   * the task's user reserve. Returns false (charging nothing) when refused. The admin reserve is
+   * not modelled: the task is taken to hold CAP_SYS_ADMIN, as the reference recordings (root) did.
    */
   charge(pages: number, totalVm: number): boolean {
     const l = this.layout;
@@ -29,7 +35,7 @@ export class CommitAccounting {
     if (l.overcommitMemory === 0) {
       if (pages <= l.totalRamPages + l.totalSwapPages) return true;
     } else {
-      const reserve = Math.min(Math.floor(totalVm / 32), Math.floor((128 * 1024 * 1024) / 4096));
+      const reserve = Math.min(Math.floor(totalVm / 32), l.userReservePages);
       if (this.committed < this.commitLimit - reserve) return true;
     }
     this.committed -= pages;

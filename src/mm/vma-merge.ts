@@ -1,5 +1,5 @@
 import type { AddressSpace } from './address-space.js';
-import { type AnonVma, anonMergeable, dupAnon, isForkChild } from './anon-vma.js';
+import { type AnonVma, anonMergeable, anonNeighboursMergeable, dupAnon, isForkChild } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
 import type { MappedFile, Vma } from './vma.js';
@@ -94,6 +94,56 @@ export function mergeNewRange(
     return next!;
   }
   return null;
+}
+
+/**
+ * Whether `a` and the VMA `b` right above it are ones Linux would merge, were a merge tried at
+ * their boundary: `is_mergeable_vma` (flags but soft-dirty, file, name, droppable, not special),
+ * contiguous page offsets and anon_vmas either of them could take.
+ */
+export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
+  return (
+    a.end === b.start &&
+    !(a.flags & VM_SPECIAL) &&
+    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
+    a.file === b.file &&
+    a.name === b.name &&
+    a.droppable === b.droppable &&
+    b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
+    anonNeighboursMergeable(a, b)
+  );
+}
+
+/**
+ * Records that Linux leaves `vma` apart from the VMA below it (and, with 'both', the one above
+ * from it) where the two are mergeable: the operation that made them so tried no merge at their
+ * boundary. What Linux does there: a split kept after the second split was refused (`vma_modify`),
+ * a stack grown down to the VMA below (`expand_downwards`), the heap grown from start_brk next to
+ * a VMA ending there, or up to one starting right above (`do_brk_flags` looks no lower than
+ * start_brk and never above), the source of an MREMAP_DONTUNMAP that lost its anon_vma
+ * (`unlink_anon_vmas`), the copies a fork makes (`dup_mmap` merges nothing), a snapshot. The mark
+ * lasts until the boundary moves; a later merge attempt there merges them as usual.
+ */
+export function keepApart(
+  space: AddressSpace,
+  vma: Vma,
+  undo: UndoLog | null,
+  sides: 'below' | 'both',
+): void {
+  const mark = (upper: Vma, lower: Vma | undefined) => {
+    if (lower === undefined || upper.unmergedWith === lower) return;
+    if (!mergeableNeighbours(lower, upper, space.pageSize)) return;
+    const old = upper.unmergedWith;
+    upper.unmergedWith = lower;
+    undo?.record(() => {
+      upper.unmergedWith = old;
+    });
+  };
+  mark(vma, space.vmas.prev(vma));
+  if (sides === 'both') {
+    const next = space.vmas.next(vma);
+    if (next !== undefined) mark(next, vma);
+  }
 }
 
 /** New and grown VMAs are soft-dirty (CONFIG_MEM_SOFT_DIRTY). */

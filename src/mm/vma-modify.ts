@@ -4,7 +4,7 @@ import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
 import type { Vma } from './vma.js';
-import { anonCompatible } from './vma-merge.js';
+import { anonCompatible, keepApart } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
 interface Proposed {
@@ -104,7 +104,7 @@ export function modifyVmaRange(
   if (target.end > end) {
     if (space.mapCount >= space.layout.maxMapCount) {
       // Linux keeps a first split when the second is refused: two look-alike VMAs remain.
-      if (target !== vma) space.unmergedBoundaries.add(start);
+      if (target !== vma) keepApart(space, target, null, 'below');
       return -ENOMEM;
     }
     space.splitVma(target, end, null);

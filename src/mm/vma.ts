@@ -36,6 +36,12 @@ export class Vma {
   name: string;
   /** MAP_DROPPABLE (a high vm_flags bit in Linux). */
   droppable: boolean;
+  /**
+   * The VMA just below that Linux left this one next to, unmerged though the two could merge,
+   * because the operation that made them neighbours tried no merge there (see `keepApart`).
+   * Forgotten when this VMA's start moves.
+   */
+  unmergedWith: Vma | null = null;
 
   constructor(init: {
     start: number;

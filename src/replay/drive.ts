@@ -53,7 +53,7 @@ const PROGRESS_EVERY = 4096;
  * interleaving). Returns the calls left unfinished at the end.
  */
 export async function drive(
-  replayer: Replayer,
+  replayer: Pick<Replayer, 'step'>,
   inputs: readonly TraceInput[],
   options: DriveOptions,
   hooks: DriveHooks,

@@ -12,7 +12,7 @@ import {
   VM_WRITE,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, markSoftDirty, mergeNewRange } from '../mm/vma-merge.js';
 import { type SyscallArg, toWord } from './args.js';
 import type { SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
@@ -123,20 +123,13 @@ function doBrkFlags(
     const vma = new Vma(op);
     space.insertVma(vma, undo);
     markSoftDirty(space, vma, undo);
-    // Nor with a VMA below that `vma_prev_limit` did not offer (one ending at the heap's start,
-    // such as the program's bss under setarch -R): /proc/PID/maps shows it and [heap] apart.
-    if (prev === undefined && space.vmas.prev(vma)?.end === addr && !space.unmergedBoundaries.has(addr)) {
-      space.unmergedBoundaries.add(addr);
-      undo.record(() => space.unmergedBoundaries.delete(addr));
-    }
+    // A VMA ending at start_brk is never a merge candidate, whatever it looks like.
+    keepApart(space, vma, undo, 'below');
   }
   // `just_expand` never merges with the VMA above: one that starts right at the end (only the ELF
   // loader's vm_brk_flags can map there) stays a separate VMA even when it could merge.
-  const end = addr + len;
-  if (space.vmas.lowerBound(end)?.start === end && !space.unmergedBoundaries.has(end)) {
-    space.unmergedBoundaries.add(end);
-    undo.record(() => space.unmergedBoundaries.delete(end));
-  }
+  const above = space.vmas.lowerBound(addr + len);
+  if (above !== undefined) keepApart(space, above, undo, 'below');
   // Eager paging backs the new heap pages now; running out of frames refuses the whole growth.
   if (ctx.paging === 'eager' && !populateEager(space, guard, space.vmas.find(addr)!, addr, addr + len))
     return false;

@@ -221,8 +221,7 @@ function adviseVma(ctx: SyscallContext, vma: Vma, start: number, end: number, ad
  * write access away so that the first write cancels the mark (the dirty-bit test of reclaim).
  */
 function lazyFree(space: AddressSpace, vma: Vma, start: number, end: number): void {
-  const prot = vma.prot;
-  const readOnly = copyOnWriteProt(prot);
+  const readOnly = copyOnWriteProt(vma.prot);
   space.pageTable.protectRange(start, end, (frame, va) => {
     // The zero page is skipped (`vm_normal_page` finds no page) and stays read-only.
     if (frame === space.zeroFrame) return readOnly;

@@ -298,6 +298,8 @@ function mmapRegion(
         target.chain = [];
       });
     }
+    // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
+    if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
   } else if (replaced.length > 0) {
     // The replaced pages go only once nothing can fail any more.
     undo.onCommit(() => space.zapRange(start, end));

@@ -1,5 +1,6 @@
 import { EFAULT, EINVAL, ENOMEM } from '../abi/errno.js';
 import { MAP_FIXED, MAP_SHARED, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from '../abi/mman.js';
+import { KernelPanic } from '../hal/panic.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { setAnonChain } from '../mm/anon-vma.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
@@ -15,7 +16,7 @@ import {
   VM_SHARED,
 } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-import { mergeNewRange } from '../mm/vma-merge.js';
+import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
 import {
   add,
   gt,
@@ -30,7 +31,7 @@ import {
   type Word,
 } from './args.js';
 import type { SyscallContext } from './context.js';
-import { sysMunmap, sysMunmapChecks, unmapRange, unmapRangeInTransaction } from './munmap.js';
+import { sysMunmap, sysMunmapChecks, unmapRangeInTransaction } from './munmap.js';
 
 /** One mremap call in progress (Linux's `struct vma_remap_struct`). */
 interface Remap {
@@ -46,13 +47,33 @@ interface Remap {
   type: 'no-resize' | 'shrink' | 'expand';
 }
 
+/**
+ * One mremap call as a transaction: one guard for all its steps, across every VMA of a multi-VMA
+ * move, and whether an allocation failed (then nothing of the call may remain).
+ */
+interface Transaction {
+  readonly guard: MmapGuard;
+  outOfMemory: boolean;
+}
+
 const impliesNewAddr = (r: Remap) => (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
+
+/** Marks the transaction as failed for want of memory; returns -ENOMEM. */
+function outOfMemory(tx: Transaction): number {
+  tx.outOfMemory = true;
+  return -ENOMEM;
+}
 
 /**
  * mremap(2): `do_mremap` (mm/mremap.c, 6.18): grow or shrink a mapping in place, or move it,
  * moving page-table entries rather than data. A fixed, same-size move may span several VMAs
- * (gaps between them are kept). Every step that can fail comes before the point of no return or
- * is undone: a failed page-table move puts the entries back and removes the new mapping.
+ * (gaps between them are kept).
+ *
+ * The call is one transaction. A failed allocation anywhere (a table for the moved entries, a
+ * frame for an eager tail) undoes every step, across all the VMAs of a multi-VMA move. A refusal
+ * that needs no failed allocation (the overcommit policy, RLIMIT_AS, max_map_count) keeps what the
+ * call did before it, as Linux does: a target already cleared, a tail already cut, the VMAs
+ * already moved.
  */
 export function sysMremap(
   ctx: SyscallContext,
@@ -88,6 +109,8 @@ export function sysMremap(
     const endOld = add(addrW, oldLenW);
     const endNew = add(newAddrW, newLen);
     if (gt(endOld, newAddrW) && gt(endNew, addrW)) return -EINVAL;
+    // Room for splitting both the target and the source, checked once, before anything is touched.
+    if (space.mapCount + 2 >= layout.maxMapCount - 3) return -ENOMEM;
   }
   // Nothing is mapped at or above TASK_SIZE, so such a source has no VMA.
   if (typeof addrW !== 'number' || addrW >= taskSize) return -EFAULT;
@@ -102,11 +125,20 @@ export function sysMremap(
     delta: 0,
     type: 'no-resize',
   };
-  if (flags & MREMAP_FIXED && r.oldLen === r.newLen) return remapMove(ctx, r);
-  r.vma = space.vmas.find(r.addr);
-  const err = checkPrepVma(space, r);
+  using guard = new MmapGuard(space);
+  const tx: Transaction = { guard, outOfMemory: false };
+  const result = remap(ctx, r, tx);
+  if (!tx.outOfMemory) guard.commit();
+  return result;
+}
+
+/** `do_mremap` once the arguments are checked. */
+function remap(ctx: SyscallContext, r: Remap, tx: Transaction): number {
+  if (r.flags & MREMAP_FIXED && r.oldLen === r.newLen) return remapMove(ctx, r, tx);
+  r.vma = ctx.space.vmas.find(r.addr);
+  const err = checkPrepVma(ctx.space, r);
   if (err !== 0) return err;
-  return impliesNewAddr(r) ? mremapTo(ctx, r) : mremapAt(ctx, r);
+  return impliesNewAddr(r) ? mremapTo(ctx, r, tx) : mremapAt(ctx, r, tx);
 }
 
 /** `check_prep_vma`: what kind of resize this is, and whether the VMA allows it. */
@@ -129,13 +161,13 @@ function checkPrepVma(space: AddressSpace, r: Remap): number {
 }
 
 /** `mremap_at`: resize without a required new address. */
-function mremapAt(ctx: SyscallContext, r: Remap): number {
+function mremapAt(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   if (r.type === 'no-resize') return r.addr;
   if (r.type === 'shrink') {
     const res = shrinkTail(ctx, r);
     return res !== 0 ? res : r.addr;
   }
-  return expandVma(ctx, r);
+  return expandVma(ctx, r, tx);
 }
 
 /** `shrink_vma`: unmap [addr+new_len, addr+old_len) with munmap's own checks. */
@@ -144,11 +176,11 @@ function shrinkTail(ctx: SyscallContext, r: Remap): number {
 }
 
 /** `expand_vma`: in place when the range ends at the VMA's end and the space after it is free, else move. */
-function expandVma(ctx: SyscallContext, r: Remap): number {
+function expandVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   const { space } = ctx;
   const vma = r.vma!;
   if (vma.end - r.addr === r.oldLen && expandable(space, vma, r.delta)) {
-    using guard = new MmapGuard(space);
+    const { guard } = tx;
     const undo = guard.undo;
     if (vma.flags & VM_ACCOUNT) {
       const pages = r.delta / space.pageSize;
@@ -170,18 +202,17 @@ function expandVma(ctx: SyscallContext, r: Remap): number {
       },
       undo,
     );
-    if (merged === null) return -ENOMEM;
+    // vma_merge_extend fails only when it cannot allocate.
+    if (merged === null) return outOfMemory(tx);
     const oldEnd = r.addr + r.oldLen;
     if (ctx.paging === 'eager' && !populateEager(space, guard, merged, oldEnd, oldEnd + r.delta))
-      return -ENOMEM;
-    guard.commit();
+      return outOfMemory(tx);
     return r.addr;
   }
   if (!(r.flags & MREMAP_MAYMOVE)) return -ENOMEM;
   const err = setNewAddr(ctx, r);
   if (err !== 0) return err;
-  using guard = new MmapGuard(space);
-  return moveVma(ctx, r, guard);
+  return moveVma(ctx, r, tx);
 }
 
 /** `vma_expandable`: nothing in [end, end+delta) and the grown range still inside user space. */
@@ -193,16 +224,15 @@ function expandable(space: AddressSpace, vma: Vma, delta: number): boolean {
 
 /**
  * `mremap_to`: move to the given (MREMAP_FIXED) or a chosen (MREMAP_DONTUNMAP) address. Clearing
- * the target and cutting the source's tail belong to the same transaction as the move: if the move
- * fails, they are undone too.
+ * the target and cutting the source's tail belong to the call's transaction: a failed allocation
+ * in the move undoes them too; a refusal after them (RLIMIT_AS, the overcommit policy) keeps
+ * them, as in Linux.
  */
-function mremapTo(ctx: SyscallContext, r: Remap): number {
+function mremapTo(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   const { space } = ctx;
-  // Room for splitting both the target and the source, checked before either is touched.
-  if (space.mapCount + 2 >= space.layout.maxMapCount - 3) return -ENOMEM;
-  using guard = new MmapGuard(space);
+  const undo = tx.guard.undo;
   if (r.flags & MREMAP_FIXED) {
-    const res = unmapRangeInTransaction(ctx, r.newAddr, r.newAddr + r.newLen, guard.undo);
+    const res = unmapRangeInTransaction(ctx, r.newAddr, r.newAddr + r.newLen, undo);
     if (res !== 0) return res;
     r.vma = space.vmas.find(r.addr);
     if (r.vma === undefined) return -EFAULT;
@@ -210,7 +240,7 @@ function mremapTo(ctx: SyscallContext, r: Remap): number {
   if (r.type === 'shrink') {
     const tail = sysMunmapChecks(ctx, r.addr + r.newLen, sub(r.oldLenW, r.newLen));
     if (tail < 0) return tail;
-    const res = unmapRangeInTransaction(ctx, r.addr + r.newLen, r.addr + r.newLen + tail, guard.undo);
+    const res = unmapRangeInTransaction(ctx, r.addr + r.newLen, r.addr + r.newLen + tail, undo);
     if (res !== 0) return res;
     r.vma = space.vmas.find(r.addr);
     if (r.vma === undefined) return -EFAULT;
@@ -220,7 +250,7 @@ function mremapTo(ctx: SyscallContext, r: Remap): number {
     return -ENOMEM;
   const err = setNewAddr(ctx, r);
   if (err !== 0) return err;
-  return moveVma(ctx, r, guard);
+  return moveVma(ctx, r, tx);
 }
 
 /** `vrm_set_new_addr`: get_unmapped_area with MAP_FIXED, a hint (DONTUNMAP) or nothing. */
@@ -246,21 +276,34 @@ function setNewAddr(ctx: SyscallContext, r: Remap): number {
 
 /**
  * `move_vma`: charge, copy the VMA to the new address (merging if it can), move the page-table
- * entries, then unmap the source (or, with MREMAP_DONTUNMAP, leave it empty). A failed entry move
- * is undone and the copy removed, leaving everything as it was.
+ * entries with their guard markers and MADV_FREE marks, then unmap the source (or, with
+ * MREMAP_DONTUNMAP, leave it empty). Every step is recorded in the call's transaction; the way
+ * back never allocates, because the emptied source tables stay until the commit prunes them.
  */
-function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
-  const { space } = ctx;
+function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
+  const { space, accounting } = ctx;
   const { pageSize } = space;
+  const undo = tx.guard.undo;
   // prep_move_vma: room for the copy and for splitting the source.
   if (space.mapCount >= space.layout.maxMapCount - 3) return -ENOMEM;
   const vma = r.vma!;
-  const undo = guard.undo;
   if (vma.flags & VM_ACCOUNT) {
-    const pages = (r.flags & MREMAP_DONTUNMAP ? r.newLen : r.delta) / pageSize;
+    // vrm_calc_charge: the growth, or all of the copy when MREMAP_DONTUNMAP keeps the source.
+    // After a shrink the source has already lost its tail and its tail's charge; 6.18 charges the
+    // shrunk pages again all the same, and no mapping will ever give them back.
+    let pages = 0;
+    if (r.flags & MREMAP_DONTUNMAP) pages = r.newLen / pageSize;
+    else if (r.type === 'expand') pages = r.delta / pageSize;
+    else if (r.type === 'shrink' && space.layout.mremapRechargesShrink) pages = r.delta / pageSize;
     if (pages > 0) {
-      if (!ctx.accounting.charge(pages, space.totalVm)) return -ENOMEM;
-      undo.record(() => ctx.accounting.uncharge(pages));
+      if (!accounting.charge(pages, space.totalVm)) return -ENOMEM;
+      undo.record(() => accounting.uncharge(pages));
+      if (r.type === 'shrink') {
+        accounting.leaked += pages;
+        undo.record(() => {
+          accounting.leaked -= pages;
+        });
+      }
     }
   }
   // copy_vma: an anonymous VMA never faulted takes a pgoff matching its new address, so it can merge.
@@ -288,46 +331,48 @@ function moveVma(ctx: SyscallContext, r: Remap, guard: MmapGuard): number {
   }
   const pt = space.pageTable;
   const moved = pt.moveRange(r.addr, r.newAddr, r.oldLen);
-  if (moved < r.oldLen) {
-    pt.moveRange(r.newAddr, r.addr, moved);
-    pt.prune(r.newAddr, r.newAddr + r.oldLen);
-    return -ENOMEM;
-  }
-  // Eager paging backs the grown tail now; if it cannot, the entries go back and nothing moved.
+  undo.record(() => {
+    if (pt.moveRange(r.newAddr, r.addr, moved) < moved)
+      throw new KernelPanic('mremap: moving the entries back needed a table');
+    pt.prune(r.newAddr, newEnd);
+  });
+  if (moved < r.oldLen) return outOfMemory(tx);
+  space.moveMarks(r.addr, r.newAddr, r.oldLen, undo);
+  // Eager paging backs the grown tail now.
   if (
     ctx.paging === 'eager' &&
     r.newLen > r.oldLen &&
-    !populateEager(space, guard, target, r.newAddr + r.oldLen, newEnd)
+    !populateEager(space, tx.guard, target, r.newAddr + r.oldLen, newEnd)
   ) {
-    pt.moveRange(r.newAddr, r.addr, r.oldLen);
-    guard[Symbol.dispose]();
-    pt.prune(r.newAddr, newEnd);
-    return -ENOMEM;
+    return outOfMemory(tx);
   }
-  pt.prune(r.addr, r.addr + r.oldLen);
-  space.forgetLazyFree(r.addr, r.addr + r.oldLen);
-  guard.commit();
-  // Point of no return: the entries are at the new address.
+  undo.onCommit(() => pt.prune(r.addr, r.addr + r.oldLen));
   if (r.flags & MREMAP_DONTUNMAP) {
     const old = space.vmas.find(r.addr);
     if (old !== undefined) {
-      space.setFlags(old, old.flags & ~(VM_LOCKED | VM_LOCKONFAULT), null);
-      // dontunmap_complete: the emptied VMA is unlinked from its anon_vmas.
-      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen)
-        setAnonChain(old, null, [], null);
+      space.setFlags(old, old.flags & ~(VM_LOCKED | VM_LOCKONFAULT), undo);
+      // dontunmap_complete: the emptied VMA is unlinked from its anon_vmas, so it may now match
+      // a neighbour; nothing tries to merge it there.
+      if (old !== target && old.start === r.addr && old.end === r.addr + r.oldLen) {
+        setAnonChain(old, null, [], undo);
+        keepApart(space, old, undo, 'both');
+      }
     }
     return r.newAddr;
   }
-  // The moved pages keep their commit charge: unmap the source without uncharging it.
-  unmapRange(ctx, r.addr, r.addr + r.oldLen, { uncharge: false });
+  // The moved pages keep their commit charge: the source goes without uncharging it.
+  if (unmapRangeInTransaction(ctx, r.addr, r.addr + r.oldLen, undo, { uncharge: false }) !== 0)
+    throw new KernelPanic('mremap: no room to unmap the source after prep_move_vma made room');
   return r.newAddr;
 }
 
 /**
  * `remap_move`: MREMAP_FIXED with equal lengths moves every VMA of [addr, addr+len), one by one,
- * keeping the gaps between them. The range must start inside a VMA.
+ * keeping the gaps between them. The range must start inside a VMA. All the moves are one
+ * transaction; a refusal part way (max_map_count reached by the earlier moves) keeps the VMAs
+ * moved so far, as in Linux.
  */
-function remapMove(ctx: SyscallContext, r: Remap): number {
+function remapMove(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   const { space } = ctx;
   const start = r.addr;
   const end = r.addr + r.oldLen;
@@ -348,7 +393,7 @@ function remapMove(ctx: SyscallContext, r: Remap): number {
     lastEnd = vma.end;
     const piece: Remap = { ...r, vma, addr, newAddr: target + offset, oldLen: len, newLen: len };
     let res = checkPrepVma(space, piece);
-    if (res === 0) res = mremapTo(ctx, piece);
+    if (res === 0) res = mremapTo(ctx, piece, tx);
     if (res < 0) return res;
     if (!seen) result = res;
     seen = true;

@@ -35,8 +35,8 @@ export function sysMunmapChecks(ctx: SyscallContext, startW: Word, lenW: Word): 
 
 /**
  * Removes every mapping in [start, end): the VMAs first (with their splits), then, past the point
- * of no return, their pages, their frames, their emptied tables and their commit charge.
- * Shared by munmap, brk shrinking and mremap. Returns 0 or -ENOMEM.
+ * of no return, their pages, their frames, their emptied tables and (unless `uncharge` is false)
+ * their commit charge. Shared by munmap, brk shrinking and exit. Returns 0 or -ENOMEM.
  */
 export function unmapRange(
   ctx: SyscallContext,
@@ -58,20 +58,21 @@ export function unmapRange(
   }
   if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
   for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
-  space.clearGuards(start, end);
   return 0;
 }
 
 /**
- * An unmap inside a larger transaction (mremap's clearing of its target): the VMAs of [start, end)
- * are detached and their page-table entries set aside, both undone if `undo` rolls back; only when
- * it commits are the frames, the emptied tables and the commit charge released.
+ * An unmap inside a larger transaction (mremap's clearing of its target, the cut of its source's
+ * tail, the source it moved away from): the VMAs of [start, end) are detached and their page-table
+ * entries set aside, both undone if `undo` rolls back; only when it commits are the frames, the
+ * emptied tables and (unless `uncharge` is false) the commit charge released.
  */
 export function unmapRangeInTransaction(
   ctx: SyscallContext,
   start: number,
   end: number,
   undo: UndoLog,
+  opts: { uncharge?: boolean } = {},
 ): number {
   const { space } = ctx;
   if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
@@ -94,7 +95,7 @@ export function unmapRangeInTransaction(
     space.forgetLazyFree(start, end);
     let accounted = 0;
     for (const v of detached) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
-    if (accounted > 0) ctx.accounting.uncharge(accounted);
+    if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
     for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
   });
   return 0;

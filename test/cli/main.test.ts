@@ -34,12 +34,12 @@ describe('levitate-mm, the front door', () => {
     const r = cli('replya', 'app.strace');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
-      "levitate-mm: unknown command 'replya' (did you mean replay?); the commands are demo, replay and exec (levitate-mm --help)\n",
+      "levitate-mm: unknown command 'replya' (did you mean replay?); the commands are demo, replay, exec and view (levitate-mm --help)\n",
     );
     const f = cli('frobnicate');
     expect(f.status).toBe(2);
     expect(f.stderr).toBe(
-      "levitate-mm: unknown command 'frobnicate'; the commands are demo, replay and exec (levitate-mm --help)\n",
+      "levitate-mm: unknown command 'frobnicate'; the commands are demo, replay, exec and view (levitate-mm --help)\n",
     );
   });
 

@@ -105,3 +105,67 @@ describe('x86-64 paging entries', () => {
     expect(d.touchedLo(lo & ~0x60, false) & 0x60).toBe(0x20);
   });
 });
+
+describe('descriptor fields, by the manuals names', () => {
+  const frame = 0x1_2345_6000 as PhysAddr;
+  const field = (fields: { name: string; value: number }[], name: string) =>
+    fields.find((f) => f.name === name)?.value;
+
+  it('decodes an AArch64 page descriptor: AP, SH, AF, nG, OA, PXN, UXN', () => {
+    const d = aarch64Descriptors(pageGeometry('aarch64', 4096));
+    const lo = d.leafLo(frame, R_READ);
+    const hi = d.leafHi(frame, R_READ);
+    const f = d.fields(lo, hi, 3, true);
+    expect(f.map((x) => x.name)).toEqual([
+      'Valid',
+      'Page',
+      'AttrIndx',
+      'NS',
+      'AP',
+      'SH',
+      'AF',
+      'nG',
+      'OA',
+      'DBM',
+      'Contiguous',
+      'PXN',
+      'UXN',
+      'Software',
+    ]);
+    expect(field(f, 'AP')).toBe(0b11); // read-only at EL1 and EL0
+    expect(field(f, 'SH')).toBe(3);
+    expect(field(f, 'AF')).toBe(1);
+    expect(field(f, 'nG')).toBe(1);
+    expect(field(f, 'OA')).toBe(frame);
+    expect(field(f, 'PXN')).toBe(1);
+    expect(field(f, 'UXN')).toBe(1);
+    expect(
+      field(d.fields(d.leafLo(frame, R_READ | R_EXEC), d.leafHi(frame, R_READ | R_EXEC), 3, true), 'UXN'),
+    ).toBe(0);
+    const t = d.fields(d.tableLo(frame), d.tableHi(frame), 0, false);
+    expect(field(t, 'Table')).toBe(1);
+    expect(field(t, 'Next-level table address')).toBe(frame);
+    expect(d.fields(0, 0, 1, false)).toHaveLength(1);
+  });
+
+  it('decodes x86-64 entries: P, R/W, U/S, A, D, PS, the address and XD', () => {
+    const d = x86_64Descriptors(pageGeometry('x86_64', 4096));
+    const lo = d.touchedLo(d.leafLo(frame, R_READ | R_WRITE), true);
+    const hi = d.leafHi(frame, R_READ | R_WRITE);
+    const f = d.fields(lo, hi, 3, true);
+    expect([
+      field(f, 'P'),
+      field(f, 'R/W'),
+      field(f, 'U/S'),
+      field(f, 'A'),
+      field(f, 'D'),
+      field(f, 'XD'),
+    ]).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(field(f, 'Address of the page frame')).toBe(frame);
+    const t = d.fields(d.tableLo(frame), d.tableHi(frame), 0, false);
+    expect(field(t, 'PS')).toBe(0);
+    expect(field(t, 'Address of the next table')).toBe(frame);
+    expect(t.some((x) => x.name === 'D')).toBe(false);
+    expect(d.fields(0, 0, 2, false)).toHaveLength(1);
+  });
+});

@@ -108,7 +108,7 @@ function state(kernel: Kernel, task: Task): string {
     `committed ${kernel.accounting.committed}`,
     `lazyfree ${[...space.lazyFree.keys()].sort().join(',')}`,
     `guards ${[...space.guards].sort().join(',')}`,
-    `unmerged ${[...space.unmergedBoundaries].sort().join(',')}`,
+    `apart ${[...space.vmas].filter((v) => v.unmergedWith !== null).map((v) => `${v.unmergedWith!.end}-${v.start}`)}`,
     ...leaves,
   ].join('\n');
 }
@@ -221,7 +221,6 @@ describe('address-space checkpoints', () => {
       'lazyFree',
       'pageSize',
       'pageTable',
-      'unmergedBoundaries',
       'users',
       'vmas',
       'zeroFrame',
@@ -232,5 +231,30 @@ describe('address-space checkpoints', () => {
       expect(v === null || ['number', 'boolean', 'string'].includes(typeof v) || k === 'image', k).toBe(true);
     }
     expect(task.mm).toBeInstanceOf(AddressSpace);
+  });
+
+  it('gives every VMA back with all its fields (the same anon_vma, file and chain objects)', () => {
+    const kernel = new Kernel({ arch: 'x86_64', paging: 'demand', ramBytes: 16 * 2 ** 20 });
+    const task = kernel.spawn();
+    const r = rng(7);
+    for (let i = 0; i < 80; i++) step(kernel, task, r);
+    const fields = () =>
+      [...task.mm.vmas].map((v) =>
+        Object.entries(v).map(([k, x]) =>
+          k === 'unmergedWith' ? [k, (x as typeof v | null)?.start] : [k, x],
+        ),
+      );
+    const before = fields();
+    const cp = kernel.checkpoint(task.mm);
+    for (let i = 0; i < 30; i++) step(kernel, task, r, true);
+    expect(kernel.restore(cp)).toBe(true);
+    const after = fields();
+    expect(after.length).toBe(before.length);
+    for (const [i, v] of after.entries()) {
+      for (const [j, [k, x]] of v.entries()) {
+        expect(k).toBe(before[i][j][0]);
+        expect(x, k as string).toBe(before[i][j][1]);
+      }
+    }
   });
 });

@@ -40,7 +40,7 @@ function deepState(kernel: Kernel, task: Task): string {
   return [
     captureState(kernel, task),
     `tasks ${kernel.tasks.size} users ${task.mm.users}`,
-    `boundaries ${[...task.mm.unmergedBoundaries].join(',')}`,
+    `apart ${[...task.mm.vmas].filter((v) => v.unmergedWith !== null).map((v) => v.start)}`,
     `lazy ${[...task.mm.lazyFree].join(',')}`,
     ...vmas,
     counts.join(' '),

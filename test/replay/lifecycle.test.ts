@@ -59,21 +59,16 @@ async function replayCase(c: LifecycleCase): Promise<{
     onExec: (e) => execs.push({ program: e.program, maps: e.maps }),
   });
   const violations: string[] = [];
-  // The checker after every line; after every 8th in the two longest logs, of 1200 to 2500 lines it
-  // would take half a minute to check one by one (a check costs time in proportion to RAM).
-  const text = readFileSync(`${LIFECYCLE_DIR}/${c.log}`, 'utf8');
-  const stride = text.split('\n').length > 1000 ? 8 : 1;
-  let n = 0;
-  const check = () => {
-    if (violations.length === 0) violations.push(...r.kernel.check());
-  };
   await drive(
     r,
     [{ name: c.log, lines: () => linesOf(createReadStream(`${LIFECYCLE_DIR}/${c.log}`)) }],
     {},
-    { line: () => ++n % stride === 0 && check() },
+    {
+      line: () => {
+        if (violations.length === 0) violations.push(...r.kernel.check());
+      },
+    },
   );
-  check();
   return { summary: r.finish(), execs, stale, violations };
 }
 

@@ -3,7 +3,8 @@ import { type Kernel, procMaps, smapsFlags, type Task } from 'levitate-mm';
 /**
  * Everything a failed syscall must leave as it was: the maps and hidden flags, the program break,
  * every present page-table entry (address, frame, rights), a fingerprint of each mapped frame's
- * contents, the page-table pages, the free frames and the commit charge.
+ * contents, the page-table pages, the free frames, the commit charge, the guard markers, the
+ * pages given up with MADV_FREE and the pages of shared memory objects.
  */
 export function captureState(kernel: Kernel, task: Task): string {
   const space = task.mm;
@@ -18,10 +19,19 @@ export function captureState(kernel: Kernel, task: Task): string {
     procMaps(space),
     smapsFlags(space).join('|'),
     `brk ${space.brk} start ${space.startBrk}`,
-    `tables ${space.pageTable.tables().length}`,
+    `tables ${space.pageTable
+      .tables()
+      .map((t) => t.table.toString(16))
+      .sort()
+      .join(' ')}`,
     `free ${kernel.frames.freePages}`,
-    `committed ${kernel.accounting.committed}`,
-    `vm ${space.totalVm}/${space.dataVm}/${space.stackVm}/${space.execVm}`,
+    `committed ${kernel.accounting.committed} leaked ${kernel.accounting.leaked}`,
+    `vm ${space.totalVm}/${space.dataVm}/${space.stackVm}/${space.execVm}/${space.accountedVm}`,
+    `guards ${[...space.guards].sort((a, b) => a - b).map((g) => g.toString(16))}`,
+    `lazy ${[...space.lazyFree].sort((a, b) => a[0] - b[0]).map(([va, f]) => `${va.toString(16)}:${f.toString(16)}`)}`,
+    `objects ${[...new Set([...space.vmas].map((v) => v.file).filter((f) => f !== null))].map((o) =>
+      [...o.pages].map(([i, f]) => `${i}:${f.toString(16)}`).join(','),
+    )}`,
     ...leaves,
   ].join('\n');
 }

@@ -1,0 +1,111 @@
+import { hex, type PhysAddr } from '../hal/addr.js';
+import type { DescriptorFormat } from '../hal/descriptor.js';
+import type { PageGeometry } from '../hal/geometry.js';
+import type { PhysicalMemory } from '../hal/ram.js';
+import type { Tlb } from '../hal/tlb.js';
+import type { FrameAllocator } from '../mm/frame-allocator.js';
+import type { MemoryObject } from '../mm/memory-object.js';
+import type { CommitAccounting } from '../mm/overcommit.js';
+
+/** What the invariant checker reads: the kernel's allocator, hardware and kernel-wide state. */
+export interface CheckedKernel {
+  readonly frames: FrameAllocator;
+  readonly format: DescriptorFormat;
+  readonly geometry: PageGeometry;
+  readonly ram: PhysicalMemory;
+  readonly tlb: Tlb;
+  readonly accounting: CommitAccounting;
+  /** The frames the kernel itself holds (the zero page); every other frame belongs to a task. */
+  readonly kernelFrames: readonly PhysAddr[];
+}
+
+/** What a frame was found to be during one check. */
+export const Owner = { Free: 1, Table: 2, User: 3, Kernel: 4 } as const;
+export type Owner = (typeof Owner)[keyof typeof Owner];
+
+const NAMES: Record<Owner, string> = {
+  [Owner.Free]: 'free',
+  [Owner.Table]: 'a page table',
+  [Owner.User]: 'user memory',
+  [Owner.Kernel]: 'the kernel',
+};
+
+/**
+ * One run of the checker: the violations found so far and, per frame, what owns it and how many
+ * mappings were seen. The per-frame arrays live as long as the kernel and are stamped with the
+ * run's epoch instead of being cleared, so a run costs what is in use, not what RAM holds.
+ */
+export class CheckRun {
+  readonly out: string[] = [];
+  /** Frames found owned (tables, user frames, kernel frames), each counted once. */
+  owned = 0;
+  /** Frames the free lists hold. */
+  free = 0;
+  /** User and kernel frames, whose reference counts are compared at the end. */
+  readonly counted: number[] = [];
+  /** Private frames mapped writable, with the address they were found at (-1 once reported). */
+  readonly privateWritable = new Map<number, number>();
+  /** Memory objects mapped by some VMA, with the number of VMAs mapping them. */
+  readonly objects = new Map<MemoryObject, number>();
+
+  constructor(
+    readonly k: CheckedKernel,
+    private readonly epoch: number,
+    private readonly stamp: Uint32Array,
+    private readonly owner: Uint8Array,
+    readonly refs: Uint32Array,
+  ) {}
+
+  /** What frame number `f` was found to be in this run (0: nothing yet). */
+  ownerOf(f: number): Owner | 0 {
+    return this.stamp[f] === this.epoch ? (this.owner[f] as Owner) : 0;
+  }
+
+  /** Records `f` as listed free; false when it was listed already. */
+  markFree(f: number): boolean {
+    if (this.stamp[f] === this.epoch) return false;
+    this.stamp[f] = this.epoch;
+    this.owner[f] = Owner.Free;
+    return true;
+  }
+
+  /** The frame number of `pa`, or -1 (reported as a violation of `what`) when it is no frame of RAM. */
+  frameNumber(pa: number, what: string): number {
+    const { frames, ram } = this.k;
+    if (!ram.contains(pa, frames.pageSize) || (pa - ram.base) % frames.pageSize !== 0) {
+      this.out.push(`${what} points at ${hex(pa)}, which is not a frame of RAM`);
+      return -1;
+    }
+    return frames.frameIndex(pa as PhysAddr);
+  }
+
+  /**
+   * Records `what`'s claim of frame `f` as `as`. A frame may be claimed many times as user memory
+   * or by the kernel (each leaf or page cache that holds it), but only once as a table, and never
+   * as two different things. Returns whether this was the first claim.
+   */
+  claim(f: number, as: Owner, what: string): boolean {
+    const { frames } = this.k;
+    const seen = this.ownerOf(f);
+    if (seen === 0) {
+      this.stamp[f] = this.epoch;
+      this.owner[f] = as;
+      this.refs[f] = 0;
+      this.owned++;
+      if (!frames.allocatedAt(f))
+        this.out.push(`${what} is frame ${hex(frames.frameAddress(f))}, which is free`);
+      if (as !== Owner.Table) this.counted.push(f);
+      return true;
+    }
+    const pa = hex(frames.frameAddress(f));
+    if (seen === Owner.Free) this.out.push(`${what} is frame ${pa}, which is free`);
+    else if (seen !== as || as === Owner.Table)
+      this.out.push(`frame ${pa} is owned twice: by ${NAMES[seen]} and as ${what}`);
+    return false;
+  }
+
+  /** Counts one mapping (a leaf or a page-cache entry) of frame `f`. */
+  reference(f: number): void {
+    this.refs[f]++;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The page's state, as signals every panel reads: the timeline, the position on it, the view of
+ * that step, the chosen address and its walk. One worker computes everything; a seek asked while
+ * another is in flight replaces any seek still waiting, so scrubbing never queues up work.
+ */
+import { batch, signal } from '@preact/signals';
+import {
+  type FrameInfo,
+  type FromWorker,
+  type SessionSource,
+  type StepView,
+  type Timeline,
+  type ToWorker,
+  Verdict,
+  type ViewReplayOptions,
+  type WalkView,
+} from '../protocol.js';
+
+export const timeline = signal<Timeline | null>(null);
+export const position = signal(0);
+export const view = signal<StepView | null>(null);
+export const address = signal<number | null>(null);
+export const walk = signal<WalkView | null>(null);
+export const frameInfo = signal<FrameInfo | null>(null);
+export const status = signal('starting');
+export const error = signal('');
+/** Milliseconds from asking for a step to the page having drawn it. */
+export const lastStepMs = signal(0);
+/** When the page started, had the timeline, and first drew a step (performance.now() ms), for the benchmark. */
+export const timing = { start: performance.now(), opened: 0, firstDrawn: 0 };
+/** Options for logs dropped on the page. */
+export const dropOptions = signal<ViewReplayOptions>({ relocate: true });
+
+type Send = Omit<ToWorker, 'id'> & { type: ToWorker['type'] };
+
+/** The connection to the worker. */
+class Client {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private openId = 0;
+  private seekInFlight = false;
+  private seekWaiting: number | null = null;
+  private seekStart = 0;
+  /** Called after each step view has been rendered (the page calls `rendered`). */
+  private renderWaiters: Array<() => void> = [];
+
+  constructor(workerSource: string) {
+    const url = URL.createObjectURL(new Blob([workerSource], { type: 'text/javascript' }));
+    this.worker = new Worker(url);
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
+    this.worker.onerror = (e) => {
+      error.value = `worker: ${e.message}`;
+    };
+  }
+
+  private send(m: Send, transfer: Transferable[] = []): number {
+    const id = this.nextId++;
+    this.worker.postMessage({ ...m, id } as ToWorker, transfer);
+    return id;
+  }
+
+  open(source: SessionSource, transfer: Transferable[] = []): void {
+    timeline.value = null;
+    view.value = null;
+    walk.value = null;
+    address.value = null;
+    error.value = '';
+    status.value = 'opening';
+    this.seekInFlight = false;
+    this.seekWaiting = null;
+    this.openId = this.send({ type: 'open', source } as Send, transfer);
+  }
+
+  seek(p: number): void {
+    const t = timeline.value;
+    if (t === null || t.count === 0) return;
+    const q = Math.max(0, Math.min(t.count - 1, p));
+    position.value = q;
+    if (this.seekInFlight) {
+      this.seekWaiting = q;
+      return;
+    }
+    this.seekInFlight = true;
+    this.seekStart = performance.now();
+    this.send({ type: 'seek', position: q, address: address.value } as Send);
+  }
+
+  requestWalk(a: number): void {
+    address.value = a;
+    this.send({ type: 'walk', address: a } as Send);
+  }
+
+  requestFrame(f: number): void {
+    this.send({ type: 'frame', frame: f } as Send);
+  }
+
+  /** The page drew the current view. */
+  rendered(): void {
+    if (view.value !== null) {
+      lastStepMs.value = performance.now() - this.seekStart;
+      if (timing.firstDrawn === 0) timing.firstDrawn = performance.now();
+    }
+    const w = this.renderWaiters;
+    this.renderWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves once the step now asked for has been drawn. */
+  whenRendered(): Promise<void> {
+    return new Promise((resolve) => this.renderWaiters.push(resolve));
+  }
+
+  private receive(m: FromWorker): void {
+    switch (m.type) {
+      case 'progress':
+        if (m.id === this.openId) status.value = m.text;
+        return;
+      case 'opened':
+        if (m.id !== this.openId) return;
+        timeline.value = m.timeline;
+        timing.opened = performance.now();
+        status.value =
+          m.timeline.count === 0
+            ? 'the log has no memory calls'
+            : `opened in ${m.timeline.openMs.toFixed(0)} ms`;
+        this.seek(firstInteresting(m.timeline));
+        return;
+      case 'step': {
+        this.seekInFlight = false;
+        if (this.seekWaiting !== null) {
+          const w = this.seekWaiting;
+          this.seekWaiting = null;
+          this.seek(w);
+          return;
+        }
+        batch(() => {
+          view.value = m.view;
+          walk.value = m.walk;
+          if (address.value === null && m.walk !== null) address.value = m.walk.address;
+        });
+        return;
+      }
+      case 'walk':
+        walk.value = m.walk;
+        return;
+      case 'frame':
+        frameInfo.value = m.info;
+        return;
+      case 'error':
+        if (m.id === this.openId) status.value = 'failed';
+        this.seekInFlight = false;
+        error.value = m.message;
+        return;
+    }
+  }
+}
+
+/** The first difference of a log, else its last call (the demo starts at its first step). */
+function firstInteresting(t: Timeline): number {
+  if (t.kind === 'demo') return 0;
+  const d = t.verdict.indexOf(Verdict.Differs);
+  return d >= 0 ? d : t.count - 1;
+}
+
+let client: Client | undefined;
+
+export function connect(workerSource: string): Client {
+  client = new Client(workerSource);
+  return client;
+}
+
+export function worker(): Client {
+  if (client === undefined) throw new Error('the worker is not connected');
+  return client;
+}
+
+/** The next (dir 1) or previous (dir -1) call from `from` whose verdict is `v`, or -1. */
+export function findVerdict(t: Timeline, from: number, dir: 1 | -1, v: Verdict): number {
+  for (let i = from + dir; i >= 0 && i < t.count; i += dir) if (t.verdict[i] === v) return i;
+  return -1;
+}
+
+/** The position of the call on log line `line` (or the last before it). */
+export function positionOfLine(t: Timeline, line: number): number {
+  let lo = 0;
+  let hi = t.count - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (t.line[mid] <= line) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
