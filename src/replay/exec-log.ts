@@ -90,9 +90,10 @@ export class ExecLog {
     const space = this.processes.replaceSpace(st, path, (task) => {
       const e = this.kernel.execve(task, path, argv, envp);
       if (e < 0) {
+        const relative = path.startsWith('/') ? '' : ', a path relative to where the traced command ran';
         this.notify(
           `missing:${path}`,
-          `${path} (${where}) cannot be run on this machine (${errnoName(-e) ?? `errno ${-e}`}): ` +
+          `${path} (${where}) cannot be run on this machine (${errnoName(-e) ?? `errno ${-e}`}${relative}): ` +
             'replaying it from an empty address space, as if the log began after its exec',
         );
         return false;
@@ -131,7 +132,11 @@ export class ExecLog {
     const page = view.pageSize;
     const len = Math.ceil(Number(call.length) / page) * page;
     if (view.map.firstOverlap(Number(value), Number(value) + len) === undefined) return;
-    const space = this.newProgram(st, ev, `its mapping lands on memory it holds (${hex(value)})`);
+    const space = this.newProgram(
+      st,
+      ev,
+      `its first mapping, at ${hex(value)}, lands on memory the process holds`,
+    );
     // The break of the new program is the one its brk(NULL) showed just before.
     space.view.placeBreak(
       { syscall: 'brk', addr: 0n },
