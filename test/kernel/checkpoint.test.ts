@@ -26,20 +26,10 @@ import {
   type VirtAddr,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from '../../tools/linux-harness/generate.js';
 
 const P = 4096;
 const BASE = 0x2000_0000;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * One step of a random workload on `task`: a memory call or (unless `callsOnly`) a write or read,
