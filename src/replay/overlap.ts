@@ -33,6 +33,12 @@ const WINDOW = 24;
 /** Model steps one search may take. */
 const MAX_STEPS = 4000;
 /**
+ * Model steps all the searches that found no order may take in one log: a log where the model
+ * differs for another reason than the order (a program it could not load) would otherwise search
+ * at every call of its threads.
+ */
+const FAILED_STEPS = 5 * MAX_STEPS;
+/**
  * Pending calls one order may run before their return: each fits anywhere, so every one allowed
  * multiplies the orders to try.
  */
@@ -88,12 +94,20 @@ export interface OverlapCounts {
   inconsistent: number;
   /** Of those, where the search reached its bound. */
   bounded: number;
+  /**
+   * Contradictions not searched: the call works on memory an earlier differing call left out (no
+   * order of the calls around it changes that), or searches that found nothing used up their
+   * budget for the log.
+   */
+  notSearched: number;
 }
 
 export class Overlaps {
   private readonly pending = new Map<number, CallOp>();
   private readonly windows = new Map<SpaceState, Window>();
-  readonly counts: OverlapCounts = { searches: 0, reordered: 0, inconsistent: 0, bounded: 0 };
+  readonly counts: OverlapCounts = { searches: 0, reordered: 0, inconsistent: 0, bounded: 0, notSearched: 0 };
+  /** Model steps the searches that found no order may still take, over the whole log. */
+  private failedBudget = FAILED_STEPS;
 
   constructor(
     private readonly kernel: Kernel,
@@ -203,6 +217,11 @@ export class Overlaps {
 
   /** The printed order contradicted the log at `op`: the search, and the order it leaves in the model. */
   private search(w: Window, op: CallOp): void {
+    if (op.verdict?.reason === 'follows-difference' || this.failedBudget <= 0) {
+      this.counts.notSearched++;
+      op.constrained = false;
+      return;
+    }
     this.counts.searches++;
     const base = w.entries[0];
     const inWindow = new Set(w.entries.map((e) => e.op));
@@ -249,20 +268,6 @@ export class Overlaps {
       steps += result.steps;
     }
     result.steps = steps;
-    if (process.env.LSTEPS)
-      console.error(
-        'steps',
-        op.returned,
-        ops.length,
-        result.steps,
-        result.ok,
-        'prefix',
-        start.prefix.length,
-        'printed',
-        printed.map((o) => o.returned ?? `p${o.invoked}`).join(','),
-        'found',
-        result.ok ? result.order.map((o) => o.returned ?? `p${o.invoked}`).join(',') : '',
-      );
     if (result.ok) {
       if (result.order.some((o, i) => o !== printed[i])) this.counts.reordered++;
       this.rebuild(w, result.order);
@@ -270,6 +275,7 @@ export class Overlaps {
     }
     if (result.exhausted) this.counts.inconsistent++;
     else this.counts.bounded++;
+    this.failedBudget -= result.steps;
     // No order explains the log: the printed one stays, and the call is reported as it differs there.
     this.rebuild(w, printed);
     op.constrained = false;
