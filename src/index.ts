@@ -23,6 +23,7 @@ export { formatKernelAddr } from './hal/linear-map.js';
 export { type FaultReason, PageFaultError } from './hal/page-fault.js';
 export { KernelPanic } from './hal/panic.js';
 export { type Access, formatRights, type Rights } from './hal/rights.js';
+export type { SpaceCheckpoint } from './kernel/checkpoint.js';
 export { Kernel, type KernelOptions } from './kernel/kernel.js';
 export { procMaps, smapsFlags } from './kernel/procfs.js';
 export { type Snapshot, SnapshotError } from './kernel/snapshot.js';

@@ -70,11 +70,16 @@ class HostFile implements ExecFile {
   }
 }
 
-/** The host's files, paths relative to this process's working directory. */
+/** The host's files, relative paths from `cwd` (this process's working directory by default). */
 export class NodeExecFiles implements ExecFiles {
-  openExec(path: string): ExecFile | number {
-    if (path.length + 1 > PATH_MAX) return -ENAMETOOLONG;
-    if (path === '') return -ENOENT;
+  constructor(private readonly cwd?: string) {}
+
+  openExec(name: string): ExecFile | number {
+    if (name.length + 1 > PATH_MAX) return -ENAMETOOLONG;
+    if (name === '') return -ENOENT;
+    // Joined as text, so that a trailing slash keeps its meaning (ENOTDIR for a file).
+    const path =
+      this.cwd === undefined || name.startsWith('/') ? name : `${this.cwd.replace(/\/$/, '')}/${name}`;
     try {
       const st = statSync(path, { bigint: true });
       // may_open: only a regular file may be executed; then MAY_EXEC as access(2) checks it.

@@ -26,31 +26,42 @@ import {
   type ReplayOptions,
   type ReplaySummary,
   resultText,
+  type SpaceOrigin,
+  type TaskReport,
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
 import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
+import { NodeExecFiles } from './exec-files-node.js';
 import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
 import { findPerPidFiles } from './trace-files.js';
 import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
 
 export const REPLAY_HELP = `
-Recording a log:
-  strace -f -e trace=%memory -o app.strace ./app args     # one file, every process and thread
-  strace -f -tt -T -y -e trace=%memory -o app.strace ./app  # with times, durations and fd paths
-  strace -ff -e trace=%memory -o app ./app                 # one file per process: app.PID
-  (also: strace's default output on stderr, -t/-tt/-ttt/-r, -yy, unfiltered logs)
+Recording a log that replays with nothing else needed:
+  setarch -R strace -f -e trace=%memory,%process -o app.strace ./app args
+    -R: no address randomization, so every address is Linux's own; %process: execve, clone, fork,
+    vfork and exit are in the log, so the model execs each program from its ELF file, forks and
+    shares address spaces as the log says, and tears them down at exit
+  setarch -R strace -f -v -s 4096 -e trace=%memory,%process -o app.strace ./app
+    -v -s 4096: execve's arguments and environment in full, so that [stack] is Linux's too
+  strace -f -e trace=%memory -o app.strace ./app args     # memory calls only (see --maps, --relocate)
+  strace -ff -e trace=%memory,%process -o app ./app        # one file per process: app.PID
+  (also: strace's default output on stderr, -t/-tt/-ttt/-r, -y/-yy, unfiltered logs)
 
 Replaying it:
   levitate-mm replay app.strace > model.strace      # then: diff app.strace model.strace
-  levitate-mm replay app.strace --relocate          # a log recorded with ASLR on (the usual case)
+  levitate-mm replay app.strace --relocate          # a log recorded with ASLR on
   levitate-mm replay app                            # the app.PID files of strace -ff
   strace -f -e trace=%memory ./app 2>&1 >/dev/null | levitate-mm replay -
 
 Output: every input line again on standard output (or --trace-out), memory calls with the model's
 result, so that diff shows exactly the calls on which the model differs from Linux; then a summary
-on standard error: calls replayed, how many differed and why, and for each process its mappings at
-the end and at the peak, mapped and resident bytes, page-table pages, and the frames in use.
+on standard error: calls replayed, how many differed and why, what the model could not do as the
+log says (said once each: a program not on this machine or of another build, abbreviated execve
+arguments), and for each process its pids, its program, its calls and how many got Linux's result,
+its mappings at the end and at the peak, mapped and resident bytes, page-table pages, and the
+frames in use.
 
 Why a result may differ (the summary counts each reason; --json gives each call's):
   aslr                the log was recorded with address randomization (its first mapping placed
@@ -58,18 +69,35 @@ Why a result may differ (the summary counts each reason; --json gives each call'
   placement           the model placed the mapping elsewhere than Linux did, relative to its
                       neighbours (with --relocate: once the log's randomization is accounted for)
   unknown-memory      the call works on, or was placed around, memory mapped before the log began
-                      (the program and ld.so, mapped by execve); give the process's maps at its
-                      start with --maps
+                      (the program and ld.so, mapped by an execve the log does not show); record
+                      with -e trace=%memory,%process, or give the process's maps at its start
+                      with --maps
   follows-difference  the call works on memory an earlier differing call left out (or put
                       elsewhere), or was placed next to such memory
   unexplained         the model and Linux disagree
 
-How the log is read: one task per process (a thread shares its process's task; a pid whose first
-call is brk(NULL) is a newly exec'd program with an empty address space; clone/fork/vfork and
-execve lines, when the log has them, decide exactly). The first process starts from --maps, or
-empty; its break starts where the log's first brk(NULL) says. An fd an mmap uses is opened, by its
--y path (or "fd N"), as the log's open/close lines say, else read-write; file pages read as
-zeros, since the model has the file's name but not its contents.
+How the log is read: each pid is a task of the model's kernel. An execve line runs the model's
+execve of the program it names, found on this machine (relative paths from --cwd), with the argv
+and environment the line shows (where strace cut them, the strings it printed, and empty ones for
+an environment it only counted: the [stack] may then start elsewhere); the new program's first
+calls must then agree with Linux, else its exec layout is not the log's (another build, or a log
+recorded with randomization) and it is replayed from an empty address space, as a program the
+machine lacks is. clone/clone3/fork/vfork lines fork or share the address space with the log's
+flags (CLONE_VM, CLONE_FILES, CLONE_THREAD, CLONE_VFORK), even when the child's lines come first;
++++ exited ends a task, and the last one of an address space tears it down. Without process lines:
+a new pid whose first call is brk(NULL) is a new program with an empty address space, any other a
+thread of the process seen just before it; a pid whose brk(NULL) shows another break than its own,
+or whose first mapping after brk(NULL) lands on memory it holds, runs a new program (an exec the
+log does not show). The first process starts from --maps, or empty. An fd an mmap uses is opened,
+by its -y path (or "fd N"), as the log's open/close lines say, else read-write; a file is placed
+as one on the file system of the programs the log runs (ext4: files of 2 MiB and more at a 2 MiB
+boundary); file pages read as zeros, since the model has the file's name but not its contents.
+
+Calls of threads that overlap in the log (<unfinished ...> then <... resumed>) may have taken
+effect in any order between the two: each runs at its return, and when a result differs from
+Linux's, the orders the log allows are searched (a pending call may have to go first) for one in
+which every result is Linux's; the summary says how many were reordered, and how many had none
+(a real difference of the model). Not with --relocate, nor --paging eager.
 
 With --relocate, an address inside a mapping the log created is translated to where the model
 has that mapping, and the model's results are printed and compared in the log's coordinates. An
@@ -101,6 +129,7 @@ export interface ReplayFlags extends LayoutFlags {
   mapsOut?: string;
   progress?: boolean;
   proc: string;
+  cwd?: string;
 }
 
 /** Buffered line output to a file descriptor or to process.stdout, in chunks (constant memory). */
@@ -208,6 +237,31 @@ function bytesText(n: number): string {
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
 }
 
+/** Processes the text summary lists one by one. */
+const MAX_PROCESS_LINES = 24;
+
+const ORIGIN_TEXT: Record<SpaceOrigin, string> = {
+  exec: "exec'd from its ELF file",
+  snapshot: 'from the snapshot',
+  fork: 'a fork',
+  empty: 'from an empty address space',
+};
+
+/** One process of the summary: pids, program, how it began, its calls, its memory at the end. */
+function processLine(t: TaskReport): string {
+  const who =
+    t.pids.length === 0 ? 'process' : `pid ${t.pids.slice(0, 4).join(',')}${t.pids.length > 4 ? ',…' : ''}`;
+  const what = [t.program, ORIGIN_TEXT[t.origin]].filter((x) => x !== undefined).join(', ');
+  const calls =
+    t.replayed === 0
+      ? 'no calls'
+      : `${t.replayed} call${t.replayed === 1 ? '' : 's'}, ${t.matched === t.replayed ? 'all' : t.matched} as Linux`;
+  return (
+    `${who} (${what}): ${calls}; ${t.exited ? 'at exit ' : ''}${t.mappings} mappings (peak ${t.peakMappings}), ` +
+    `${bytesText(t.mappedBytes)} mapped, ${bytesText(t.residentBytes)} resident, ${t.pageTablePages} page-table pages`
+  );
+}
+
 /** The text summary (lines without the `levitate-mm replay: ` prefix). */
 export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
   if (s.replayed + s.notModelled + s.noResult === 0) {
@@ -243,13 +297,19 @@ export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
   if (s.noResult > 0) extra.push(`${s.noResult} without a result in the log`);
   if (s.invalidLines > 0) extra.push(`${s.invalidLines} unparseable lines skipped`);
   if (extra.length > 0) out.push(extra.join('; '));
-  for (const t of s.tasks) {
-    const who =
-      t.pids.length === 0 ? 'process' : `pid ${t.pids.slice(0, 4).join(',')}${t.pids.length > 4 ? ',…' : ''}`;
+  const o = s.overlaps;
+  if (o.searches > 0) {
+    const parts = [`${o.reordered} resolved by another order`];
+    if (o.inconsistent > 0) parts.push(`${o.inconsistent} with no consistent order (a real difference)`);
+    if (o.bounded > 0) parts.push(`${o.bounded} not resolved within the search's bound`);
     out.push(
-      `${who}${t.exited ? ' (at exit)' : ''}: ${t.mappings} mappings (peak ${t.peakMappings}), ` +
-        `${bytesText(t.mappedBytes)} mapped, ${bytesText(t.residentBytes)} resident, ${t.pageTablePages} page-table pages`,
+      `overlapping calls of threads: ${o.searches} printed orders contradicted Linux's results: ${parts.join(', ')}`,
     );
+  }
+  const shown = s.tasks.slice(0, MAX_PROCESS_LINES);
+  for (const t of shown) out.push(processLine(t));
+  if (s.tasks.length > shown.length) {
+    out.push(`… and ${s.tasks.length - shown.length} more processes (--json lists them all)`);
   }
   out.push(`frames in use: ${s.framesInUse} (peak ${s.peakFramesInUse}) of ${bytesText(s.pageSize)} each`);
   return out;
@@ -375,7 +435,15 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
       return s as AsyncIterable<string | Uint8Array>;
     },
   }));
-  const replayer = newReplayer(options);
+  const replayer = newReplayer({
+    ...options,
+    execFiles: new NodeExecFiles(flags.cwd),
+    onNotice: flags.json
+      ? undefined
+      : (text) =>
+          process.stderr.write(`levitate-mm replay: ${text}
+`),
+  });
 
   const perPid = inputs.length > 1;
   const stdoutTrace = !flags.json && !flags.quiet;
@@ -532,6 +600,7 @@ export function registerReplay(program: Command): void {
     .option('--check', 'exit with status 1 when any result differed')
     .option('--trace-out <file>', 'write the replayed trace to FILE (with strace -ff input: FILE.PID)')
     .option('--maps-out <file>', "write the first process's final /proc/PID/maps to FILE")
+    .option('--cwd <dir>', 'the directory the traced command ran in: relative execve paths start there')
     .option('--no-progress', 'no progress line on a terminal')
     .addHelpText('after', REPLAY_HELP)
     .action(async (trace: string | undefined, flags: ReplayFlags) => {

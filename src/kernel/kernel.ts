@@ -26,6 +26,7 @@ import type { PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { InvariantChecker } from './check.js';
+import { restoreCheckpoint, type SpaceCheckpoint, takeCheckpoint } from './checkpoint.js';
 import { dupMmap } from './fork.js';
 import { Mmu } from './mmu.js';
 import { type Snapshot, vmasFromSnapshot } from './snapshot.js';
@@ -296,6 +297,30 @@ export class Kernel {
     this.taskList.delete(task.pid);
     if (this.currentTask === task) this.currentTask = null;
     if (--task.mm.users === 0) this.destroySpace(task.mm, { uncharge: true });
+  }
+
+  /**
+   * A checkpoint of an address space (see kernel/checkpoint.ts): every VMA, bound and mark, and the
+   * contents of its own pages, so that `restore` can put it back after calls were tried on it.
+   */
+  checkpoint(space: AddressSpace): SpaceCheckpoint {
+    return takeCheckpoint(space);
+  }
+
+  /**
+   * Puts the address space of `cp` back in the state `cp` has, in place (its tasks keep it). False
+   * when RAM ran out for its pages or tables: it is then left empty.
+   */
+  restore(cp: SpaceCheckpoint): boolean {
+    const ctx: SyscallContext = {
+      arch: this.arch,
+      paging: this.paging,
+      space: cp.space,
+      accounting: this.accounting,
+      shmem: this.shmem,
+      files: new Map(),
+    };
+    return restoreCheckpoint(ctx, cp);
   }
 
   /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */

@@ -32,6 +32,12 @@ export class LogFiles {
   private readonly files = new Map<string, MemoryObject>();
   /** Synthetic inode numbers by path (the log shows none), in the order this log names them. */
   private readonly inodes = new Map<string, number>();
+  /**
+   * Whether a file the log maps that `factsOf` knows nothing of is placed as on a file system with
+   * `thp_get_unmapped_area` (ext4, xfs, btrfs, ...): the log does not say where its files live, so
+   * they are taken to be where the programs it runs are (set from the first program the model loads).
+   */
+  thpFiles = false;
 
   constructor(private readonly factsOf: FileFactsOf = () => undefined) {}
 
@@ -93,8 +99,15 @@ export class LogFiles {
       const inode = this.inodes.get(name) ?? this.inodes.size + 1;
       this.inodes.set(name, inode);
       // The file of a `-y` path, or of a `-yy` decoration `path<char 1:5>` (the path and the
-      // device numbers), with what `factsOf` knows of it.
-      const facts: FileFacts = { ...this.factsOf(name), ...(m?.[2] === 'char' ? { device: true } : {}) };
+      // device numbers), with what `factsOf` knows of it. Of a regular file it knows nothing, the
+      // file system is taken to be that of the programs the log runs (see `thpFiles`).
+      const known = this.factsOf(name);
+      const regular = m === null && !/^\/(dev|proc|sys|memfd:)/.test(name);
+      const facts: FileFacts = {
+        ...(known === undefined && regular && this.thpFiles ? { placement: 'thp' as const } : {}),
+        ...known,
+        ...(m?.[2] === 'char' ? { device: true } : {}),
+      };
       const kind = name === '/dev/zero' ? 'dev-zero' : 'file';
       f = new MemoryObject(name, m ? Number(m[3]) : 0, m ? Number(m[4]) : 0, inode, kind, facts);
       this.files.set(path, f);

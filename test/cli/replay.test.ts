@@ -37,6 +37,36 @@ describe('levitate-mm replay', () => {
     expect(r.stderr).toMatch(/frames in use: \d+ \(peak \d+\)/);
   });
 
+  it('runs a log of real programs on the kernel’s lifecycle: notices once, each process with its program', () => {
+    const r = cli([join(fixtures, 'lifecycle/gcc.strace'), '-q']);
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines.filter((l) => /abbreviates execve arguments/.test(l))).toHaveLength(1);
+    expect(lines).toContain('levitate-mm replay: 128 memory calls replayed: 128 same result, 0 different');
+    expect(
+      lines.filter((l) => /^levitate-mm replay: pid /.test(l)).map((l) => l.replace(/; at exit.*/, '')),
+    ).toEqual([
+      expect.stringMatching(
+        /^levitate-mm replay: pid \d+,\d+,\d+ \(\/usr\/bin\/gcc, exec'd from its ELF file\): 16 calls, all as Linux$/,
+      ),
+      expect.stringMatching(
+        /^levitate-mm replay: pid \d+ \(\/usr\/lib\/gcc\/x86_64-linux-gnu\/12\/cc1, exec'd from its ELF file\): 75 calls, all as Linux$/,
+      ),
+      expect.stringMatching(
+        /^levitate-mm replay: pid \d+ \(\/usr\/bin\/as, exec'd from its ELF file\): 37 calls, all as Linux$/,
+      ),
+    ]);
+    // A relative program path is found from --cwd: here there is no ./threads, which is said.
+    const threads = cli([join(fixtures, 'lifecycle/threads.strace'), '-q', '--cwd', tmp]);
+    expect(threads.status).toBe(0);
+    expect(threads.stderr).toMatch(
+      /\.\/threads \(pid \d+, line 1\) cannot be run on this machine \(ENOENT, a path relative to where the traced command ran\)/,
+    );
+    expect(threads.stderr).toMatch(
+      /overlapping calls of threads: \d+ printed orders contradicted Linux's results: \d+ resolved by another order/,
+    );
+  });
+
   it('reads standard input (no TRACE, or -), saying so only on a terminal', () => {
     const input = `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000\n`;
     for (const args of [[], ['-']]) {
