@@ -143,9 +143,14 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) return 'denied';
   const pt = space.pageTable;
   const present = pt.translate(page as VirtAddr);
-  // filemap_fault / shmem_fault: no page of the file there (a present page is a private copy).
-  if (present < 0 && vma.file?.beyondEnd(objectIndex(space, vma, page), space.pageSize)) return 'beyond-eof';
   const write = access === 'write';
+  // filemap_fault / shmem_fault: no page of the file there (a present page is a private copy).
+  if (present < 0 && vma.file?.beyondEnd(objectIndex(space, vma, page), space.pageSize)) {
+    // A private write gets there through do_cow_fault, whose vmf_anon_prepare runs before the
+    // file's fault method says SIGBUS: the VMA keeps the anon_vma (and merges accordingly).
+    if (write && !(vma.flags & VM_SHARED)) prepareAnon(space, vma);
+    return 'beyond-eof';
+  }
   if (present >= 0) {
     // Present but not permitted: the only resolvable case is a private write to a read-only
     // entry (`do_wp_page`): the zero page, a page-cache page, a page given up with MADV_FREE, or a

@@ -219,7 +219,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 function write(dir: string, name: string, fixture: Fixture, deviation: boolean): void {
-  const file = path.join(dir, `${fixture.arch}-${name}.json`);
+  // Named by arch: `--name thp-anon` and `--name x86_64-thp-anon` are the same fixture.
+  const bare = name.startsWith(`${fixture.arch}-`) ? name.slice(fixture.arch.length + 1) : name;
+  const file = path.join(dir, `${fixture.arch}-${bare}.json`);
   const d = compareWithModel(fixture);
   // A deviation's fixture says how the model differs, so that its test sees any change.
   if (deviation && fixture.found && d !== null) fixture.found.difference = `${d.kind}: ${d.detail}`;
