@@ -50,9 +50,7 @@ export function tmpfsHuge(file: string, mountinfo?: string): string {
 }
 
 /** What this machine says about `path`: its size and file system, or undefined when it is not here. */
-export function hostFile(
-  path: string,
-): { size: number; fs: string; huge?: string; device: boolean } | undefined {
+function hostFile(path: string): { size: number; fs: string; huge?: string; device: boolean } | undefined {
   try {
     const st = statSync(path);
     if (st.isCharacterDevice()) return { size: 0, fs: 'chr', device: true };

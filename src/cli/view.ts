@@ -44,7 +44,7 @@ export function pageHtml(assets: PageAssets, session: SessionSource): string {
 }
 
 /** The built page next to this module (dist/page), or a usage error saying how to build it. */
-export function builtAssets(): PageAssets {
+function builtAssets(): PageAssets {
   const dir = fileURLToPath(new URL('../page/', import.meta.url));
   const files = ['index.html', 'app.js', 'worker.js'].map((f) => `${dir}${f}`);
   if (!files.every((f) => existsSync(f))) {
@@ -55,7 +55,7 @@ export function builtAssets(): PageAssets {
 }
 
 /** The replay options as the page takes them (JSON: an unlimited rlimit becomes -1). */
-export function viewOptionsOf(flags: ReplayFlags): ViewReplayOptions {
+function viewOptionsOf(flags: ReplayFlags): ViewReplayOptions {
   const o = replayOptionsOf(flags);
   const layout: Record<string, number> = {};
   for (const [k, v] of Object.entries(o.layout ?? {})) {

@@ -60,7 +60,7 @@ export const MAX_ARG_STRINGS = 0x7fffffff;
 export type ExecString = string | Uint8Array;
 
 /** The bytes of one string as the kernel copies it, its NUL included (`strnlen_user` + 1). */
-export function stringBytes(s: ExecString): Uint8Array {
+function stringBytes(s: ExecString): Uint8Array {
   const raw = typeof s === 'string' ? new TextEncoder().encode(s) : s;
   const nul = raw.indexOf(0);
   const out = new Uint8Array((nul < 0 ? raw.length : nul) + 1);

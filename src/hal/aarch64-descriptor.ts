@@ -111,7 +111,7 @@ const SH_MEANING = ['non-shareable', 'reserved', 'outer shareable', 'inner share
  * The fields of a VMSAv8-64 stage-1 descriptor (ARM ARM D8.3: table descriptor, page descriptor),
  * by the manual's names. An invalid entry has only its Valid bit (the rest is ignored by the MMU).
  */
-export function aarch64Fields(
+function aarch64Fields(
   lo: number,
   hi: number,
   level: number,

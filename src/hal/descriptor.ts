@@ -1,5 +1,4 @@
 import type { Arch, PhysAddr } from './addr.js';
-import type { PageGeometry } from './geometry.js';
 import type { Rights } from './rights.js';
 
 /**
@@ -55,9 +54,3 @@ export function bitsOf(lo: number, hi: number, high: number, low: number): numbe
   const hiPart = hi & (2 ** (high - 31) - 1);
   return (loPart + hiPart * 2 ** (32 - low)) % 2 ** width;
 }
-
-export function addressHalves(pa: number, pageSize: number): { lo: number; hi: number } {
-  return { lo: (pa >>> 0) & ~(pageSize - 1) & 0xffffffff, hi: Math.floor(pa / 2 ** 32) };
-}
-
-export type DescriptorFactory = (geometry: PageGeometry) => DescriptorFormat;

@@ -11,17 +11,18 @@ export const RAM_PAGE_BYTES = 4096;
  * Bytes per slab: one ArrayBuffer backs this much simulated RAM. Large enough that the allocator's
  * header page of each slab is 8 bytes per 4 KiB page; small enough that a kernel touching a few
  * pages does not show V8 tens of MiB of external memory, which would make it collect garbage all
- * the time (many short-lived kernels, as in fault injection, went from 0.4 ms to 9 ms with 64 MiB).
+ * the time (with 64 MiB slabs, creating a kernel costs 9 ms instead of 0.4 ms, and fault injection
+ * creates thousands).
  */
 const SLAB_BYTES = 2 ** 21;
 /** Host pages per slab. */
-const SLAB_PAGES = SLAB_BYTES / 4096;
+const SLAB_PAGES = SLAB_BYTES / RAM_PAGE_BYTES;
 
 /**
  * Simulated physical RAM: `size` bytes starting at physical address `base`, in slabs of 2 MiB,
  * each one ArrayBuffer created on the first write into it. The host commits an ArrayBuffer's
  * memory lazily, a page at a time as it is first written, so a resident simulated 4 KiB page costs
- * the host its 4 KiB and 8 bytes (the slab's header page; one ArrayBuffer per 256 KiB chunk cost 64).
+ * the host its 4 KiB and 8 bytes (the slab's header page).
  * What was never written reads as zero and is never written to, zeroing included, so it costs the
  * host nothing; each slab's `written` map remembers, per host page, which were.
  *

@@ -80,7 +80,7 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
  * The fields of a 4-level paging entry (Intel SDM vol. 3, tables 4-15 to 4-20: PML4E, PDPTE, PDE
  * and PTE), by the manual's names. A not-present entry has only P (the rest is ignored).
  */
-export function x86_64Fields(lo: number, hi: number, _level: number, last: boolean): DescriptorField[] {
+function x86_64Fields(lo: number, hi: number, _level: number, last: boolean): DescriptorField[] {
   const f = (name: string, high: number, low: number, meaning?: string): DescriptorField => {
     const value = bitsOf(lo, hi, high, low);
     return meaning === undefined

@@ -12,7 +12,7 @@ export function vmaName(space: AddressSpace, vma: Vma): string {
   return '';
 }
 
-/** One VMA as a maps entry. */
+/** One VMA as a maps entry (the fields `show_map_vma` prints). */
 export function mapsEntry(space: AddressSpace, vma: Vma): MapsEntry {
   return {
     start: BigInt(vma.start),
@@ -31,7 +31,7 @@ export function mapsEntry(space: AddressSpace, vma: Vma): MapsEntry {
   };
 }
 
-/** /proc/PID/maps of an address space, byte for byte in Linux's format. */
+/** /proc/PID/maps of an address space (`show_map` for each VMA, then the gate area), byte for byte. */
 export function procMaps(space: AddressSpace): string {
   let out = '';
   for (const vma of space.vmas) out += `${formatMapsLine(mapsEntry(space, vma))}\n`;

@@ -188,6 +188,10 @@ function genericTopDown(space: AddressSpace, req: AreaRequest): number {
   });
 }
 
+/**
+ * `mm_get_unmapped_area` for an mm with the top-down layout: the architecture's
+ * `arch_get_unmapped_area_topdown` (x86-64 has its own; arm64 uses the generic one).
+ */
 function archGetUnmappedArea(space: AddressSpace, arch: Arch, req: AreaRequest): number {
   return arch === 'x86_64' ? x86TopDown(space, req) : genericTopDown(space, req);
 }

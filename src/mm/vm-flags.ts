@@ -94,6 +94,7 @@ export function parseSmapsVmFlags(line: string): number {
   return flags;
 }
 
+/** `show_smap_vma_flags`: the names of a VMA's flags, as its smaps `VmFlags:` line lists them. */
 export function smapsVmFlags(flags: number): string {
   const names: string[] = [];
   for (const [bit, name] of SMAPS_NAMES) if (flags & bit) names.push(name);

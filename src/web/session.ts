@@ -86,7 +86,7 @@ async function* linesOfChunks(chunks: ReadonlyArray<string | Uint8Array>): Async
 }
 
 /** The decoded arguments of a call, named as in the syscall's prototype. */
-export function callArgs(call: MemoryCall, arch: Arch): Array<{ name: string; value: string }> {
+function callArgs(call: MemoryCall, arch: Arch): Array<{ name: string; value: string }> {
   const names = ARG_NAMES[call.syscall];
   const parts = formatMemoryArgs(call, arch).split(', ');
   // An fd path may itself hold ", ": the parts beyond the names belong to the fd.

@@ -41,7 +41,7 @@ const LIBRARY = /(^|\/)(ld-linux[^/]*|ld-[^/]*\.so[^/]*|[^/]+\.so(\.[0-9.]+)?)$/
  * that is not a library (execve maps the executable first and lowest); a region without any access is
  * a guard (a PROT_NONE reservation or a guard gap), whatever backs it.
  */
-export function regionKind(vma: Vma, name: string, program: string | undefined): RegionKind {
+function regionKind(vma: Vma, name: string, program: string | undefined): RegionKind {
   if (/^\[(vdso|vvar|vvar_vclock|vsyscall|vectors|sigpage)\]$/.test(name)) return 'vdso';
   if (name === '[heap]') return 'heap';
   if (name === '[stack]') return 'stack';
@@ -192,7 +192,7 @@ export function framesView(kernel: Kernel, before: Uint8Array | undefined): Fram
   };
 }
 
-export function rightsText(r: number): string {
+function rightsText(r: number): string {
   return `${r & 1 ? 'r' : '-'}${r & 2 ? 'w' : '-'}${r & 4 ? 'x' : '-'}`;
 }
 
@@ -213,7 +213,7 @@ export function defaultAddress(v: StepView): number | null {
 }
 
 /** The level names of the architecture's manual, root first. */
-export function levelNames(kernel: Kernel): string[] {
+function levelNames(kernel: Kernel): string[] {
   const n = kernel.geometry.levels;
   if (kernel.arch === 'x86_64') return ['PML4', 'PDPT', 'PD', 'PT'];
   return Array.from({ length: n }, (_, i) => `L${4 - n + i}`);
