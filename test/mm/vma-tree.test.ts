@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type VmaBounds, VmaTree } from '../../src/mm/vma-tree.js';
+import { mulberry32 as rng } from '../../tools/linux-harness/generate.js';
 
 const P = 4096;
 
@@ -528,18 +529,6 @@ describe('VmaTree against a sorted-array model', () => {
 });
 
 // ---- deep trees: node splits, merges and refills at every level ------------------------------------
-
-/** A small deterministic generator (the tests must do the same work every run). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('VmaTree with thousands of items', () => {
   it.each([1, 2])('agrees with the model through growth to depth 4 and shrinking back (seed %i)', (seed) => {

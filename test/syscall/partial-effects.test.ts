@@ -21,6 +21,7 @@ import {
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   MREMAP_MAYMOVE,
+  PageFaultError,
   type PagingMode,
   PROT_READ,
   procMaps,
@@ -42,8 +43,9 @@ function readable(t: Task, addr: number): boolean {
   try {
     t.read(addr, 1);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if (e instanceof PageFaultError) return false;
+    throw e;
   }
 }
 
