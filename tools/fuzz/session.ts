@@ -14,6 +14,8 @@ import {
   type Snapshot,
   type Task,
 } from 'levitate-mm';
+import { fixtureSnapshot } from '../linux-harness/model.js';
+import type { Fixture } from '../linux-harness/record.js';
 import type { Failure, FailureKind, FuzzConfig, FuzzOp } from './case.js';
 import { callFailed, callRanges, checkFailedAccess, checkFailedCall, issue } from './rollback.js';
 import { Shadow } from './shadow.js';
@@ -23,19 +25,7 @@ import { captureSpace, compareStates, Identities } from './state.js';
 function snapshotFor(config: FuzzConfig): Snapshot {
   if (config.pageSize === 4096) {
     const url = new URL(`../../test/fixtures/linux-${config.arch}/seq-001.json`, import.meta.url);
-    const f = JSON.parse(readFileSync(url, 'utf8')) as {
-      mapsBefore: string;
-      initialBrk: string;
-      stat: Record<string, string>;
-    };
-    return {
-      maps: f.mapsBefore,
-      startBrk: Number(f.stat.start_brk),
-      brk: Number(f.initialBrk),
-      startStack: Number(f.stat.start_stack),
-      startData: Number(f.stat.start_data),
-      endData: Number(f.stat.end_data),
-    };
+    return fixtureSnapshot(JSON.parse(readFileSync(url, 'utf8')) as Fixture);
   }
   const top = 2 ** 48;
   const stack = top - 0x20000;

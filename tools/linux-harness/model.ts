@@ -15,6 +15,7 @@ import {
   type OpenFile,
   PageFaultError,
   procMaps,
+  type Snapshot,
   smapsFlags,
   type Task,
 } from '../../src/index.js';
@@ -63,6 +64,18 @@ export function fixtureFiles(files: readonly FixtureFile[]): Map<number, OpenFil
   return table;
 }
 
+/** The process the fixture's sequence ran in, as `spawnFromSnapshot` takes it: its maps, break and bounds. */
+export function fixtureSnapshot(f: Pick<Fixture, 'mapsBefore' | 'initialBrk' | 'stat'>): Snapshot {
+  return {
+    maps: f.mapsBefore,
+    startBrk: Number(f.stat.start_brk),
+    brk: Number(f.initialBrk),
+    startStack: Number(f.stat.start_stack),
+    startData: Number(f.stat.start_data),
+    endData: Number(f.stat.end_data),
+  };
+}
+
 /**
  * Boots a kernel configured as the recording machine was and starts a task from the fixture's
  * snapshot, with its files open. `ramBytes` is the model's RAM: enough for every page the sequence
@@ -80,14 +93,7 @@ export function bootFixture(
     ramBytes,
     layout: { ...fixtureLayout(f), ...layout },
   });
-  const task = kernel.spawnFromSnapshot({
-    maps: f.mapsBefore,
-    startBrk: Number(f.stat.start_brk),
-    brk: Number(f.initialBrk),
-    startStack: Number(f.stat.start_stack),
-    startData: Number(f.stat.start_data),
-    endData: Number(f.stat.end_data),
-  });
+  const task = kernel.spawnFromSnapshot(fixtureSnapshot(f));
   for (const [fd, open] of fixtureFiles(f.files ?? [])) task.files.set(fd, open);
   return { kernel, task };
 }
