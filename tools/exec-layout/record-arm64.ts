@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Args, UsageError } from '../args.js';
 import { parseConsoleLog } from '../linux-harness-arm64/console.js';
 import {
   boot,
@@ -155,11 +156,12 @@ function main(argv: string[]): void {
   let out = DEFAULT_OUT;
   let cache = process.env.LEVITATE_ARM64_CACHE ?? DEFAULT_CACHE;
   let install = true;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--out') out = argv[++i];
-    else if (argv[i] === '--cache') cache = argv[++i];
-    else if (argv[i] === '--no-install') install = false;
-    else throw new EnvironmentError(`unknown option ${argv[i]}`);
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--out') out = args.value();
+    else if (a === '--cache') cache = args.value();
+    else if (a === '--no-install') install = false;
+    else args.unknown();
   }
   ensureHostTools(install);
   const kernel = ensureKernel(cache);
@@ -209,6 +211,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     main(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`record-arm64: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof EnvironmentError ? 2 : 1);
+    process.exit(e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1);
   }
 }

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { devMajorMinor, thpFileSystem } from '../../src/cli/exec-files-node.js';
 import { loadElfPhdrs, PT_GNU_PROPERTY, PT_INTERP, parseElfHeader } from '../../src/exec/elf.js';
+import { Args, UsageError } from '../args.js';
 import { EnvironmentError, findTools } from '../linux-harness/record.js';
 import { buildAll } from './build.js';
 import { CASES, type Case } from './cases.js';
@@ -264,11 +265,12 @@ function main(argv: string[]): void {
   let out = DEFAULT_OUT;
   let only: Set<string> | null = null;
   let verify = true;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--out') out = argv[++i];
-    else if (argv[i] === '--only') only = new Set(argv[++i].split(','));
-    else if (argv[i] === '--no-verify') verify = false;
-    else throw new EnvironmentError(`unknown option ${argv[i]}`);
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--out') out = args.value();
+    else if (a === '--only') only = new Set(args.value().split(','));
+    else if (a === '--no-verify') verify = false;
+    else args.unknown();
   }
   const helper = buildAll();
   fs.mkdirSync(out, { recursive: true });
@@ -296,6 +298,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     main(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`record: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof EnvironmentError ? 2 : 1);
+    process.exit(e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1);
   }
 }

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Args, UsageError } from '../args.js';
 import {
   type GenerateOptions,
   type GenFile,
@@ -282,8 +283,6 @@ const USAGE =
   '               [--huge-tmpfs DIR] [--batch N (aarch64: sequences per boot)] [--summary FILE.json]\n' +
   '               [--fork (x86_64: sequences in which processes fork, no files)]\n';
 
-class UsageError extends Error {}
-
 function parseCli(argv: string[]): Cli {
   const o: Cli = {
     count: 1000,
@@ -297,41 +296,26 @@ function parseCli(argv: string[]): Cli {
     batch: 250,
     fork: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    const int = (): number => {
-      const s = next();
-      const v = Number(s);
-      if (!Number.isSafeInteger(v) || v < 0)
-        throw new UsageError(`${a} needs a non-negative integer, not ${s}`);
-      return v;
-    };
-    if (a === '--count') o.count = int();
-    else if (a === '--seed') o.seed = int();
-    else if (a === '--arch') {
-      const v = next();
-      if (v !== 'x86_64' && v !== 'aarch64') throw new UsageError(`--arch is x86_64 or aarch64, not ${v}`);
-      o.arch = v;
-    } else if (a === '--out') o.out = next();
-    else if (a === '--build-dir') o.buildDir = next();
-    else if (a === '--min-ops') o.minOps = int();
-    else if (a === '--max-ops') o.maxOps = int();
-    else if (a === '--max-shrinks') o.maxShrinks = int();
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--count') o.count = args.int();
+    else if (a === '--seed') o.seed = args.int();
+    else if (a === '--arch') o.arch = args.oneOf(['x86_64', 'aarch64'] as const);
+    else if (a === '--out') o.out = args.value();
+    else if (a === '--build-dir') o.buildDir = args.value();
+    else if (a === '--min-ops') o.minOps = args.int();
+    else if (a === '--max-ops') o.maxOps = args.int();
+    else if (a === '--max-shrinks') o.maxShrinks = args.int();
     else if (a === '--no-files') o.files = false;
     else if (a === '--no-wide') o.wide = false;
-    else if (a === '--huge-tmpfs') o.hugeTmpfs = next();
-    else if (a === '--batch') o.batch = Math.max(1, int());
-    else if (a === '--summary') o.summary = next();
+    else if (a === '--huge-tmpfs') o.hugeTmpfs = args.value();
+    else if (a === '--batch') o.batch = Math.max(1, args.int());
+    else if (a === '--summary') o.summary = args.value();
     else if (a === '--fork') o.fork = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE);
       process.exit(0);
-    } else throw new UsageError(`unknown option ${a} (try --help)`);
+    } else args.unknown();
   }
   return o;
 }

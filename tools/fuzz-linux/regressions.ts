@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Args, UsageError } from '../args.js';
 import type { Op, OpName } from '../linux-harness/generate.js';
 import { compareWithModel } from '../linux-harness/model.js';
 import {
@@ -128,7 +129,7 @@ interface Cli {
 function parseCli(argv: string[]): Cli {
   const command = argv[0];
   if (command !== 'add' && command !== 'record')
-    throw new EnvironmentError('usage: regressions.ts add|record ... (see the comment at the top)');
+    throw new UsageError('usage: regressions.ts add|record ... (see the comment at the top)');
   const o: Cli = {
     command,
     arch: 'x86_64',
@@ -137,26 +138,17 @@ function parseCli(argv: string[]): Cli {
     buildDir: DEFAULT_BUILD_DIR,
     deviation: false,
   };
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new EnvironmentError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--name') o.name = next();
-    else if (a === '--note') o.note = next();
-    else if (a === '--from') o.from = next();
-    else if (a === '--ops') o.ops = next();
-    else if (a === '--file') o.files.push(next());
-    else if (a === '--build-dir') o.buildDir = next();
+  const args = new Args(argv.slice(1));
+  for (const a of args) {
+    if (a === '--name') o.name = args.value();
+    else if (a === '--note') o.note = args.value();
+    else if (a === '--from') o.from = args.value();
+    else if (a === '--ops') o.ops = args.value();
+    else if (a === '--file') o.files.push(args.value());
+    else if (a === '--build-dir') o.buildDir = args.value();
     else if (a === '--deviation') o.deviation = true;
-    else if (a === '--arch') {
-      const v = next();
-      if (v !== 'x86_64' && v !== 'aarch64')
-        throw new EnvironmentError(`--arch is x86_64 or aarch64, not ${v}`);
-      o.arch = v;
-    } else if (a.startsWith('--')) throw new EnvironmentError(`unknown option ${a}`);
+    else if (a === '--arch') o.arch = args.oneOf(['x86_64', 'aarch64'] as const);
+    else if (a.startsWith('--')) args.unknown();
     else o.names.push(a);
   }
   return o;
@@ -165,7 +157,7 @@ function parseCli(argv: string[]): Cli {
 /** `--file PATH:MODE:SIZE[:HUGE]` (a device: `/dev/zero:rw`; HUGE: a guest tmpfs's huge= option). */
 function parseFileSpec(spec: string): HarnessFile {
   const [p, mode, size, huge] = spec.split(':');
-  if (mode !== 'r' && mode !== 'rw') throw new EnvironmentError(`--file ${spec}: mode is r or rw`);
+  if (mode !== 'r' && mode !== 'rw') throw new UsageError(`--file ${spec}: mode is r or rw`);
   if (size === undefined) return { path: p, mode };
   return { path: p, mode, size: Number(size), ...(huge ? { huge } : {}) };
 }
@@ -176,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   if (o.command === 'add') {
     if (!o.name || !o.note || (!o.from && !o.ops))
-      throw new EnvironmentError('add needs --name, --note and --from FOUND.json or --ops FILE');
+      throw new UsageError('add needs --name, --note and --from FOUND.json or --ops FILE');
     let ops: Op[];
     let files: HarnessFile[];
     let found: Fixture['found'];
@@ -234,6 +226,6 @@ function write(dir: string, name: string, fixture: Fixture, deviation: boolean):
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((e) => {
     process.stderr.write(`regressions: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof EnvironmentError ? 2 : 1);
+    process.exit(e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1);
   });
 }

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAGE_SIZES, type PagingMode } from 'levitate-mm';
+import { Args, UsageError } from '../args.js';
 import {
   type CampaignReport,
   configurations,
@@ -38,8 +39,6 @@ interface Options {
   verbose: boolean;
   worker: number | null;
 }
-
-class UsageError extends Error {}
 
 const USAGE = `usage: npm run fuzz -- [options]
   --seed N          campaign seed (default 1)
@@ -69,68 +68,50 @@ function parseArgs(argv: string[]): Options {
     verbose: false,
     worker: null,
   };
-  const count = (flag: string, v: string | undefined, min: number) => {
-    if (v === undefined || !/^\d+$/.test(v) || Number(v) < min)
-      throw new UsageError(`${flag} needs an integer of at least ${min}, got ${v ?? 'nothing'}`);
-    return Number(v);
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const v = argv[i + 1];
-    const value = () => {
-      i++;
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
+  const args = new Args(argv);
+  for (const a of args) {
     switch (a) {
       case '--seed':
-        o.seed = count(a, value(), 0);
+        o.seed = args.int(0);
         break;
       case '--ops':
-        o.ops = count(a, value(), 1);
+        o.ops = args.int(1);
         break;
       case '--arch': {
-        const arch = value();
-        if (arch !== 'all' && arch !== 'aarch64' && arch !== 'x86_64')
-          throw new UsageError(`--arch: aarch64, x86_64 or all, not ${arch}`);
+        const arch = args.oneOf(['aarch64', 'x86_64', 'all'] as const);
         o.arches = arch === 'all' ? ['x86_64', 'aarch64'] : [arch];
         break;
       }
       case '--paging': {
-        const p = value();
-        if (p !== 'all' && p !== 'eager' && p !== 'demand')
-          throw new UsageError(`--paging: eager, demand or all, not ${p}`);
+        const p = args.oneOf(['eager', 'demand', 'all'] as const);
         o.pagings = p === 'all' ? ['eager', 'demand'] : [p];
         break;
       }
       case '--page-size': {
-        const s = value();
-        if (s === 'all') o.pageSizes = null;
-        else if (!PAGE_SIZES.aarch64.includes(Number(s)))
-          throw new UsageError(`--page-size: 4096, 16384, 65536 or all, not ${s}`);
-        else o.pageSizes = [Number(s)];
+        const s = args.oneOf([...PAGE_SIZES.aarch64.map(String), 'all']);
+        o.pageSizes = s === 'all' ? null : [Number(s)];
         break;
       }
       case '--time-limit':
-        o.timeLimit = count(a, value(), 1);
+        o.timeLimit = args.int(1);
         break;
       case '--check-every':
-        o.checkEvery = count(a, value(), 1);
+        o.checkEvery = args.int(1);
         break;
       case '--jobs':
-        o.jobs = count(a, value(), 1);
+        o.jobs = args.int(1);
         break;
       case '--out':
-        o.out = value();
+        o.out = args.value();
         break;
       case '--replay':
-        o.replay = value();
+        o.replay = args.value();
         break;
       case '--verbose':
         o.verbose = true;
         break;
       case '--worker':
-        o.worker = count(a, value(), 0);
+        o.worker = args.int(0);
         break;
       case '--help':
       case '-h':
@@ -138,7 +119,7 @@ function parseArgs(argv: string[]): Options {
         process.exit(0);
         break;
       default:
-        throw new UsageError(`unknown option ${a}`);
+        args.unknown();
     }
   }
   if (configurations(o.arches, o.pagings, o.pageSizes).length === 0)

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Args, UsageError } from '../args.js';
 import { type GenerateOptions, generateSequence, serializeSequence } from '../linux-harness/generate.js';
 import {
   type Fixture,
@@ -400,30 +401,20 @@ function parseCli(argv: string[]): CliOptions {
     install: true,
     timeoutS: 900,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (): number => {
-      const v = Number(next());
-      if (!Number.isSafeInteger(v)) throw new Error(`${a} needs an integer`);
-      return v;
-    };
-    if (a === '--count') o.count = int();
-    else if (a === '--seed') o.seed = int();
-    else if (a === '--out') o.out = next();
-    else if (a === '--runs') o.runs = int();
-    else if (a === '--max-boots') o.maxBoots = int();
-    else if (a === '--cache') o.cache = next();
-    else if (a === '--build-dir') o.buildDir = next();
-    else if (a === '--min-ops') o.minOps = int();
-    else if (a === '--max-ops') o.maxOps = int();
-    else if (a === '--timeout') o.timeoutS = int();
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--count') o.count = args.int();
+    else if (a === '--seed') o.seed = args.int();
+    else if (a === '--out') o.out = args.value();
+    else if (a === '--runs') o.runs = args.int();
+    else if (a === '--max-boots') o.maxBoots = args.int();
+    else if (a === '--cache') o.cache = args.value();
+    else if (a === '--build-dir') o.buildDir = args.value();
+    else if (a === '--min-ops') o.minOps = args.int();
+    else if (a === '--max-ops') o.maxOps = args.int();
+    else if (a === '--timeout') o.timeoutS = args.int();
     else if (a === '--no-install') o.install = false;
-    else if (a === '--from-log') o.fromLog = next();
+    else if (a === '--from-log') o.fromLog = args.value();
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
         'usage: record.ts [--count 100] [--seed 1] [--out test/fixtures/linux-aarch64] [--runs 2] [--max-boots 4]\n' +
@@ -431,9 +422,9 @@ function parseCli(argv: string[]): CliOptions {
           '                 [--timeout 900] [--no-install] [--from-log CONSOLE_LOG]\n',
       );
       process.exit(0);
-    } else throw new Error(`unknown option ${a} (try --help)`);
+    } else args.unknown();
   }
-  if (o.runs < 1 || o.count < 1) throw new Error('--runs and --count must be at least 1');
+  if (o.runs < 1 || o.count < 1) throw new UsageError('--runs and --count must be at least 1');
   return o;
 }
 
@@ -560,6 +551,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     main(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`record: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(e instanceof EnvironmentError ? 2 : 1);
+    process.exit(e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1);
   }
 }

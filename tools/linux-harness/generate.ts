@@ -19,6 +19,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { hex } from '../../src/hal/addr.js';
+import { Args, UsageError } from '../args.js';
 import { badFile, mmapFile, mmapWide } from './generate-wide.js';
 
 export type OpName =
@@ -1153,27 +1154,30 @@ function main(argv: string[]): void {
   let seed = 1;
   const opts: GenerateOptions = {};
   let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = (): number => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v)) throw new Error(`${a} needs an integer`);
-      return v;
-    };
-    if (a === '--seed') seed = val();
-    else if (a === '--min-ops') opts.minOps = val();
-    else if (a === '--max-ops') opts.maxOps = val();
-    else if (a === '--arch') opts.arch = argv[++i] as GenArch;
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--seed') seed = args.int();
+    else if (a === '--min-ops') opts.minOps = args.int();
+    else if (a === '--max-ops') opts.maxOps = args.int();
+    else if (a === '--arch') opts.arch = args.oneOf(['x86_64', 'aarch64'] as const);
     else if (a === '--json') json = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
         'usage: generate.ts [--seed N] [--min-ops N] [--max-ops N] [--arch x86_64|aarch64] [--json]\n',
       );
       return;
-    } else throw new Error(`unknown option ${a}`);
+    } else args.unknown();
   }
   const ops = generateSequence(seed, opts);
   process.stdout.write(json ? `${JSON.stringify(ops, null, 1)}\n` : serializeSequence(ops));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`generate: ${e.message}\n`);
+    process.exit(2);
+  }
+}

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Args, UsageError } from '../args.js';
 import {
   GENERATOR_VERSION,
   type GenerateOptions,
@@ -581,25 +582,15 @@ function parseCli(argv: string[]): CliOptions {
     verify: true,
     stackRlimit: DEFAULT_STACK_RLIMIT,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (): number => {
-      const v = Number(next());
-      if (!Number.isSafeInteger(v)) throw new Error(`${a} needs an integer`);
-      return v;
-    };
-    if (a === '--count') o.count = int();
-    else if (a === '--seed') o.seed = int();
-    else if (a === '--out') o.out = next();
-    else if (a === '--build-dir') o.buildDir = next();
-    else if (a === '--min-ops') o.minOps = int();
-    else if (a === '--max-ops') o.maxOps = int();
-    else if (a === '--stack-rlimit') o.stackRlimit = int();
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--count') o.count = args.int();
+    else if (a === '--seed') o.seed = args.int();
+    else if (a === '--out') o.out = args.value();
+    else if (a === '--build-dir') o.buildDir = args.value();
+    else if (a === '--min-ops') o.minOps = args.int();
+    else if (a === '--max-ops') o.maxOps = args.int();
+    else if (a === '--stack-rlimit') o.stackRlimit = args.int();
     else if (a === '--verify') o.verify = true;
     else if (a === '--no-verify') o.verify = false;
     else if (a === '--help' || a === '-h') {
@@ -608,7 +599,7 @@ function parseCli(argv: string[]): CliOptions {
           '                 [--min-ops 40] [--max-ops 80] [--stack-rlimit 8388608] [--no-verify]\n',
       );
       process.exit(0);
-    } else throw new Error(`unknown option ${a} (try --help)`);
+    } else args.unknown();
   }
   return o;
 }
@@ -696,6 +687,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     main(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`record: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   }
 }

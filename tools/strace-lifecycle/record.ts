@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { devMajorMinor, thpFileSystem } from '../../src/cli/exec-files-node.js';
 import { parseMaps } from '../../src/trace/proc-maps.js';
+import { Args, UsageError } from '../args.js';
 import { EnvironmentError, findTools } from '../linux-harness/record.js';
 import {
   BUILD_DIR,
@@ -199,9 +200,13 @@ function record(c: (typeof CASES)[number], tree: string): LifecycleCase {
   return out;
 }
 
-function main(): void {
-  const only = process.argv.indexOf('--only');
-  const names = only > 0 ? new Set(process.argv[only + 1].split(',')) : undefined;
+function main(argv: string[]): void {
+  let names: Set<string> | undefined;
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--only') names = new Set(args.value().split(','));
+    else args.unknown();
+  }
   const tools = findTools();
   const tree = build(tools);
   fs.mkdirSync(OUT, { recursive: true });
@@ -224,9 +229,9 @@ function main(): void {
 }
 
 try {
-  main();
+  main(process.argv.slice(2));
 } catch (e) {
-  if (!(e instanceof EnvironmentError)) throw e;
+  if (!(e instanceof EnvironmentError || e instanceof UsageError)) throw e;
   process.stderr.write(`record: ${e.message}\n`);
   process.exit(2);
 }
