@@ -26,13 +26,13 @@ import {
   PROT_NONE,
   PROT_READ,
   smapsFlags,
+  trace,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
 
 const P = 4096;
 const PA = MAP_PRIVATE | MAP_ANONYMOUS;
 const SA = MAP_SHARED | MAP_ANONYMOUS;
-const ERRNO: Record<number, string> = { 12: 'ENOMEM', 22: 'EINVAL', 13: 'EACCES', 14: 'EFAULT' };
 
 /** The model's run of partial-effects.c, line for line. */
 function modelLines(): string[] {
@@ -45,7 +45,7 @@ function modelLines(): string[] {
   const map = (page: number, pages: number, prot: number, flags: number) =>
     expect(sys.mmap(at(page), pages * P, prot, flags | MAP_FIXED, -1, 0)).toBe(at(page));
   const set = (page: number, value: number) => task.write(at(page), [value]);
-  const result = (r: number) => (r === 0 ? '0' : `-${ERRNO[-r] ?? '?'}`);
+  const result = (r: number) => (r === 0 ? '0' : `-${trace.errnoName(-r) ?? '?'}`);
   const byte = (page: number) => {
     try {
       return task.read(at(page), 1)[0];

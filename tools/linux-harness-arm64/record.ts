@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { errnoName } from '../../src/trace/errno.js';
 import { Args, UsageError } from '../args.js';
 import { type GenerateOptions, generateSequence, serializeSequence } from '../linux-harness/generate.js';
 import {
@@ -428,16 +429,6 @@ function parseCli(argv: string[]): CliOptions {
   return o;
 }
 
-const ERRNO: Record<number, string> = {
-  1: 'EPERM',
-  9: 'EBADF',
-  12: 'ENOMEM',
-  14: 'EFAULT',
-  17: 'EEXIST',
-  22: 'EINVAL',
-  95: 'EOPNOTSUPP',
-};
-
 function writeFixtures(
   o: CliOptions,
   results: Map<number, Arm64Fixture>,
@@ -465,7 +456,7 @@ function writeFixtures(
       if (op.result === 'fault') nFault++;
       else if (op.op !== 'brk' && op.op !== 'peek' && op.result.startsWith('-')) {
         nErr++;
-        const e = ERRNO[-Number(op.result)] ?? `errno${-Number(op.result)}`;
+        const e = errnoName(-Number(op.result)) ?? `errno${-Number(op.result)}`;
         perErrno.set(e, (perErrno.get(e) ?? 0) + 1);
       }
     }

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { errnoName } from '../../src/trace/errno.js';
 import { Args, UsageError } from '../args.js';
 import {
   GENERATOR_VERSION,
@@ -604,18 +605,6 @@ function parseCli(argv: string[]): CliOptions {
   return o;
 }
 
-const ERRNO: Record<number, string> = {
-  1: 'EPERM',
-  9: 'EBADF',
-  12: 'ENOMEM',
-  13: 'EACCES',
-  14: 'EFAULT',
-  16: 'EBUSY',
-  17: 'EEXIST',
-  22: 'EINVAL',
-  95: 'EOPNOTSUPP',
-};
-
 function main(argv: string[]): void {
   const o = parseCli(argv);
   let tools: Tools;
@@ -656,7 +645,7 @@ function main(argv: string[]): void {
       else if (op.op !== 'brk' && op.op !== 'peek' && op.result.startsWith('-')) {
         nErr++;
         s.errors++;
-        const e = ERRNO[-Number(op.result)] ?? `errno${-Number(op.result)}`;
+        const e = errnoName(-Number(op.result)) ?? `errno${-Number(op.result)}`;
         perErrno.set(e, (perErrno.get(e) ?? 0) + 1);
       }
       perSyscall.set(op.op, s);
