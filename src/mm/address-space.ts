@@ -257,7 +257,12 @@ export class AddressSpace {
     this.lazyFree.deleteRange(start, end);
   }
 
-  /** Drops every page still given up with MADV_FREE and unchanged since; returns the frames freed. */
+  /**
+   * Drops every page still given up with MADV_FREE and unchanged since; returns the frames freed.
+   * Linux's reclaim (`shrink_folio_list`) discards such a clean lazily freed folio instead of
+   * swapping it out, as the LRU lists reach it and only as many as it needs; the model drops them
+   * all at once, whenever an allocation of user memory finds RAM exhausted.
+   */
   reclaimLazyFree(): number {
     const { frames } = this.ctx;
     const before = frames.freePages;

@@ -272,7 +272,7 @@ function mmapRegion(
     return errno;
   };
 
-  // Gather the VMAs being replaced (MAP_FIXED): whole VMAs now.
+  // Gather the VMAs being replaced (MAP_FIXED), whole ones since `splitAround`.
   const replaced = space.detachRange(start, end, undo);
   if (typeof replaced === 'number') return replaced;
   let replacedPages = 0;
