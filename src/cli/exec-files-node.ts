@@ -15,17 +15,13 @@ import {
 } from 'node:fs';
 import { EACCES, EIO, ENAMETOOLONG, ENOENT } from '../abi/errno.js';
 import { type ExecFile, type ExecFiles, PATH_MAX } from '../exec/files.js';
+import { fileSystemRules } from '../mm/memory-object.js';
 import { errnoNumber } from '../trace/errno.js';
-
-/**
- * statfs magic numbers of the file systems whose `get_unmapped_area` is `thp_get_unmapped_area`
- * in 6.18: ext2/3/4, xfs, btrfs, erofs, bcachefs.
- */
-const THP_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0xe0f5e1e2, 0xca451a4e]);
+import { fileSystemName } from './host-files.js';
 
 /** Whether the file system holding `path` places file mappings with `thp_get_unmapped_area`. */
 export function thpFileSystem(path: string): boolean {
-  return THP_FILE_SYSTEMS.has(Number(statfsSync(path).type));
+  return fileSystemRules(fileSystemName(Number(statfsSync(path).type))).placement === 'thp';
 }
 
 /** glibc's `gnu_dev_major` / `gnu_dev_minor` of a `st_dev`. */

@@ -19,6 +19,8 @@ const FS_MAGIC: Record<number, string> = {
   26985: 'nfs',
   1936814952: 'squashfs',
   801189825: 'zfs',
+  3774210530: 'erofs',
+  3393526350: 'bcachefs',
 };
 
 /** A file system's name by its statfs f_type (`0x…` when unknown). */
