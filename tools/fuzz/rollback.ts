@@ -34,6 +34,7 @@ import {
   compareStates,
   forgetReclaimed,
   type Identities,
+  inGuardRuns,
   leafAt,
   type SpaceState,
   vmaAt,
@@ -320,7 +321,6 @@ function checkPopulate(
   const need = write ? VM_WRITE : VM_READ;
   // A populated page gives its VMA, which may reach outside the range, an anonymous identity.
   const problems = outsideProblems(before, after, pageSize, range, true);
-  const guards = new Set(before.guards);
   // The failure point: the first page that is not (now) accessible as asked.
   let x = s;
   let why = 'everything was populated';
@@ -334,7 +334,7 @@ function checkPopulate(
       why = 'refused';
       break;
     }
-    if (guards.has(x)) {
+    if (inGuardRuns(before.guards, x)) {
       why = 'guard';
       break;
     }
@@ -361,7 +361,7 @@ function checkPopulate(
     );
   problems.push(
     ...compareStates(before, after, pageSize, {
-      skipPages: (va) => va >= s && va < x,
+      skipPages: [s, x],
       anonMayAppear: true,
       objectPagesMayAppear: true,
       ignoreCounters: ['freeFrames'],
@@ -417,12 +417,12 @@ export function checkFailedAccess(
   // A page faulted in gives its VMA (all of it) an anonymous identity.
   const problems = [
     ...compareStates(was, now, ps, { range: [0, first], anonMayAppear: true }),
-    ...compareStates(was, now, ps, { range: [first, end], skipVmas: true, skipPages: (va) => va < fault }),
+    ...compareStates(was, now, ps, { range: [first, end], skipVmas: true, skipPages: [0, fault] }),
     ...compareStates(was, now, ps, { range: [end, Number.POSITIVE_INFINITY], anonMayAppear: true }),
     ...compareStates(was, now, ps, {
       anonMayAppear: true,
       objectPagesMayAppear: true,
-      skipPages: () => true,
+      skipPages: [0, Number.POSITIVE_INFINITY],
       ignoreCounters: COUNTERS,
     }),
   ];

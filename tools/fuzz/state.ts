@@ -27,6 +27,10 @@ export interface SpaceState {
   ranges: readonly (readonly [number, number])[] | null;
   /** Present leaves in address order: va, frame, rights, three numbers each. */
   leaves: number[];
+  /**
+   * Guard markers as runs in address order: start and end of each, two numbers per run, adjacent
+   * runs joined (a guard over a 64 GiB reservation is one run, not 16 million pages).
+   */
   guards: number[];
   /** MADV_FREE pages in address order: va and the frame given up, two numbers each. */
   lazyFree: number[];
@@ -94,7 +98,7 @@ export function captureSpace(
     vmas,
     ranges,
     leaves,
-    guards: [...space.guards].sort((a, b) => a - b),
+    guards: joinedRuns(space.guards.runsIn(0, Number.MAX_SAFE_INTEGER)),
     lazyFree,
     objects,
     counters: {
@@ -192,8 +196,8 @@ export interface CompareOptions {
   range?: readonly [number, number];
   /** Counters allowed to differ. */
   ignoreCounters?: readonly string[];
-  /** Leaves (and MADV_FREE marks) of these pages are compared by the caller. */
-  skipPages?: (va: number) => boolean;
+  /** Leaves, MADV_FREE marks and guard markers of the pages in [lo, hi) are compared by the caller. */
+  skipPages?: readonly [number, number];
   /** VMAs may have gained an anonymous identity (a fault gave them their first page). */
   anonMayAppear?: boolean;
   /** Pages may have been added to the shmem objects. */
@@ -234,10 +238,11 @@ export function compareStates(
     listDiff(whole ? 'VMAs' : `VMAs in [${hex(lo)}, ${hex(hi)})`, vmas(before), vmas(after), out);
   }
   // The lists are sorted by address: only the part in [lo, hi) is looked at.
-  const pick = (list: readonly number[], stride: number, skip = options.skipPages) => {
+  const [skipLo, skipHi] = options.skipPages ?? [0, 0];
+  const pick = (list: readonly number[], stride: number) => {
     const kept: number[] = [];
     for (let i = firstAtOrAbove(list, stride, lo); i < list.length && list[i] < hi; i += stride) {
-      if (skip?.(list[i])) continue;
+      if (list[i] >= skipLo && list[i] < skipHi) continue;
       for (let j = 0; j < stride; j++) kept.push(list[i + j]);
     }
     return kept;
@@ -245,13 +250,36 @@ export function compareStates(
   const lists: [string, readonly number[], readonly number[], number][] = [
     ['page-table entries', before.leaves, after.leaves, 3],
     ['MADV_FREE pages', before.lazyFree, after.lazyFree, 2],
-    ['guard pages', before.guards, after.guards, 1],
   ];
   for (const [what, a, b, stride] of lists) {
     const pa = pick(a, stride);
     const pb = pick(b, stride);
     if (pa.length === pb.length && pa.every((x, i) => x === pb[i])) continue;
     listDiff(what, inRange(pa, stride, lo, hi), inRange(pb, stride, lo, hi), out);
+  }
+  // Guard runs: clipped to [lo, hi), the caller's pages cut out.
+  const guardsIn = (runs: readonly number[]) => {
+    const kept: number[] = [];
+    const keep = (s: number, e: number) => {
+      if (s < e) kept.push(s, e);
+    };
+    for (let i = 0; i < runs.length; i += 2) {
+      const s = Math.max(runs[i], lo);
+      const e = Math.min(runs[i + 1], hi);
+      keep(s, Math.min(e, skipLo));
+      keep(Math.max(s, skipHi), e);
+    }
+    return joined(kept);
+  };
+  const ga = guardsIn(before.guards);
+  const gb = guardsIn(after.guards);
+  if (ga.length !== gb.length || ga.some((x, i) => x !== gb[i])) {
+    const runs = (g: number[]) => {
+      const text: string[] = [];
+      for (let i = 0; i < g.length; i += 2) text.push(`${hex(g[i])}-${hex(g[i + 1])}`);
+      return text;
+    };
+    listDiff('guard pages', runs(ga), runs(gb), out);
   }
   if (whole) {
     const ignored = new Set(options.ignoreCounters ?? []);
@@ -286,6 +314,32 @@ function sameVmas(a: readonly VmaRecord[], b: readonly VmaRecord[], anonMayAppea
       return false;
   }
   return true;
+}
+
+/** [start, end) pairs in address order, flat, with touching runs joined into one. */
+function joined(flat: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (out.length > 0 && out[out.length - 1] === flat[i]) out[out.length - 1] = flat[i + 1];
+    else out.push(flat[i], flat[i + 1]);
+  }
+  return out;
+}
+
+function joinedRuns(runs: readonly { start: number; end: number }[]): number[] {
+  return joined(runs.flatMap((r) => [r.start, r.end]));
+}
+
+/** Whether `va` lies in one of the runs of a `SpaceState.guards` list. */
+export function inGuardRuns(guards: readonly number[], va: number): boolean {
+  let a = 0;
+  let b = guards.length / 2;
+  while (a < b) {
+    const m = (a + b) >> 1;
+    if (guards[m * 2 + 1] <= va) a = m + 1;
+    else b = m;
+  }
+  return a * 2 < guards.length && guards[a * 2] <= va;
 }
 
 /** Index of the first entry (of `stride` numbers, sorted by the first) at or above `va`. */
