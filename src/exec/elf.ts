@@ -17,8 +17,6 @@ export const PT_LOAD = 1;
 export const PT_INTERP = 3;
 export const PT_GNU_STACK = 0x6474e551;
 export const PT_GNU_PROPERTY = 0x6474e553;
-export const PT_LOPROC = 0x70000000;
-export const PT_HIPROC = 0x7fffffff;
 
 export const PF_X = 1;
 export const PF_W = 2;
