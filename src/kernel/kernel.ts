@@ -22,7 +22,7 @@ import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
 import { VM_ACCOUNT, VM_MTE_ALLOWED } from '../mm/vm-flags.js';
 import { keepApart } from '../mm/vma-merge.js';
-import type { PagingMode, SyscallContext } from '../syscall/context.js';
+import type { OpenFile, PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
 import { Syscalls } from '../syscall/syscalls.js';
 import { InvariantChecker } from './check.js';
@@ -312,15 +312,7 @@ export class Kernel {
    * when RAM ran out for its pages or tables: it is then left empty.
    */
   restore(cp: SpaceCheckpoint): boolean {
-    const ctx: SyscallContext = {
-      arch: this.arch,
-      paging: this.paging,
-      space: cp.space,
-      accounting: this.accounting,
-      shmem: this.shmem,
-      files: new Map(),
-    };
-    return restoreCheckpoint(ctx, cp);
+    return restoreCheckpoint(this.contextFor(cp.space), cp);
   }
 
   /** The invariant checker over every task: [] when consistent, otherwise the violations in words. */
@@ -346,15 +338,7 @@ export class Kernel {
    * fork that failed).
    */
   private destroySpace(space: AddressSpace, opts: { uncharge: boolean }): void {
-    const ctx: SyscallContext = {
-      arch: this.arch,
-      paging: this.paging,
-      space,
-      accounting: this.accounting,
-      shmem: this.shmem,
-      files: new Map(),
-    };
-    if (unmapRange(ctx, 0, this.layout.taskSize, { uncharge: opts.uncharge }) !== 0)
+    if (unmapRange(this.contextFor(space), 0, this.layout.taskSize, { uncharge: opts.uncharge }) !== 0)
       throw new KernelPanic('exit_mmap: unmapping all of user space failed');
     space.pageTable.destroy(() => {
       throw new KernelPanic('exit_mmap: a page survived unmapping all of user space');
@@ -382,18 +366,22 @@ export class Kernel {
     // gave it another address space or fd table.
     const c = this.lastContext;
     if (c !== null && c.space === task.mm && c.files === task.files) return c;
-    this.lastContext = this.contextFor(task);
+    this.lastContext = this.contextFor(task.mm, task.files);
     return this.lastContext;
   }
 
-  private contextFor(task: Task): SyscallContext {
+  /**
+   * The context of memory calls on `space`: a task's with its fd table; the kernel's own work on an
+   * address space (teardown, restoring a checkpoint) opens no file and passes none.
+   */
+  private contextFor(space: AddressSpace, files: ReadonlyMap<number, OpenFile> = new Map()): SyscallContext {
     return {
       arch: this.arch,
       paging: this.paging,
-      space: task.mm,
+      space,
       accounting: this.accounting,
       shmem: this.shmem,
-      files: task.files,
+      files,
     };
   }
 }
