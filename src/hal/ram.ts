@@ -111,6 +111,18 @@ export class PhysicalMemory {
     return w === undefined ? 0 : w[((off % SLAB_BYTES) >>> 2) + 1];
   }
 
+  /**
+   * The 32-bit words of [pa, pa + len) (8-byte aligned, within one slab) as a view and the index of
+   * the first in it, or null when that part of RAM was never written (it reads as zero): a walk over
+   * a whole table reads it without a lookup per entry.
+   */
+  wordsAt(pa: PhysAddr, len: number): { words: Uint32Array; index: number } | null {
+    const off = this.offset(pa);
+    if ((off % SLAB_BYTES) + len > SLAB_BYTES) throw new KernelPanic(`words at ${hex(pa)} cross a slab`);
+    const words = this.words[(off / SLAB_BYTES) | 0];
+    return words === undefined ? null : { words, index: (off % SLAB_BYTES) >>> 2 };
+  }
+
   /** Writes the 64-bit word at `pa` as its two halves. */
   write64(pa: PhysAddr, lo: number, hi: number): void {
     const off = this.offset(pa);

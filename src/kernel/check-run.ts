@@ -113,10 +113,12 @@ export class CheckRun {
       if (as !== Owner.Table) this.counted.push(f);
       return true;
     }
-    const pa = hex(frames.frameAddress(f));
-    if (seen === Owner.Free) this.out.push(`${described(what)} is frame ${pa}, which is free`);
+    if (seen === Owner.Free)
+      this.out.push(`${described(what)} is frame ${hex(frames.frameAddress(f))}, which is free`);
     else if (seen !== as || as === Owner.Table)
-      this.out.push(`frame ${pa} is owned twice: by ${NAMES[seen]} and as ${described(what)}`);
+      this.out.push(
+        `frame ${hex(frames.frameAddress(f))} is owned twice: by ${NAMES[seen]} and as ${described(what)}`,
+      );
     return false;
   }
 

@@ -131,12 +131,15 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     const span = geometry.levelSpan[level];
     const entries = geometry.levelMask[level] + 1;
     let valid = 0;
-    for (let i = 0; i < entries; i++) {
-      const e = (table + i * 8) as PhysAddr;
-      const lo = ram.readLo(e);
-      if (!format.isValid(lo)) continue;
+    // Read straight from RAM's words: most entries are zero, which is never valid (bit 0 is clear).
+    const view = ram.wordsAt(table as PhysAddr, entries * 8);
+    const words = view?.words;
+    const first = view?.index ?? 0;
+    for (let i = 0; words !== undefined && i < entries; i++) {
+      const lo = words[first + 2 * i];
+      if (lo === 0 || !format.isValid(lo)) continue;
       valid++;
-      const hi = ram.readHi(e);
+      const hi = words[first + 2 * i + 1];
       const va = base + i * span;
       if (level === last) leaf(va, format.address(lo, hi), format.userRights(lo, hi));
       else if (format.isTable(lo)) walk(format.address(lo, hi), level + 1, va);

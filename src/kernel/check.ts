@@ -78,9 +78,9 @@ export class InvariantChecker {
 function checkFreeLists(run: CheckRun): void {
   const { frames } = run.k;
   frames.forEachFreeBlock((f, order) => {
-    const pa = hex(frames.frameAddress(f));
-    if (!run.markFree(f)) run.out.push(`frame ${pa} is on the free lists twice`);
-    if (frames.allocatedAt(f)) run.out.push(`frame ${pa} is on the free lists but handed out`);
+    if (!run.markFree(f)) run.out.push(`frame ${hex(frames.frameAddress(f))} is on the free lists twice`);
+    if (frames.allocatedAt(f))
+      run.out.push(`frame ${hex(frames.frameAddress(f))} is on the free lists but handed out`);
     run.free += 2 ** order;
   });
   if (run.free !== frames.freePages)
@@ -110,13 +110,12 @@ function checkObjects(run: CheckRun): void {
 function checkReferences(run: CheckRun): void {
   const { frames } = run.k;
   for (const f of run.counted) {
-    const pa = hex(frames.frameAddress(f));
     const kernel = run.ownerOf(f) === Owner.Kernel;
     if (!kernel && frames.use[f] !== FrameUse.UserData)
-      run.out.push(`user frame ${pa} is not marked as user memory`);
+      run.out.push(`user frame ${hex(frames.frameAddress(f))} is not marked as user memory`);
     if (frames.count[f] !== run.refs[f])
       run.out.push(
-        `${kernel ? 'kernel' : 'user'} frame ${pa} counts ${frames.count[f]} mappings, has ${run.refs[f]}`,
+        `${kernel ? 'kernel' : 'user'} frame ${hex(frames.frameAddress(f))} counts ${frames.count[f]} mappings, has ${run.refs[f]}`,
       );
   }
   for (const [f, va] of run.privateWritable) {
