@@ -51,7 +51,7 @@ interface TablePage {
   stamp: number;
   /** Bytes read from the page (a root table may be smaller than a host page). */
   len: number;
-  /** Index in the page, low and high half of each valid entry, three numbers per entry. */
+  /** Each valid entry decoded: see `tableEntries`. */
   entries: number[];
 }
 
@@ -110,9 +110,10 @@ export class CheckRun {
   }
 
   /**
-   * The valid entries of the `len` bytes of a table at `pa` (within one host page): index, low and
-   * high half, three numbers each. Read from RAM unless the page was not written since the last
-   * read (its write stamp is the same): then they are the entries read then.
+   * The valid entries of the `len` bytes of a table at `pa` (within one host page), four numbers
+   * each: the index in the page, the output address, the user rights (as a leaf grants them) and
+   * 1 when it points at a table (at a non-last level). Read from RAM unless the page was not written
+   * since the last read (its write stamp is the same): then they are the entries read then.
    */
   tableEntries(pa: number, len: number): readonly number[] {
     const { ram, format } = this.k;
@@ -126,7 +127,9 @@ export class CheckRun {
       for (let i = 0; i < len / 8; i++) {
         const lo = words[index + 2 * i];
         // Most entries are zero, which is never valid (bit 0 is clear).
-        if (lo !== 0 && format.isValid(lo)) entries.push(i, lo, words[index + 2 * i + 1]);
+        if (lo === 0 || !format.isValid(lo)) continue;
+        const hi = words[index + 2 * i + 1];
+        entries.push(i, format.address(lo, hi), format.userRights(lo, hi), format.isTable(lo) ? 1 : 0);
       }
     }
     this.state.tablePages.set(pa, { stamp, len, entries });
@@ -170,7 +173,9 @@ export class CheckRun {
   /** The frame number of `pa`, or -1 (reported as a violation of `what`) when it is no frame of RAM. */
   frameNumber(pa: number, what: Described): number {
     const { frames, ram } = this.k;
-    if (!ram.contains(pa, frames.pageSize) || (pa - ram.base) % frames.pageSize !== 0) {
+    // A division and a floor, not `%`: a remainder of numbers past 2^32 is a slow library call.
+    const n = (pa - ram.base) / frames.pageSize;
+    if (!ram.contains(pa, frames.pageSize) || n !== Math.floor(n)) {
       this.out.push(`${described(what)} points at ${hex(pa)}, which is not a frame of RAM`);
       return -1;
     }

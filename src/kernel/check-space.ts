@@ -131,13 +131,11 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     const bytes = entries * 8;
     for (let page = 0; page < bytes; page += RAM_PAGE_BYTES) {
       const found = run.tableEntries(table + page, Math.min(RAM_PAGE_BYTES, bytes - page));
-      for (let j = 0; j < found.length; j += 3) {
+      for (let j = 0; j < found.length; j += 4) {
         valid++;
-        const lo = found[j + 1];
-        const hi = found[j + 2];
         const va = base + (page / 8 + found[j]) * span;
-        if (level === last) leaf(va, format.address(lo, hi), format.userRights(lo, hi));
-        else if (format.isTable(lo)) walk(format.address(lo, hi), level + 1, va);
+        if (level === last) leaf(va, found[j + 1], found[j + 2]);
+        else if (found[j + 3] === 1) walk(found[j + 1], level + 1, va);
         else out.push(`block descriptor at level ${level} for ${hex(va)}`);
       }
     }
