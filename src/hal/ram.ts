@@ -26,6 +26,10 @@ const SLAB_PAGES = SLAB_BYTES / RAM_PAGE_BYTES;
  * What was never written reads as zero and is never written to, zeroing included, so it costs the
  * host nothing; each slab's `written` map remembers, per host page, which were.
  *
+ * Every write also stamps the host pages it changes with a number no earlier write had
+ * (`writeStamp`), so that a reader that keeps what it read (the invariant checker, between two
+ * checks) knows, page by page, whether RAM still holds it.
+ *
  * Descriptors are 64-bit words read and written as two 32-bit halves (`readLo`/`readHi`), which
  * keeps every table walk in plain numbers.
  */
@@ -36,6 +40,10 @@ export class PhysicalMemory {
   private readonly words: (Uint32Array | undefined)[];
   /** Per slab, per host page of it: 1 once something was written into it. */
   private readonly written: (Uint8Array | undefined)[];
+  /** Per slab, per host page of it: the stamp of the last write into it (0: none). */
+  private readonly stamps: (Float64Array | undefined)[];
+  /** The stamp of the last write anywhere; each write takes the next. */
+  private clock = 0;
   private committed = 0;
 
   constructor(base: number, size: number) {
@@ -48,6 +56,7 @@ export class PhysicalMemory {
     this.bytes = new Array(slabs).fill(undefined);
     this.words = new Array(slabs).fill(undefined);
     this.written = new Array(slabs).fill(undefined);
+    this.stamps = new Array(slabs).fill(undefined);
   }
 
   /** Bytes of host memory committed so far: the host pages written at least once. */
@@ -76,6 +85,7 @@ export class PhysicalMemory {
     this.bytes[s] = u8;
     this.words[s] = new Uint32Array(buf);
     this.written[s] = new Uint8Array(SLAB_PAGES);
+    this.stamps[s] = new Float64Array(SLAB_PAGES);
     return u8;
   }
 
@@ -85,17 +95,32 @@ export class PhysicalMemory {
     return w !== undefined && w[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] !== 0;
   }
 
-  /** Marks the host pages of [off, off + len) (within one slab, which exists) as written. */
+  /** Marks the host pages of [off, off + len) (within one slab, which exists) as written, and stamps them. */
   private markWritten(off: number, len: number): void {
-    const w = this.written[(off / SLAB_BYTES) | 0]!;
+    const s = (off / SLAB_BYTES) | 0;
+    const w = this.written[s]!;
+    const stamps = this.stamps[s]!;
     const first = ((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0;
     const last = (((off % SLAB_BYTES) + len - 1) / RAM_PAGE_BYTES) | 0;
+    const stamp = ++this.clock;
     for (let p = first; p <= last; p++) {
+      stamps[p] = stamp;
       if (w[p] === 0) {
         w[p] = 1;
         this.committed++;
       }
     }
+  }
+
+  /**
+   * The stamp of the last write into the host page (RAM_PAGE_BYTES) holding `pa`: a number no
+   * other write had, 0 when none did. Equal stamps at two times mean the page was not written in
+   * between.
+   */
+  writeStamp(pa: PhysAddr): number {
+    const off = this.offset(pa);
+    const stamps = this.stamps[(off / SLAB_BYTES) | 0];
+    return stamps === undefined ? 0 : stamps[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0];
   }
 
   /** Low 32 bits of the 64-bit little-endian word at `pa` (8-byte aligned). */
@@ -112,6 +137,19 @@ export class PhysicalMemory {
     return w === undefined ? 0 : w[((off % SLAB_BYTES) >>> 2) + 1];
   }
 
+  /**
+   * The 32-bit words of [pa, pa + len) (8-byte aligned, within one slab) as a view and the index of
+   * the first in it, or null when that part of RAM was never written (it reads as zero): a walk over
+   * a whole table reads it without a lookup per entry. For reading only: a write through the view
+   * would change RAM behind the write stamps.
+   */
+  wordsAt(pa: PhysAddr, len: number): { words: Uint32Array; index: number } | null {
+    const off = this.offset(pa);
+    if ((off % SLAB_BYTES) + len > SLAB_BYTES) throw new KernelPanic(`words at ${hex(pa)} cross a slab`);
+    const words = this.words[(off / SLAB_BYTES) | 0];
+    return words === undefined ? null : { words, index: (off % SLAB_BYTES) >>> 2 };
+  }
+
   /** Writes the 64-bit word at `pa` as its two halves. */
   write64(pa: PhysAddr, lo: number, hi: number): void {
     const off = this.offset(pa);
@@ -120,6 +158,8 @@ export class PhysicalMemory {
       if (lo === 0 && hi === 0) return;
       this.slab(off);
       this.markWritten(off, 8);
+    } else {
+      this.stamps[(off / SLAB_BYTES) | 0]![((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] = ++this.clock;
     }
     const w = this.words[(off / SLAB_BYTES) | 0]!;
     const k = (off % SLAB_BYTES) >>> 2;
@@ -135,7 +175,10 @@ export class PhysicalMemory {
     const end = off + len;
     for (let a = off; a < end; ) {
       const next = Math.min((Math.floor(a / RAM_PAGE_BYTES) + 1) * RAM_PAGE_BYTES, end);
-      if (this.isWritten(a)) u8.fill(0, a % SLAB_BYTES, (a % SLAB_BYTES) + (next - a));
+      if (this.isWritten(a)) {
+        u8.fill(0, a % SLAB_BYTES, (a % SLAB_BYTES) + (next - a));
+        this.markWritten(a, next - a);
+      }
       a = next;
     }
   }

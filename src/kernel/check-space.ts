@@ -1,4 +1,5 @@
-import { hex, type PhysAddr, type VirtAddr } from '../hal/addr.js';
+import { hex, type VirtAddr } from '../hal/addr.js';
+import { RAM_PAGE_BYTES } from '../hal/ram.js';
 import { formatRights, R_WRITE } from '../hal/rights.js';
 import { type AddressSpace, isDataMapping, isExecMapping, isStackMapping } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
@@ -66,7 +67,7 @@ function checkVmas(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): nu
  * walking the VMAs alongside.
  */
 function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): void {
-  const { ram, format, geometry, frames } = run.k;
+  const { format, geometry, frames } = run.k;
   const { out } = run;
   const root = space.pageTable.root;
   const last = geometry.levels - 1;
@@ -110,13 +111,9 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
       if (!vma.anonymous || vma.flags & VM_SHARED)
         out.push(`kernel frame ${hex(frame)} is mapped at ${hex(va)}, in a file or shared mapping`);
     } else if (rights & R_WRITE && !(vma.flags & VM_SHARED)) {
-      const first = run.privateWritable.get(f);
-      if (first === undefined) {
-        run.privateWritable.set(f, va);
-      } else if (first >= 0) {
+      const first = run.markWritable(f, va);
+      if (first >= 0)
         out.push(`private frame ${hex(frame)} is mapped writable at ${hex(first)} and at ${hex(va)}`);
-        run.privateWritable.set(f, -1);
-      }
     }
   };
 
@@ -131,16 +128,16 @@ function checkTables(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): 
     const span = geometry.levelSpan[level];
     const entries = geometry.levelMask[level] + 1;
     let valid = 0;
-    for (let i = 0; i < entries; i++) {
-      const e = (table + i * 8) as PhysAddr;
-      const lo = ram.readLo(e);
-      if (!format.isValid(lo)) continue;
-      valid++;
-      const hi = ram.readHi(e);
-      const va = base + i * span;
-      if (level === last) leaf(va, format.address(lo, hi), format.userRights(lo, hi));
-      else if (format.isTable(lo)) walk(format.address(lo, hi), level + 1, va);
-      else out.push(`block descriptor at level ${level} for ${hex(va)}`);
+    const bytes = entries * 8;
+    for (let page = 0; page < bytes; page += RAM_PAGE_BYTES) {
+      const found = run.tableEntries(table + page, Math.min(RAM_PAGE_BYTES, bytes - page));
+      for (let j = 0; j < found.length; j += 4) {
+        valid++;
+        const va = base + (page / 8 + found[j]) * span;
+        if (level === last) leaf(va, found[j + 1], found[j + 2]);
+        else if (found[j + 3] === 1) walk(found[j + 1], level + 1, va);
+        else out.push(`block descriptor at level ${level} for ${hex(va)}`);
+      }
     }
     if (frames.count[f] !== valid)
       out.push(`table ${hex(table)} caches ${frames.count[f]} valid entries but holds ${valid}`);

@@ -2,7 +2,7 @@ import { hex } from '../hal/addr.js';
 import { formatRights } from '../hal/rights.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
-import { type CheckedKernel, CheckRun, Owner } from './check-run.js';
+import { type CheckedKernel, CheckRun, type CheckState, Owner } from './check-run.js';
 import { checkAddressSpace } from './check-space.js';
 
 export type { CheckedKernel } from './check-run.js';
@@ -30,9 +30,7 @@ export type { CheckedKernel } from './check-run.js';
  */
 export class InvariantChecker {
   private epoch = 0;
-  private stamp: Uint32Array | null = null;
-  private owner: Uint8Array | null = null;
-  private refs: Uint32Array | null = null;
+  private state: CheckState | null = null;
 
   constructor(private readonly k: CheckedKernel) {}
 
@@ -64,13 +62,18 @@ export class InvariantChecker {
 
   private start(): CheckRun {
     const n = this.k.frames.totalPages;
-    if (this.stamp === null || this.owner === null || this.refs === null || this.epoch === 0xffffffff) {
-      this.stamp = new Uint32Array(n);
-      this.owner = new Uint8Array(n);
-      this.refs = new Uint32Array(n);
+    if (this.state === null || this.epoch === 0xffffffff) {
+      this.state = {
+        tablePages: new Map(),
+        stamp: new Uint32Array(n),
+        owner: new Uint8Array(n),
+        refs: new Uint32Array(n),
+        writableStamp: new Uint32Array(n),
+        writableVa: new Float64Array(n),
+      };
       this.epoch = 0;
     }
-    return new CheckRun(this.k, ++this.epoch, this.stamp, this.owner, this.refs);
+    return new CheckRun(this.k, ++this.epoch, this.state);
   }
 }
 
@@ -78,9 +81,9 @@ export class InvariantChecker {
 function checkFreeLists(run: CheckRun): void {
   const { frames } = run.k;
   frames.forEachFreeBlock((f, order) => {
-    const pa = hex(frames.frameAddress(f));
-    if (!run.markFree(f)) run.out.push(`frame ${pa} is on the free lists twice`);
-    if (frames.allocatedAt(f)) run.out.push(`frame ${pa} is on the free lists but handed out`);
+    if (!run.markFree(f)) run.out.push(`frame ${hex(frames.frameAddress(f))} is on the free lists twice`);
+    if (frames.allocatedAt(f))
+      run.out.push(`frame ${hex(frames.frameAddress(f))} is on the free lists but handed out`);
     run.free += 2 ** order;
   });
   if (run.free !== frames.freePages)
@@ -110,16 +113,16 @@ function checkObjects(run: CheckRun): void {
 function checkReferences(run: CheckRun): void {
   const { frames } = run.k;
   for (const f of run.counted) {
-    const pa = hex(frames.frameAddress(f));
     const kernel = run.ownerOf(f) === Owner.Kernel;
     if (!kernel && frames.use[f] !== FrameUse.UserData)
-      run.out.push(`user frame ${pa} is not marked as user memory`);
+      run.out.push(`user frame ${hex(frames.frameAddress(f))} is not marked as user memory`);
     if (frames.count[f] !== run.refs[f])
       run.out.push(
-        `${kernel ? 'kernel' : 'user'} frame ${pa} counts ${frames.count[f]} mappings, has ${run.refs[f]}`,
+        `${kernel ? 'kernel' : 'user'} frame ${hex(frames.frameAddress(f))} counts ${frames.count[f]} mappings, has ${run.refs[f]}`,
       );
   }
-  for (const [f, va] of run.privateWritable) {
+  for (const f of run.writable) {
+    const va = run.writableAt(f);
     if (va >= 0 && run.refs[f] !== 1) {
       run.out.push(
         `private frame ${hex(frames.frameAddress(f))} is mapped writable at ${hex(va)} but has ${run.refs[f]} mappings`,

@@ -436,17 +436,21 @@ export class PageTable {
 
   /** Calls `fn(entryAddress, va)` for each present leaf in [start, end), in address order. */
   visitLeaves(start: number, end: number, fn: (entry: PhysAddr, va: number) => void): void {
+    const { ram, format, geometry } = this.ctx;
     const walk = (table: number, level: number, base: number): void => {
-      const { ram, format, geometry } = this.ctx;
       const span = geometry.levelSpan[level];
       const first = Math.max(0, Math.floor((start - base) / span));
       const lastIdx = Math.min(geometry.levelMask[level], Math.ceil((end - base) / span) - 1);
+      // The table's words read in place (a table never crosses a slab); `fn` may rewrite the leaf
+      // it is given, which the view then shows. A table RAM never wrote holds nothing valid.
+      const view = ram.wordsAt(table as PhysAddr, (geometry.levelMask[level] + 1) * 8);
+      if (view === null) return;
+      const { words, index } = view;
       for (let i = first; i <= lastIdx; i++) {
-        const e = (table + i * 8) as PhysAddr;
-        const lo = ram.readLo(e);
-        if (!format.isValid(lo)) continue;
-        if (level === this.last) fn(e, base + i * span);
-        else walk(format.address(lo, ram.readHi(e)), level + 1, base + i * span);
+        const lo = words[index + 2 * i];
+        if (lo === 0 || !format.isValid(lo)) continue;
+        if (level === this.last) fn((table + i * 8) as PhysAddr, base + i * span);
+        else walk(format.address(lo, words[index + 2 * i + 1]), level + 1, base + i * span);
       }
     };
     walk(this.root, 0, 0);

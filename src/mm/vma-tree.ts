@@ -88,6 +88,10 @@ function checkLength(fn: string, length: number): void {
 
 type Node<V extends VmaBounds> = TreeNode<V>;
 
+/** How the tree's check names a node and an item: formatted only for a message. */
+const nodeName = (x: { lo: number; hi: number }) => `node [${x.lo}, ${x.hi})`;
+const itemName = (x: { starts: ArrayLike<number>; ends: ArrayLike<number> }, i: number) =>
+  `item [${x.starts[i]}, ${x.ends[i]})`;
 export class VmaTree<V extends VmaBounds> {
   private root: Node<V>;
   private head: Node<V>;
@@ -352,60 +356,64 @@ export class VmaTree<V extends VmaBounds> {
     let prevLeaf: Node<V> | null = null;
     let fingerSeen = false;
     const walk = (x: Node<V>, parent: Node<V> | null, depth: number): void => {
-      const where = `node [${x.lo}, ${x.hi})`;
-      if (x.parent !== parent) errs.push(`${where}: wrong parent link`);
-      if (x.tree !== this) errs.push(`${where}: belongs to another tree`);
-      if (x.count > B) errs.push(`${where}: ${x.count} entries`);
-      if (parent !== null && x.count < MIN) errs.push(`${where}: underfull (${x.count} entries)`);
-      if (parent === null && !x.leaf && x.count < 2) errs.push(`${where}: inner root with ${x.count} child`);
+      if (x.parent !== parent) errs.push(`${nodeName(x)}: wrong parent link`);
+      if (x.tree !== this) errs.push(`${nodeName(x)}: belongs to another tree`);
+      if (x.count > B) errs.push(`${nodeName(x)}: ${x.count} entries`);
+      if (parent !== null && x.count < MIN) errs.push(`${nodeName(x)}: underfull (${x.count} entries)`);
+      if (parent === null && !x.leaf && x.count < 2)
+        errs.push(`${nodeName(x)}: inner root with ${x.count} child`);
       let gap = 0;
       for (let i = 0; i < x.count; i++) {
         if (i > 0) gap = Math.max(gap, x.starts[i] - x.ends[i - 1]);
         if (x.leaf) {
           const item = x.items![i];
-          const at = `item [${x.starts[i]}, ${x.ends[i]})`;
           if (item === undefined) {
-            errs.push(`${at}: no item`);
+            errs.push(`${itemName(x, i)}: no item`);
             continue;
           }
           seen++;
           if (item.start !== x.starts[i] || item.end !== x.ends[i])
-            errs.push(`${at}: item bounds [${item.start}, ${item.end}) changed behind the tree's back`);
-          if (item.treeNode !== x) errs.push(`${at}: the item's handle is not its leaf`);
-          if (!(item.start < item.end)) errs.push(`${at}: empty or inverted`);
-          if (!(item.start > prevStart)) errs.push(`${at}: out of order (previous start ${prevStart})`);
-          if (item.start < prevEnd) errs.push(`${at}: overlaps previous item ending at ${prevEnd}`);
+            errs.push(
+              `${itemName(x, i)}: item bounds [${item.start}, ${item.end}) changed behind the tree's back`,
+            );
+          if (item.treeNode !== x) errs.push(`${itemName(x, i)}: the item's handle is not its leaf`);
+          if (!(item.start < item.end)) errs.push(`${itemName(x, i)}: empty or inverted`);
+          if (!(item.start > prevStart))
+            errs.push(`${itemName(x, i)}: out of order (previous start ${prevStart})`);
+          if (item.start < prevEnd)
+            errs.push(`${itemName(x, i)}: overlaps previous item ending at ${prevEnd}`);
           prevStart = item.start;
           prevEnd = item.end;
         } else {
           const kid = x.kids![i];
           if (kid === undefined) {
-            errs.push(`${where}: no child ${i}`);
+            errs.push(`${nodeName(x)}: no child ${i}`);
             continue;
           }
-          if (kid.slot !== i) errs.push(`${where}: child ${i} thinks it is child ${kid.slot}`);
+          if (kid.slot !== i) errs.push(`${nodeName(x)}: child ${i} thinks it is child ${kid.slot}`);
           walk(kid, x, depth + 1);
           if (x.starts[i] !== kid.lo || x.ends[i] !== kid.hi || x.gaps![i] !== kid.gap)
-            errs.push(`${where}: stale copy of child ${i}'s augmentation`);
+            errs.push(`${nodeName(x)}: stale copy of child ${i}'s augmentation`);
           gap = Math.max(gap, x.gaps![i]);
         }
       }
       for (let i = x.count; i < B; i++) {
         if (x.leaf ? x.items![i] !== undefined : x.kids![i] !== undefined)
-          errs.push(`${where}: entry ${i} beyond the count is still referenced`);
+          errs.push(`${nodeName(x)}: entry ${i} beyond the count is still referenced`);
       }
       if (x.count > 0) {
-        if (x.lo !== x.starts[0]) errs.push(`${where}: cached lo ${x.lo}, actual ${x.starts[0]}`);
+        if (x.lo !== x.starts[0]) errs.push(`${nodeName(x)}: cached lo ${x.lo}, actual ${x.starts[0]}`);
         if (x.hi !== x.ends[x.count - 1])
-          errs.push(`${where}: cached hi ${x.hi}, actual ${x.ends[x.count - 1]}`);
-        if (x.gap !== gap) errs.push(`${where}: cached gap ${x.gap}, actual ${gap}`);
+          errs.push(`${nodeName(x)}: cached hi ${x.hi}, actual ${x.ends[x.count - 1]}`);
+        if (x.gap !== gap) errs.push(`${nodeName(x)}: cached gap ${x.gap}, actual ${gap}`);
       }
       if (x.leaf) {
         if (leafDepth < 0) leafDepth = depth;
-        else if (depth !== leafDepth) errs.push(`${where}: leaf at depth ${depth}, others at ${leafDepth}`);
-        if (x.prev !== prevLeaf) errs.push(`${where}: wrong previous-leaf link`);
-        if (prevLeaf !== null && prevLeaf.next !== x) errs.push(`${where}: wrong next-leaf link`);
-        if (prevLeaf === null && this.head !== x) errs.push(`${where}: first leaf is not the head`);
+        else if (depth !== leafDepth)
+          errs.push(`${nodeName(x)}: leaf at depth ${depth}, others at ${leafDepth}`);
+        if (x.prev !== prevLeaf) errs.push(`${nodeName(x)}: wrong previous-leaf link`);
+        if (prevLeaf !== null && prevLeaf.next !== x) errs.push(`${nodeName(x)}: wrong next-leaf link`);
+        if (prevLeaf === null && this.head !== x) errs.push(`${nodeName(x)}: first leaf is not the head`);
         if (x === this.finger) fingerSeen = true;
         prevLeaf = x;
       }

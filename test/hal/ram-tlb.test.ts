@@ -69,6 +69,38 @@ describe('PhysicalMemory', () => {
     expect([...bytes]).toEqual([0xef, 0xbe, 0xad, 0xde, 0x01, 0x00, 0x00, 0x80]);
   });
 
+  it('stamps every host page a write changes, and no other', () => {
+    const ram = new PhysicalMemory(0, RAM_CHUNK_BYTES);
+    const at = (pa: number) => ram.writeStamp(pa as PhysAddr);
+    expect(at(0)).toBe(0);
+    // What changes nothing stamps nothing: a zero word into a page never written, zeroing one.
+    ram.write64(0 as PhysAddr, 0, 0);
+    ram.zero(0 as PhysAddr, 4096);
+    expect(at(0)).toBe(0);
+    const seen = new Set<number>();
+    const stamps = (pages: number[], what: () => void) => {
+      const others = [0, 1, 2, 3, 4, 5].filter((p) => !pages.includes(p)).map((p) => at(p * 4096));
+      what();
+      for (const p of pages) {
+        expect(seen.has(at(p * 4096)), `page ${p} restamped`).toBe(false);
+        expect(at(p * 4096 + 4088)).toBe(at(p * 4096));
+      }
+      for (const p of pages) seen.add(at(p * 4096));
+      expect([0, 1, 2, 3, 4, 5].filter((p) => !pages.includes(p)).map((p) => at(p * 4096))).toEqual(others);
+    };
+    stamps([0], () => ram.write64(8 as PhysAddr, 1, 0));
+    stamps([0], () => ram.write64(8 as PhysAddr, 0, 0));
+    stamps([1, 2], () => ram.write(8190 as PhysAddr, Uint8Array.of(1, 2, 3, 4), 0, 4));
+    stamps([3], () => ram.copy(12288 as PhysAddr, 4096 as PhysAddr, 4096));
+    stamps([1], () => ram.zero(4096 as PhysAddr, 4096));
+    // Reads stamp nothing; neither does zeroing a page never written.
+    stamps([], () => {
+      ram.readLo(8 as PhysAddr);
+      ram.read(12288 as PhysAddr, new Uint8Array(16), 0, 16);
+      ram.zero(16384 as PhysAddr, 4096);
+    });
+  });
+
   it('panics on an address outside RAM', () => {
     const ram = new PhysicalMemory(0x1000_0000, RAM_CHUNK_BYTES);
     expect(() => ram.readLo(0 as PhysAddr)).toThrow(KernelPanic);

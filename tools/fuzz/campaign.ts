@@ -195,11 +195,18 @@ export function runCampaign(o: CampaignOptions): CampaignReport {
   const arches = [...new Set(o.configs.map((c) => c.arch))];
   for (const a of arches) report.ops[a] = 0;
   const found = new Map<string, FoundFailure>();
+  // Each case goes to the architecture with the fewest operations so far (x86_64 has 2
+  // configurations, aarch64 6: dealing cases round all 8 gave x86_64 a quarter of them), then round
+  // that architecture's configurations.
+  const casesOf: Record<string, number> = {};
   for (let i = o.job; ; i += o.jobs) {
     if (Date.now() - started >= o.timeLimitMs) break;
-    const open = o.configs.filter((c) => report.ops[c.arch] < o.opsPerArch);
+    const open = arches.filter((a) => report.ops[a] < o.opsPerArch);
     if (open.length === 0) break;
-    const base = open[Math.floor(i / o.jobs) % open.length];
+    const arch = open.reduce((a, b) => (report.ops[b] < report.ops[a] ? b : a));
+    const mine = o.configs.filter((c) => c.arch === arch);
+    casesOf[arch] = (casesOf[arch] ?? 0) + 1;
+    const base = mine[(casesOf[arch] - 1) % mine.length];
     const seed = (Math.imul(o.seed, 0x01000193) ^ i) >>> 0;
     const { config, length } = caseConfig(seed, base, o.checkEvery);
     const run = generateCase(seed, config, Math.min(length, o.maxCaseLength ?? length), o.hooks);

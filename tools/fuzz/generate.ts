@@ -152,8 +152,14 @@ export class CaseGenerator {
       const at = span[0] + this.int(0, Math.max(0, Math.min(span[1], 64 * ps) - 1));
       const n = this.chance(0.3) ? this.int(1, 2 * ps) : this.int(1, 16);
       if (this.chance(0.5)) return { task, call: 'read', addr: hexArg(BigInt(at)), len: n };
-      const data = Array.from({ length: n }, () => this.int(0, 255));
-      return { task, call: 'write', addr: hexArg(BigInt(at)), data: Buffer.from(data).toString('hex') };
+      const data = new Uint8Array(n);
+      for (let i = 0; i < n; i++) data[i] = this.int(0, 255);
+      return {
+        task,
+        call: 'write',
+        addr: hexArg(BigInt(at)),
+        data: Buffer.from(data.buffer).toString('hex'),
+      };
     }
     return this.fromStream(task);
   }

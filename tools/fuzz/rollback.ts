@@ -18,6 +18,7 @@ import {
   type Kernel,
   MADV_POPULATE_READ,
   MADV_POPULATE_WRITE,
+  MAP_FIXED,
   MREMAP_DONTUNMAP,
   MREMAP_FIXED,
   PROT_GROWSDOWN,
@@ -37,6 +38,7 @@ import {
   inGuardRuns,
   leafAt,
   type SpaceState,
+  type VmaRecord,
   vmaAt,
 } from './state.js';
 
@@ -136,6 +138,16 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const pageSize = kernel.pageSize;
   const exact = () => ({ problems: compareStates(before, after, pageSize, { ignoreCounters }), applied: [] });
   if (c.name === 'mremap' && !call.allocationFailed) return checkMremap(c, after) ?? exact();
+  if (c.name === 'mmap' && !call.allocationFailed) {
+    const ends = fixedEnds(c.args, pageSize);
+    if (ends !== null)
+      return {
+        problems: compareStates(before, joinSplits(before, after, ends, pageSize), pageSize, {
+          ignoreCounters,
+        }),
+        applied: [],
+      };
+  }
   if (c.name !== 'mprotect' && c.name !== 'madvise') return exact();
   const range = walkRange(c.args[0], c.args[1], pageSize, kernel.layout.taskSize);
   if (range === null) return exact();
@@ -145,6 +157,51 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
       return checkPopulate(c, after, range, advice === MADV_POPULATE_WRITE);
   }
   return checkWalk(c, after, range);
+}
+
+/** The ends of a MAP_FIXED mmap's range, or null for any other mmap. */
+function fixedEnds(args: readonly bigint[], pageSize: number): [number, number] | null {
+  const ps = BigInt(pageSize);
+  const addr = BigInt.asUintN(64, args[0]);
+  const len = ((BigInt.asUintN(64, args[1]) + ps - 1n) / ps) * ps;
+  if (!(Number(BigInt.asUintN(32, args[3])) & MAP_FIXED) || addr % ps !== 0n || addr + len >= 2n ** 64n)
+    return null;
+  return [Number(addr), Number(addr + len)];
+}
+
+/**
+ * `after` with the VMAs split at `points` joined again where `before` had one VMA across the point:
+ * a MAP_FIXED refused by Linux's own checks (the address-space limit, the commit charge) keeps the
+ * splits vms_gather_munmap_vmas made, unmerged (recorded on Linux:
+ * test/fixtures/linux-regressions/aarch64-fixed-enomem-keeps-split.json). Nothing else may differ.
+ */
+function joinSplits(
+  before: SpaceState,
+  after: SpaceState,
+  points: readonly number[],
+  pageSize: number,
+): SpaceState {
+  const across = (p: number) => before.vmas.some((v) => v.start < p && p < v.end);
+  const vmas: VmaRecord[] = [];
+  for (const v of after.vmas) {
+    const lower = vmas.at(-1);
+    if (
+      lower !== undefined &&
+      lower.end === v.start &&
+      v.unmergedBelow &&
+      points.includes(v.start) &&
+      across(v.start) &&
+      lower.pgoff + (lower.end - lower.start) / pageSize === v.pgoff &&
+      lower.flags === v.flags &&
+      lower.file === v.file &&
+      lower.anon === v.anon &&
+      lower.name === v.name &&
+      lower.droppable === v.droppable
+    )
+      vmas[vmas.length - 1] = { ...lower, end: v.end };
+    else vmas.push(v);
+  }
+  return { ...after, vmas };
 }
 
 function outsideProblems(

@@ -65,15 +65,25 @@ const PLAIN: Inherited = { growsdown: false, dontfork: false, wipe: false };
 const inherit = (s: Segment | undefined): Inherited =>
   s === undefined ? PLAIN : { growsdown: s.growsdown, dontfork: s.dontfork, wipe: s.wipe };
 
-const isZero = (b: Uint8Array, from = 0, to = b.length) => {
-  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
-  return true;
-};
+/** Below this many bytes a loop compares faster than a call into the host's memcmp. */
+const SHORT = 32;
+const view = (b: Uint8Array, from: number, n: number) => Buffer.from(b.buffer, b.byteOffset + from, n);
+
+/** Whether a[aOff, aOff + n) and b[bOff, bOff + n) hold the same bytes. */
+function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, n: number): boolean {
+  if (n < SHORT) {
+    for (let i = 0; i < n; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+    return true;
+  }
+  return view(a, aOff, n).equals(view(b, bOff, n));
+}
+
+/** Whether b[from, to) is all zero: its first byte is, and every byte equals the next. */
+const isZero = (b: Uint8Array, from = 0, to = b.length) =>
+  to <= from || (b[from] === 0 && bytesEqual(b, from, b, from + 1, to - from - 1));
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array, off: number, n: number, at = 0): boolean {
-  if (a === null) return isZero(b, at, at + n);
-  for (let i = 0; i < n; i++) if (a[off + i] !== b[at + i]) return false;
-  return true;
+  return a === null ? isZero(b, at, at + n) : bytesEqual(a, off, b, at, n);
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;

@@ -136,8 +136,20 @@ function formatVma(v: VmaRecord): string {
   return `${hex(v.start)}-${hex(v.end)} flags ${hex(v.flags)} pgoff ${hex(v.pgoff)} file ${v.file} anon ${v.anon}${name}${drop}${apart}`;
 }
 
+/** Whether two VMA records agree in everything but where they are (start, end, pgoff). */
+function sameAttributes(a: VmaRecord, b: VmaRecord): boolean {
+  return (
+    a.flags === b.flags &&
+    a.file === b.file &&
+    a.anon === b.anon &&
+    a.name === b.name &&
+    a.droppable === b.droppable &&
+    a.unmergedBelow === b.unmergedBelow
+  );
+}
+
 /** The VMAs of [lo, hi), clipped to it, with neighbours that differ only by a boundary joined. */
-function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSize: number): string[] {
+function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSize: number): VmaRecord[] {
   const out: VmaRecord[] = [];
   for (const v of vmas) {
     if (v.start >= hi) break;
@@ -155,15 +167,14 @@ function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSiz
       prev !== undefined &&
       prev.end === piece.start &&
       prev.pgoff + (prev.end - prev.start) / pageSize === piece.pgoff &&
-      formatVma({ ...prev, start: 0, end: 0, pgoff: 0 }) ===
-        formatVma({ ...piece, start: 0, end: 0, pgoff: 0 })
+      sameAttributes(prev, piece)
     ) {
       prev.end = piece.end;
     } else {
       out.push(piece);
     }
   }
-  return out.map(formatVma);
+  return out;
 }
 
 function inRange(list: readonly number[], stride: number, lo: number, hi: number): string[] {
@@ -227,15 +238,12 @@ export function compareStates(
         }
       : v;
   const vmas = (s: SpaceState) =>
-    whole ? s.vmas.map(anonFree).map(formatVma) : clippedVmas(s.vmas.map(anonFree), lo, hi, pageSize);
-  if (options.skipVmas) {
-    // compared by the caller
-  } else if (
-    !whole ||
-    options.unmergedMayAppear ||
-    !sameVmas(before.vmas, after.vmas, options.anonMayAppear === true)
-  ) {
-    listDiff(whole ? 'VMAs' : `VMAs in [${hex(lo)}, ${hex(hi)})`, vmas(before), vmas(after), out);
+    whole ? s.vmas.map(anonFree) : clippedVmas(s.vmas.map(anonFree), lo, hi, pageSize);
+  if (!options.skipVmas && !sameVmas(before.vmas, after.vmas, options.anonMayAppear === true)) {
+    // Formatted only when they differ: listDiff reports nothing for equal lists.
+    const [a, b] = [vmas(before), vmas(after)];
+    if (!sameVmas(a, b, false))
+      listDiff(whole ? 'VMAs' : `VMAs in [${hex(lo)}, ${hex(hi)})`, a.map(formatVma), b.map(formatVma), out);
   }
   // The lists are sorted by address: only the part in [lo, hi) is looked at.
   const [skipLo, skipHi] = options.skipPages ?? [0, 0];
