@@ -22,6 +22,13 @@
 
 /** Bytes per block of a saved ArrayBuffer. */
 const BLOCK = 1 << 16;
+/**
+ * Buffers up to this size are copied whole at each checkpoint, all into a few shared slabs: sharing
+ * them would cost more, and an ArrayBuffer of its own for each would make work for the collector.
+ */
+const SMALL = 4096;
+/** Bytes per slab of small buffers' copies. */
+const SLAB = 1 << 16;
 
 type Key = string | symbol;
 
@@ -29,21 +36,31 @@ interface BufferState {
   blocks: Uint8Array[];
 }
 
-/** One object's state at checkpoint time. */
-type State =
-  | { kind: 'object'; keys: Key[]; values: unknown[] }
-  | { kind: 'array'; values: unknown[] }
-  | { kind: 'map'; entries: unknown[] }
-  | { kind: 'set'; values: unknown[] }
-  | { kind: 'buffer'; state: BufferState }
-  | { kind: 'view' };
+const Kind = { Object: 0, Array: 1, Map: 2, Set: 3, SmallBuffer: 4, Buffer: 5, View: 6 } as const;
 
-/** The state of every object reachable from a root at one moment. */
+/**
+ * The state of every object reachable from a root at one moment, kept flat (a few arrays per
+ * checkpoint rather than a few per object: a checkpoint is cheap to take and to keep, and the
+ * garbage collector has little to walk through).
+ */
 export interface Checkpoint {
   readonly root: object;
-  /** Objects and their states, in traversal order. */
+  /** Objects, in traversal order. */
   readonly objects: object[];
-  readonly states: State[];
+  /** Per object: its Kind. */
+  readonly kinds: Uint8Array;
+  /** Per object: where its values start in `values` (and, at the end, where the last one ends). */
+  readonly starts: Uint32Array;
+  /**
+   * Per object: its own keys (plain objects; shared with the previous checkpoint's when equal), else
+   * null.
+   */
+  readonly keys: Array<Key[] | null>;
+  /**
+   * Property values in key order, array elements, Map keys and values in turn, Set values, the slab
+   * and offset of a small buffer's copy, the BufferState of a large one.
+   */
+  readonly values: unknown[];
   /** Bytes held by this checkpoint's own (unshared) blocks. */
   readonly ownBytes: number;
 }
@@ -81,12 +98,20 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   return true;
 };
 
+const sameKeys = (a: readonly Key[], b: readonly Key[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
 /**
  * Takes and restores checkpoints of graphs. One store per root: it remembers the blocks of the last
- * checkpoint to share the unchanged ones with the next.
+ * checkpoint to share the unchanged ones with the next, and its keys.
  */
 export class CheckpointStore {
   private last = new WeakMap<ArrayBuffer, BufferState>();
+  /** The last checkpoint taken, whose key arrays the next one shares where they are equal. */
+  private previous: Checkpoint | undefined;
   /** Prototypes already found acceptable (the check reads a constructor's source once). */
   private readonly checkedProtos = new WeakSet<object>();
 
@@ -94,9 +119,15 @@ export class CheckpointStore {
   take(root: object): Checkpoint {
     const seen = new Set<object>();
     const objects: object[] = [];
-    const states: State[] = [];
+    const kinds: number[] = [];
+    const starts: number[] = [];
+    const keysOf: Array<Key[] | null> = [];
+    const values: unknown[] = [];
     const next = new WeakMap<ArrayBuffer, BufferState>();
+    const prev = this.previous;
     let ownBytes = 0;
+    let slab = new Uint8Array(SLAB);
+    let used = 0;
     const stack: unknown[] = [root];
     const visit = (v: unknown) => {
       if (v !== null && typeof v === 'object' && !seen.has(v)) stack.push(v);
@@ -105,97 +136,136 @@ export class CheckpointStore {
       const o = stack.pop() as object;
       if (seen.has(o)) continue;
       seen.add(o);
-      let state: State;
+      const i = objects.length;
+      objects.push(o);
+      starts.push(values.length);
+      let keys: Key[] | null = null;
       if (Array.isArray(o)) {
-        const values = o.slice();
-        for (const v of values) visit(v);
-        state = { kind: 'array', values };
+        kinds.push(Kind.Array);
+        for (let k = 0; k < o.length; k++) {
+          const v: unknown = o[k];
+          values.push(v);
+          visit(v);
+        }
       } else if (o instanceof Map) {
-        const entries: unknown[] = [];
+        kinds.push(Kind.Map);
         for (const [k, v] of o) {
-          entries.push(k, v);
+          values.push(k, v);
           visit(k);
           visit(v);
         }
-        state = { kind: 'map', entries };
       } else if (o instanceof Set) {
-        const values = [...o];
-        for (const v of values) visit(v);
-        state = { kind: 'set', values };
-      } else if (ArrayBuffer.isView(o)) {
-        visit(o.buffer);
-        state = { kind: 'view' };
-      } else if (o instanceof ArrayBuffer) {
-        const saved = this.saveBuffer(o);
-        next.set(o, saved.state);
-        ownBytes += saved.ownBytes;
-        state = { kind: 'buffer', state: saved.state };
-      } else {
-        this.checkPlain(o);
-        const keys = Reflect.ownKeys(o);
-        const values = new Array<unknown>(keys.length);
-        for (let i = 0; i < keys.length; i++) {
-          const v = (o as Record<Key, unknown>)[keys[i]];
-          values[i] = v;
+        kinds.push(Kind.Set);
+        for (const v of o) {
+          values.push(v);
           visit(v);
         }
-        state = { kind: 'object', keys, values };
+      } else if (ArrayBuffer.isView(o)) {
+        kinds.push(Kind.View);
+        visit(o.buffer);
+      } else if (o instanceof ArrayBuffer) {
+        if (o.byteLength <= SMALL) {
+          kinds.push(Kind.SmallBuffer);
+          if (used + o.byteLength > SLAB) {
+            slab = new Uint8Array(SLAB);
+            used = 0;
+          }
+          slab.set(new Uint8Array(o), used);
+          values.push(slab, used);
+          used += o.byteLength;
+          ownBytes += o.byteLength;
+        } else {
+          kinds.push(Kind.Buffer);
+          const saved = this.saveBuffer(o);
+          next.set(o, saved.state);
+          ownBytes += saved.ownBytes;
+          values.push(saved.state);
+        }
+      } else {
+        this.checkPlain(o);
+        kinds.push(Kind.Object);
+        keys = Reflect.ownKeys(o);
+        // The same object at the same place with the same keys as last time (the usual case)
+        // shares the last checkpoint's array.
+        const had = prev !== undefined && prev.objects[i] === o ? prev.keys[i] : null;
+        if (had !== null && sameKeys(had, keys)) keys = had;
+        for (let k = 0; k < keys.length; k++) {
+          const v = (o as Record<Key, unknown>)[keys[k]];
+          values.push(v);
+          visit(v);
+        }
       }
-      objects.push(o);
-      states.push(state);
+      keysOf.push(keys);
     }
+    starts.push(values.length);
     this.last = next;
-    return { root, objects, states, ownBytes };
+    const cp: Checkpoint = {
+      root,
+      objects,
+      kinds: Uint8Array.from(kinds),
+      starts: Uint32Array.from(starts),
+      keys: keysOf,
+      values,
+      ownBytes,
+    };
+    this.previous = cp;
+    return cp;
   }
 
   /** Puts every object of `cp` back into the state it had when `cp` was taken. */
   restore(cp: Checkpoint): void {
-    const { objects, states } = cp;
+    const { objects, kinds, starts, keys: keysOf, values } = cp;
     for (let i = 0; i < objects.length; i++) {
       const o = objects[i];
-      const s = states[i];
-      switch (s.kind) {
-        case 'object': {
+      const from = starts[i];
+      const to = starts[i + 1];
+      switch (kinds[i]) {
+        case Kind.Object: {
           const target = o as Record<Key, unknown>;
-          const keys = s.keys;
+          const keys = keysOf[i]!;
           const now = Reflect.ownKeys(o);
           if (now.length !== keys.length) {
             const keep = new Set(keys);
             for (const k of now) if (!keep.has(k)) delete target[k];
           }
-          for (let k = 0; k < keys.length; k++) target[keys[k]] = s.values[k];
+          for (let k = 0; k < keys.length; k++) target[keys[k]] = values[from + k];
           break;
         }
-        case 'array': {
+        case Kind.Array: {
           const a = o as unknown[];
-          a.length = s.values.length;
-          for (let k = 0; k < s.values.length; k++) a[k] = s.values[k];
+          a.length = to - from;
+          for (let k = from; k < to; k++) a[k - from] = values[k];
           break;
         }
-        case 'map': {
+        case Kind.Map: {
           const m = o as Map<unknown, unknown>;
           m.clear();
-          for (let k = 0; k < s.entries.length; k += 2) m.set(s.entries[k], s.entries[k + 1]);
+          for (let k = from; k < to; k += 2) m.set(values[k], values[k + 1]);
           break;
         }
-        case 'set': {
+        case Kind.Set: {
           const set = o as Set<unknown>;
           set.clear();
-          for (const v of s.values) set.add(v);
+          for (let k = from; k < to; k++) set.add(values[k]);
           break;
         }
-        case 'buffer': {
+        case Kind.SmallBuffer: {
+          const bytes = new Uint8Array(o as ArrayBuffer);
+          const at = values[from + 1] as number;
+          bytes.set((values[from] as Uint8Array).subarray(at, at + bytes.length));
+          break;
+        }
+        case Kind.Buffer: {
+          const state = values[from] as BufferState;
           const bytes = new Uint8Array(o as ArrayBuffer);
           let off = 0;
-          for (const b of s.state.blocks) {
+          for (const b of state.blocks) {
             bytes.set(b, off);
             off += b.length;
           }
-          this.last.set(o as ArrayBuffer, s.state);
+          this.last.set(o as ArrayBuffer, state);
           break;
         }
-        case 'view':
-          break;
       }
     }
   }

@@ -166,6 +166,8 @@ export class ReplaySession implements ViewSession {
   private at: number;
   /** The task of the call at the current position (kernel pid). */
   private current: Task | undefined;
+  /** The frame codes of the model just before event `event` (the last step's result, for the next call's). */
+  private codesAt: { event: number; codes: Uint8Array } | undefined;
 
   private constructor(
     private readonly store: CheckpointStore,
@@ -343,11 +345,16 @@ export class ReplaySession implements ViewSession {
     const e = this.callEvent[p];
     this.seekEvent(e);
     const task = this.kernel.tasks.get(this.callTask[p]);
-    const before = { regions: regionKeys(task?.mm), codes: frameCodes(this.kernel) };
+    // A step to the next call starts where the last one ended: its frames are known already.
+    const codes = this.codesAt?.event === e ? this.codesAt.codes : frameCodes(this.kernel);
+    const before = { regions: regionKeys(task?.mm), codes };
     this.replayer.step(this.events[e]);
     this.at = e + 1;
     this.current = this.kernel.tasks.get(this.callTask[p]);
-    return stepViewOf(this.kernel, this.current, this.callView(p), before, t0);
+    const view = stepViewOf(this.kernel, this.current, this.callView(p), before, t0);
+    // The page gets the codes themselves (their buffer is transferred): keep a copy.
+    this.codesAt = { event: e + 1, codes: view.frames.codes.slice() };
+    return view;
   }
 
   private callView(p: number): CallView {

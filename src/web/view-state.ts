@@ -140,47 +140,62 @@ export function spaceView(task: Task, before: readonly RegionKey[]): SpaceView {
   };
 }
 
+/** The FrameCode of an allocated frame by its FrameUse (a user page with more than one mapping is Shared). */
+const USE_CODE = Uint8Array.from([0, FrameCode.Table, FrameCode.User, FrameCode.Kernel]);
+
 /** Every frame's FrameCode, as the grid draws it. */
 export function frameCodes(kernel: Kernel): Uint8Array {
   const frames = kernel.frames;
   const codes = new Uint8Array(frames.totalPages);
   const { use, count } = frames;
-  const zero = frames.frameIndex(kernel.zeroFrame);
+  const user = FrameUse.UserData;
   for (let f = 0; f < codes.length; f++) {
-    switch (use[f]) {
-      case FrameUse.PageTable:
-        codes[f] = FrameCode.Table;
-        break;
-      case FrameUse.UserData:
-        codes[f] = count[f] > 1 ? FrameCode.Shared : FrameCode.User;
-        break;
-      case FrameUse.Kernel:
-        codes[f] = FrameCode.Kernel;
-        break;
-    }
+    const u = use[f];
+    if (u === 0) continue;
+    codes[f] = u === user && count[f] > 1 ? FrameCode.Shared : USE_CODE[u];
   }
-  codes[zero] = FrameCode.Zero;
+  codes[frames.frameIndex(kernel.zeroFrame)] = FrameCode.Zero;
   frames.forEachFreeBlock((head, order) => codes.fill(FrameCode.FreeBase + order, head, head + 2 ** order));
   return codes;
+}
+
+/** Frames whose code differs between `before` and `after` (free at any order counting as one), at most `max`. */
+function changedFrames(before: Uint8Array, after: Uint8Array, max: number): number[] {
+  const changed: number[] = [];
+  const n = after.length;
+  // Whole words first: nearly every word is equal.
+  const words = n % 4 === 0 ? n / 4 : 0;
+  const a = new Int32Array(before.buffer, before.byteOffset, words);
+  const b = new Int32Array(after.buffer, after.byteOffset, words);
+  for (let w = 0; w < words; w++) {
+    if (a[w] === b[w]) continue;
+    for (let f = 4 * w; f < 4 * w + 4; f++) {
+      const was = before[f] >= FrameCode.FreeBase;
+      const is = after[f] >= FrameCode.FreeBase;
+      if (was !== is || (!is && before[f] !== after[f])) {
+        changed.push(f);
+        if (changed.length >= max) return changed;
+      }
+    }
+  }
+  for (let f = 4 * words; f < n && changed.length < max; f++) {
+    const was = before[f] >= FrameCode.FreeBase;
+    const is = after[f] >= FrameCode.FreeBase;
+    if (was !== is || (!is && before[f] !== after[f])) changed.push(f);
+  }
+  return changed;
 }
 
 /** The frame grid, with the frames whose code differs from `before` (a previous frameCodes) marked. */
 export function framesView(kernel: Kernel, before: Uint8Array | undefined): FramesView {
   const codes = frameCodes(kernel);
   const counts = { table: 0, user: 0, shared: 0, kernel: 0 };
-  const changed: number[] = [];
-  for (let f = 0; f < codes.length; f++) {
-    const c = codes[f];
-    if (c === FrameCode.Table) counts.table++;
-    else if (c === FrameCode.User) counts.user++;
-    else if (c === FrameCode.Shared) counts.shared++;
-    else if (c === FrameCode.Kernel || c === FrameCode.Zero) counts.kernel++;
-    if (before !== undefined && changed.length < 65536) {
-      const was = before[f] >= FrameCode.FreeBase;
-      const is = c >= FrameCode.FreeBase;
-      if (was !== is || (!is && before[f] !== c)) changed.push(f);
-    }
-  }
+  const byCode = new Uint32Array(256);
+  for (let f = 0; f < codes.length; f++) byCode[codes[f]]++;
+  counts.table = byCode[FrameCode.Table];
+  counts.user = byCode[FrameCode.User];
+  counts.shared = byCode[FrameCode.Shared];
+  counts.kernel = byCode[FrameCode.Kernel] + byCode[FrameCode.Zero];
   return {
     total: codes.length,
     base: kernel.ram.base,
@@ -188,7 +203,7 @@ export function framesView(kernel: Kernel, before: Uint8Array | undefined): Fram
     free: kernel.frames.freePages,
     buddy: kernel.frames.buddyInfo(),
     counts,
-    changed,
+    changed: before === undefined ? [] : changedFrames(before, codes, 65536),
   };
 }
 

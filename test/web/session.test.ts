@@ -90,6 +90,20 @@ describe('ReplaySession', () => {
     });
   }
 
+  it('marks the same changed frames stepping on from the last call as arriving from elsewhere', async () => {
+    const text = readFileSync(join(fixtures, 'mm-exercise.strace'), 'utf8');
+    const s = await open(text, { arch: 'x86_64', relocate: true, paging: 'eager', ramBytes: 2 ** 26 });
+    let marked = 0;
+    for (let p = 0; p + 1 < s.timeline.count; p++) {
+      s.step(p);
+      const next = s.step(p + 1).frames.changed;
+      s.step(s.timeline.count - 1 - p);
+      expect(s.step(p + 1).frames.changed).toEqual(next);
+      marked += next.length;
+    }
+    expect(marked).toBeGreaterThan(0);
+  });
+
   it('marks what the current call changed', async () => {
     const text =
       'mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000001000\n' +

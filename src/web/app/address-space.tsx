@@ -8,6 +8,7 @@
 import { useState } from 'preact/hooks';
 import type { RegionView, SpaceView } from '../protocol.js';
 import { hex, KIND_COLOR, KINDS, sizeText } from './colors.js';
+import { memo } from './memo.js';
 import { address, worker } from './store.js';
 
 const H = 600;
@@ -83,9 +84,124 @@ function Tooltip({ r, x, y }: { r: RegionView; x: number; y: number }) {
   );
 }
 
-export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null; pageSize: number }) {
+type Hover = { r: RegionView; x: number; y: number } | null;
+type SetHover = (h: Hover) => void;
+
+/** Asks for the walk of the page at fraction `frac` of `r` (0: its first page). */
+function pick(r: RegionView, pageSize: number, frac = 0): void {
+  const pages = (r.end - r.start) / pageSize;
+  const page = Math.min(pages - 1, Math.max(0, Math.floor(frac * pages)));
+  worker().requestWalk(r.start + page * pageSize);
+}
+
+/** One region of the strip; drawn again only when it, its place or its selection changes. */
+const StripRegion = memo(function StripRegion({
+  r,
+  y,
+  h,
+  selected,
+  pageSize,
+  setHover,
+}: {
+  r: RegionView;
+  y: number;
+  h: number;
+  selected: boolean;
+  pageSize: number;
+  setHover: SetHover;
+}) {
+  return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: the list beside the strip offers the same choice
+    <rect
+      class="region"
+      data-start={r.start}
+      data-end={r.end}
+      data-kind={r.kind}
+      x={4}
+      y={y}
+      width={W - 8}
+      height={Math.max(1, h - 0.5)}
+      fill={KIND_COLOR[r.kind]}
+      stroke={r.changed ? '#ffd400' : selected ? '#1d1f23' : 'none'}
+      stroke-width={r.changed ? 3 : 1.5}
+      onMouseMove={(e) => setHover({ r, x: e.clientX, y: e.clientY })}
+      onMouseLeave={() => setHover(null)}
+      onClick={(e) => {
+        const box = (e.target as SVGRectElement).getBoundingClientRect();
+        // Top of the box is the region's end.
+        pick(r, pageSize, 1 - (e.clientY - box.top) / Math.max(1, box.height));
+      }}
+    />
+  );
+});
+
+/** One row of the maps list; rendered again only when its region, selection or hover changes. */
+const RegionRow = memo(function RegionRow({
+  r,
+  selected,
+  hovered,
+  pageSize,
+  setHover,
+}: {
+  r: RegionView;
+  selected: boolean;
+  hovered: boolean;
+  pageSize: number;
+  setHover: SetHover;
+}) {
+  const cls = [r.changed ? 'changed' : '', hovered ? 'hover' : '', selected ? 'selected' : ''].join(' ');
+  return (
+    <tr
+      class={`region-row ${cls}`}
+      data-maps={r.maps}
+      data-resident={r.resident}
+      data-kind={r.kind}
+      onMouseMove={(e) => setHover({ r, x: e.clientX, y: e.clientY })}
+      onMouseLeave={() => setHover(null)}
+      onClick={() => pick(r, pageSize)}
+    >
+      <td>
+        <span class="chip" style={{ background: KIND_COLOR[r.kind] }} />
+        {r.start.toString(16)}-{r.end.toString(16)}
+      </td>
+      <td>{perms(r)}</td>
+      <td style={{ textAlign: 'right' }}>{sizeText(r.end - r.start)}</td>
+      <td style={{ textAlign: 'right' }} title="resident pages">
+        {r.resident}
+      </td>
+      <td title={nameOf(r)}>{nameOf(r)}</td>
+    </tr>
+  );
+});
+
+const HATCH = (
+  <defs>
+    <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+      <rect width="6" height="6" fill="#fff" />
+      <line x1="0" y1="0" x2="0" y2="6" stroke="#d64541" stroke-width="2" />
+    </pattern>
+  </defs>
+);
+
+const COLUMNS = (
+  <colgroup>
+    <col style={{ width: '212px' }} />
+    <col style={{ width: '40px' }} />
+    <col style={{ width: '64px' }} />
+    <col style={{ width: '40px' }} />
+    <col />
+  </colgroup>
+);
+
+export const AddressSpaceView = memo(function AddressSpaceView({
+  space,
+  pageSize,
+}: {
+  space: SpaceView | null;
+  pageSize: number;
+}) {
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
-  const [hover, setHover] = useState<{ r: RegionView; x: number; y: number } | null>(null);
+  const [hover, setHover] = useState<Hover>(null);
   if (space === null) {
     return (
       <div class="panel">
@@ -96,11 +212,7 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
   }
   const layout = layoutStrip(space, scale);
   const chosen = address.value;
-  const pick = (r: RegionView, frac = 0) => {
-    const pages = (r.end - r.start) / pageSize;
-    const page = Math.min(pages - 1, Math.max(0, Math.floor(frac * pages)));
-    worker().requestWalk(r.start + page * pageSize);
-  };
+  const isChosen = (r: RegionView) => chosen !== null && chosen >= r.start && chosen < r.end;
   const rows: Array<{ start: number; end: number; r?: RegionView }> = [];
   for (const r of space.regions) rows.push({ start: r.start, end: r.end, r });
   for (const [start, end] of space.removed) rows.push({ start, end });
@@ -136,19 +248,10 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
       </div>
       <div class="space">
         <svg width={W} height={H} id="strip" role="img" aria-label="address space strip">
-          <defs>
-            <pattern
-              id="hatch"
-              width="6"
-              height="6"
-              patternUnits="userSpaceOnUse"
-              patternTransform="rotate(45)"
-            >
-              <rect width="6" height="6" fill="#fff" />
-              <line x1="0" y1="0" x2="0" y2="6" stroke="#d64541" stroke-width="2" />
-            </pattern>
-          </defs>
+          {HATCH}
           {layout.pieces.map((p, i) => {
+            // Keyed by place, not address: after a jump most regions are new, and patching the
+            // elements there costs less than replacing them.
             if (p.kind === 'gap') {
               return p.compressed ? (
                 <g key={i}>
@@ -181,43 +284,22 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
                 </rect>
               );
             }
-            const r = p.r;
-            const selected = chosen !== null && chosen >= r.start && chosen < r.end;
             return (
-              // biome-ignore lint/a11y/noStaticElementInteractions: the list beside the strip offers the same choice
-              <rect
+              <StripRegion
                 key={i}
-                class="region"
-                data-start={r.start}
-                data-end={r.end}
-                data-kind={r.kind}
-                x={4}
+                r={p.r}
                 y={p.y}
-                width={W - 8}
-                height={Math.max(1, p.h - 0.5)}
-                fill={KIND_COLOR[r.kind]}
-                stroke={r.changed ? '#ffd400' : selected ? '#1d1f23' : 'none'}
-                stroke-width={r.changed ? 3 : 1.5}
-                onMouseMove={(e) => setHover({ r, x: e.clientX, y: e.clientY })}
-                onMouseLeave={() => setHover(null)}
-                onClick={(e) => {
-                  const box = (e.target as SVGRectElement).getBoundingClientRect();
-                  // Top of the box is the region's end.
-                  pick(r, 1 - (e.clientY - box.top) / Math.max(1, box.height));
-                }}
+                h={p.h}
+                selected={isChosen(p.r)}
+                pageSize={pageSize}
+                setHover={setHover}
               />
             );
           })}
         </svg>
         <div class="regions">
           <table class="mono" id="regions">
-            <colgroup>
-              <col style={{ width: '212px' }} />
-              <col style={{ width: '40px' }} />
-              <col style={{ width: '64px' }} />
-              <col style={{ width: '40px' }} />
-              <col />
-            </colgroup>
+            {COLUMNS}
             <tbody>
               {rows.map((row, i) => {
                 const r = row.r;
@@ -231,34 +313,15 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
                     </tr>
                   );
                 }
-                const selected = chosen !== null && chosen >= r.start && chosen < r.end;
-                const cls = [
-                  r.changed ? 'changed' : '',
-                  hover?.r === r ? 'hover' : '',
-                  selected ? 'selected' : '',
-                ].join(' ');
                 return (
-                  <tr
+                  <RegionRow
                     key={i}
-                    class={`region-row ${cls}`}
-                    data-maps={r.maps}
-                    data-resident={r.resident}
-                    data-kind={r.kind}
-                    onMouseMove={(e) => setHover({ r, x: e.clientX, y: e.clientY })}
-                    onMouseLeave={() => setHover(null)}
-                    onClick={() => pick(r)}
-                  >
-                    <td>
-                      <span class="chip" style={{ background: KIND_COLOR[r.kind] }} />
-                      {r.start.toString(16)}-{r.end.toString(16)}
-                    </td>
-                    <td>{perms(r)}</td>
-                    <td style={{ textAlign: 'right' }}>{sizeText(r.end - r.start)}</td>
-                    <td style={{ textAlign: 'right' }} title="resident pages">
-                      {r.resident}
-                    </td>
-                    <td title={nameOf(r)}>{nameOf(r)}</td>
-                  </tr>
+                    r={r}
+                    selected={isChosen(r)}
+                    hovered={hover?.r === r}
+                    pageSize={pageSize}
+                    setHover={setHover}
+                  />
                 );
               })}
             </tbody>
@@ -268,4 +331,4 @@ export function AddressSpaceView({ space, pageSize }: { space: SpaceView | null;
       {hover ? <Tooltip r={hover.r} x={hover.x} y={hover.y} /> : null}
     </div>
   );
-}
+});

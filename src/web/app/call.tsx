@@ -1,9 +1,10 @@
 /** The call at the current position: its line, its arguments decoded, the model's result beside Linux's, and why they differ. */
 import type { CallView, Timeline } from '../protocol.js';
 import { VERDICT_COLOR, VERDICT_NAME } from './colors.js';
+import { memo } from './memo.js';
 import { positionOfLine, worker } from './store.js';
 
-export function CallPanel({ call, t }: { call: CallView; t: Timeline }) {
+export const CallPanel = memo(function CallPanel({ call, t }: { call: CallView; t: Timeline }) {
   const demo = t.kind === 'demo';
   return (
     <div class="panel call" id="call" data-verdict={call.verdict}>
@@ -72,4 +73,4 @@ export function CallPanel({ call, t }: { call: CallView; t: Timeline }) {
       ) : null}
     </div>
   );
-}
+});

@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { FrameCode, type FramesView, type TlbView } from '../protocol.js';
 import { css, FRAME_LEGEND, frameRgb, hex } from './colors.js';
+import { memo } from './memo.js';
 import { frameInfo, worker } from './store.js';
 
 const WIDTH = 320;
@@ -85,12 +86,53 @@ function drawGrid(c: HTMLCanvasElement, f: FramesView, tlbFrames: Set<number>): 
 }
 
 function sameCodes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-export function FramesPanel({
+const LEGEND = (
+  <div class="legend" style={{ marginTop: '6px' }}>
+    {FRAME_LEGEND.map((l) => (
+      <span key={l.label}>
+        <span class="chip" style={{ background: css(frameRgb(l.code)) }} />
+        {l.label}
+      </span>
+    ))}
+    <span>
+      <span class="chip" style={{ border: '2px solid #d64541' }} />
+      changed by this call
+    </span>
+  </div>
+);
+
+const TlbTable = memo(function TlbTable({ tlb }: { tlb: TlbView }) {
+  return (
+    <div class="tlb mono" id="tlb">
+      {tlb.entries.length === 0 ? (
+        <span style={{ color: '#6b7078' }}>
+          empty: no user access has gone through the MMU since the tables last changed
+        </span>
+      ) : (
+        <table>
+          <tbody>
+            {tlb.entries.slice(0, 200).map((e) => (
+              <tr key={`${e.root}:${e.page}`}>
+                <td>root {hex(e.root)}</td>
+                <td>{hex(e.page)}</td>
+                <td>→ {hex(e.frame)}</td>
+                <td>{e.rights}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+});
+
+export const FramesPanel = memo(function FramesPanel({
   frames,
   tlb,
   pageSize,
@@ -143,18 +185,7 @@ export function FramesPanel({
         onMouseMove={onMove}
         onMouseLeave={() => setHover(null)}
       />
-      <div class="legend" style={{ marginTop: '6px' }}>
-        {FRAME_LEGEND.map((l) => (
-          <span key={l.label}>
-            <span class="chip" style={{ background: css(frameRgb(l.code)) }} />
-            {l.label}
-          </span>
-        ))}
-        <span>
-          <span class="chip" style={{ border: '2px solid #d64541' }} />
-          changed by this call
-        </span>
-      </div>
+      {LEGEND}
       <table class="stats mono" style={{ marginTop: '6px' }}>
         <tbody>
           <tr>
@@ -178,26 +209,7 @@ export function FramesPanel({
           {tlb.entries.length} entries · {tlb.hits} hits · {tlb.misses} misses
         </span>
       </h2>
-      <div class="tlb mono" id="tlb">
-        {tlb.entries.length === 0 ? (
-          <span style={{ color: '#6b7078' }}>
-            empty: no user access has gone through the MMU since the tables last changed
-          </span>
-        ) : (
-          <table>
-            <tbody>
-              {tlb.entries.slice(0, 200).map((e) => (
-                <tr key={`${e.root}:${e.page}`}>
-                  <td>root {hex(e.root)}</td>
-                  <td>{hex(e.page)}</td>
-                  <td>→ {hex(e.frame)}</td>
-                  <td>{e.rights}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </div>
+      <TlbTable tlb={tlb} />
       {hover && info && info.frame === hover.frame ? (
         <div
           class="tooltip"
@@ -210,4 +222,4 @@ export function FramesPanel({
       ) : null}
     </div>
   );
-}
+});

@@ -15,6 +15,7 @@ import {
   type ViewReplayOptions,
   type WalkView,
 } from '../protocol.js';
+import { shareEqual, shareStep } from './memo.js';
 
 export const timeline = signal<Timeline | null>(null);
 export const position = signal(0);
@@ -134,14 +135,15 @@ class Client {
           return;
         }
         batch(() => {
-          view.value = m.view;
-          walk.value = m.walk;
+          // Parts equal to the last step's keep their identity: the panels they feed are not drawn again.
+          view.value = shareStep(view.value, m.view);
+          walk.value = shareEqual(walk.value, m.walk);
           if (address.value === null && m.walk !== null) address.value = m.walk.address;
         });
         return;
       }
       case 'walk':
-        walk.value = m.walk;
+        walk.value = shareEqual(walk.value, m.walk);
         return;
       case 'frame':
         frameInfo.value = m.info;

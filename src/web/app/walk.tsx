@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { hex } from './colors.js';
+import { memo } from './memo.js';
 import { address, walk as walkSignal, worker } from './store.js';
 
 const word = (lo: number, hi: number) =>
@@ -13,7 +14,7 @@ function bits(b: readonly [number, number]): string {
   return b[0] === b[1] ? `${b[0]}` : `${b[0]}:${b[1]}`;
 }
 
-export function WalkPanel({ arch }: { arch: string }) {
+export const WalkPanel = memo(function WalkPanel({ arch }: { arch: string }) {
   const walk = walkSignal.value;
   const [text, setText] = useState('');
   useEffect(() => {
@@ -91,4 +92,4 @@ export function WalkPanel({ arch }: { arch: string }) {
       )}
     </div>
   );
-}
+});
