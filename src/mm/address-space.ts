@@ -31,6 +31,11 @@ export function isStackMapping(flags: number): boolean {
   return (flags & VM_STACK) === VM_STACK;
 }
 
+/** An rlimit in bytes as whole pages (unlimited: infinity). */
+function limitPages(limit: number, pageSize: number): number {
+  return Number.isFinite(limit) ? Math.floor(limit / pageSize) : Number.POSITIVE_INFINITY;
+}
+
 /**
  * One address space (Linux's `mm_struct`): the VMAs that say what is mapped, the page tables that
  * say which frames back it, the layout, and the per-mm counters.
@@ -113,10 +118,9 @@ export class AddressSpace {
 
   /** `may_expand_vm`: whether `pages` more pages with `flags` fit RLIMIT_AS and RLIMIT_DATA. */
   mayExpandVm(flags: number, pages: number): boolean {
-    const limitPages = (limit: number) =>
-      Number.isFinite(limit) ? Math.floor(limit / this.pageSize) : Number.POSITIVE_INFINITY;
-    if (this.totalVm + pages > limitPages(this.layout.rlimitAs)) return false;
-    if (isDataMapping(flags) && this.dataVm + pages > limitPages(this.layout.rlimitData)) return false;
+    if (this.totalVm + pages > limitPages(this.layout.rlimitAs, this.pageSize)) return false;
+    if (isDataMapping(flags) && this.dataVm + pages > limitPages(this.layout.rlimitData, this.pageSize))
+      return false;
     return true;
   }
 
@@ -125,7 +129,7 @@ export class AddressSpace {
     this.vmas.insert(vma);
     if (vma.file !== null) vma.file.mappedBy.set(vma, this);
     this.statAccount(vma.flags, (vma.end - vma.start) / this.pageSize);
-    undo?.record(() => this.removeVma(vma, null));
+    undo?.recordCall(unInsert, this, vma, undefined, undefined, undefined);
   }
 
   /** Removes a VMA from the tree (its pages are the caller's business) and records re-insertion. */
@@ -133,7 +137,7 @@ export class AddressSpace {
     this.vmas.remove(vma);
     if (vma.file !== null) vma.file.mappedBy.delete(vma);
     this.statAccount(vma.flags, -(vma.end - vma.start) / this.pageSize);
-    undo?.record(() => this.insertVma(vma, null));
+    undo?.recordCall(unRemove, this, vma, undefined, undefined, undefined);
   }
 
   /**
@@ -141,17 +145,14 @@ export class AddressSpace {
    * start is a new boundary below the VMA, so what was left unmerged there is forgotten.
    */
   setBounds(vma: Vma, start: number, end: number, undo: UndoLog | null): void {
-    const old = { start: vma.start, end: vma.end, pgoff: vma.pgoff, unmergedWith: vma.unmergedWith };
-    const delta = (end - start - (old.end - old.start)) / this.pageSize;
-    vma.pgoff += (start - old.start) / this.pageSize;
+    const oldStart = vma.start;
+    const oldEnd = vma.end;
+    const delta = (end - start - (oldEnd - oldStart)) / this.pageSize;
+    vma.pgoff += (start - oldStart) / this.pageSize;
     this.vmas.setBounds(vma, start, end);
     this.statAccount(vma.flags, delta);
-    if (start !== old.start) vma.unmergedWith = null;
-    undo?.record(() => {
-      this.setBounds(vma, old.start, old.end, null);
-      vma.pgoff = old.pgoff;
-      vma.unmergedWith = old.unmergedWith;
-    });
+    if (undo !== null) undo.recordCall(unBound, this, vma, oldStart, oldEnd, vma.unmergedWith);
+    if (start !== oldStart) vma.unmergedWith = null;
   }
 
   /** Changes a VMA's flags in place, keeping the counters right, and records the inverse. */
@@ -161,7 +162,7 @@ export class AddressSpace {
     this.statAccount(old, -pages);
     vma.flags = flags;
     this.statAccount(flags, pages);
-    undo?.record(() => this.setFlags(vma, old, null));
+    undo?.recordCall(unFlag, this, vma, old, undefined, undefined);
   }
 
   /**
@@ -176,9 +177,7 @@ export class AddressSpace {
     // The boundary above stays where it was; what was left unmerged there now lies below `upper`.
     if (above !== undefined && above.unmergedWith === vma) {
       above.unmergedWith = upper;
-      undo?.record(() => {
-        above.unmergedWith = vma;
-      });
+      undo?.recordCall(setUnmergedWith, above, vma, undefined, undefined, undefined);
     }
     return upper;
   }
@@ -329,4 +328,30 @@ export class AddressSpace {
   *[Symbol.iterator](): IterableIterator<Vma> {
     yield* this.vmas;
   }
+}
+
+// The inverses of the VMA changes above, as plain functions: recorded with their arguments
+// (UndoLog.recordCall), they cost no closure on the path of every syscall.
+
+function unInsert(space: AddressSpace, vma: Vma): void {
+  space.removeVma(vma, null);
+}
+
+function unRemove(space: AddressSpace, vma: Vma): void {
+  space.insertVma(vma, null);
+}
+
+/** Back to [start, end), which also gives back the old pgoff; then the old unmerged neighbour. */
+function unBound(space: AddressSpace, vma: Vma, start: number, end: number, unmergedWith: Vma | null): void {
+  space.setBounds(vma, start, end, null);
+  vma.unmergedWith = unmergedWith;
+}
+
+function unFlag(space: AddressSpace, vma: Vma, flags: number): void {
+  space.setFlags(vma, flags, null);
+}
+
+/** `upper` is again kept apart from `lower` (see Vma.unmergedWith). */
+export function setUnmergedWith(upper: Vma, lower: Vma | null): void {
+  upper.unmergedWith = lower;
 }

@@ -46,3 +46,8 @@ export class CommitAccounting {
     this.committed -= pages;
   }
 }
+
+/** `accounting.uncharge(pages)`, as a plain function: the inverse a charge records (UndoLog.recordCall). */
+export function uncharge(accounting: CommitAccounting, pages: number): void {
+  accounting.uncharge(pages);
+}

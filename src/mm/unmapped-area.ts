@@ -269,7 +269,7 @@ export function getUnmappedArea(space: AddressSpace, arch: Arch, request: AreaRe
   const { layout } = space;
   if (request.len > layout.taskSize) return -ENOMEM;
   const file = request.file;
-  const req = file === null ? { ...request, pgoff: 0 } : request;
+  const req = file === null && request.pgoff !== 0 ? { ...request, pgoff: 0 } : request;
   let addr: number;
   const placement = file === null ? 'none' : filePlacement(file, req.flags);
   if (placement === 'thp') {

@@ -33,7 +33,7 @@ interface Range {
 }
 
 /** A range as the map's callers see it: a copy, without the tree's handle. */
-function copy(r: Range | undefined): LogRange | undefined {
+function copy(r: LogRange | undefined): LogRange | undefined {
   return r === undefined ? undefined : { start: r.start, end: r.end, delta: r.delta, line: r.line };
 }
 
@@ -103,18 +103,36 @@ export class AddressMap {
 
   /** The first range overlapping [start, end), or undefined. */
   firstOverlap(start: number, end: number): LogRange | undefined {
-    return copy(this.tree.firstIntersecting(start, end));
+    return copy(this.overlapping(start, end));
   }
 
   /** The lowest range starting at or above `addr`, or undefined. */
   above(addr: number): LogRange | undefined {
-    const r = this.tree.lowerBound(addr);
-    return copy(r !== undefined && r.start < addr ? this.tree.next(r) : r);
+    return copy(this.nextFrom(addr));
   }
 
   /** The highest range ending at or below `addr`, or undefined. */
   below(addr: number): LogRange | undefined {
-    return copy(this.tree.prevBefore(addr));
+    return copy(this.prevTo(addr));
+  }
+
+  // `firstOverlap`, `above` and `below` without the copy, for the checks the replay makes on every
+  // call: the map's own range, read-only, and valid only until the map next changes.
+
+  /** The first range overlapping [start, end), not copied (see above). */
+  overlapping(start: number, end: number): LogRange | undefined {
+    return this.tree.firstIntersecting(start, end);
+  }
+
+  /** The lowest range starting at or above `addr`, not copied (see above). */
+  nextFrom(addr: number): LogRange | undefined {
+    const r = this.tree.lowerBound(addr);
+    return r !== undefined && r.start < addr ? this.tree.next(r) : r;
+  }
+
+  /** The highest range ending at or below `addr`, not copied (see above). */
+  prevTo(addr: number): LogRange | undefined {
+    return this.tree.prevBefore(addr);
   }
 
   /**

@@ -20,6 +20,11 @@ export const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 /** Where the kernel places mappings: the top-down mmap area, or MAP_32BIT's window (bottom-up). */
 export type PlacementArea = 'mmap' | '32bit';
 
+/** A log length rounded up to whole pages, or NaN when it is no length the model can hold. */
+function pagesOf(n: TraceInt, page: number): number {
+  return n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page;
+}
+
 export class LogView {
   map = new AddressMap();
   /** Whether the break has been placed (snapshot [heap], or the log's first brk). */
@@ -122,7 +127,7 @@ export class LogView {
   private forget(start: number, end: number, modelDid: boolean): void {
     // With --relocate, a call the model made too took the model's copy with it: nothing stays.
     for (let at = start; at < end && !(modelDid && this.relocate); ) {
-      const r = this.map.firstOverlap(at, end);
+      const r = this.map.overlapping(at, end);
       if (r === undefined) break;
       const from = Math.max(r.start, start);
       const to = Math.min(r.end, end);
@@ -164,9 +169,8 @@ export class LogView {
     const log = ev.result;
     const page = this.pageSize;
     const ok = model !== undefined && model >= 0;
-    const align = (n: TraceInt) => (n > MAX_ADDR ? Number.NaN : Math.ceil(Number(n) / page) * page);
     if (call.syscall === 'mmap' && ok) {
-      const len = align(call.length);
+      const len = pagesOf(call.length, page);
       if (!Number.isNaN(len)) {
         this.orphans.remove(model, model + len);
         // A mapping Linux refused: the model holds memory the log never has.
@@ -178,7 +182,7 @@ export class LogView {
     const v = Number(log.value);
     switch (call.syscall) {
       case 'mmap': {
-        const len = align(call.length);
+        const len = pagesOf(call.length, page);
         if (Number.isNaN(len)) return;
         if ((low32(call.flags) & MAP_FIXED_ANY) !== 0) this.forget(v, v + len, ok);
         this.map.set(v, v + len, ok ? model - v : model === undefined ? 0 : Number.NaN, ev.line);
@@ -186,15 +190,15 @@ export class LogView {
       }
       case 'munmap': {
         if (call.addr > MAX_ADDR) return;
-        const len = align(call.length);
+        const len = pagesOf(call.length, page);
         if (!Number.isNaN(len)) this.forget(Number(call.addr), Number(call.addr) + len, ok);
         return;
       }
       case 'mremap': {
         if (call.oldAddress > MAX_ADDR) return;
         const old = Number(call.oldAddress);
-        const oldLen = align(call.oldSize);
-        const newLen = align(call.newSize);
+        const oldLen = pagesOf(call.oldSize, page);
+        const newLen = pagesOf(call.newSize, page);
         if (Number.isNaN(oldLen) || Number.isNaN(newLen)) return;
         if (v === old) {
           if (newLen < oldLen) this.forget(old + newLen, old + oldLen, ok);

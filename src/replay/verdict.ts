@@ -24,6 +24,7 @@ import type { AddressSpace } from '../mm/address-space.js';
 import { formatResult } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult } from '../trace/strace-types.js';
 import { addInt, isZero, low32, sameInt, type TraceInt, traceInt } from '../trace/trace-int.js';
+import type { LogRange } from './address-map.js';
 import { type LogView, MAX_ADDR, type PlacementArea } from './relocation.js';
 
 /** Why a call's result differs from Linux's. */
@@ -191,24 +192,36 @@ function comparePlacement(
   line: number,
 ): { agrees: boolean; delta: number; cause?: number } {
   const d = p.m - p.v;
-  const above = view.map.above(p.v + p.len);
-  const below = view.map.below(p.v);
+  const above = view.map.nextFrom(p.v + p.len);
+  const below = view.map.prevTo(p.v);
   const neighbour = p.area === '32bit' ? below : above;
-  const refs: number[] = [];
-  if (neighbour !== undefined && !Number.isNaN(neighbour.delta)) refs.push(neighbour.delta);
+  // The references: the neighbour's relocation, then the area's.
+  const near = neighbour !== undefined && !Number.isNaN(neighbour.delta) ? neighbour.delta : undefined;
   const base = view.areaDelta.get(p.area);
-  if (base !== undefined) refs.push(base);
   const pmd = mm.layout.pmdSize;
   const aligned = p.thp && p.v % pmd === 0 && p.m % pmd === 0;
-  if (refs.length === 0 || refs.some((r) => r === d || (aligned && Math.abs(d - r) < pmd))) {
+  if (
+    (near === undefined && base === undefined) ||
+    agreesWith(near, d, aligned, pmd) ||
+    agreesWith(base, d, aligned, pmd)
+  ) {
     if (base === undefined) view.areaDelta.set(p.area, d);
     return { agrees: true, delta: d };
   }
-  const causeOf = (r: { delta: number; line: number } | undefined) =>
-    r === undefined ? undefined : Number.isNaN(r.delta) ? r.line : view.misplaced.get(r.delta);
-  const cause = causeOf(above) ?? causeOf(below);
+  const delta = (near ?? base)!;
+  const cause = causeOf(view, above) ?? causeOf(view, below);
   view.misplaced.set(d, cause ?? line);
-  return cause === undefined ? { agrees: false, delta: refs[0] } : { agrees: false, delta: refs[0], cause };
+  return cause === undefined ? { agrees: false, delta } : { agrees: false, delta, cause };
+}
+
+/** Whether relocation `d` agrees with the reference `r` (within a PMD when THP may have aligned it). */
+function agreesWith(r: number | undefined, d: number, aligned: boolean, pmd: number): boolean {
+  return r !== undefined && (r === d || (aligned && Math.abs(d - r) < pmd));
+}
+
+/** The line of the misplaced mapping a neighbour is, or follows from. */
+function causeOf(view: LogView, r: LogRange | undefined): number | undefined {
+  return r === undefined ? undefined : Number.isNaN(r.delta) ? r.line : view.misplaced.get(r.delta);
 }
 
 /** The relocation of an address the call names (0 without --relocate or outside known memory). */

@@ -1,6 +1,7 @@
 import { EINVAL, ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
+import { uncharge } from '../mm/overcommit.js';
 import { populateEager } from '../mm/populate-eager.js';
 import {
   VM_ACCOUNT,
@@ -111,7 +112,7 @@ function doBrkFlags(
   using guard = new MmapGuard(space);
   const undo = guard.undo;
   if (!ctx.accounting.charge(pages, space.totalVm)) return false;
-  undo.record(() => ctx.accounting.uncharge(pages));
+  undo.recordCall(uncharge, ctx.accounting, pages, undefined, undefined, undefined);
   const op = {
     start: addr,
     end: addr + len,

@@ -21,9 +21,11 @@ import {
   MAP_TYPE,
   PROT_WRITE,
 } from '../abi/mman.js';
+import type { AddressSpace } from '../mm/address-space.js';
 import { populateRange, prepareAnon } from '../mm/fault.js';
 import type { MemoryObject } from '../mm/memory-object.js';
 import { MmapGuard } from '../mm/mmap-guard.js';
+import { uncharge } from '../mm/overcommit.js';
 import { populateEager } from '../mm/populate-eager.js';
 import { UndoLog } from '../mm/undo-log.js';
 import { getUnmappedArea } from '../mm/unmapped-area.js';
@@ -50,7 +52,7 @@ import {
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
 import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
-import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWords, type Word } from './args.js';
+import { asInt, low32, modPow2, num, pageAlign, type SyscallArg, toWord, type Word } from './args.js';
 import type { OpenFile, SyscallContext } from './context.js';
 import { unmapRange } from './munmap.js';
 
@@ -76,9 +78,15 @@ export function sysMmap(
   fdArg: SyscallArg,
   offArg: SyscallArg,
 ): number {
-  const words = toWords(addrArg, lenArg, protArg, flagsArg, fdArg, offArg);
-  if (words === null) return -EINVAL;
-  const [addrW, lenW, protW, flagsW, fdW, offW] = words;
+  // One register at a time (toWords would allocate an array on every call).
+  const addrW = toWord(addrArg);
+  const lenW = toWord(lenArg);
+  const protW = toWord(protArg);
+  const flagsW = toWord(flagsArg);
+  const fdW = toWord(fdArg);
+  const offW = toWord(offArg);
+  if (addrW === null || lenW === null || protW === null || flagsW === null || fdW === null || offW === null)
+    return -EINVAL;
   const { pageSize } = ctx.space;
   const prot = low32(protW);
   const flags = low32(flagsW);
@@ -161,7 +169,8 @@ export function doMmap(
   const start = getUnmappedArea(space, arch, {
     addr,
     len,
-    pgoff: num(pgoff),
+    // Anonymous memory is placed as if its offset were 0 (the request is not copied to say so).
+    pgoff: file === null ? 0 : num(pgoff),
     flags,
     vmFlags,
     file: file === null ? null : file.file,
@@ -256,95 +265,117 @@ function mmapRegion(
   // fails on one of Linux's own checks (the address-space limit, the commit charge),
   // vms_abort_munmap_vmas puts the pieces back as they are: the splits stay, unmerged. So they
   // are made under a log of their own, which those failures commit; any other failure (an
-  // allocation) undoes them too.
-  using splits = new UndoLog();
-  const splitError = space.splitAround(start, end, splits);
-  if (splitError < 0) return splitError;
-  using guard = new MmapGuard(space);
-  const undo = guard.undo;
-  const failAfterSplit = (errno: number): number => {
-    guard[Symbol.dispose]();
-    splits.commit();
-    for (const at of [start, end]) {
-      const here = space.vmas.find(at);
-      if (here?.start === at) keepApart(space, here, null, 'below');
+  // allocation) undoes them too. (try/finally, not `using`: see UndoLog.)
+  const splits = new UndoLog();
+  try {
+    const splitError = space.splitAround(start, end, splits);
+    if (splitError < 0) return splitError;
+    const guard = new MmapGuard(space);
+    try {
+      const undo = guard.undo;
+
+      // Gather the VMAs being replaced (MAP_FIXED): whole VMAs now.
+      const replaced = space.detachRange(start, end, undo);
+      if (typeof replaced === 'number') return replaced;
+      let replacedPages = 0;
+      let replacedAccounted = 0;
+      for (const v of replaced) {
+        const n = (v.end - v.start) / pageSize;
+        replacedPages += n;
+        if (v.flags & VM_ACCOUNT) replacedAccounted += n;
+      }
+      const pages = len / pageSize;
+      if (!space.mayExpandVm(vmFlags, pages - replacedPages))
+        return abortAfterSplit(space, guard, splits, start, end, -ENOMEM);
+
+      // A private writable mapping is charged against the overcommit policy, net of the accounted pages
+      // it replaces (their charge carries over); otherwise the replaced charge is returned on commit.
+      if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
+        const charged = pages - replacedAccounted;
+        if (charged > 0) {
+          if (!ctx.accounting.charge(charged, space.totalVm))
+            return abortAfterSplit(space, guard, splits, start, end, -ENOMEM);
+          undo.recordCall(uncharge, ctx.accounting, charged, undefined, undefined, undefined);
+        }
+        vmFlags |= VM_ACCOUNT;
+      } else if (replacedAccounted > 0) {
+        undo.onCommit(() => ctx.accounting.uncharge(replacedAccounted));
+      }
+      if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
+      // The file's mmap method: a file system that takes MAP_SYNC (ext4, xfs) refuses VM_SYNC here
+      // for a file not on DAX (the model has none), whatever the mapping type. The replaced pages
+      // were cleared just before it, so the abort leaves a gap where the mapping failed.
+      if (object !== null && object !== 'shmem' && object.mapSync && vmFlags & VM_SYNC) {
+        abortAfterSplit(space, guard, splits, start, end, -EOPNOTSUPP);
+        if (replaced.length > 0) unmapRange(ctx, start, end);
+        return -EOPNOTSUPP;
+      }
+
+      // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
+      let file: MemoryObject | null = object === 'shmem' ? null : object;
+      if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
+        const shmem = ctx.shmem.zeroSetup(len);
+        file = shmem;
+        undo.record(() => space.releaseObject(shmem));
+      }
+      const init = { start, end, flags: vmFlags, pgoff, file, description, anon: null, droppable };
+      let vma = mergeNewRange(space, init, undo);
+      if (vma === null) {
+        vma = new Vma(init);
+        space.insertVma(vma, undo);
+      }
+
+      if (ctx.paging === 'eager') {
+        if (!populateEager(space, guard, vma, start, end)) return -ENOMEM;
+        if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
+          const target = vma;
+          prepareAnon(space, target);
+          undo.record(() => {
+            target.anon = null;
+            target.chain = [];
+          });
+        }
+        // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
+        if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
+      } else if (replaced.length > 0) {
+        // The replaced pages go only once nothing can fail any more.
+        undo.onCommit(() => space.zapRange(start, end));
+      }
+      // A replaced shared mapping may have been the last one of its object.
+      for (const v of replaced) {
+        const object = v.file;
+        if (object !== null) undo.onCommit(() => space.releaseObject(object));
+      }
+      guard.commit();
+      splits.commit();
+      return start;
+    } finally {
+      guard[Symbol.dispose]();
     }
-    return errno;
-  };
+  } finally {
+    splits[Symbol.dispose]();
+  }
+}
 
-  // Gather the VMAs being replaced (MAP_FIXED), whole ones since `splitAround`.
-  const replaced = space.detachRange(start, end, undo);
-  if (typeof replaced === 'number') return replaced;
-  let replacedPages = 0;
-  let replacedAccounted = 0;
-  for (const v of replaced) {
-    const n = (v.end - v.start) / pageSize;
-    replacedPages += n;
-    if (v.flags & VM_ACCOUNT) replacedAccounted += n;
-  }
-  const pages = len / pageSize;
-  if (!space.mayExpandVm(vmFlags, pages - replacedPages)) return failAfterSplit(-ENOMEM);
-
-  // A private writable mapping is charged against the overcommit policy, net of the accounted pages
-  // it replaces (their charge carries over); otherwise the replaced charge is returned on commit.
-  if ((vmFlags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) === VM_WRITE) {
-    const charged = pages - replacedAccounted;
-    if (charged > 0) {
-      if (!ctx.accounting.charge(charged, space.totalVm)) return failAfterSplit(-ENOMEM);
-      undo.record(() => ctx.accounting.uncharge(charged));
-    }
-    vmFlags |= VM_ACCOUNT;
-  } else if (replacedAccounted > 0) {
-    undo.onCommit(() => ctx.accounting.uncharge(replacedAccounted));
-  }
-  if (space.softDirty) vmFlags |= VM_SOFTDIRTY;
-  // The file's mmap method: a file system that takes MAP_SYNC (ext4, xfs) refuses VM_SYNC here
-  // for a file not on DAX (the model has none), whatever the mapping type. The replaced pages
-  // were cleared just before it, so the abort leaves a gap where the mapping failed.
-  if (object !== null && object !== 'shmem' && object.mapSync && vmFlags & VM_SYNC) {
-    failAfterSplit(-EOPNOTSUPP);
-    if (replaced.length > 0) unmapRange(ctx, start, end);
-    return -EOPNOTSUPP;
-  }
-
-  // Shared anonymous memory is a shmem object of its own (`shmem_zero_setup`), so it never merges.
-  let file: MemoryObject | null = object === 'shmem' ? null : object;
-  if (object === 'shmem' || (object === null && vmFlags & VM_SHARED)) {
-    const shmem = ctx.shmem.zeroSetup(len);
-    file = shmem;
-    undo.record(() => space.releaseObject(shmem));
-  }
-  const init = { start, end, flags: vmFlags, pgoff, file, description, anon: null, droppable };
-  let vma = mergeNewRange(space, init, undo);
-  if (vma === null) {
-    vma = new Vma(init);
-    space.insertVma(vma, undo);
-  }
-
-  if (ctx.paging === 'eager') {
-    if (!populateEager(space, guard, vma, start, end)) return -ENOMEM;
-    if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
-      const target = vma;
-      prepareAnon(space, target);
-      undo.record(() => {
-        target.anon = null;
-        target.chain = [];
-      });
-    }
-    // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
-    if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
-  } else if (replaced.length > 0) {
-    // The replaced pages go only once nothing can fail any more.
-    undo.onCommit(() => space.zapRange(start, end));
-  }
-  // A replaced shared mapping may have been the last one of its object.
-  for (const v of replaced) {
-    const object = v.file;
-    if (object !== null) undo.onCommit(() => space.releaseObject(object));
-  }
-  guard.commit();
+/**
+ * `vms_abort_munmap_vmas` after one of Linux's own checks refused the mapping: everything but the
+ * splits is rolled back, and the pieces stay apart as Linux leaves them (see `mmapRegion`).
+ */
+function abortAfterSplit(
+  space: AddressSpace,
+  guard: MmapGuard,
+  splits: UndoLog,
+  start: number,
+  end: number,
+  errno: number,
+): number {
+  guard[Symbol.dispose]();
   splits.commit();
-  return start;
+  for (const at of [start, end]) {
+    const here = space.vmas.find(at);
+    if (here?.start === at) keepApart(space, here, null, 'below');
+  }
+  return errno;
 }
 
 /**

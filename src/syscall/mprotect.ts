@@ -12,6 +12,7 @@ import {
 import type { PhysAddr } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { copyOnWriteProt, exclusivePage } from '../mm/fault.js';
+import { uncharge } from '../mm/overcommit.js';
 import { UndoLog } from '../mm/undo-log.js';
 import {
   VM_ACCESS_FLAGS,
@@ -33,7 +34,7 @@ import {
   num,
   pageAlign,
   type SyscallArg,
-  toWords,
+  toWord,
 } from './args.js';
 import type { SyscallContext } from './context.js';
 
@@ -49,9 +50,10 @@ export function sysMprotect(
   lenArg: SyscallArg,
   protArg: SyscallArg,
 ): number {
-  const words = toWords(addrArg, lenArg, protArg);
-  if (words === null) return -EINVAL;
-  const [startW, lenW, protW] = words;
+  const startW = toWord(addrArg);
+  const lenW = toWord(lenArg);
+  const protW = toWord(protArg);
+  if (startW === null || lenW === null || protW === null) return -EINVAL;
   const { space, arch } = ctx;
   const pageSize = space.pageSize;
   const protLow = low32(protW);
@@ -125,27 +127,32 @@ function mprotectFixup(
   let newFlags = newFlagsIn;
   if (newFlags === oldFlags) return vma;
   const pages = (end - start) / space.pageSize;
-  using undo = new UndoLog();
-  let charged = 0;
-  if (newFlags & VM_WRITE) {
-    if (!space.mayExpandVm(newFlags, pages) && space.mayExpandVm(oldFlags, pages)) return -ENOMEM;
-    if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE))) {
-      if (!ctx.accounting.charge(pages, space.totalVm)) return -ENOMEM;
-      charged = pages;
-      undo.record(() => ctx.accounting.uncharge(charged));
-      newFlags |= VM_ACCOUNT;
+  // try/finally, not `using`: see UndoLog.
+  const undo = new UndoLog();
+  try {
+    let charged = 0;
+    if (newFlags & VM_WRITE) {
+      if (!space.mayExpandVm(newFlags, pages) && space.mayExpandVm(oldFlags, pages)) return -ENOMEM;
+      if (!(oldFlags & (VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE))) {
+        if (!ctx.accounting.charge(pages, space.totalVm)) return -ENOMEM;
+        charged = pages;
+        undo.recordCall(uncharge, ctx.accounting, charged, undefined, undefined, undefined);
+        newFlags |= VM_ACCOUNT;
+      }
+    } else if (oldFlags & VM_ACCOUNT && vma.anonymous && vma.anon === null) {
+      newFlags &= ~VM_ACCOUNT;
     }
-  } else if (oldFlags & VM_ACCOUNT && vma.anonymous && vma.anon === null) {
-    newFlags &= ~VM_ACCOUNT;
+    const target = modifyVmaRange(space, vma, start, end, newFlags, undo);
+    if (typeof target === 'number') return target;
+    space.setFlags(target, newFlags, undo);
+    undo.commit();
+    // Point of no return: rewrite the entries, then settle the accounting.
+    rewriteEntries(space, target, start, end);
+    if (oldFlags & VM_ACCOUNT && !(newFlags & VM_ACCOUNT)) ctx.accounting.uncharge(pages);
+    return target;
+  } finally {
+    undo[Symbol.dispose]();
   }
-  const target = modifyVmaRange(space, vma, start, end, newFlags, undo);
-  if (typeof target === 'number') return target;
-  space.setFlags(target, newFlags, undo);
-  undo.commit();
-  // Point of no return: rewrite the entries, then settle the accounting.
-  rewriteEntries(space, target, start, end);
-  if (oldFlags & VM_ACCOUNT && !(newFlags & VM_ACCOUNT)) ctx.accounting.uncharge(pages);
-  return target;
 }
 
 /**
@@ -154,6 +161,8 @@ function mprotectFixup(
  * `can_change_pte_writable`) stays read-only so that a write still copies it.
  */
 export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end: number): void {
+  // Nothing mapped anywhere (a replay without faults): no entry to rewrite, no walk to set up.
+  if (space.pageTable.presentLeaves === 0) return;
   const prot = vma.prot;
   if (vma.flags & VM_SHARED || !(prot & VM_WRITE)) {
     space.pageTable.protectRange(start, end, () => prot);

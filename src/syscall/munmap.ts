@@ -2,7 +2,7 @@ import { EINVAL } from '../abi/errno.js';
 import type { PhysAddr } from '../hal/addr.js';
 import { UndoLog } from '../mm/undo-log.js';
 import { VM_ACCOUNT } from '../mm/vm-flags.js';
-import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWords, type Word } from './args.js';
+import { gt, modPow2, num, pageAlign, type SyscallArg, sub, toWord, type Word } from './args.js';
 import type { SyscallContext } from './context.js';
 
 /**
@@ -10,9 +10,9 @@ import type { SyscallContext } from './context.js';
  * only punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes.
  */
 export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: SyscallArg): number {
-  const words = toWords(addrArg, lenArg);
-  if (words === null) return -EINVAL;
-  const [startW, lenW] = words;
+  const startW = toWord(addrArg);
+  const lenW = toWord(lenArg);
+  if (startW === null || lenW === null) return -EINVAL;
   const len = sysMunmapChecks(ctx, startW, lenW);
   if (len < 0) return len;
   const start = num(startW);
@@ -42,23 +42,28 @@ export function unmapRange(
   ctx: SyscallContext,
   start: number,
   end: number,
-  opts: { uncharge?: boolean } = {},
+  opts?: { uncharge?: boolean },
 ): number {
   const { space } = ctx;
   if (space.vmas.firstIntersecting(start, end) === undefined) return 0;
-  using undo = new UndoLog();
-  const detached = space.detachRange(start, end, undo);
-  if (typeof detached === 'number') return detached;
-  undo.commit();
-  // Point of no return: nothing below can fail.
-  let accounted = 0;
-  for (const v of detached) {
-    if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
-    space.zapRange(v.start, v.end);
+  // try/finally, not `using`: see UndoLog.
+  const undo = new UndoLog();
+  try {
+    const detached = space.detachRange(start, end, undo);
+    if (typeof detached === 'number') return detached;
+    undo.commit();
+    // Point of no return: nothing below can fail.
+    let accounted = 0;
+    for (const v of detached) {
+      if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
+      space.zapRange(v.start, v.end);
+    }
+    if (accounted > 0 && opts?.uncharge !== false) ctx.accounting.uncharge(accounted);
+    for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
+    return 0;
+  } finally {
+    undo[Symbol.dispose]();
   }
-  if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);
-  for (const v of detached) if (v.file !== null) space.releaseObject(v.file);
-  return 0;
 }
 
 /**
