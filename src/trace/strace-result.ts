@@ -59,7 +59,7 @@ function durationStart(text: string, from: number): number {
 }
 
 /** Parse `= RESULT[ <duration>]` starting at `pos` (at the `=`), to the end of `text`. */
-export function parseResultTail(text: string, pos: number): ParsedTail | LineError {
+function parseResultTail(text: string, pos: number): ParsedTail | LineError {
   if (!text.startsWith('= ', pos)) return new LineError(pos, '"= " and a result', excerptAt(text, pos));
   const bodyStart = pos + 2;
   let end = text.length;
