@@ -7,7 +7,9 @@
  * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the
  *   end), and stops at the first VMA that refuses the advice, keeping what it did before;
  * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure;
- * - a user access that faults keeps the pages it faulted in before the failing one.
+ * - a user access that faults keeps the pages it faulted in before the failing one;
+ * - MADV_FREE pages (any task's) that reclaim dropped to make room stay dropped, whether or not an
+ *   allocation was refused in the end (tools/fuzz/linux/reclaim-during-failed-populate.c).
  * For those, the applied part is checked by re-issuing the call over each VMA piece it applied to:
  * that must succeed and change nothing; the piece where it stopped and everything after it, and
  * everything outside the range, must be exactly as before.
@@ -126,13 +128,23 @@ export interface FailedCall {
   result: number;
   /** Whether the allocator refused an allocation during the call (injected or real). */
   allocationFailed: boolean;
+  /**
+   * Frames reclaim freed during the call (any task's MADV_FREE pages, and tables emptied with
+   * them). Reclaim runs when an allocation finds RAM exhausted, and that allocation may then
+   * succeed: the loss stays whatever the call answers, as Linux's reclaim is not undone either.
+   */
+  reclaimedFrames: number;
 }
 
 /** Checks what a failed syscall left behind against what Linux would leave. */
 export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const after = captureSpace(call.kernel, call.task, call.ids, call.before.ranges);
-  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way.
-  const c = call.allocationFailed ? { ...call, before: forgetReclaimed(call.before, after) } : call;
+  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way, whether
+  // or not an allocation is refused in the end.
+  const c = {
+    ...call,
+    before: reclaimedBefore(call.before, after, call.reclaimedFrames, call.allocationFailed),
+  };
   const ignoreCounters = call.allocationFailed ? ['freeFrames'] : [];
   const { kernel, before } = c;
   const pageSize = kernel.pageSize;
@@ -157,6 +169,23 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
       return checkPopulate(c, after, range, advice === MADV_POPULATE_WRITE);
   }
   return checkWalk(c, after, range);
+}
+
+/**
+ * `before` as it must be after reclaim ran during a call: without the MADV_FREE pages reclaim
+ * dropped and, when no allocation was refused (every frame the call took it still holds or gave
+ * back), with the frames reclaim freed counted free.
+ */
+export function reclaimedBefore(
+  before: SpaceState,
+  after: SpaceState,
+  reclaimedFrames: number,
+  allocationFailed: boolean,
+): SpaceState {
+  if (reclaimedFrames === 0 && !allocationFailed) return before;
+  const was = forgetReclaimed(before, after);
+  if (allocationFailed) return was;
+  return { ...was, counters: { ...was.counters, freeFrames: was.counters.freeFrames + reclaimedFrames } };
 }
 
 /** The ends of a MAP_FIXED mmap's range, or null for any other mmap. */
