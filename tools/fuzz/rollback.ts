@@ -6,7 +6,8 @@
  *   keeping what it changed before;
  * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the
  *   end), and stops at the first VMA that refuses the advice, keeping what it did before;
- * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure;
+ * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure (a hole, a VMA
+ *   that refuses the access, a guard, a page past the end of the object mapped, out of memory);
  * - a user access that faults keeps the pages it faulted in before the failing one;
  * - MADV_FREE pages (any task's) that reclaim dropped to make room stay dropped, whether or not an
  *   allocation was refused in the end (tools/fuzz/linux/reclaim-during-failed-populate.c).
@@ -426,7 +427,7 @@ function checkPopulate(
     }
     const leaf = leafAt(after, x);
     if (leaf === undefined || !(leaf[1] & need)) {
-      why = 'out of memory';
+      why = pastTheEnd(c.task, vma, x, pageSize) ? 'past the end' : 'out of memory';
       break;
     }
     const old = leafAt(before, x);
@@ -437,6 +438,9 @@ function checkPopulate(
     hole: [-12],
     refused: [-EINVAL],
     guard: [-14, -EINVAL, -12],
+    // The file's fault method answers SIGBUS (filemap_fault, shmem_fault): -EFAULT, recorded on
+    // Linux by tools/fuzz/linux/partial-effects.c ("POPULATE_WRITE [S grown past its object]").
+    'past the end': [-14],
     'out of memory': [-12],
   };
   if (!(expected[why] ?? []).includes(c.result))
@@ -454,6 +458,16 @@ function checkPopulate(
     }),
   );
   return { problems, applied: [] };
+}
+
+/**
+ * Whether the page at `va` of `vma` lies wholly past the end of the object it maps: a file, or
+ * the shmem object of shared anonymous memory, which keeps the size it was created with when
+ * mremap grows the mapping.
+ */
+function pastTheEnd(task: Task, vma: VmaRecord, va: number, pageSize: number): boolean {
+  const size = task.mm.vmas.find(va)?.file?.size ?? null;
+  return size !== null && vma.pgoff * pageSize + (va - vma.start) >= size;
 }
 
 /**
