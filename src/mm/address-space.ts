@@ -299,22 +299,21 @@ export class AddressSpace {
   /**
    * Moves the guard markers and MADV_FREE marks of [from, from+len) to the same offsets at `to`,
    * with the page-table entries they describe (`move_ptes` moves markers and lazily freed pages
-   * alike), and records the move back.
+   * alike), and records the move back. [to, to+len) must hold no marks of its own.
+   *
+   * The way back moves the marks found at `to` then, not the ones moved: reclaim may have dropped
+   * some of the moved pages in between (an allocation later in the same call found RAM exhausted),
+   * and such a page is gone from both places, as in Linux, where a lazily freed folio reclaimed
+   * after `move_ptes` is not there for the move back either. Its mark must not come back without it.
    */
   moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
-    const end = from + len;
-    const guards = this.guards.take(from, end);
-    const lazy = this.lazyFree.take(from, end);
+    const guards = this.guards.take(from, from + len);
+    const lazy = this.lazyFree.take(from, from + len);
     if (guards.length === 0 && lazy.length === 0) return;
     const by = to - from;
     this.guards.put(guards, by);
     this.lazyFree.put(lazy, by);
-    undo.record(() => {
-      this.guards.drop(guards, by);
-      this.lazyFree.drop(lazy, by);
-      this.guards.put(guards);
-      this.lazyFree.put(lazy);
-    });
+    undo.recordCall(unMoveMarks, this, to, len, by, undefined);
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */
@@ -349,6 +348,14 @@ function unBound(space: AddressSpace, vma: Vma, start: number, end: number, unme
 
 function unFlag(space: AddressSpace, vma: Vma, flags: number): void {
   space.setFlags(vma, flags, null);
+}
+
+/** The marks now in [to, to+len) back `by` bytes lower (see AddressSpace.moveMarks). */
+function unMoveMarks(space: AddressSpace, to: number, len: number, by: number): void {
+  const guards = space.guards.take(to, to + len);
+  const lazy = space.lazyFree.take(to, to + len);
+  space.guards.put(guards, -by);
+  space.lazyFree.put(lazy, -by);
 }
 
 /** `upper` is again kept apart from `lower` (see Vma.unmergedWith). */
