@@ -10,7 +10,8 @@ import { GuardPages, LazyFreePages } from './page-runs.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
-import type { Vma } from './vma.js';
+import { maySplit, type Vma } from './vma.js';
+import { keepApart } from './vma-merge.js';
 import { VmaTree } from './vma-tree.js';
 
 /** `VM_STACK` on x86-64 and arm64 (no VM_GROWSUP). */
@@ -207,19 +208,31 @@ export class AddressSpace {
 
   /**
    * The splits of `vms_gather_munmap_vmas`: the VMAs that straddle `start` or `end` are split there,
-   * so that [start, end) is made of whole VMAs. Returns 0, or -ENOMEM when punching a hole in one
-   * VMA would exceed max_map_count (checked before anything changes).
+   * so that [start, end) is made of whole VMAs. Returns 0; -ENOMEM when punching a hole in one VMA
+   * would exceed max_map_count (checked before anything changes); or the errno of a VMA that
+   * refuses the split (`may_split`: a special mapping, EINVAL). A refusal at `end` keeps the split
+   * already made at `start`, as Linux does (nothing undoes a `__split_vma`): the caller commits it,
+   * and its two pieces stay apart, unmerged.
    */
   splitAround(start: number, end: number, undo: UndoLog): number {
     let first = this.vmas.firstIntersecting(start, end);
     if (first === undefined) return 0;
-    if (first.start < start) {
+    const splitStart = first.start < start;
+    if (splitStart) {
       // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
       if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
+      const refused = maySplit(first, start);
+      if (refused < 0) return refused;
       first = this.splitVma(first, start, undo);
     }
     for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
-      if (v.end > end) this.splitVma(v, end, undo);
+      if (v.end <= end) continue;
+      const refused = maySplit(v, end);
+      if (refused < 0) {
+        if (splitStart) keepApart(this, first, undo, 'below');
+        return refused;
+      }
+      this.splitVma(v, end, undo);
     }
     return 0;
   }

@@ -7,7 +7,9 @@ import type { SyscallContext } from './context.js';
 
 /**
  * munmap(2): `do_vmi_munmap` and `do_vmi_align_munmap` of Linux 6.18. Holes in the range are fine;
- * only punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes.
+ * punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes; a special
+ * mapping (`[vvar]`, `[vdso]`) that would have to be split fails it with EINVAL, keeping a split
+ * already made at the start of the range, as Linux does.
  */
 export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: SyscallArg): number {
   const startW = toWord(addrArg);
@@ -50,7 +52,11 @@ export function unmapRange(
   const undo = new UndoLog();
   try {
     const detached = space.detachRange(start, end, undo);
-    if (typeof detached === 'number') return detached;
+    if (typeof detached === 'number') {
+      // A split refused at the end of the range keeps the one made at its start (see splitAround).
+      undo.commit();
+      return detached;
+    }
     undo.commit();
     // Point of no return: nothing below can fail.
     let accounted = 0;
