@@ -3,7 +3,7 @@ import type { AddressSpace } from './address-space.js';
 import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import { sameFile, type Vma } from './vma.js';
+import { maySplit, sameFile, type Vma } from './vma.js';
 import { anonCompatible, handOverApart, keepApart } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
@@ -81,7 +81,8 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
 /**
  * `vma_modify` (mm/vma.c): isolates [start, end) of `vma` as one VMA that the caller may then give
  * new flags, merging it into a neighbour when the new flags allow, otherwise splitting off the
- * parts outside the range (each split refused at max_map_count). Returns that VMA or -ENOMEM.
+ * parts outside the range (each split refused at max_map_count, or by a special mapping's
+ * `may_split`). Returns that VMA, -ENOMEM or -EINVAL.
  * Merges are recorded in the caller's undo log; splits are kept even when the call then fails, as
  * in Linux, where a first split survives a refused second one as two look-alike lines.
  */
@@ -100,16 +101,20 @@ export function modifyVmaRange(
   );
   if (merged !== null) return merged;
   let target = vma;
+  // split_vma: max_map_count first, then the VMA's own say (`may_split` in __split_vma).
   if (target.start < start) {
     if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
+    const refused = maySplit(target, start);
+    if (refused < 0) return refused;
     // Splits are never undone, in Linux as here: nothing after them can fail but the next split.
     target = space.splitVma(target, start, null);
   }
   if (target.end > end) {
-    if (space.mapCount >= space.layout.maxMapCount) {
+    const refused = space.mapCount >= space.layout.maxMapCount ? -ENOMEM : maySplit(target, end);
+    if (refused < 0) {
       // Linux keeps a first split when the second is refused: two look-alike VMAs remain.
       if (target !== vma) keepApart(space, target, null, 'below');
-      return -ENOMEM;
+      return refused;
     }
     space.splitVma(target, end, null);
   }

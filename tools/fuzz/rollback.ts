@@ -151,8 +151,8 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const pageSize = kernel.pageSize;
   const exact = () => ({ problems: compareStates(before, after, pageSize, { ignoreCounters }), applied: [] });
   if (c.name === 'mremap' && !call.allocationFailed) return checkMremap(c, after) ?? exact();
-  if (c.name === 'mmap' && !call.allocationFailed) {
-    const ends = fixedEnds(c.args, pageSize);
+  if ((c.name === 'mmap' || c.name === 'munmap') && !call.allocationFailed) {
+    const ends = c.name === 'mmap' ? fixedEnds(c.args, pageSize) : unmapEnds(c.args, pageSize);
     if (ends !== null)
       return {
         problems: compareStates(before, joinSplits(before, after, ends, pageSize), pageSize, {
@@ -199,11 +199,18 @@ function fixedEnds(args: readonly bigint[], pageSize: number): [number, number] 
   return [Number(addr), Number(addr + len)];
 }
 
+/** The ends of a munmap's range, or null when it is not page-aligned or wraps. */
+function unmapEnds(args: readonly bigint[], pageSize: number): [number, number] | null {
+  return fixedEnds([args[0], args[1], 0n, BigInt(MAP_FIXED)], pageSize);
+}
+
 /**
  * `after` with the VMAs split at `points` joined again where `before` had one VMA across the point:
  * a MAP_FIXED refused by Linux's own checks (the address-space limit, the commit charge) keeps the
  * splits vms_gather_munmap_vmas made, unmerged (recorded on Linux:
- * test/fixtures/linux-regressions/aarch64-fixed-enomem-keeps-split.json). Nothing else may differ.
+ * test/fixtures/linux-regressions/aarch64-fixed-enomem-keeps-split.json); a munmap, MAP_FIXED or
+ * MREMAP_FIXED target refused at the end of its range by a special mapping (EINVAL) keeps the split
+ * at its start (tools/fuzz/linux/special-mappings.c). Nothing else may differ.
  */
 function joinSplits(
   before: SpaceState,
@@ -255,7 +262,7 @@ function outsideProblems(
  * keeps whatever of that it did before the refusal (a limit reached part way). Any prefix of those
  * steps may be done, nothing else. Null when the call is not of that kind.
  */
-function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
+function checkMremap(c: FailedCall, afterCall: SpaceState): RollbackVerdict | null {
   const { kernel, before } = c;
   const ps = kernel.pageSize;
   const u = (v: bigint) => BigInt.asUintN(64, v);
@@ -271,6 +278,11 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
   const target: [number, number] = [to, to + newLen];
   const source: [number, number] = [addr, addr + oldLen];
   const [lo1, hi1, lo2, hi2] = target[0] < source[0] ? [...target, ...source] : [...source, ...target];
+  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
+  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
+  // Clearing a target (of the call, or of one piece) that a special mapping refuses to have split
+  // at its end keeps the split made at its start.
+  const after = joinSplits(before, afterCall, [to, ...pieces.map((p) => to + (p.start - addr))], ps);
   const problems = [
     ...compareStates(before, after, ps, { range: [0, lo1] }),
     ...compareStates(before, after, ps, { range: [hi1, lo2] }),
@@ -285,8 +297,6 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
     return out.join(',');
   };
   const mapped = (st: SpaceState, s: number, e: number) => st.vmas.some((v) => v.start < e && s < v.end);
-  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
-  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
   const moved: { from: number; to: number; len: number }[] = [];
   for (const [i, p] of pieces.entries()) {
     const dst = to + (p.start - addr);
