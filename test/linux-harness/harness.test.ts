@@ -159,7 +159,12 @@ describe.skipIf(!tools)(`linux-harness (real kernel)${skipReason ? `: ${skipReas
     const dirs = { disk: under('/var/tmp'), tmpfs: under('/dev/shm') };
     const problems: string[] = [];
     try {
-      for (const name of fs.readdirSync(REGRESSIONS).filter((f) => f.startsWith('x86_64-'))) {
+      // In name order: the fixtures share the two directories, so the order must not be the file system's.
+      const names = fs
+        .readdirSync(REGRESSIONS)
+        .filter((f) => f.startsWith('x86_64-'))
+        .sort();
+      for (const name of names) {
         const fx = JSON.parse(fs.readFileSync(path.join(REGRESSIONS, name), 'utf8')) as Fixture;
         const files = stableFiles(fx.files ?? [], dirs);
         const got = recordOps(fixtureOps(fx), fx.seed, { harness, tools, files, arch: 'x86_64' });
