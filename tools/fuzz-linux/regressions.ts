@@ -195,6 +195,7 @@ async function main(argv: string[]): Promise<void> {
     : fs
         .readdirSync(dir)
         .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+        .sort()
         .map((f) => f.slice(prefix.length, -'.json'.length));
   const old = names.map(
     (name) => JSON.parse(fs.readFileSync(path.join(dir, `${prefix}${name}.json`), 'utf8')) as Fixture,
