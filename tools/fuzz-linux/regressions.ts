@@ -31,7 +31,7 @@ import {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REGRESSIONS = path.resolve(HERE, '../../test/fixtures/linux-regressions');
 /** Differences the model keeps on purpose (README, "Where the model deliberately differs"), pinned. */
-export const DEVIATIONS = path.resolve(HERE, '../../test/fixtures/linux-deviations');
+const DEVIATIONS = path.resolve(HERE, '../../test/fixtures/linux-deviations');
 const STABLE = { disk: '/var/tmp/levitate-mm-fixtures', tmpfs: '/dev/shm/levitate-mm-fixtures' };
 
 /** The ops of a fixture, as the harness reads them. */
