@@ -24,7 +24,7 @@ const isDigit = (ch: number) => ch >= 48 && ch <= 57;
 
 /** The end of `[pid  N] ` at the start of `text`, or -1; the pid is in `out`. */
 function bracketPid(text: string): number {
-  if (!text.startsWith('[pid ')) return -1;
+  if (text.charCodeAt(0) !== 91 /* [ */ || !text.startsWith('[pid ')) return -1;
   let i = 5;
   while (text.charCodeAt(i) === 32) i++;
   const digits = i;
