@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
+import { type MapsEntry, parseMaps } from '../abi/proc-maps.js';
 import { type Arch, hex } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { SnapshotError } from '../kernel/snapshot.js';
@@ -32,7 +33,6 @@ import {
   type TaskReport,
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
-import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { NodeExecFiles } from './exec-files-node.js';
 import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';

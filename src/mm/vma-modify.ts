@@ -4,7 +4,7 @@ import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
 import { sameFile, type Vma } from './vma.js';
-import { anonCompatible, keepApart } from './vma-merge.js';
+import { anonCompatible, handOverApart, keepApart } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
 interface Proposed {
@@ -54,16 +54,20 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
   // The neighbour that grows takes the anon_vma (and chain) of what it swallows (`dup_anon_vma`).
   if (mergeLeft && mergeRight) {
     const end = next!.end;
+    const above = space.vmas.next(next!);
     space.removeVma(middle, undo);
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
+    if (above !== undefined) handOverApart(above, next!, prev!, undo);
     dupAnon(prev!, next!.anon !== null ? next! : middle, undo);
     return prev!;
   }
   if (mergeLeft) {
+    const above = space.vmas.next(middle);
     if (removeMiddle) space.removeVma(middle, undo);
     else space.setBounds(middle, p.end, middle.end, undo);
     space.setBounds(prev!, prev!.start, p.end, undo);
+    if (removeMiddle && above !== undefined) handOverApart(above, middle, prev!, undo);
     dupAnon(prev!, middle, undo);
     return prev!;
   }

@@ -64,7 +64,7 @@ function durationStart(text: string, from: number): number {
  * Parse `= RESULT[ <duration>]` starting at `pos` (at the `=`), to the end of `text`; `close` is the
  * `)` before it, handed back in the tail (one object per line, not two).
  */
-export function parseResultTail(text: string, pos: number, close: number): ParsedTail | LineError {
+function parseResultTail(text: string, pos: number, close: number): ParsedTail | LineError {
   if (text.charCodeAt(pos) !== 61 || text.charCodeAt(pos + 1) !== 32)
     return new LineError(pos, '"= " and a result', excerptAt(text, pos));
   const bodyStart = pos + 2;

@@ -6,8 +6,11 @@
  *   keeping what it changed before;
  * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the
  *   end), and stops at the first VMA that refuses the advice, keeping what it did before;
- * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure;
- * - a user access that faults keeps the pages it faulted in before the failing one.
+ * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure (a hole, a VMA
+ *   that refuses the access, a guard, a page past the end of the object mapped, out of memory);
+ * - a user access that faults keeps the pages it faulted in before the failing one;
+ * - MADV_FREE pages (any task's) that reclaim dropped to make room stay dropped, whether or not an
+ *   allocation was refused in the end (tools/fuzz/linux/reclaim-during-failed-populate.c).
  * For those, the applied part is checked by re-issuing the call over each VMA piece it applied to:
  * that must succeed and change nothing; the piece where it stopped and everything after it, and
  * everything outside the range, must be exactly as before.
@@ -126,13 +129,23 @@ export interface FailedCall {
   result: number;
   /** Whether the allocator refused an allocation during the call (injected or real). */
   allocationFailed: boolean;
+  /**
+   * Frames reclaim freed during the call (any task's MADV_FREE pages, and tables emptied with
+   * them). Reclaim runs when an allocation finds RAM exhausted, and that allocation may then
+   * succeed: the loss stays whatever the call answers, as Linux's reclaim is not undone either.
+   */
+  reclaimedFrames: number;
 }
 
 /** Checks what a failed syscall left behind against what Linux would leave. */
 export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const after = captureSpace(call.kernel, call.task, call.ids, call.before.ranges);
-  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way.
-  const c = call.allocationFailed ? { ...call, before: forgetReclaimed(call.before, after) } : call;
+  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way, whether
+  // or not an allocation is refused in the end.
+  const c = {
+    ...call,
+    before: reclaimedBefore(call.before, after, call.reclaimedFrames, call.allocationFailed),
+  };
   const ignoreCounters = call.allocationFailed ? ['freeFrames'] : [];
   const { kernel, before } = c;
   const pageSize = kernel.pageSize;
@@ -157,6 +170,23 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
       return checkPopulate(c, after, range, advice === MADV_POPULATE_WRITE);
   }
   return checkWalk(c, after, range);
+}
+
+/**
+ * `before` as it must be after reclaim ran during a call: without the MADV_FREE pages reclaim
+ * dropped and, when no allocation was refused (every frame the call took it still holds or gave
+ * back), with the frames reclaim freed counted free.
+ */
+export function reclaimedBefore(
+  before: SpaceState,
+  after: SpaceState,
+  reclaimedFrames: number,
+  allocationFailed: boolean,
+): SpaceState {
+  if (reclaimedFrames === 0 && !allocationFailed) return before;
+  const was = forgetReclaimed(before, after);
+  if (allocationFailed) return was;
+  return { ...was, counters: { ...was.counters, freeFrames: was.counters.freeFrames + reclaimedFrames } };
 }
 
 /** The ends of a MAP_FIXED mmap's range, or null for any other mmap. */
@@ -397,7 +427,7 @@ function checkPopulate(
     }
     const leaf = leafAt(after, x);
     if (leaf === undefined || !(leaf[1] & need)) {
-      why = 'out of memory';
+      why = pastTheEnd(c.task, vma, x, pageSize) ? 'past the end' : 'out of memory';
       break;
     }
     const old = leafAt(before, x);
@@ -408,6 +438,9 @@ function checkPopulate(
     hole: [-12],
     refused: [-EINVAL],
     guard: [-14, -EINVAL, -12],
+    // The file's fault method answers SIGBUS (filemap_fault, shmem_fault): -EFAULT, recorded on
+    // Linux by tools/fuzz/linux/partial-effects.c ("POPULATE_WRITE [S grown past its object]").
+    'past the end': [-14],
     'out of memory': [-12],
   };
   if (!(expected[why] ?? []).includes(c.result))
@@ -425,6 +458,16 @@ function checkPopulate(
     }),
   );
   return { problems, applied: [] };
+}
+
+/**
+ * Whether the page at `va` of `vma` lies wholly past the end of the object it maps: a file, or
+ * the shmem object of shared anonymous memory, which keeps the size it was created with when
+ * mremap grows the mapping.
+ */
+function pastTheEnd(task: Task, vma: VmaRecord, va: number, pageSize: number): boolean {
+  const size = task.mm.vmas.find(va)?.file?.size ?? null;
+  return size !== null && vma.pgoff * pageSize + (va - vma.start) >= size;
 }
 
 /**
