@@ -141,8 +141,10 @@ export class PageRuns {
       r.marked -= gone;
       if (r.marked === 0) t.remove(r);
       else if (r.start < start && r.end > end) {
-        // A hole in the middle: the part above it becomes a run of its own.
+        // A hole in the middle: the part above it becomes a run of its own, taking its marks
+        // with it; r keeps the rest of its count.
         const above = this.tail(r, end);
+        r.marked -= above.marked;
         this.trimEnd(r, start);
         t.insert(above);
       } else if (r.start < start) this.trimEnd(r, start);
@@ -254,13 +256,13 @@ export class PageRuns {
     return { start: at, end: r.end, frames, marked, treeNode: undefined };
   }
 
-  /** Cuts r to end at `at` (the marks above it already counted off or moved). */
+  /**
+   * Cuts r to end at `at`. The marks above it are already counted off `r.marked` (or moved to a
+   * run of their own), so the count stands: recounting what is left would cost the run's length.
+   */
   private trimEnd(r: Run, at: number): void {
     const page = this.pageSize;
-    if (r.frames !== null) {
-      r.frames.fill(Number.NaN, (at - r.start) / page, (r.end - r.start) / page);
-      r.marked = this.markedIn(r, r.start, at);
-    } else r.marked = (at - r.start) / page;
+    if (r.frames !== null) r.frames.fill(Number.NaN, (at - r.start) / page, (r.end - r.start) / page);
     this.runs.setBounds(r, r.start, at);
   }
 

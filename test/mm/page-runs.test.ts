@@ -3,7 +3,7 @@
  * were kept before.
  */
 import { fc, test } from '@fast-check/vitest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PageRuns } from '../../src/mm/page-runs.js';
 
 const P = 4096;
@@ -129,5 +129,35 @@ describe('PageRuns', () => {
     }
     expect(g.size).toBe(2 ** 30 / P);
     expect(f.size).toBe(65536);
+  });
+
+  it('counts only the pages it cuts off when it trims or splits a run of frames', () => {
+    // Pages counted, summed over every count of a run's marks (`markedIn`, private): the work
+    // of a cut, whatever the length of the run it cuts.
+    const counter = PageRuns.prototype as unknown as {
+      markedIn(r: unknown, from: number, to: number): number;
+    };
+    const f = new PageRuns(P);
+    for (let p = 0; p < 65536; p++) f.set(p * P, p);
+    const counted = vi.spyOn(counter, 'markedIn');
+    const pages = (): number => counted.mock.calls.reduce((n, [, from, to]) => n + (to - from) / P, 0);
+    // 200 one-page trims at the end of the run.
+    for (let i = 0; i < 200; i++) f.deleteRange((65535 - i) * P, (65536 - i) * P);
+    expect(pages()).toBe(200);
+    expect(f.size).toBe(65336);
+    // 200 one-page holes near its end: each counts the page it removes and the one page above it.
+    counted.mockClear();
+    for (let i = 0; i < 200; i++) f.deleteRange((65334 - 2 * i) * P, (65335 - 2 * i) * P);
+    expect(pages()).toBe(400);
+    counted.mockRestore();
+    expect(f.size).toBe(65136);
+    expect([...f.ranges()].length).toBe(201);
+    expect([...f.ranges()][0]).toEqual([0, 64936 * P]);
+    expect(f.get(64935 * P)).toBe(64935);
+    expect(f.get(64936 * P)).toBeUndefined();
+    expect(f.get(64937 * P)).toBe(64937);
+    // The counts stayed exact: clearing everything leaves nothing.
+    f.deleteRange(0, 65536 * P);
+    expect(f.size).toBe(0);
   });
 });
