@@ -25,7 +25,6 @@ import type { AddressSpace } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
 import type { MemoryObject } from '../mm/memory-object.js';
 import type { MarkRun } from '../mm/page-runs.js';
-import { VM_ACCOUNT } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
 import type { SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
@@ -139,12 +138,13 @@ export function restoreCheckpoint(ctx: SyscallContext, cp: SpaceCheckpoint): boo
   space.guards.clear();
   space.lazyFree.clear();
   const vmas = cp.vmas.map((saved) => saved.cloneAt(saved.start, saved.end, space.pageSize));
+  const accounted = space.accountedVm;
   for (const [i, vma] of vmas.entries()) {
     if (cp.apart[i] >= 0) vma.unmergedWith = vmas[cp.apart[i]];
     space.insertVma(vma, null);
-    // Charged again as they were (the limit was checked when they were made).
-    if (vma.flags & VM_ACCOUNT) ctx.accounting.committed += (vma.end - vma.start) / space.pageSize;
   }
+  // The VM_ACCOUNT pages are charged again as they were (the limit was checked when they were made).
+  ctx.accounting.committed += space.accountedVm - accounted;
   for (const [k, v] of cp.fields) (space as unknown as Record<string, unknown>)[k] = v;
   space.guards.put(cp.guards);
   const pageSize = space.pageSize;
