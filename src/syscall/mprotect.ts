@@ -161,8 +161,6 @@ function mprotectFixup(
  * `can_change_pte_writable`) stays read-only so that a write still copies it.
  */
 export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end: number): void {
-  // Nothing mapped anywhere (a replay without faults): no entry to rewrite, no walk to set up.
-  if (space.pageTable.presentLeaves === 0) return;
   const prot = vma.prot;
   if (vma.flags & VM_SHARED || !(prot & VM_WRITE)) {
     space.pageTable.protectRange(start, end, () => prot);
