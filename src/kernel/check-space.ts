@@ -44,7 +44,15 @@ function checkVmas(run: CheckRun, space: AddressSpace, vmas: readonly Vma[]): nu
     else if (isStackMapping(v.flags)) stack += pages;
     else if (isDataMapping(v.flags)) data += pages;
     if (v.flags & VM_ACCOUNT) accounted += pages;
-    if (v.file !== null) run.objects.set(v.file, (run.objects.get(v.file) ?? 0) + 1);
+    if (v.file !== null) {
+      run.objects.set(v.file, (run.objects.get(v.file) ?? 0) + 1);
+      // The object must know the VMA and its address space (MADV_REMOVE reaches the other
+      // processes mapping it this way); checkObjects then compares the counts.
+      const listed = v.file.mappedBy.get(v);
+      if (listed === undefined) out.push(`VMA ${rangeOf(v)} maps ${v.file.path}, which does not list it`);
+      else if (listed !== space)
+        out.push(`${v.file.path} lists VMA ${rangeOf(v)} under another address space`);
+    }
     prev = v;
   }
   const counters: [string, number, number][] = [

@@ -90,7 +90,11 @@ function checkFreeLists(run: CheckRun): void {
     run.out.push(`free counter says ${frames.freePages}, free lists hold ${run.free}`);
 }
 
-/** Each page of a mapped file or shmem object holds a reference; its count of mapping VMAs is right. */
+/**
+ * Each page of a mapped file or shmem object holds a reference; the object lists as many mapping
+ * VMAs as map it. Each of those VMAs is listed, with its own address space (checkVmas), so equal
+ * counts leave no room for a stale entry.
+ */
 function checkObjects(run: CheckRun): void {
   for (const [object, vmas] of run.objects) {
     if (object.mappers !== vmas)

@@ -24,7 +24,7 @@ import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
 import type { MemoryObject } from '../mm/memory-object.js';
-import { VM_ACCOUNT } from '../mm/vm-flags.js';
+import type { MarkRun } from '../mm/page-runs.js';
 import type { Vma } from '../mm/vma.js';
 import type { SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
@@ -69,8 +69,13 @@ export interface SpaceCheckpoint {
   readonly apart: readonly number[];
   /** Every other field of the address space (counters, bounds, the exec image) by name. */
   readonly fields: ReadonlyMap<string, unknown>;
-  readonly guards: readonly number[];
-  readonly lazyFree: readonly number[];
+  /** The guard marks, as runs: a guard over a large reservation is one run, not a page each. */
+  readonly guards: readonly MarkRun[];
+  /**
+   * The MADV_FREE marks, as runs; their frames are the ones the pages had when the checkpoint was
+   * taken, so restore reads them again once the pages are mapped in their new frames.
+   */
+  readonly lazyFree: readonly MarkRun[];
   readonly pages: readonly SavedPage[];
 }
 
@@ -108,8 +113,8 @@ export function takeCheckpoint(space: AddressSpace): SpaceCheckpoint {
     vmas: live.map((v) => v.cloneAt(v.start, v.end, pageSize)),
     apart: live.map((v) => (v.unmergedWith === null ? -1 : (index.get(v.unmergedWith) ?? -1))),
     fields,
-    guards: [...space.guards],
-    lazyFree: [...space.lazyFree.keys()],
+    guards: space.guards.runsIn(0, space.layout.taskSize),
+    lazyFree: space.lazyFree.runsIn(0, space.layout.taskSize),
     pages,
   };
 }
@@ -133,14 +138,15 @@ export function restoreCheckpoint(ctx: SyscallContext, cp: SpaceCheckpoint): boo
   space.guards.clear();
   space.lazyFree.clear();
   const vmas = cp.vmas.map((saved) => saved.cloneAt(saved.start, saved.end, space.pageSize));
+  const accounted = space.accountedVm;
   for (const [i, vma] of vmas.entries()) {
     if (cp.apart[i] >= 0) vma.unmergedWith = vmas[cp.apart[i]];
     space.insertVma(vma, null);
-    // Charged again as they were (the limit was checked when they were made).
-    if (vma.flags & VM_ACCOUNT) ctx.accounting.committed += (vma.end - vma.start) / space.pageSize;
   }
+  // The VM_ACCOUNT pages are charged again as they were (the limit was checked when they were made).
+  ctx.accounting.committed += space.accountedVm - accounted;
   for (const [k, v] of cp.fields) (space as unknown as Record<string, unknown>)[k] = v;
-  for (const g of cp.guards) space.guards.add(g);
+  space.guards.put(cp.guards);
   const pageSize = space.pageSize;
   for (const p of cp.pages) {
     let frame: PhysAddr;
@@ -164,9 +170,13 @@ export function restoreCheckpoint(ctx: SyscallContext, cp: SpaceCheckpoint): boo
     const touched = touchState(space, p.lo, p.hi);
     if (touched !== 'none') space.pageTable.touch(p.va as VirtAddr, touched === 'write');
   }
-  for (const va of cp.lazyFree) {
-    const frame = space.pageTable.translate(va as VirtAddr);
-    if (frame >= 0) space.lazyFree.set(va, frame as PhysAddr);
+  // A page marked MADV_FREE is resident, so this walks no more pages than were restored above.
+  for (const r of cp.lazyFree) {
+    for (let va = r.start, i = 0; va < r.end; va += pageSize, i++) {
+      if (r.frames !== null && Number.isNaN(r.frames[i])) continue;
+      const frame = space.pageTable.translate(va as VirtAddr);
+      if (frame >= 0) space.lazyFree.set(va, frame as PhysAddr);
+    }
   }
   return true;
 }

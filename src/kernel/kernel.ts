@@ -20,7 +20,7 @@ import { Shmem } from '../mm/memory-object.js';
 import { CommitAccounting } from '../mm/overcommit.js';
 import { PageCache } from '../mm/page-cache.js';
 import { type MmuContext, PageTable } from '../mm/page-table.js';
-import { VM_ACCOUNT, VM_MTE_ALLOWED } from '../mm/vm-flags.js';
+import { VM_MTE_ALLOWED } from '../mm/vm-flags.js';
 import { keepApart } from '../mm/vma-merge.js';
 import type { OpenFile, PagingMode, SyscallContext } from '../syscall/context.js';
 import { unmapRange } from '../syscall/munmap.js';
@@ -237,14 +237,14 @@ export class Kernel {
     );
     const task = this.spawn();
     const space = task.mm;
-    let accounted = 0;
+    const accounted = space.accountedVm;
     for (const vma of built.vmas) {
       space.insertVma(vma, null);
       // Whatever neighbours Linux had left apart stay apart.
       keepApart(space, vma, null, 'below');
-      if (vma.flags & VM_ACCOUNT) accounted += (vma.end - vma.start) / this.pageSize;
     }
-    this.accounting.committed += accounted;
+    // The VM_ACCOUNT pages of the snapshot's mappings are charged, as the calls that made them were.
+    this.accounting.committed += space.accountedVm - accounted;
     space.gateArea = built.gateArea;
     space.startBrk = snapshot.startBrk ?? built.brk?.start ?? 0;
     space.brk = snapshot.brk ?? built.brk?.end ?? space.startBrk;

@@ -278,17 +278,10 @@ export class AddressSpace {
   reclaimLazyFree(): number {
     const { frames } = this.ctx;
     const before = frames.freePages;
-    // A mark whose page is not mapped as it was belongs to a call in progress (an eager MAP_FIXED
-    // that replaced the page): it stays, for that call to drop on commit or to find on rollback.
-    // Collected first: deleting a mark splits the run the iteration is in.
-    const reclaimable: number[] = [];
-    for (const [va, frame] of this.lazyFree) {
-      if (this.pageTable.translate(va as VirtAddr) === frame) reclaimable.push(va);
-    }
-    for (const va of reclaimable) {
-      this.zapPage(va);
-      this.lazyFree.delete(va);
-    }
+    // Every mark names the frame mapped at its page, even inside a call: whatever unmaps, moves or
+    // replaces pages takes their marks with them (zapRange, moveMarks, mmap's eager replace).
+    for (const [va] of this.lazyFree) this.zapPage(va);
+    this.lazyFree.clear();
     return frames.freePages - before;
   }
 

@@ -6,10 +6,16 @@ interface Run {
   start: number;
   end: number;
   /**
-   * Per page of the run (and spare room at the end): its frame, NaN for a page of the run that is
-   * not marked. Null for a run of plain marks (every page of it marked, no frame).
+   * Per page of the run from index `base` on (and spare room at the end): its frame, NaN for a
+   * page of the run that is not marked. Null for a run of plain marks (every page of it marked, no
+   * frame).
    */
   frames: Float64Array | null;
+  /**
+   * Index in `frames` of the page at `start`: trimming the start of a run moves it instead of
+   * copying the rest of the run.
+   */
+  base: number;
   /** Pages of the run that are marked. */
   marked: number;
   treeNode: unknown;
@@ -48,7 +54,7 @@ export class PageRuns {
     if (this.count === 0) return false;
     const r = this.runs.find(va);
     if (r === undefined) return false;
-    return r.frames === null || !Number.isNaN(r.frames[(va - r.start) / this.pageSize]);
+    return r.frames === null || !Number.isNaN(r.frames[r.base + (va - r.start) / this.pageSize]);
   }
 
   /** The frame recorded for the page at `va`, or undefined when it is not marked with one. */
@@ -56,7 +62,7 @@ export class PageRuns {
     if (this.count === 0) return undefined;
     const r = this.runs.find(va);
     if (r === undefined || r.frames === null) return undefined;
-    const f = r.frames[(va - r.start) / this.pageSize];
+    const f = r.frames[r.base + (va - r.start) / this.pageSize];
     return Number.isNaN(f) ? undefined : f;
   }
 
@@ -77,7 +83,14 @@ export class PageRuns {
       hi = above.end;
       this.dropRun(above);
     }
-    t.insert({ start: lo, end: hi, frames: null, marked: (hi - lo) / this.pageSize, treeNode: undefined });
+    t.insert({
+      start: lo,
+      end: hi,
+      frames: null,
+      base: 0,
+      marked: (hi - lo) / this.pageSize,
+      treeNode: undefined,
+    });
     this.count += (hi - lo) / this.pageSize;
   }
 
@@ -93,7 +106,7 @@ export class PageRuns {
         this.set(va, frame);
         return;
       }
-      const i = (va - r.start) / page;
+      const i = r.base + (va - r.start) / page;
       if (Number.isNaN(r.frames[i])) {
         r.marked++;
         this.count++;
@@ -103,11 +116,15 @@ export class PageRuns {
     }
     const below = t.prevBefore(va);
     if (below !== undefined && below.end === va && below.frames !== null) {
-      const n = (va - below.start) / page;
+      let n = below.base + (va - below.start) / page;
       if (n >= below.frames.length) {
-        const grown = new Float64Array(below.frames.length * 2).fill(Number.NaN);
-        grown.set(below.frames);
+        // Grown to twice the run, its pages copied to the start (what was trimmed off is left behind).
+        const kept = below.frames.subarray(below.base, n);
+        const grown = new Float64Array(Math.max(16, kept.length * 2)).fill(Number.NaN);
+        grown.set(kept);
         below.frames = grown;
+        below.base = 0;
+        n = kept.length;
       }
       below.frames[n] = frame;
       below.marked++;
@@ -115,7 +132,7 @@ export class PageRuns {
     } else {
       const frames = new Float64Array(16).fill(Number.NaN);
       frames[0] = frame;
-      t.insert({ start: va, end: va + page, frames, marked: 1, treeNode: undefined });
+      t.insert({ start: va, end: va + page, frames, base: 0, marked: 1, treeNode: undefined });
     }
     this.count++;
   }
@@ -141,8 +158,10 @@ export class PageRuns {
       r.marked -= gone;
       if (r.marked === 0) t.remove(r);
       else if (r.start < start && r.end > end) {
-        // A hole in the middle: the part above it becomes a run of its own.
+        // A hole in the middle: the part above it becomes a run of its own, taking its marks
+        // with it; r keeps the rest of its count.
         const above = this.tail(r, end);
+        r.marked -= above.marked;
         this.trimEnd(r, start);
         t.insert(above);
       } else if (r.start < start) this.trimEnd(r, start);
@@ -167,7 +186,9 @@ export class PageRuns {
       const from = Math.max(r.start, start);
       const to = Math.min(r.end, end);
       const frames =
-        r.frames === null ? null : r.frames.slice((from - r.start) / page, (to - r.start) / page);
+        r.frames === null
+          ? null
+          : r.frames.slice(r.base + (from - r.start) / page, r.base + (to - r.start) / page);
       out.push({ start: from, end: to, frames });
     }
     return out;
@@ -228,7 +249,7 @@ export class PageRuns {
     const page = this.pageSize;
     for (const r of this.runs) {
       for (let va = r.start, i = 0; va < r.end; va += page, i++) {
-        const f = r.frames === null ? Number.NaN : r.frames[i];
+        const f = r.frames === null ? Number.NaN : r.frames[r.base + i];
         if (r.frames === null || !Number.isNaN(f)) yield [va, f];
       }
     }
@@ -240,7 +261,7 @@ export class PageRuns {
     if (r.frames === null) return (to - from) / page;
     if (from === r.start && to === r.end) return r.marked;
     let n = 0;
-    for (let i = (from - r.start) / page, e = (to - r.start) / page; i < e; i++) {
+    for (let i = r.base + (from - r.start) / page, e = r.base + (to - r.start) / page; i < e; i++) {
       if (!Number.isNaN(r.frames[i])) n++;
     }
     return n;
@@ -249,24 +270,28 @@ export class PageRuns {
   /** A new run for the part of r from `at` on, with its marks (r keeps its own until trimmed). */
   private tail(r: Run, at: number): Run {
     const page = this.pageSize;
-    const frames = r.frames === null ? null : r.frames.slice((at - r.start) / page, (r.end - r.start) / page);
+    const frames =
+      r.frames === null
+        ? null
+        : r.frames.slice(r.base + (at - r.start) / page, r.base + (r.end - r.start) / page);
     const marked = frames === null ? (r.end - at) / page : this.markedIn(r, at, r.end);
-    return { start: at, end: r.end, frames, marked, treeNode: undefined };
+    return { start: at, end: r.end, frames, base: 0, marked, treeNode: undefined };
   }
 
-  /** Cuts r to end at `at` (the marks above it already counted off or moved). */
+  /**
+   * Cuts r to end at `at`. The marks above it are already counted off `r.marked` (or moved to a
+   * run of their own), so the count stands: recounting what is left would cost the run's length.
+   */
   private trimEnd(r: Run, at: number): void {
     const page = this.pageSize;
-    if (r.frames !== null) {
-      r.frames.fill(Number.NaN, (at - r.start) / page, (r.end - r.start) / page);
-      r.marked = this.markedIn(r, r.start, at);
-    } else r.marked = (at - r.start) / page;
+    if (r.frames !== null)
+      r.frames.fill(Number.NaN, r.base + (at - r.start) / page, r.base + (r.end - r.start) / page);
     this.runs.setBounds(r, r.start, at);
   }
 
   /** Cuts r to start at `at` (the marks below it already counted off). */
   private trimStart(r: Run, at: number): void {
-    if (r.frames !== null) r.frames = r.frames.slice((at - r.start) / this.pageSize);
+    if (r.frames !== null) r.base += (at - r.start) / this.pageSize;
     this.runs.setBounds(r, at, r.end);
   }
 

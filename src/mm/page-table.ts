@@ -265,7 +265,8 @@ export class PageTable {
    * tables left empty. Skips absent subtrees, so a huge sparse range costs only what is mapped.
    */
   unmapRange(start: number, end: number, onFrame: (va: number, frame: PhysAddr) => void): void {
-    if (start >= end) return;
+    // Nothing mapped and no table below the root (a replay without faults): nothing to walk.
+    if (start >= end || (this.presentLeaves === 0 && this.tablePages === 1)) return;
     this.cachedRegion = -1;
     this.clearRange(this.root, 0, 0, start, end, onFrame);
   }
@@ -407,7 +408,8 @@ export class PageTable {
 
   /** Frees every intermediate table under [start, end) that holds no valid entry. */
   prune(start: number, end: number): void {
-    if (start >= end) return;
+    // No table below the root: none to free.
+    if (start >= end || this.tablePages === 1) return;
     this.cachedRegion = -1;
     const { ram, format, frames, geometry } = this.ctx;
     const walk = (table: number, level: number, base: number): number => {
@@ -436,6 +438,9 @@ export class PageTable {
 
   /** Calls `fn(entryAddress, va)` for each present leaf in [start, end), in address order. */
   visitLeaves(start: number, end: number, fn: (entry: PhysAddr, va: number) => void): void {
+    // No present leaf anywhere (a replay without faults): no walk to set up, for every caller
+    // (mprotect's protectRange, mremap's moveRange, munmap's detachLeaves, checkpoints).
+    if (this.presentLeaves === 0) return;
     const { ram, format, geometry } = this.ctx;
     const walk = (table: number, level: number, base: number): void => {
       const span = geometry.levelSpan[level];

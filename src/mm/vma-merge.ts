@@ -3,7 +3,7 @@ import { type AnonVma, anonMergeable, anonNeighboursMergeable, dupAnon, isForkCh
 import type { OpenFile } from './memory-object.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCESS_FLAGS, VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import { type MappedFile, sameFile, type Vma } from './vma.js';
+import { type FileRef, type MappedFile, sameFile, type Vma } from './vma.js';
 
 /** The attributes of a range about to become (part of) a VMA (Linux's `struct vma_merge_struct`). */
 export interface VmaMergeOp {
@@ -33,13 +33,27 @@ export function anonCompatible(a: AnonVma | null, b: AnonVma | null): boolean {
   return a === null || b === null || a === b;
 }
 
-/** `is_mergeable_vma`: equal flags apart from soft-dirty, same file, same droppable state. */
-function attributesMatch(vma: Vma, op: VmaMergeOp): boolean {
+/** What `is_mergeable_vma` compares of a VMA, of a range about to become one, or of a modified range. */
+export interface MergeAttributes extends FileRef {
+  readonly flags: number;
+  /** The anonymous name; absent means none (''). */
+  readonly name?: string;
+  readonly droppable: boolean;
+}
+
+/**
+ * `is_mergeable_vma` (mm/vma.c): equal flags apart from soft-dirty, the same file through the same
+ * open file, the same anonymous name (`anon_vma_name_eq`), the same droppable state. The one test
+ * of these attributes: the merges of new ranges and of modified ones, and the invariant checker's
+ * question (`mergeableNeighbours`), are built on it, so they cannot drift apart. Page offsets,
+ * anon_vmas and VM_SPECIAL are the callers' (as in Linux).
+ */
+export function isMergeableVma(a: MergeAttributes, b: MergeAttributes): boolean {
   return (
-    ((vma.flags ^ op.flags) & ~VM_SOFTDIRTY) === 0 &&
-    sameFile(vma, op) &&
-    vma.droppable === op.droppable &&
-    vma.name === (op.name ?? '')
+    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
+    sameFile(a, b) &&
+    (a.name ?? '') === (b.name ?? '') &&
+    a.droppable === b.droppable
   );
 }
 
@@ -64,13 +78,13 @@ export function mergeNewRange(
   const canLeft =
     prev !== undefined &&
     prev.end === op.start &&
-    attributesMatch(prev, op) &&
+    isMergeableVma(prev, op) &&
     anonMergeable(prev, op.anon, null, copiedFrom) &&
     prev.pgoff + (prev.end - prev.start) / pageSize === op.pgoff;
   let canRight =
     next !== undefined &&
     next.start === op.end &&
-    attributesMatch(next, op) &&
+    isMergeableVma(next, op) &&
     anonMergeable(next, op.anon, null, copiedFrom) &&
     next.pgoff === op.pgoff + (op.end - op.start) / pageSize;
   if (canLeft && canRight) canRight = anonCompatible(prev!.anon, next!.anon);
@@ -116,17 +130,14 @@ export function handOverApart(above: Vma, from: Vma, to: Vma, undo: UndoLog): vo
 
 /**
  * Whether `a` and the VMA `b` right above it are ones Linux would merge, were a merge tried at
- * their boundary: `is_mergeable_vma` (flags but soft-dirty, file, name, droppable, not special),
- * contiguous page offsets and anon_vmas either of them could take.
+ * their boundary: `isMergeableVma`, not special, contiguous page offsets and anon_vmas either of
+ * them could take.
  */
 export function mergeableNeighbours(a: Vma, b: Vma, pageSize: number): boolean {
   return (
     a.end === b.start &&
     !(a.flags & VM_SPECIAL) &&
-    ((a.flags ^ b.flags) & ~VM_SOFTDIRTY) === 0 &&
-    sameFile(a, b) &&
-    a.name === b.name &&
-    a.droppable === b.droppable &&
+    isMergeableVma(a, b) &&
     b.pgoff === a.pgoff + (a.end - a.start) / pageSize &&
     anonNeighboursMergeable(a, b)
   );

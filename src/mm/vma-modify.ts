@@ -2,27 +2,30 @@ import { ENOMEM } from '../abi/errno.js';
 import type { AddressSpace } from './address-space.js';
 import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
-import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import { maySplit, sameFile, type Vma } from './vma.js';
-import { anonCompatible, handOverApart, keepApart } from './vma-merge.js';
+import { VM_SPECIAL } from './vm-flags.js';
+import { maySplit, type Vma } from './vma.js';
+import {
+  anonCompatible,
+  handOverApart,
+  isMergeableVma,
+  keepApart,
+  type MergeAttributes,
+} from './vma-merge.js';
 
-/** What the modified range [start, end) of `middle` would be, as a merge candidate. */
-interface Proposed {
+/**
+ * What the modified range [start, end) of `middle` would be, as a merge candidate: middle's
+ * attributes with the new flags.
+ */
+interface Proposed extends MergeAttributes {
   start: number;
   end: number;
-  flags: number;
   pgoff: number;
   middle: Vma;
 }
 
+/** `is_mergeable_vma` and `is_mergeable_anon_vma` of `neighbour` with the proposed range. */
 function attributesMatch(neighbour: Vma, p: Proposed): boolean {
-  return (
-    ((neighbour.flags ^ p.flags) & ~VM_SOFTDIRTY) === 0 &&
-    sameFile(neighbour, p.middle) &&
-    neighbour.name === p.middle.name &&
-    neighbour.droppable === p.middle.droppable &&
-    anonMergeable(neighbour, p.middle.anon, p.middle, null)
-  );
+  return isMergeableVma(neighbour, p) && anonMergeable(neighbour, p.middle.anon, p.middle, null);
 }
 
 /**
@@ -96,7 +99,17 @@ export function modifyVmaRange(
 ): Vma | number {
   const merged = mergeExistingRange(
     space,
-    { start, end, flags, pgoff: vma.pgoff + (start - vma.start) / space.pageSize, middle: vma },
+    {
+      start,
+      end,
+      flags,
+      pgoff: vma.pgoff + (start - vma.start) / space.pageSize,
+      middle: vma,
+      file: vma.file,
+      description: vma.description,
+      name: vma.name,
+      droppable: vma.droppable,
+    },
     undo,
   );
   if (merged !== null) return merged;

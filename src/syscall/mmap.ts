@@ -330,6 +330,13 @@ function mmapRegion(
       }
 
       if (ctx.paging === 'eager') {
+        if (replaced.length > 0) {
+          // The replaced pages are overwritten in place: their MADV_FREE marks go now, not on
+          // commit, so that reclaim (an allocation below may run it) never finds a mark naming a
+          // frame no longer mapped; a rollback, which maps the old frames again, puts them back.
+          const lazy = space.lazyFree.take(start, end);
+          if (lazy.length > 0) undo.record(() => space.lazyFree.put(lazy));
+        }
         if (!populateEager(space, guard, vma, start, end)) return -ENOMEM;
         if (vmFlags & VM_WRITE && !(vmFlags & VM_SHARED) && vma.anon === null) {
           const target = vma;
@@ -339,8 +346,6 @@ function mmapRegion(
             target.chain = [];
           });
         }
-        // The replaced pages were overwritten in place: their MADV_FREE marks go with them.
-        if (replaced.length > 0) undo.onCommit(() => space.forgetLazyFree(start, end));
       } else if (replaced.length > 0) {
         // The replaced pages go only once nothing can fail any more.
         undo.onCommit(() => space.zapRange(start, end));

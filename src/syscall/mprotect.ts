@@ -160,9 +160,7 @@ function mprotectFixup(
  * that is not the task's own copy (the zero page, a page-cache page, a page shared with a fork:
  * `can_change_pte_writable`) stays read-only so that a write still copies it.
  */
-export function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end: number): void {
-  // Nothing mapped anywhere (a replay without faults): no entry to rewrite, no walk to set up.
-  if (space.pageTable.presentLeaves === 0) return;
+function rewriteEntries(space: AddressSpace, vma: Vma, start: number, end: number): void {
   const prot = vma.prot;
   if (vma.flags & VM_SHARED || !(prot & VM_WRITE)) {
     space.pageTable.protectRange(start, end, () => prot);

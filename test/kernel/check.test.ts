@@ -355,6 +355,23 @@ const MUTATIONS: { name: string; report: RegExp; mutate: (l: Live) => void }[] =
     },
   },
   {
+    name: 'a shmem object that lists a dead VMA in place of the one mapping it',
+    report: /VMA 0x30000000-0x30002000 maps \/dev\/zero \(deleted\), which does not list it/,
+    mutate: ({ t }) => {
+      const vma = t.mm.vmas.find(S)!;
+      vma.file!.mappedBy.delete(vma);
+      vma.file!.mappedBy.set(vma.cloneAt(vma.start, vma.end, P), t.mm);
+    },
+  },
+  {
+    name: 'a shmem object that lists a VMA under another address space',
+    report: /\/dev\/zero \(deleted\) lists VMA 0x30000000-0x30002000 under another address space/,
+    mutate: ({ k, t }) => {
+      const vma = t.mm.vmas.find(S)!;
+      vma.file!.mappedBy.set(vma, k.spawn().mm);
+    },
+  },
+  {
     name: 'a stale TLB entry',
     report: /TLB says 0x10000000 -> 0x[0-9a-f]+ rw-, tables say 0x[0-9a-f]+ rw-/,
     mutate: ({ k, t, frameAt }) => {

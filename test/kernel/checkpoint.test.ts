@@ -11,6 +11,7 @@ import {
   MADV_DONTNEED,
   MADV_FREE,
   MADV_GUARD_INSTALL,
+  MADV_GUARD_REMOVE,
   MADV_POPULATE_WRITE,
   MADV_WIPEONFORK,
   MAP_ANONYMOUS,
@@ -25,7 +26,8 @@ import {
   type Task,
   type VirtAddr,
 } from 'levitate-mm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { PageRuns } from '../../src/mm/page-runs.js';
 import { mulberry32 as rng } from '../../tools/linux-harness/generate.js';
 
 const P = 4096;
@@ -221,6 +223,40 @@ describe('address-space checkpoints', () => {
       expect(v === null || ['number', 'boolean', 'string'].includes(typeof v) || k === 'image', k).toBe(true);
     }
     expect(task.mm).toBeInstanceOf(AddressSpace);
+  });
+
+  it('keeps guard and MADV_FREE marks as runs: a guarded GiB costs one run, not a page each', () => {
+    const kernel = new Kernel({ arch: 'x86_64', paging: 'demand', ramBytes: 16 * 2 ** 20 });
+    const task = kernel.spawn();
+    const s = kernel.sys;
+    const big = s.mmap(0, 2 ** 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    expect(s.madvise(big, 2 ** 30, MADV_GUARD_INSTALL)).toBe(0);
+    const lazy = s.mmap(0, 64 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (let p = 0; p < 64; p++) task.write(lazy + p * P, [p]);
+    expect(s.madvise(lazy, 64 * P, MADV_FREE)).toBe(0);
+    // Page-by-page work: walking the marks one page at a time, or adding guard pages one by one.
+    const walks = vi.spyOn(PageRuns.prototype, 'marks');
+    const added = vi.spyOn(PageRuns.prototype, 'addRange');
+    const cp = kernel.checkpoint(task.mm);
+    expect(cp.guards.map((r) => [r.start, r.end])).toEqual([[big, big + 2 ** 30]]);
+    expect(cp.lazyFree.map((r) => [r.start, r.end])).toEqual([[lazy, lazy + 64 * P]]);
+    expect(s.madvise(big + 5 * P, 7 * P, MADV_GUARD_REMOVE)).toBe(0);
+    expect(s.munmap(lazy + 8 * P, 8 * P)).toBe(0);
+    expect(kernel.restore(cp)).toBe(true);
+    expect(walks).not.toHaveBeenCalled();
+    expect(added).toHaveBeenCalledTimes(1);
+    walks.mockRestore();
+    added.mockRestore();
+    expect([...task.mm.guards.ranges()]).toEqual([[big, big + 2 ** 30]]);
+    expect(task.mm.guards.size).toBe(2 ** 30 / P);
+    // The MADV_FREE pages came back in new frames, each mark naming its page's new frame.
+    expect([...task.mm.lazyFree.ranges()]).toEqual([[lazy, lazy + 64 * P]]);
+    for (let p = 0; p < 64; p++) {
+      expect(task.mm.lazyFree.get(lazy + p * P)).toBe(
+        task.mm.pageTable.translate((lazy + p * P) as VirtAddr),
+      );
+    }
+    expect(kernel.check()).toEqual([]);
   });
 
   it('gives every VMA back with all its fields (the same anon_vma, file and chain objects)', () => {

@@ -140,4 +140,55 @@ describe('PageRuns', () => {
     expect([...g.ranges()]).toEqual([[0, 2 ** 30]]);
     expect([...f.ranges()]).toEqual([[0, 65536 * P]]);
   });
+
+  it('counts only the pages it cuts off when it trims or splits a run of frames', () => {
+    // Pages counted, summed over every count of a run's marks (`markedIn`, private): the work
+    // of a cut, whatever the length of the run it cuts.
+    const counter = PageRuns.prototype as unknown as {
+      markedIn(r: unknown, from: number, to: number): number;
+    };
+    const f = new PageRuns(P);
+    for (let p = 0; p < 65536; p++) f.set(p * P, p);
+    const counted = vi.spyOn(counter, 'markedIn');
+    const pages = (): number => counted.mock.calls.reduce((n, [, from, to]) => n + (to - from) / P, 0);
+    // 200 one-page trims at the end of the run.
+    for (let i = 0; i < 200; i++) f.deleteRange((65535 - i) * P, (65536 - i) * P);
+    expect(pages()).toBe(200);
+    expect(f.size).toBe(65336);
+    // 200 one-page holes near its end: each counts the page it removes and the one page above it.
+    counted.mockClear();
+    for (let i = 0; i < 200; i++) f.deleteRange((65334 - 2 * i) * P, (65335 - 2 * i) * P);
+    expect(pages()).toBe(400);
+    expect(f.size).toBe(65136);
+    expect([...f.ranges()].length).toBe(201);
+    expect([...f.ranges()][0]).toEqual([0, 64936 * P]);
+    expect(f.get(64935 * P)).toBe(64935);
+    expect(f.get(64936 * P)).toBeUndefined();
+    expect(f.get(64937 * P)).toBe(64937);
+    // 200 one-page trims at the start: each counts its page and copies no frame of the rest.
+    counted.mockClear();
+    const copies = vi.spyOn(Float64Array.prototype, 'slice');
+    for (let i = 0; i < 200; i++) f.deleteRange(i * P, (i + 1) * P);
+    expect(pages()).toBe(200);
+    expect(copies).not.toHaveBeenCalled();
+    copies.mockRestore();
+    counted.mockRestore();
+    expect([...f.ranges()][0]).toEqual([200 * P, 64936 * P]);
+    expect(f.get(199 * P)).toBeUndefined();
+    expect(f.get(200 * P)).toBe(200);
+    expect(f.get(64935 * P)).toBe(64935);
+    expect(f.runsIn(200 * P, 203 * P)).toEqual([
+      { start: 200 * P, end: 203 * P, frames: Float64Array.of(200, 201, 202) },
+    ]);
+    // The run still grows at its end, and keeps its frames when it does.
+    const g = new PageRuns(P);
+    for (let p = 0; p < 40; p++) g.set(p * P, 1000 + p);
+    g.deleteRange(0, 30 * P);
+    for (let p = 40; p < 100; p++) g.set(p * P, 1000 + p);
+    expect([...g.ranges()]).toEqual([[30 * P, 100 * P]]);
+    expect([...g.marks()]).toEqual(Array.from({ length: 70 }, (_, i) => [(30 + i) * P, 1030 + i]));
+    // The counts stayed exact: clearing everything leaves nothing.
+    f.deleteRange(0, 65536 * P);
+    expect(f.size).toBe(0);
+  });
 });

@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PhysAddr, VirtAddr } from '../../src/hal/addr.js';
-import { formatKernelAddr, Kernel } from '../../src/index.js';
+import {
+  formatKernelAddr,
+  Kernel,
+  MADV_DONTNEED,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  MREMAP_MAYMOVE,
+  PROT_READ,
+  PROT_WRITE,
+} from '../../src/index.js';
 import { FrameUse } from '../../src/mm/frame-allocator.js';
 import { GEOMETRIES } from '../support/kernels.js';
 
@@ -60,6 +69,38 @@ describe.each(GEOMETRIES)('PageTable on $arch with $pageSize-byte pages', ({ arc
     });
     expect(seen).toEqual(vas);
     expect(frames.freePages).toBe(before);
+  });
+});
+
+describe('PageTable walks', () => {
+  it('read no table while nothing is mapped, whichever call asks (munmap, mprotect, madvise, mremap)', () => {
+    const kernel = new Kernel({ arch: 'x86_64', paging: 'demand', ramBytes: 8 * 2 ** 20 });
+    const task = kernel.spawn();
+    const s = kernel.sys;
+    const P = 4096;
+    // Every read of a table entry: the walks read whole tables (wordsAt) or one entry (readLo).
+    const reads = [vi.spyOn(kernel.ram, 'wordsAt'), vi.spyOn(kernel.ram, 'readLo')];
+    const count = () => reads.reduce((n, r) => n + r.mock.calls.length, 0);
+    const calls = (a: number) => {
+      expect(s.mprotect(a, 64 * P, PROT_READ)).toBe(0);
+      expect(s.madvise(a, 64 * P, MADV_DONTNEED)).toBe(0);
+      // The read-only half is a VMA of its own now; the other half moves.
+      const b = s.mremap(a + 64 * P, 64 * P, 256 * P, MREMAP_MAYMOVE, 0);
+      expect(b).toBeGreaterThan(0);
+      expect(s.munmap(b, 256 * P)).toBe(0);
+      expect(s.munmap(a, 64 * P)).toBe(0);
+    };
+    calls(s.mmap(0, 128 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    expect(task.mm.pageTable.presentLeaves).toBe(0);
+    expect(count()).toBe(0);
+    // With one page mapped, the same calls do walk the tables (the spies see the walks).
+    const a = s.mmap(0, 128 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    task.write(a, [1]);
+    for (const r of reads) r.mockClear();
+    calls(a);
+    expect(count()).toBeGreaterThan(0);
+    for (const r of reads) r.mockRestore();
+    expect(kernel.check()).toEqual([]);
   });
 });
 

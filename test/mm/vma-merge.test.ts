@@ -22,6 +22,10 @@ import {
   trace,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import type { MemoryObject, OpenFile } from '../../src/mm/memory-object.js';
+import { VM_IO, VM_READ, VM_SOFTDIRTY, VM_WRITE } from '../../src/mm/vm-flags.js';
+import { Vma } from '../../src/mm/vma.js';
+import { isMergeableVma, mergeableNeighbours } from '../../src/mm/vma-merge.js';
 
 const P = 4096;
 const RW = PROT_READ | PROT_WRITE;
@@ -110,5 +114,45 @@ describe.each(['demand', 'eager'] as PagingMode[])('a boundary left apart (%s pa
     expect(modelLines(paging, 64)).toEqual(recorded);
     // The same after a MAP_FIXED there that fails and is rolled back first.
     if (paging === 'eager') expect(modelLines(paging, 64, true)).toEqual(recorded);
+  });
+});
+
+describe('isMergeableVma', () => {
+  // Identity is all the merge rules look at in a file and an open file.
+  const file = {} as MemoryObject;
+  const other = {} as MemoryObject;
+  const opened = { file, readable: true, writable: true } as OpenFile;
+  const base = { flags: VM_READ | VM_WRITE, file, description: opened, name: '', droppable: false };
+  const lower = new Vma({ start: 0, end: 4 * P, pgoff: 0, ...base });
+  const above = (change: Partial<typeof base>) =>
+    new Vma({ start: 4 * P, end: 8 * P, pgoff: 4, ...base, ...change });
+
+  it('tells apart every attribute but soft-dirty, and the checker asks it the same question', () => {
+    const cases: [string, Partial<typeof base>, boolean][] = [
+      ['the same attributes', {}, true],
+      ['soft-dirty on one side only', { flags: base.flags | VM_SOFTDIRTY }, true],
+      ['other flags', { flags: VM_READ }, false],
+      ['another file', { file: other, description: { file: other, readable: true, writable: true } }, false],
+      ['the same file opened twice', { description: { file, readable: true, writable: true } }, false],
+      ['an anonymous name', { name: 'heap' }, false],
+      ['MAP_DROPPABLE', { droppable: true }, false],
+    ];
+    for (const [what, change, mergeable] of cases) {
+      const upper = above(change);
+      expect(isMergeableVma(lower, upper), what).toBe(mergeable);
+      expect(isMergeableVma(upper, lower), what).toBe(mergeable);
+      expect(mergeableNeighbours(lower, upper, P), what).toBe(mergeable);
+    }
+    // What only the neighbours' test adds: contiguous offsets, VM_SPECIAL, adjacency.
+    expect(mergeableNeighbours(lower, new Vma({ start: 4 * P, end: 8 * P, pgoff: 5, ...base }), P)).toBe(
+      false,
+    );
+    const special = { ...base, flags: base.flags | VM_IO };
+    const io = new Vma({ start: 0, end: 4 * P, pgoff: 0, ...special });
+    expect(isMergeableVma(io, above({ flags: special.flags }))).toBe(true);
+    expect(mergeableNeighbours(io, above({ flags: special.flags }), P)).toBe(false);
+    expect(mergeableNeighbours(lower, new Vma({ start: 5 * P, end: 8 * P, pgoff: 5, ...base }), P)).toBe(
+      false,
+    );
   });
 });
