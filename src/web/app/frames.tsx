@@ -4,7 +4,7 @@
  * zero page), free by the order of its buddy block. Frames the call allocated or freed are marked,
  * frames the TLB caches carry a dot; hover names the frame's owners. Below: buddyinfo and the TLB.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { FrameCode, type FramesView, type TlbView } from '../protocol.js';
 import { css, FRAME_LEGEND, frameRgb, hex } from './colors.js';
 import { memo } from './memo.js';
@@ -145,7 +145,8 @@ export const FramesPanel = memo(function FramesPanel({
   const [hover, setHover] = useState<{ frame: number; x: number; y: number } | null>(null);
   const tlbFrames = new Set(tlb.entries.map((e) => (e.frame - frames.base) / pageSize));
   const drawn = useRef<{ codes: Uint8Array; marks: string } | null>(null);
-  useEffect(() => {
+  // Drawn before the frame is painted, so that a step is on screen whole in one frame.
+  useLayoutEffect(() => {
     const c = canvas.current;
     if (c === null) return;
     // Most calls of a replay change no frame: draw only when something did.
