@@ -249,12 +249,12 @@ export const AddressSpaceView = memo(function AddressSpaceView({
       <div class="space">
         <svg width={W} height={H} id="strip" role="img" aria-label="address space strip">
           {HATCH}
-          {layout.pieces.map((p, i) => {
-            // Keyed by place, not address: after a jump most regions are new, and patching the
-            // elements there costs less than replacing them.
+          {layout.pieces.map((p) => {
+            // Keyed by address: a call that adds or removes a region leaves every other element
+            // as it was, where keys by place would patch (and lay out again) every one after it.
             if (p.kind === 'gap') {
               return p.compressed ? (
-                <g key={i}>
+                <g key={`gap ${p.start}`}>
                   <line
                     x1={8}
                     x2={W - 8}
@@ -272,7 +272,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
             if (p.kind === 'removed') {
               return (
                 <rect
-                  key={i}
+                  key={`removed ${p.start}`}
                   class="removed"
                   x={4}
                   y={p.y}
@@ -286,7 +286,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
             }
             return (
               <StripRegion
-                key={i}
+                key={p.start}
                 r={p.r}
                 y={p.y}
                 h={p.h}
@@ -301,11 +301,11 @@ export const AddressSpaceView = memo(function AddressSpaceView({
           <table class="mono" id="regions">
             {COLUMNS}
             <tbody>
-              {rows.map((row, i) => {
+              {rows.map((row) => {
                 const r = row.r;
                 if (r === undefined) {
                   return (
-                    <tr key={i} class="removed">
+                    <tr key={`removed ${row.start}`} class="removed">
                       <td colSpan={5}>
                         {row.start.toString(16)}-{row.end.toString(16)} unmapped by this call (
                         {sizeText(row.end - row.start)})
@@ -315,7 +315,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
                 }
                 return (
                   <RegionRow
-                    key={i}
+                    key={r.start}
                     r={r}
                     selected={isChosen(r)}
                     hovered={hover?.r === r}

@@ -58,6 +58,8 @@ class Client {
   private seekInFlight = false;
   private seekWaiting: number | null = null;
   private seekStart = 0;
+  /** The frame codes of the last step received (a step whose codes are the same comes without them). */
+  private codes: Uint8Array | undefined;
   /** The position last asked for (steps by one or ten go on from it, even before it is shown). */
   private target = 0;
   /** Called after each step view has been rendered (the page calls `rendered`). */
@@ -88,6 +90,7 @@ class Client {
     this.seekInFlight = false;
     this.seekWaiting = null;
     this.target = 0;
+    this.codes = undefined;
     position.value = 0;
     this.openId = this.send({ type: 'open', source } as Send, transfer);
   }
@@ -156,7 +159,11 @@ class Client {
         this.seek(firstInteresting(m.timeline));
         return;
       case 'step': {
+        // A step of the session shown before the last open: nothing to do with this one.
+        if (m.id < this.openId) return;
         this.seekInFlight = false;
+        if (m.sameCodes === true && this.codes !== undefined) m.view.frames.codes = this.codes;
+        else this.codes = m.view.frames.codes;
         if (this.seekWaiting !== null) {
           const w = this.seekWaiting;
           this.seekWaiting = null;
