@@ -29,8 +29,10 @@ import {
 } from './protocol.js';
 import {
   defaultAddress,
+  type FrameState,
   frameCodes,
   frameInfo,
+  frameState,
   framesView,
   type RegionKey,
   regionKeys,
@@ -145,7 +147,7 @@ function stepViewOf(
   kernel: Kernel,
   task: Task | undefined,
   call: CallView,
-  before: { regions: RegionKey[]; codes: Uint8Array | undefined },
+  before: { regions: RegionKey[]; codes: Uint8Array | FrameState | undefined },
   t0: number,
 ): StepView {
   const live = task !== undefined && !task.exited ? task : undefined;
@@ -375,7 +377,8 @@ export class ReplaySession implements ViewSession {
     this.seekEvent(e);
     const task = this.kernel.tasks.get(this.callTask[p]);
     // A step to the next call starts where the last one ended: its frames are known already.
-    const codes = this.codesAt?.event === e ? this.codesAt.codes : frameCodes(this.kernel);
+    // Otherwise what the codes depend on is kept (a copy of two arrays, not a pass over RAM).
+    const codes = this.codesAt?.event === e ? this.codesAt.codes : frameState(this.kernel);
     const before = { regions: regionKeys(task?.mm), codes };
     this.replayer.step(this.events[e]);
     this.at = e + 1;
