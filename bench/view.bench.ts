@@ -3,13 +3,18 @@
  * the issue's targets: a log of 100,000 memory calls opens in under 2 s, and any step renders in
  * under 50 ms.
  *
- *   npx tsx bench/view.bench.ts [--calls N] [--steps N] [--ram SIZE_MIB]
+ *   npx tsx bench/view.bench.ts [--calls N] [--steps N] [--ram SIZE_MIB] [--trace FILE] [--cpuprofile FILE]
  *
- * Simulated RAM is the view's default, 1 GiB (--ram 4096 for replay's). The log is the model's own synthetic log (src/replay/synthetic.ts, seed 7), so every call
- * matches; it is put inside the page as `levitate-mm view --html` would. "Open" is from the
- * navigation to the first step drawn (parse, replay, checkpoints, first render); "step" is from
- * asking for a call to the frame after the page drew it, for random calls all over the log (each
- * restores a checkpoint and replays forward), single steps back and forth, and jumps to the ends.
+ * Simulated RAM is the view's default, 1 GiB (--ram 4096 for replay's). The log is the model's own
+ * synthetic log (src/replay/synthetic.ts, seed 7) with one mprotect in 5000 made to fail in the
+ * log (so the model differs from it there, for "next difference"); it is put inside the page as
+ * `levitate-mm view --html` would. "Open" is from the navigation to the first step painted (parse,
+ * replay, checkpoints, warm-up, first render). A step is driven as a user drives it (keys through
+ * Chromium's input, the scrubber's input event) and timed in the page from the input event to the
+ * first frame painted with everything the step changed drawn: the next and previous differences,
+ * call by call both ways, by tens, scrubber jumps all over the log (each restores a checkpoint and
+ * replays forward), and the ends. --trace writes a Chrome trace of the steps, --cpuprofile a CPU
+ * profile of the page's main thread.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
