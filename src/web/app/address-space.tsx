@@ -5,7 +5,7 @@
  * regions as /proc/PID/maps lists them. Hover shows the maps line, VmFlags and resident pages; a
  * click picks an address for the page-table walk.
  */
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { RegionView, SpaceView } from '../protocol.js';
 import { hex, KIND_COLOR, KINDS, sizeText } from './colors.js';
 import { memo } from './memo.js';
@@ -174,6 +174,32 @@ const RegionRow = memo(function RegionRow({
   );
 });
 
+/**
+ * Keys for the regions of a step: a region the last step had keeps its key (a call that adds or
+ * removes a region patches only that one), and a new region takes over the key of one that is
+ * gone (after a jump, where most regions are new, their elements are patched rather than removed
+ * and created again).
+ */
+function stableKeys(
+  last: Map<number, number>,
+  regions: readonly RegionView[],
+  next: { n: number },
+): Map<number, number> {
+  const keys = new Map<number, number>();
+  const taken = new Set<number>();
+  for (const r of regions) {
+    const k = last.get(r.start);
+    if (k !== undefined) {
+      keys.set(r.start, k);
+      taken.add(k);
+    }
+  }
+  const gone: number[] = [];
+  for (const k of last.values()) if (!taken.has(k)) gone.push(k);
+  for (const r of regions) if (!keys.has(r.start)) keys.set(r.start, gone.pop() ?? next.n++);
+  return keys;
+}
+
 const HATCH = (
   <defs>
     <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
@@ -202,6 +228,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
 }) {
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
   const [hover, setHover] = useState<Hover>(null);
+  const keyState = useRef({ last: new Map<number, number>(), next: { n: 0 } });
   if (space === null) {
     return (
       <div class="panel">
@@ -211,6 +238,8 @@ export const AddressSpaceView = memo(function AddressSpaceView({
     );
   }
   const layout = layoutStrip(space, scale);
+  const keys = stableKeys(keyState.current.last, space.regions, keyState.current.next);
+  keyState.current.last = keys;
   const chosen = address.value;
   const isChosen = (r: RegionView) => chosen !== null && chosen >= r.start && chosen < r.end;
   const rows: Array<{ start: number; end: number; r?: RegionView }> = [];
@@ -250,8 +279,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
         <svg width={W} height={H} id="strip" role="img" aria-label="address space strip">
           {HATCH}
           {layout.pieces.map((p) => {
-            // Keyed by address: a call that adds or removes a region leaves every other element
-            // as it was, where keys by place would patch (and lay out again) every one after it.
+            // Regions keyed as stableKeys says, gaps and unmapped ranges by address.
             if (p.kind === 'gap') {
               return p.compressed ? (
                 <g key={`gap ${p.start}`}>
@@ -286,7 +314,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
             }
             return (
               <StripRegion
-                key={p.start}
+                key={keys.get(p.r.start)}
                 r={p.r}
                 y={p.y}
                 h={p.h}
@@ -315,7 +343,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
                 }
                 return (
                   <RegionRow
-                    key={r.start}
+                    key={keys.get(r.start)}
                     r={r}
                     selected={isChosen(r)}
                     hovered={hover?.r === r}
