@@ -76,8 +76,10 @@ export interface Timeline {
   lanes: Array<{ label: string; pid: number }>;
   /** A one-line summary (calls, matches, differences). */
   summary: string;
-  /** Milliseconds the worker took to parse, replay and checkpoint. */
+  /** Milliseconds the worker took to parse, replay and checkpoint (and warm up: warmUpMs). */
   openMs: number;
+  /** Of it, the session warming its step paths up after the replay (ReplaySession.warmUp). */
+  warmUpMs?: number;
   checkpoints: number;
 }
 

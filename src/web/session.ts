@@ -316,11 +316,14 @@ export class ReplaySession implements ViewSession {
       checkpoints,
       timeline,
     );
+    const w0 = performance.now();
     s.warmUp();
     s.store.restore(checkpoints[0].cp);
     s.at = 0;
     s.current = undefined;
     s.codesAt = undefined;
+    timeline.warmUpMs = performance.now() - w0;
+    timeline.openMs = performance.now() - t0;
     return s;
   }
 
