@@ -194,9 +194,12 @@ function stableKeys(
       taken.add(k);
     }
   }
+  // Gone keys in address order, given to the new regions in address order: the elements keep
+  // their order, so none has to be moved in the page (a move costs more than a patch).
   const gone: number[] = [];
   for (const k of last.values()) if (!taken.has(k)) gone.push(k);
-  for (const r of regions) if (!keys.has(r.start)) keys.set(r.start, gone.pop() ?? next.n++);
+  let g = 0;
+  for (const r of regions) if (!keys.has(r.start)) keys.set(r.start, g < gone.length ? gone[g++] : next.n++);
   return keys;
 }
 
