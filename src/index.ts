@@ -12,6 +12,7 @@
  */
 export * from './abi/errno.js';
 export * from './abi/mman.js';
+export { formatMaps, formatMapsLine, type MapsEntry, parseMaps, parseMapsLine } from './abi/proc-maps.js';
 export * from './abi/sched.js';
 export type { ExecString } from './exec/binprm.js';
 export type { ExecFailure, ExecOptions } from './exec/execve.js';
@@ -48,4 +49,3 @@ export type { SyscallArg } from './syscall/args.js';
 export type { OpenFile, PagingMode } from './syscall/context.js';
 export { Syscalls } from './syscall/syscalls.js';
 export * as trace from './trace/index.js';
-export { formatMaps, formatMapsLine, type MapsEntry, parseMaps, parseMapsLine } from './trace/proc-maps.js';

@@ -33,8 +33,11 @@ export function chromiumCpuMs(profile: string): number {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // The process ended between the listing and the read: it no longer counts.
+    } catch (e) {
+      // The process ended between the listing and the read: it no longer counts. Anything else
+      // (a /proc that cannot be read at all) would make the figure wrong, so it is not swallowed.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ESRCH') throw e;
     }
   }
   return ticks * 10;

@@ -2,6 +2,8 @@
  * `levitate-mm replay TRACE`: run the memory calls of a real strace log through the model and print
  * the model's answer to each in strace's own format (see REPLAY_HELP).
  */
+
+import { isAscii } from 'node:buffer';
 import {
   closeSync,
   createReadStream,
@@ -13,6 +15,7 @@ import {
 } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { type Command, Option } from 'commander';
+import { type MapsEntry, parseMaps } from '../abi/proc-maps.js';
 import { type Arch, hex } from '../hal/addr.js';
 import { PAGE_SIZES } from '../hal/geometry.js';
 import { SnapshotError } from '../kernel/snapshot.js';
@@ -30,7 +33,6 @@ import {
   type TaskReport,
 } from '../replay/engine.js';
 import { TraceSyntaxError } from '../trace/errors.js';
-import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import { NodeExecFiles } from './exec-files-node.js';
 import { fileFactsFrom, type GivenFile, parseFileOption } from './host-files.js';
 import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.js';
@@ -202,6 +204,25 @@ export async function traceFiles(
 
 /** Large reads: the lines of a chunk are parsed without awaiting (see replay/drive.ts). */
 const READ_OPTIONS = { highWaterMark: 1 << 20 };
+
+/**
+ * The chunks of `stream`, each one that is all ASCII (so far) as a string: for ASCII, Latin-1 and
+ * UTF-8 read the same, and a Latin-1 copy costs a fifth of the streaming TextDecoder's time
+ * (measured: 8–14 ms against 48–75 ms for a 15 MiB log). From the first chunk with any other byte
+ * on, every chunk goes on as bytes, to the splitter's one decoder, so that a character cut in two
+ * by a chunk's end (and everything after it) is decoded as before. No decoder state is lost at the
+ * switch: every earlier chunk ended with a whole (ASCII) character.
+ */
+async function* asciiAsText(stream: Readable): AsyncGenerator<string | Uint8Array, void, undefined> {
+  let ascii = true;
+  for await (const chunk of stream as AsyncIterable<string | Buffer>) {
+    if (ascii && typeof chunk !== 'string' && isAscii(chunk)) yield chunk.toString('latin1');
+    else {
+      if (typeof chunk !== 'string') ascii = false;
+      yield chunk;
+    }
+  }
+}
 
 /** The inputs: standard input, one file, or the PREFIX.PID files of strace -ff. */
 async function inputsFor(trace: string | undefined): Promise<{ inputs: HostInput[]; bytes: number }> {
@@ -432,7 +453,7 @@ export async function runReplay(trace: string | undefined, flags: ReplayFlags): 
     chunks: () => {
       const s = h.open();
       streams.push(s);
-      return s as AsyncIterable<string | Uint8Array>;
+      return asciiAsText(s);
     },
   }));
   const replayer = newReplayer({

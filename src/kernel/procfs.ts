@@ -1,7 +1,7 @@
+import { formatMapsLine, type MapsEntry } from '../abi/proc-maps.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import { smapsVmFlags, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-import { formatMapsLine, type MapsEntry } from '../trace/proc-maps.js';
 
 /** The name /proc/PID/maps prints for a VMA (`show_map_vma`): file, special name, [heap], [stack] or none. */
 export function vmaName(space: AddressSpace, vma: Vma): string {

@@ -1,3 +1,4 @@
+import { type MapsEntry, parseMaps } from '../abi/proc-maps.js';
 import { VDSO_FLAGS, VVAR_FLAGS } from '../exec/special-mappings.js';
 import { hex } from '../hal/addr.js';
 import type { AnonVma } from '../mm/anon-vma.js';
@@ -17,7 +18,6 @@ import {
   VM_WRITE,
 } from '../mm/vm-flags.js';
 import { Vma } from '../mm/vma.js';
-import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 
 /** A process's memory as /proc shows it, to start a task from. */
 export interface Snapshot {

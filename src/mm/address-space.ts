@@ -10,7 +10,8 @@ import { GuardPages, LazyFreePages } from './page-runs.js';
 import type { MmuContext, PageTable } from './page-table.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_ACCOUNT, VM_EXEC, VM_GROWSDOWN, VM_SHARED, VM_WRITE } from './vm-flags.js';
-import type { Vma } from './vma.js';
+import { maySplit, type Vma } from './vma.js';
+import { keepApart } from './vma-merge.js';
 import { VmaTree } from './vma-tree.js';
 
 /** `VM_STACK` on x86-64 and arm64 (no VM_GROWSUP). */
@@ -207,19 +208,31 @@ export class AddressSpace {
 
   /**
    * The splits of `vms_gather_munmap_vmas`: the VMAs that straddle `start` or `end` are split there,
-   * so that [start, end) is made of whole VMAs. Returns 0, or -ENOMEM when punching a hole in one
-   * VMA would exceed max_map_count (checked before anything changes).
+   * so that [start, end) is made of whole VMAs. Returns 0; -ENOMEM when punching a hole in one VMA
+   * would exceed max_map_count (checked before anything changes); or the errno of a VMA that
+   * refuses the split (`may_split`: a special mapping, EINVAL). A refusal at `end` keeps the split
+   * already made at `start`, as Linux does (nothing undoes a `__split_vma`): the caller commits it,
+   * and its two pieces stay apart, unmerged.
    */
   splitAround(start: number, end: number, undo: UndoLog): number {
     let first = this.vmas.firstIntersecting(start, end);
     if (first === undefined) return 0;
-    if (first.start < start) {
+    const splitStart = first.start < start;
+    if (splitStart) {
       // Punching a hole in one VMA needs a new VMA for the part above the hole; trimming does not.
       if (end < first.end && this.mapCount >= this.layout.maxMapCount) return -ENOMEM;
+      const refused = maySplit(first, start);
+      if (refused < 0) return refused;
       first = this.splitVma(first, start, undo);
     }
     for (let v: Vma | undefined = first; v !== undefined && v.start < end; v = this.vmas.next(v)) {
-      if (v.end > end) this.splitVma(v, end, undo);
+      if (v.end <= end) continue;
+      const refused = maySplit(v, end);
+      if (refused < 0) {
+        if (splitStart) keepApart(this, first, undo, 'below');
+        return refused;
+      }
+      this.splitVma(v, end, undo);
     }
     return 0;
   }
@@ -299,22 +312,21 @@ export class AddressSpace {
   /**
    * Moves the guard markers and MADV_FREE marks of [from, from+len) to the same offsets at `to`,
    * with the page-table entries they describe (`move_ptes` moves markers and lazily freed pages
-   * alike), and records the move back.
+   * alike), and records the move back. [to, to+len) must hold no marks of its own.
+   *
+   * The way back moves the marks found at `to` then, not the ones moved: reclaim may have dropped
+   * some of the moved pages in between (an allocation later in the same call found RAM exhausted),
+   * and such a page is gone from both places, as in Linux, where a lazily freed folio reclaimed
+   * after `move_ptes` is not there for the move back either. Its mark must not come back without it.
    */
   moveMarks(from: number, to: number, len: number, undo: UndoLog): void {
-    const end = from + len;
-    const guards = this.guards.take(from, end);
-    const lazy = this.lazyFree.take(from, end);
+    const guards = this.guards.take(from, from + len);
+    const lazy = this.lazyFree.take(from, from + len);
     if (guards.length === 0 && lazy.length === 0) return;
     const by = to - from;
     this.guards.put(guards, by);
     this.lazyFree.put(lazy, by);
-    undo.record(() => {
-      this.guards.drop(guards, by);
-      this.lazyFree.drop(lazy, by);
-      this.guards.put(guards);
-      this.lazyFree.put(lazy);
-    });
+    undo.recordCall(unMoveMarks, this, to, len, by, undefined);
   }
 
   /** `vm_start_gap`: a grows-down VMA keeps `stackGuardGap` free below it. */
@@ -349,6 +361,14 @@ function unBound(space: AddressSpace, vma: Vma, start: number, end: number, unme
 
 function unFlag(space: AddressSpace, vma: Vma, flags: number): void {
   space.setFlags(vma, flags, null);
+}
+
+/** The marks now in [to, to+len) back `by` bytes lower (see AddressSpace.moveMarks). */
+function unMoveMarks(space: AddressSpace, to: number, len: number, by: number): void {
+  const guards = space.guards.take(to, to + len);
+  const lazy = space.lazyFree.take(to, to + len);
+  space.guards.put(guards, -by);
+  space.lazyFree.put(lazy, -by);
 }
 
 /** `upper` is again kept apart from `lower` (see Vma.unmergedWith). */

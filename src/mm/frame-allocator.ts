@@ -58,6 +58,12 @@ export class FrameAllocator {
   /** Allocations refused, by injection or because RAM ran out. */
   failures = 0;
   /**
+   * Frames the reclaim hook freed since boot. Reclaim runs inside an allocation that finds RAM
+   * exhausted, and that allocation may then succeed: a call can lose MADV_FREE pages (its own task's
+   * or another's) with no allocation refused, and keeps that loss whatever it answers.
+   */
+  reclaimed = 0;
+  /**
    * Called when RAM has really run out (never for an injected failure): frees what memory can be
    * reclaimed (pages given up with MADV_FREE) and returns how many frames it freed.
    */
@@ -141,7 +147,7 @@ export class FrameAllocator {
     if (this.injectFailure()) return null;
     // Reclaim runs only for user pages: those are never requested in the middle of a page-table
     // walk, which reclaim (freeing emptied tables) could otherwise pull the ground from under.
-    if (this.pcpCount === 0 && !this.refillPcp() && !(use === FrameUse.UserData && this.reclaimed())) {
+    if (this.pcpCount === 0 && !this.refillPcp() && !(use === FrameUse.UserData && this.reclaimedSome())) {
       this.failures++;
       return null;
     }
@@ -282,8 +288,11 @@ export class FrameAllocator {
   }
 
   /** Runs the reclaim hook after RAM ran out; true when a frame is on the fast path again. */
-  private reclaimed(): boolean {
-    if (this.reclaim === null || this.reclaim() === 0) return false;
+  private reclaimedSome(): boolean {
+    if (this.reclaim === null) return false;
+    const freed = this.reclaim();
+    if (freed === 0) return false;
+    this.reclaimed += freed;
     return this.pcpCount > 0 || this.refillPcp();
   }
 

@@ -1,4 +1,4 @@
-import type { AddressSpace } from './address-space.js';
+import { type AddressSpace, setUnmergedWith } from './address-space.js';
 import { type AnonVma, anonMergeable, anonNeighboursMergeable, dupAnon, isForkChild } from './anon-vma.js';
 import type { OpenFile } from './memory-object.js';
 import type { UndoLog } from './undo-log.js';
@@ -77,8 +77,10 @@ export function mergeNewRange(
   // vma_expand: the target takes the anon_vma of a next VMA it swallows, then the copied one's.
   if (canLeft && canRight) {
     const end = next!.end;
+    const above = space.vmas.next(next!);
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
+    if (above !== undefined) handOverApart(above, next!, prev!, undo);
     dupAnon(prev!, next!, undo);
     dupAnon(prev!, copiedFrom, undo);
     markSoftDirty(space, prev!, undo);
@@ -97,6 +99,19 @@ export function mergeNewRange(
     return next!;
   }
   return null;
+}
+
+/**
+ * `above` was left unmerged with `from` (see Vma.unmergedWith), and a merge that swallowed `from`
+ * grew `to` to where `from` ended. `vma_merge_new_range` and `vma_merge_existing_range` merge only
+ * with the VMAs next to the range they act on, never at that boundary, so `above` stays apart from
+ * `to` (checked on Linux 6.18: tools/fuzz/linux/unmerged-after-merge.c). A split hands the mark
+ * on the same way (`AddressSpace.splitVma`).
+ */
+export function handOverApart(above: Vma, from: Vma, to: Vma, undo: UndoLog): void {
+  if (above.unmergedWith !== from || to.end !== above.start) return;
+  above.unmergedWith = to;
+  undo.recordCall(setUnmergedWith, above, from, undefined, undefined, undefined);
 }
 
 /**

@@ -3,8 +3,8 @@ import type { AddressSpace } from './address-space.js';
 import { anonMergeable, dupAnon } from './anon-vma.js';
 import type { UndoLog } from './undo-log.js';
 import { VM_SOFTDIRTY, VM_SPECIAL } from './vm-flags.js';
-import { sameFile, type Vma } from './vma.js';
-import { anonCompatible, keepApart } from './vma-merge.js';
+import { maySplit, sameFile, type Vma } from './vma.js';
+import { anonCompatible, handOverApart, keepApart } from './vma-merge.js';
 
 /** What the modified range [start, end) of `middle` would be, as a merge candidate. */
 interface Proposed {
@@ -54,16 +54,20 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
   // The neighbour that grows takes the anon_vma (and chain) of what it swallows (`dup_anon_vma`).
   if (mergeLeft && mergeRight) {
     const end = next!.end;
+    const above = space.vmas.next(next!);
     space.removeVma(middle, undo);
     space.removeVma(next!, undo);
     space.setBounds(prev!, prev!.start, end, undo);
+    if (above !== undefined) handOverApart(above, next!, prev!, undo);
     dupAnon(prev!, next!.anon !== null ? next! : middle, undo);
     return prev!;
   }
   if (mergeLeft) {
+    const above = space.vmas.next(middle);
     if (removeMiddle) space.removeVma(middle, undo);
     else space.setBounds(middle, p.end, middle.end, undo);
     space.setBounds(prev!, prev!.start, p.end, undo);
+    if (removeMiddle && above !== undefined) handOverApart(above, middle, prev!, undo);
     dupAnon(prev!, middle, undo);
     return prev!;
   }
@@ -77,7 +81,8 @@ function mergeExistingRange(space: AddressSpace, p: Proposed, undo: UndoLog): Vm
 /**
  * `vma_modify` (mm/vma.c): isolates [start, end) of `vma` as one VMA that the caller may then give
  * new flags, merging it into a neighbour when the new flags allow, otherwise splitting off the
- * parts outside the range (each split refused at max_map_count). Returns that VMA or -ENOMEM.
+ * parts outside the range (each split refused at max_map_count, or by a special mapping's
+ * `may_split`). Returns that VMA, -ENOMEM or -EINVAL.
  * Merges are recorded in the caller's undo log; splits are kept even when the call then fails, as
  * in Linux, where a first split survives a refused second one as two look-alike lines.
  */
@@ -96,16 +101,20 @@ export function modifyVmaRange(
   );
   if (merged !== null) return merged;
   let target = vma;
+  // split_vma: max_map_count first, then the VMA's own say (`may_split` in __split_vma).
   if (target.start < start) {
     if (space.mapCount >= space.layout.maxMapCount) return -ENOMEM;
+    const refused = maySplit(target, start);
+    if (refused < 0) return refused;
     // Splits are never undone, in Linux as here: nothing after them can fail but the next split.
     target = space.splitVma(target, start, null);
   }
   if (target.end > end) {
-    if (space.mapCount >= space.layout.maxMapCount) {
+    const refused = space.mapCount >= space.layout.maxMapCount ? -ENOMEM : maySplit(target, end);
+    if (refused < 0) {
       // Linux keeps a first split when the second is refused: two look-alike VMAs remain.
       if (target !== vma) keepApart(space, target, null, 'below');
-      return -ENOMEM;
+      return refused;
     }
     space.splitVma(target, end, null);
   }

@@ -1,3 +1,4 @@
+import { EINVAL } from '../abi/errno.js';
 import type { AnonVma } from './anon-vma.js';
 import type { MemoryObject, OpenFile } from './memory-object.js';
 import { VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from './vm-flags.js';
@@ -121,4 +122,28 @@ export class Vma {
       droppable: this.droppable,
     });
   }
+}
+
+/**
+ * The names `_install_special_mapping` gives the vDSO's VMAs. Only exec and a snapshot's
+ * special lines create VMAs with them (named anonymous memory is `[anon:…]`), and every copy of a
+ * VMA (a move, a fork) keeps its name, so the name tells a special mapping as its `vm_ops`
+ * (`special_mapping_vmops`) does in Linux.
+ */
+const SPECIAL_MAPPING_NAMES: ReadonlySet<string> = new Set(['[vvar]', '[vvar_vclock]', '[vdso]']);
+
+/** Whether `vma` is a special mapping (`vma->vm_ops == &special_mapping_vmops`). */
+export function isSpecialMapping(vma: Vma): boolean {
+  return vma.name !== '' && SPECIAL_MAPPING_NAMES.has(vma.name);
+}
+
+/**
+ * `vma->vm_ops->may_split`, as `__split_vma` and `prep_move_vma` ask it: 0 when `vma` may be split
+ * at `addr`, else the negative errno. Of the model's mappings only the special ones have the hook,
+ * `special_mapping_split`, which refuses every split with EINVAL (the kernel expects their page
+ * count to stay as installed; VM_DONTEXPAND keeps them from growing). Checked on Linux 6.18
+ * (x86-64 and arm64) by tools/fuzz/linux/special-mappings.c.
+ */
+export function maySplit(vma: Vma, _addr: number): number {
+  return isSpecialMapping(vma) ? -EINVAL : 0;
 }

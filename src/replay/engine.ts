@@ -14,13 +14,14 @@
  * implies), `relocation.ts` (the log's view of each address space and its translation to the
  * model's), `verdict.ts` (same result or not, and why), `snapshot-check.ts` (the starting snapshot).
  */
+
+import type { MapsEntry } from '../abi/proc-maps.js';
 import type { ExecFiles } from '../exec/files.js';
 import type { Arch } from '../hal/addr.js';
 import { Kernel } from '../kernel/kernel.js';
 import { procMaps } from '../kernel/procfs.js';
 import type { LayoutOptions } from '../mm/layout.js';
 import type { PagingMode } from '../syscall/context.js';
-import type { MapsEntry } from '../trace/proc-maps.js';
 import { formatCall } from '../trace/strace-format.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { low32 } from '../trace/trace-int.js';

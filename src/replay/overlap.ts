@@ -330,7 +330,7 @@ function spaceKey(space: SpaceState): string {
 }
 
 /** Whether the model's raw answer is the log's result (what a verdict without --relocate compares). */
-export function sameResult(log: SyscallResult, model: number): boolean {
+function sameResult(log: SyscallResult, model: number): boolean {
   if (log.kind === 'error') return model === -log.errno;
   return log.kind === 'value' && model >= 0 && sameInt(log.value, model);
 }

@@ -15,6 +15,8 @@
  * Each address space the log uses has a `SpaceState`: the log's view of it, how it began and the
  * counts of its calls, reported per process at the end.
  */
+
+import type { MapsEntry } from '../abi/proc-maps.js';
 import {
   CLONE_FILES,
   CLONE_SIGHAND,
@@ -27,7 +29,6 @@ import type { Kernel } from '../kernel/kernel.js';
 import { procMaps } from '../kernel/procfs.js';
 import type { Task } from '../kernel/task.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import type { MapsEntry } from '../trace/proc-maps.js';
 import { parseCloneFlags } from '../trace/process-args.js';
 import type { OtherCallEvent, TraceEvent, UnfinishedEvent } from '../trace/strace-types.js';
 import { isZero, type TraceInt } from '../trace/trace-int.js';

@@ -2,9 +2,10 @@
  * The snapshot a replay starts from (`--maps`): which arch it belongs to, and whether the log can
  * be of the process it shows.
  */
+
+import { type MapsEntry, parseMaps } from '../abi/proc-maps.js';
 import { type Arch, hex } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
-import { type MapsEntry, parseMaps } from '../trace/proc-maps.js';
 import type { MemoryCallEvent } from '../trace/strace-types.js';
 import { isZero, low32, sameInt } from '../trace/trace-int.js';
 import { type LogView, MAX_ADDR } from './relocation.js';

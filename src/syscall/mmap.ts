@@ -269,7 +269,11 @@ function mmapRegion(
   const splits = new UndoLog();
   try {
     const splitError = space.splitAround(start, end, splits);
-    if (splitError < 0) return splitError;
+    if (splitError < 0) {
+      // Refused at the end of the range (a special mapping's may_split), the split at its start stays.
+      splits.commit();
+      return splitError;
+    }
     const guard = new MmapGuard(space);
     try {
       const undo = guard.undo;

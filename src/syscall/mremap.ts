@@ -15,7 +15,7 @@ import {
   VM_PFNMAP,
   VM_SHARED,
 } from '../mm/vm-flags.js';
-import type { Vma } from '../mm/vma.js';
+import { maySplit, type Vma } from '../mm/vma.js';
 import { keepApart, mergeNewRange } from '../mm/vma-merge.js';
 import {
   add,
@@ -285,9 +285,13 @@ function moveVma(ctx: SyscallContext, r: Remap, tx: Transaction): number {
   const { space, accounting } = ctx;
   const { pageSize } = space;
   const undo = tx.guard.undo;
-  // prep_move_vma: room for the copy and for splitting the source.
+  // prep_move_vma: room for the copy and for splitting the source, and a source that may be split
+  // where the move cuts it (a special mapping moves only whole).
   if (space.mapCount >= space.layout.maxMapCount - 3) return -ENOMEM;
   const vma = r.vma!;
+  let refused = vma.start !== r.addr ? maySplit(vma, r.addr) : 0;
+  if (refused === 0 && vma.end !== r.addr + r.oldLen) refused = maySplit(vma, r.addr + r.oldLen);
+  if (refused < 0) return refused;
   if (vma.flags & VM_ACCOUNT) {
     // vrm_calc_charge: the growth, or all of the copy when MREMAP_DONTUNMAP keeps the source.
     // After a shrink the source has already lost its tail and its tail's charge; 6.18 charges the

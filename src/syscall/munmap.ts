@@ -7,7 +7,9 @@ import type { SyscallContext } from './context.js';
 
 /**
  * munmap(2): `do_vmi_munmap` and `do_vmi_align_munmap` of Linux 6.18. Holes in the range are fine;
- * only punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes.
+ * punching a hole in one VMA at `max_map_count` fails (ENOMEM), and then nothing changes; a special
+ * mapping (`[vvar]`, `[vdso]`) that would have to be split fails it with EINVAL, keeping a split
+ * already made at the start of the range, as Linux does.
  */
 export function sysMunmap(ctx: SyscallContext, addrArg: SyscallArg, lenArg: SyscallArg): number {
   const startW = toWord(addrArg);
@@ -50,7 +52,11 @@ export function unmapRange(
   const undo = new UndoLog();
   try {
     const detached = space.detachRange(start, end, undo);
-    if (typeof detached === 'number') return detached;
+    if (typeof detached === 'number') {
+      // A split refused at the end of the range keeps the one made at its start (see splitAround).
+      undo.commit();
+      return detached;
+    }
     undo.commit();
     // Point of no return: nothing below can fail.
     let accounted = 0;
@@ -69,8 +75,9 @@ export function unmapRange(
 /**
  * An unmap inside a larger transaction (mremap's clearing of its target, the cut of its source's
  * tail, the source it moved away from): the VMAs of [start, end) are detached and their page-table
- * entries set aside, both undone if `undo` rolls back; only when it commits are the frames, the
- * emptied tables and (unless `uncharge` is false) the commit charge released.
+ * entries set aside with their MADV_FREE marks, all undone if `undo` rolls back; only when it
+ * commits are the frames, the emptied tables and (unless `uncharge` is false) the commit charge
+ * released.
  */
 export function unmapRangeInTransaction(
   ctx: SyscallContext,
@@ -84,9 +91,13 @@ export function unmapRangeInTransaction(
   const detached = space.detachRange(start, end, undo);
   if (typeof detached === 'number') return detached;
   const { leaves, tables } = space.pageTable.detachLeaves(start, end);
+  // The MADV_FREE marks go with the entries, now: left until the commit, they would be there when
+  // mremap moves marks into a target it cleared, and the commit would drop those with them.
+  const lazy = space.lazyFree.take(start, end);
   undo.record(() => {
     space.pageTable.reattachLeaves(leaves);
     space.pageTable.releaseTables(tables);
+    space.lazyFree.put(lazy);
   });
   undo.onCommit(() => {
     const { format, frames } = space.ctx;
@@ -97,7 +108,6 @@ export function unmapRangeInTransaction(
     }
     space.pageTable.releaseTables(tables);
     space.pageTable.prune(start, end);
-    space.forgetLazyFree(start, end);
     let accounted = 0;
     for (const v of detached) if (v.flags & VM_ACCOUNT) accounted += (v.end - v.start) / space.pageSize;
     if (accounted > 0 && opts.uncharge !== false) ctx.accounting.uncharge(accounted);

@@ -18,7 +18,13 @@ export class ArgError {
 
 class Cursor {
   pos = 0;
-  constructor(readonly text: string) {}
+  constructor(public text: string) {}
+
+  /** Starts over on `text` (one cursor serves every line of a parse). */
+  reset(text: string): void {
+    this.text = text;
+    this.pos = 0;
+  }
 
   fail(expected: string, at = this.pos): never {
     throw new ArgError(at, expected, excerptAt(this.text, at));
@@ -81,7 +87,8 @@ function num(c: Cursor, what: string): TraceInt {
 }
 
 function addr(c: Cursor): TraceInt {
-  if (c.eat('NULL')) return 0;
+  // An address is a number far more often than NULL: its first character tells which.
+  if (c.text.charCodeAt(c.pos) === 78 /* N */ && c.eat('NULL')) return 0;
   return num(c, 'an address (NULL or 0x...)');
 }
 
@@ -99,37 +106,72 @@ function signed(c: Cursor, what: string): TraceInt {
 }
 
 const FLAG_CACHE_LIMIT = 4096;
+/** Expressions compared in place before the map is asked: a log's calls take turns with a few. */
+const RECENT = 4;
 
 /** Decoded flag expressions of one table: a log repeats the same few all the time. */
 class FlagCache {
   readonly values = new Map<string, TraceInt>();
-  /** The expression met last and its value: the next line usually has the same one. */
-  last = '';
-  lastValue: TraceInt = 0;
+  /**
+   * The expressions met last (most recent first) and their values: the next line's is usually one
+   * of them (mmap's PROT_READ|PROT_WRITE, then mprotect's PROT_READ, ...), found without cutting it
+   * out of the line or hashing it.
+   */
+  readonly recent: string[] = [];
+  readonly recentValues: TraceInt[] = [];
 }
 
-/** The flag caches of one parse: prot, mmap flags and mremap flags. */
+/** The first of `cache.recent` that `t` has at `pos`, ending at a comma or the end: its index, or -1. */
+function recentAt(t: string, pos: number, cache: FlagCache): number {
+  const recent = cache.recent;
+  for (let k = 0; k < recent.length; k++) {
+    const r = recent[k];
+    const after = pos + r.length;
+    // The character after it first: a cheap test that rules out most of the others.
+    if ((after === t.length || t.charCodeAt(after) === 44) && t.startsWith(r, pos)) return k;
+  }
+  return -1;
+}
+
+/** Makes `token` the most recent expression of `cache`. */
+function remember(cache: FlagCache, token: string, value: TraceInt): void {
+  const recent = cache.recent;
+  const values = cache.recentValues;
+  let k = recent.indexOf(token);
+  if (k < 0) k = recent.length < RECENT ? recent.length : RECENT - 1;
+  for (; k > 0; k--) {
+    recent[k] = recent[k - 1];
+    values[k] = values[k - 1];
+  }
+  recent[0] = token;
+  values[0] = value;
+}
+
+/**
+ * What the decoding of one parse keeps from line to line: the flag caches (prot, mmap flags and
+ * mremap flags), and the cursor, reset for each line rather than made anew.
+ */
 export class FlagCaches {
   readonly prot = new FlagCache();
   readonly map = new FlagCache();
   readonly mremap = new FlagCache();
+  readonly cursor = new Cursor('');
 }
 
 /**
  * A flags expression: `A|B|0x10`, `0x8 /* MAP_??? *\/|MAP_ANONYMOUS`, `21<<MAP_HUGE_SHIFT`.
  * `names` maps each accepted name to its value. An expression is the text up to the next comma:
- * one seen before is not parsed again, and one equal to the last is not even cut out of the line.
+ * one seen before is not parsed again, and one of the last few is not even cut out of the line.
  */
 function flags(c: Cursor, names: Map<string, bigint>, what: string, cache: FlagCache): TraceInt {
   const t = c.text;
   const pos = c.pos;
-  const last = cache.last;
-  if (last !== '' && t.startsWith(last, pos)) {
-    const after = pos + last.length;
-    if (after === t.length || t.charCodeAt(after) === 44) {
-      c.pos = after;
-      return cache.lastValue;
-    }
+  const k = recentAt(t, pos, cache);
+  if (k >= 0) {
+    c.pos = pos + cache.recent[k].length;
+    const value = cache.recentValues[k];
+    if (k > 0) remember(cache, cache.recent[k], value);
+    return value;
   }
   let end = t.indexOf(',', pos);
   if (end < 0) end = t.length;
@@ -142,8 +184,7 @@ function flags(c: Cursor, names: Map<string, bigint>, what: string, cache: FlagC
     if (cache.values.size >= FLAG_CACHE_LIMIT) cache.values.clear();
     cache.values.set(token, value);
   }
-  cache.last = token;
-  cache.lastValue = value;
+  remember(cache, token, value);
   return value;
 }
 
@@ -192,7 +233,10 @@ function xval(c: Cursor, names: Map<string, bigint>, what: string): TraceInt {
 const SEP = ', ';
 
 function sep(c: Cursor): void {
-  c.expect(SEP, '", " and another argument');
+  const t = c.text;
+  const pos = c.pos;
+  if (t.charCodeAt(pos) === 44 && t.charCodeAt(pos + 1) === 32) c.pos = pos + 2;
+  else c.expect(SEP, '", " and another argument');
 }
 
 function end(c: Cursor): void {
@@ -208,7 +252,8 @@ export function decodeMemoryArgs(
   x: ArchXlat,
   caches: FlagCaches,
 ): MemoryCall {
-  const c: Cursor = new Cursor(args);
+  const c: Cursor = caches.cursor;
+  c.reset(args);
   switch (name) {
     case 'mmap': {
       const a = addr(c);

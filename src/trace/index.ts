@@ -27,8 +27,6 @@
  * /proc/PID/maps: `parseMaps(text)` / `formatMaps(entries)`, exact to the byte (bigint addresses).
  */
 
-export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
-export { TraceSyntaxError } from './errors.js';
 export {
   formatMaps,
   formatMapsLine,
@@ -38,7 +36,9 @@ export {
   type MapsPerms,
   parseMaps,
   parseMapsLine,
-} from './proc-maps.js';
+} from '../abi/proc-maps.js';
+export { ERRNO_TABLE, errnoName, errnoNumber, errnoText } from './errno.js';
+export { TraceSyntaxError } from './errors.js';
 export {
   type FormatOptions,
   formatAddr,

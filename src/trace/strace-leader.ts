@@ -8,6 +8,8 @@ import type { LinePrefix, Timestamp } from './strace-types.js';
 export interface LeaderState {
   /** Whether a bare `N.N` timestamp means -ttt (epoch) or -r (relative); decided on the first one. */
   numericStyle: 'epoch' | 'relative' | undefined;
+  /** The last leader's text: the next line's is usually the same (one pid), and is then not copied again. */
+  lastLeader: string;
 }
 
 const RE_CLOCK = /^(\d\d):(\d\d):(\d\d)(?:\.(\d+))? /;
@@ -22,7 +24,7 @@ const isDigit = (ch: number) => ch >= 48 && ch <= 57;
 
 /** The end of `[pid  N] ` at the start of `text`, or -1; the pid is in `out`. */
 function bracketPid(text: string): number {
-  if (!text.startsWith('[pid ')) return -1;
+  if (text.charCodeAt(0) !== 91 /* [ */ || !text.startsWith('[pid ')) return -1;
   let i = 5;
   while (text.charCodeAt(i) === 32) i++;
   const digits = i;
@@ -63,7 +65,10 @@ export function parseLeader(text: string, state: LeaderState): LinePrefix {
   const ch = text.charCodeAt(pos);
   // A time stamp starts with a digit (-t/-tt/-ttt) or, for -r, with its padding.
   if (isDigit(ch) || ch === 32) pos = parseTimes(text, pos, prefix, state);
-  prefix.text = pos === 0 ? '' : text.slice(0, pos);
+  const last = state.lastLeader;
+  if (pos === 0) prefix.text = '';
+  else if (last.length === pos && text.startsWith(last)) prefix.text = last;
+  else prefix.text = state.lastLeader = text.slice(0, pos);
   return prefix;
 }
 

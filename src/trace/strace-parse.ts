@@ -56,6 +56,8 @@ export interface ParserState {
   partial: { text: string; line: number } | undefined;
   /** Whether a bare `N.N` timestamp means -ttt (epoch) or -r (relative); decided on the first one. */
   numericStyle: 'epoch' | 'relative' | undefined;
+  /** The last line's leader text (see strace-leader.ts). */
+  lastLeader: string;
   readonly stats: ParseStats;
   /** In lenient mode, the first error met. */
   firstError: TraceSyntaxError | undefined;
@@ -74,6 +76,7 @@ export function createParserState(options: ParseOptions = {}): ParserState {
     pending: new Map(),
     partial: undefined,
     numericStyle: undefined,
+    lastLeader: '',
     stats: { lines: 0, memoryCalls: 0, otherCalls: 0, invalid: 0 },
     firstError: undefined,
   };
@@ -109,17 +112,39 @@ function isBlank(text: string): boolean {
   return text.trim() === '';
 }
 
-interface EventFields {
-  line: number;
-  raw: string;
-  prefix: LinePrefix;
-  pid: number | undefined;
+/**
+ * `text.slice(pos, end)` when it names a memory syscall, as the one string constant of that name
+ * (no copy per line, and a Set lookup that need not hash it again); else the slice.
+ */
+function syscallName(text: string, pos: number, end: number): string {
+  switch (end - pos) {
+    case 3:
+      if (text.startsWith('brk', pos)) return 'brk';
+      break;
+    case 4:
+      if (text.startsWith('mmap', pos)) return 'mmap';
+      break;
+    case 6:
+      if (text.startsWith('munmap', pos)) return 'munmap';
+      if (text.startsWith('mremap', pos)) return 'mremap';
+      break;
+    case 7:
+      if (text.startsWith('madvise', pos)) return 'madvise';
+      break;
+    case 8:
+      if (text.startsWith('mprotect', pos)) return 'mprotect';
+      break;
+  }
+  return text.slice(pos, end);
 }
 
+/** The event of a call line; `text` is the line (its `raw`), `prefix` and `pid` its leader's. */
 function buildCall(
   state: ParserState,
   text: string,
-  base: EventFields,
+  lineNo: number,
+  prefix: LinePrefix,
+  pid: number | undefined,
   name: string,
   args: string,
   argsIndex: number,
@@ -134,10 +159,10 @@ function buildCall(
       state.stats.memoryCalls++;
       return {
         kind: 'memory',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         name,
         args,
         result: tail.result,
@@ -161,10 +186,10 @@ function buildCall(
   state.stats.otherCalls++;
   return {
     kind: 'other',
-    line: base.line,
-    raw: base.raw,
-    prefix: base.prefix,
-    pid: base.pid,
+    line: lineNo,
+    raw: text,
+    prefix,
+    pid,
     name,
     args,
     result: tail.result,
@@ -177,27 +202,29 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
   const prefix = parseLeader(text, state);
   const pos = prefix.text.length;
   const pid = prefix.pid ?? state.defaultPid;
-  const base: EventFields = { line: lineNo, raw: text, prefix, pid };
-  if (text.startsWith('+++ ', pos)) {
+  // A call line starts with its name: one character rules out `+++`, `---` and `<...` (a call
+  // line's own checks, below, are then the only ones).
+  const first = text.charCodeAt(pos);
+  if (first === 43 /* + */ && text.startsWith('+++ ', pos)) {
     const body = text.slice(pos);
     const exited = /^\+\+\+ exited with (\d+) \+\+\+$/.exec(body);
     if (exited)
       return {
         kind: 'exit',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         status: Number(exited[1]),
       };
     const killed = /^\+\+\+ killed by (SIG[A-Z0-9_]+|\d+)( \(core dumped\))? \+\+\+$/.exec(body);
     if (killed)
       return {
         kind: 'killed',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         signal: killed[1],
         coreDumped: killed[2] !== undefined,
       };
@@ -205,10 +232,10 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     if (sup)
       return {
         kind: 'superseded',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         byPid: Number(sup[1]),
       };
     return fail(
@@ -217,16 +244,16 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       '"exited with N +++", "killed by SIG... +++" or "superseded by execve in pid N +++"',
     );
   }
-  if (text.startsWith('--- ', pos)) {
+  if (first === 45 /* - */ && text.startsWith('--- ', pos)) {
     const body = text.slice(pos);
     const stopped = /^--- stopped by (SIG[A-Z0-9_]+) ---$/.exec(body);
     if (stopped)
       return {
         kind: 'signal',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         signal: stopped[1],
         info: '',
         stopped: true,
@@ -236,10 +263,10 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       const info = sig[2];
       const ev: TraceEvent = {
         kind: 'signal',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         signal: sig[1],
         info,
         stopped: false,
@@ -253,7 +280,8 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
     return fail(text, pos + 4, 'a signal: "SIGxxx {...} ---" or "stopped by SIGxxx ---"');
   }
 
-  const resumedMatch = text.startsWith('<... ', pos) ? RE_RESUMED.exec(text.slice(pos)) : null;
+  const resumedMatch =
+    first === 60 /* < */ && text.startsWith('<... ', pos) ? RE_RESUMED.exec(text.slice(pos)) : null;
   if (resumedMatch) {
     const name = resumedMatch[1];
     const argsIndex = pos + resumedMatch[0].length;
@@ -268,10 +296,10 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       state.pending.set(pid, pendingCall);
       return {
         kind: 'unfinished',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         name,
         args: more,
       };
@@ -282,10 +310,10 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       state.stats.otherCalls++;
       const ev: OtherCallEvent = {
         kind: 'other',
-        line: base.line,
-        raw: base.raw,
-        prefix: base.prefix,
-        pid: base.pid,
+        line: lineNo,
+        raw: text,
+        prefix,
+        pid,
         name,
         args: resumedArgs,
         result: tail.result,
@@ -301,25 +329,38 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
       unfinishedArgs: pend.args,
       resumedArgs,
     };
-    return buildCall(state, text, base, name, pend.args + resumedArgs, -1, tail, resumed, argsIndex);
+    return buildCall(
+      state,
+      text,
+      lineNo,
+      prefix,
+      pid,
+      name,
+      pend.args + resumedArgs,
+      -1,
+      tail,
+      resumed,
+      argsIndex,
+    );
   }
 
   const paren = nameEnd(text, pos);
   if (paren < 0) {
     return fail(text, pos, 'a syscall name, "+++", "---" or "<... resumed>"');
   }
-  const name = text.slice(pos, paren);
+  const name = syscallName(text, pos, paren);
   const argsIndex = paren + 1;
-  if (text.endsWith(UNFINISHED) || text.endsWith(DETACHED)) {
+  // Both end with `>`; a line with a result mostly ends with a digit.
+  if (text.charCodeAt(text.length - 1) === 62 && (text.endsWith(UNFINISHED) || text.endsWith(DETACHED))) {
     const detached = text.endsWith(DETACHED);
     const args = text.slice(argsIndex, text.length - (detached ? DETACHED : UNFINISHED).length);
     if (!detached) state.pending.set(pid, { name, args, line: lineNo, prefix });
     const ev: UnfinishedEvent = {
       kind: 'unfinished',
-      line: base.line,
-      raw: base.raw,
-      prefix: base.prefix,
-      pid: base.pid,
+      line: lineNo,
+      raw: text,
+      prefix,
+      pid,
       name,
       args,
     };
@@ -330,7 +371,9 @@ function parseBody(text: string, state: ParserState, lineNo: number): TraceEvent
   return buildCall(
     state,
     text,
-    base,
+    lineNo,
+    prefix,
+    pid,
     name,
     text.slice(argsIndex, tail.close),
     argsIndex,
@@ -360,8 +403,11 @@ export function parseLine(line: string, state: ParserState): TraceEvent {
   }
   try {
     if (isBlank(text)) return { kind: 'blank', line: lineNo, raw: text, prefix: { text: '' } };
-    if (text.startsWith('strace: ')) return messageEvent(text, lineNo);
-    const mm = text.endsWith('tached') ? RE_EMBEDDED_MESSAGE.exec(text) : null;
+    if (text.charCodeAt(0) === 115 /* s */ && text.startsWith('strace: ')) return messageEvent(text, lineNo);
+    const mm =
+      text.charCodeAt(text.length - 1) === 100 /* d */ && text.endsWith('tached')
+        ? RE_EMBEDDED_MESSAGE.exec(text)
+        : null;
     if (mm && mm.index > 0 && splitAt === undefined) {
       // strace wrote a message to stderr in the middle of a call line: the call continues on the next line.
       state.partial = { text: text.slice(0, mm.index), line: lineNo };

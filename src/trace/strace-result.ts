@@ -9,6 +9,8 @@ import type { Duration, SyscallResult } from './strace-types.js';
 import { type TraceInt, traceInt } from './trace-int.js';
 
 export interface ParsedTail {
+  /** The index of the `)` that closes the arguments. */
+  close: number;
   result: SyscallResult;
   duration: Duration | undefined;
 }
@@ -58,9 +60,13 @@ function durationStart(text: string, from: number): number {
   return i - 1;
 }
 
-/** Parse `= RESULT[ <duration>]` starting at `pos` (at the `=`), to the end of `text`. */
-export function parseResultTail(text: string, pos: number): ParsedTail | LineError {
-  if (!text.startsWith('= ', pos)) return new LineError(pos, '"= " and a result', excerptAt(text, pos));
+/**
+ * Parse `= RESULT[ <duration>]` starting at `pos` (at the `=`), to the end of `text`; `close` is the
+ * `)` before it, handed back in the tail (one object per line, not two).
+ */
+function parseResultTail(text: string, pos: number, close: number): ParsedTail | LineError {
+  if (text.charCodeAt(pos) !== 61 || text.charCodeAt(pos + 1) !== 32)
+    return new LineError(pos, '"= " and a result', excerptAt(text, pos));
   const bodyStart = pos + 2;
   let end = text.length;
   let duration: Duration | undefined;
@@ -70,7 +76,7 @@ export function parseResultTail(text: string, pos: number): ParsedTail | LineErr
     duration = { text: secs, seconds: Number(secs) };
     end = d;
   }
-  if (text.charCodeAt(bodyStart) === 63 /* ? */) return unknownResult(text, bodyStart, end, duration);
+  if (text.charCodeAt(bodyStart) === 63 /* ? */) return unknownResult(text, bodyStart, end, close, duration);
 
   // A number: 0x and hex digits, or decimal with an optional minus sign.
   let i = bodyStart;
@@ -119,7 +125,7 @@ export function parseResultTail(text: string, pos: number): ParsedTail | LineErr
   if (i === end) {
     const result: SyscallResult = { kind: 'value', value, hex };
     if (decoration !== undefined) result.decoration = decoration;
-    return { result, duration };
+    return { close, result, duration };
   }
   let rest = text.slice(i, end);
   if (value < 0 && !hex) {
@@ -133,14 +139,14 @@ export function parseResultTail(text: string, pos: number): ParsedTail | LineErr
       }
       const result: SyscallResult = { kind: 'error', value, errno };
       if (rest !== '') result.aux = rest;
-      return { result, duration };
+      return { close, result, duration };
     }
     const en = RE_ERRNO_NUM.exec(rest);
     if (en) {
       rest = rest.slice(en[0].length);
       const result: SyscallResult = { kind: 'error', value, errno: Number(en[1]) };
       if (rest !== '') result.aux = rest;
-      return { result, duration };
+      return { close, result, duration };
     }
   }
   if (!rest.startsWith(' (')) {
@@ -149,7 +155,7 @@ export function parseResultTail(text: string, pos: number): ParsedTail | LineErr
   const result: SyscallResult = { kind: 'value', value, hex };
   if (decoration !== undefined) result.decoration = decoration;
   result.aux = rest;
-  return { result, duration };
+  return { close, result, duration };
 }
 
 /** `= ?`, `= ? <unavailable>`, `= ? ERESTARTSYS (...)`: the body from `at` (the `?`) to `end`. */
@@ -157,14 +163,15 @@ function unknownResult(
   text: string,
   at: number,
   end: number,
+  close: number,
   duration: Duration | undefined,
 ): ParsedTail | LineError {
   const rest = text.slice(at + 1, end);
-  if (rest === '') return { result: { kind: 'none' }, duration };
-  if (rest === ' <unavailable>') return { result: { kind: 'unavailable' }, duration };
+  if (rest === '') return { close, result: { kind: 'none' }, duration };
+  if (rest === ' <unavailable>') return { close, result: { kind: 'unavailable' }, duration };
   const r = /^ (ERESTART[A-Z_]*) \((.*)\)$/.exec(rest);
   if (r && RESTART_NAMES.has(r[1])) {
-    return { result: { kind: 'restart', name: r[1], errno: errnoNumber(r[1])! }, duration };
+    return { close, result: { kind: 'restart', name: r[1], errno: errnoNumber(r[1])! }, duration };
   }
   return new LineError(at + 1, 'the end of the line after "= ?"', excerptAt(text, at + 1));
 }
@@ -173,15 +180,15 @@ function unknownResult(
  * Find `) ` + padding + `= RESULT` at the end of `text`, searching from the right so that `) = ` inside
  * a quoted argument is not mistaken for it. Returns the index of the `)` (in `close`) and the tail.
  */
-export function findResult(text: string, from: number): ParsedTail & { close: number } {
+export function findResult(text: string, from: number): ParsedTail {
   let firstError: LineError | undefined;
   let i = text.lastIndexOf(') ', text.length);
   while (i >= from) {
     let j = i + 2;
     while (text.charCodeAt(j) === 32) j++;
     if (text.charCodeAt(j) === 61 /* = */) {
-      const t = parseResultTail(text, j);
-      if (!(t instanceof LineError)) return { close: i, result: t.result, duration: t.duration };
+      const t = parseResultTail(text, j, i);
+      if (!(t instanceof LineError)) return t;
       firstError ??= t;
     }
     if (i === 0) break;

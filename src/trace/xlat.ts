@@ -75,14 +75,14 @@ const MAP_EXTRA_INPUT: XlatEntry[] = [
 export const MAP_HUGE_SHIFT = 26n;
 export const MAP_HUGE_MASK = 0x3fn;
 
-export const MREMAP_FLAGS: XlatEntry[] = [
+const MREMAP_FLAGS: XlatEntry[] = [
   ['MREMAP_MAYMOVE', 0x1n],
   ['MREMAP_FIXED', 0x2n],
   ['MREMAP_DONTUNMAP', 0x4n],
 ];
 
 /** MADV_* as strace 6.1 names them (src/xlat/madvise_cmds.in, generic values). */
-export const MADV_VALUES: XlatEntry[] = [
+const MADV_VALUES: XlatEntry[] = [
   ['MADV_NORMAL', 0n],
   ['MADV_RANDOM', 1n],
   ['MADV_SEQUENTIAL', 2n],

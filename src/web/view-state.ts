@@ -3,6 +3,8 @@
  * VMAs as /proc/PID/maps and smaps show them, with resident pages), the physical frames, the TLB,
  * and the page-table walk of one address. Read-only: nothing here changes the model.
  */
+
+import { formatMapsLine } from '../abi/proc-maps.js';
 import type { PhysAddr, VirtAddr } from '../hal/addr.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { mapsEntry, vmaName } from '../kernel/procfs.js';
@@ -11,7 +13,6 @@ import type { AddressSpace } from '../mm/address-space.js';
 import { FrameUse } from '../mm/frame-allocator.js';
 import { smapsVmFlags, VM_EXEC, VM_MAYSHARE, VM_READ, VM_WRITE } from '../mm/vm-flags.js';
 import type { Vma } from '../mm/vma.js';
-import { formatMapsLine } from '../trace/proc-maps.js';
 import {
   FrameCode,
   type FrameInfo,

@@ -37,6 +37,44 @@ describe('levitate-mm replay', () => {
     expect(r.stderr).toMatch(/frames in use: \d+ \(peak \d+\)/);
   });
 
+  it('prints a log that turns from ASCII to UTF-8 mid-way as it read it, a character cut by the 1 MiB read intact', () => {
+    // The file is read 1 MiB at a time; chunks that are all ASCII skip the UTF-8 decoder. Here the
+    // first MiB is ASCII and its last byte is the first of a two-byte character: the decoder takes
+    // over from that chunk on, so the character comes out whole; an invalid byte later reads as U+FFFD.
+    const mmap = `mmap(NULL, 4096, ${ANON}) = 0x7ffff7ffe000`;
+    const munmap = 'munmap(0x7ffff7ffe000, 4096) = 0';
+    const head: string[] = [];
+    let size = 0;
+    for (let i = 0; size < 2 ** 20 - 200; i++) {
+      const l = i % 2 === 0 ? mmap : munmap;
+      head.push(l);
+      size += l.length + 1;
+    }
+    if (head.length % 2 === 1) head.push(munmap);
+    const ascii = Buffer.from(`${head.join('\n')}\n`);
+    // A line of a call the model does not run (printed as it is), padded so that "é" starts at byte 2^20 - 1.
+    const open = (name: string) =>
+      `openat(AT_FDCWD, "/tmp/${name}", O_RDONLY) = -1 ENOENT (No such file or directory)`;
+    const pad = 2 ** 20 - 1 - ascii.length - 'openat(AT_FDCWD, "/tmp/'.length;
+    const name = `${'x'.repeat(pad)}é`;
+    const bytes = Buffer.concat([
+      ascii,
+      Buffer.from(`${open(name)}\n`),
+      Buffer.from('openat(AT_FDCWD, "/tmp/'),
+      Buffer.from([0xff]),
+      Buffer.from(`", O_RDONLY) = -1 ENOENT (No such file or directory)\n${mmap}\n`),
+    ]);
+    expect(bytes.indexOf(Buffer.from('é'))).toBe(2 ** 20 - 1);
+    const file = join(tmp, 'utf8-mid-way.strace');
+    writeFileSync(file, bytes);
+    const r = cli([file]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${head.join('\n')}\n${open(name)}\n${open('\ufffd')}\n${mmap}\n`);
+    expect(r.stderr).toMatch(
+      new RegExp(`${head.length + 1} memory calls replayed: ${head.length + 1} same result`),
+    );
+  });
+
   it('runs a log of real programs on the kernel’s lifecycle: notices once, each process with its program', () => {
     const r = cli([join(fixtures, 'lifecycle/gcc.strace'), '-q']);
     expect(r.status).toBe(0);

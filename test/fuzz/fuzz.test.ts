@@ -8,7 +8,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Kernel, KernelPanic, MADV_DONTDUMP, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE } from 'levitate-mm';
+import {
+  type Kernel,
+  KernelPanic,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+} from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
 import {
   caseConfig,
@@ -153,6 +161,45 @@ describe('npm run fuzz', () => {
         };
       }),
     ).toBe('checker');
+  });
+
+  it('accepts what Linux keeps when a special mapping refuses to be split', () => {
+    // [vvar] of the x86-64 snapshot, two pages of our own below it; every call below splits the
+    // pages below [vvar] and then answers EINVAL at it, as on Linux (tools/fuzz/linux/special-mappings.c):
+    // munmap and an MREMAP_FIXED target keep the split at the start of their range, a move of two
+    // VMAs keeps the first one moved, mprotect and madvise keep the first piece changed.
+    const vvar = 0x7ffff7ff7000;
+    const hex = (n: number) => `0x${n.toString(16)}`;
+    const op = (call: 'mmap' | 'munmap' | 'mremap' | 'mprotect' | 'madvise', ...args: number[]): FuzzOp => ({
+      task: 0,
+      call,
+      args: args.map((a) => (a === -1 ? '0xffffffffffffffff' : hex(a))),
+    });
+    const fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    const below = op('mmap', vvar - 0x2000, 0x2000, 3, fixed, -1, 0);
+    const ops: FuzzOp[] = [
+      below,
+      op('munmap', vvar - 0x1000, 0x2000),
+      op('mremap', vvar - 0x1000, 0x2000, 0x2000, 3, 0x300000000),
+      below,
+      op('mmap', 0x300100000, 0x2000, 3, fixed, -1, 0),
+      op('mremap', 0x300100000, 0x2000, 0x2000, 3, vvar - 0x1000),
+      op('mprotect', vvar - 0x1000, 0x2000, 0),
+      op('madvise', vvar - 0x1000, 0x2000, MADV_DONTFORK),
+    ];
+    const results: string[] = [];
+    const run = replayCase({ config: x86, ops }, { trace: (line) => results.push(line.split(' = ')[1]) });
+    expect(run.failure).toBeNull();
+    expect(results.slice(0, ops.length)).toEqual([
+      String(vvar - 0x2000),
+      '-22',
+      '-22',
+      String(vvar - 0x2000),
+      String(0x300100000),
+      '-22',
+      '-22',
+      '-22',
+    ]);
   });
 
   it('replays a saved case from the command line, and answers bad usage with one line', () => {

@@ -15,9 +15,16 @@ const cases = readdirSync(dir)
   .map((name) => ({ name, fuzzCase: parseCase(readFileSync(dir + name, 'utf8'), name) }));
 
 describe('cases the fuzz campaign found', () => {
-  it('are kept', () => {
+  it('are kept, each with the failure it was found by', () => {
     expect(cases.length).toBeGreaterThanOrEqual(2);
-    for (const { fuzzCase } of cases) expect(fuzzCase.failure).toBeDefined();
+    const kinds = ['panic', 'exception', 'result', 'checker', 'rollback', 'shadow'];
+    for (const { name, fuzzCase } of cases) {
+      const { failure, ops } = fuzzCase;
+      expect(kinds, name).toContain(failure?.kind);
+      expect(failure!.message, name).not.toBe('');
+      // Seen after operation `op` (ops.length: at the final checks), so within the case.
+      expect(Number.isInteger(failure!.op) && failure!.op >= 0 && failure!.op <= ops.length, name).toBe(true);
+    }
   });
 
   it.each(cases)('$name replays without a failure', ({ fuzzCase }) => {

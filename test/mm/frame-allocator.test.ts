@@ -85,6 +85,21 @@ describe('FrameAllocator', () => {
     expect(a.failures).toBe(1);
   });
 
+  it('counts the frames reclaim frees, when an allocation finds RAM exhausted and then succeeds', () => {
+    const a = allocator(64);
+    const pages = Array.from({ length: 64 }, () => a.allocPage(FrameUse.UserData)!);
+    const givenUp = pages.slice(0, 3);
+    a.reclaim = () => {
+      for (const p of givenUp.splice(0)) a.freePage(p);
+      return 3 - givenUp.length;
+    };
+    // A kernel allocation never reclaims; a user page does, and is not refused.
+    expect(a.allocPage(FrameUse.Kernel)).toBeNull();
+    expect([a.failures, a.reclaimed]).toEqual([1, 0]);
+    expect(a.allocPage(FrameUse.UserData)).not.toBeNull();
+    expect([a.failures, a.reclaimed, a.freePages]).toEqual([1, 3, 2]);
+  });
+
   it('counts free pages exactly through any sequence of allocations and frees', () => {
     fc.assert(
       fc.property(

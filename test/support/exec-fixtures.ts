@@ -32,19 +32,62 @@ class OverlayExecFiles implements ExecFiles {
   }
 }
 
+/** A file's device and inode, as `stat` gave them where a fixture was recorded. */
+export interface FileIdentity {
+  readonly major: number;
+  readonly minor: number;
+  readonly inode: number;
+}
+
+/**
+ * The host's files with the device and inode they had where the fixture was recorded: a machine
+ * built from the same packages holds the same bytes under other inode numbers, and what the
+ * fixtures pin is the bytes (checked by hash), not where the file system put them.
+ */
+export function withRecordedIdentities(
+  host: ExecFiles,
+  identities: ReadonlyMap<string, FileIdentity>,
+): ExecFiles {
+  return {
+    openExec(p: string): ExecFile | number {
+      const file = host.openExec(p);
+      const id = typeof file === 'number' ? undefined : identities.get(file.path);
+      if (typeof file === 'number' || id === undefined) return file;
+      return {
+        path: file.path,
+        size: file.size,
+        major: id.major,
+        minor: id.minor,
+        inode: id.inode,
+        thpUnmappedArea: file.thpUnmappedArea,
+        read: (offset, length) => file.read(offset, length),
+      };
+    },
+  };
+}
+
+/** Whether the host's file at `p` holds the recorded bytes: null if so, else why not. */
+export function hostFileMismatch(p: string, sha256: string): string | null {
+  const bytes = fs.existsSync(p) ? fs.readFileSync(p) : null;
+  const hash = bytes && createHash('sha256').update(bytes).digest('hex');
+  return hash === sha256 ? null : `${p}: ${bytes ? 'contents differ' : 'missing'}`;
+}
+
 /**
  * The files a fixture's exec used: the build directory's from the fixture (bytes and identity as
- * recorded), this machine's own from the host, after checking they are the files recorded. Returns
- * the mismatches instead when a host file differs (the fixture must then be re-recorded).
+ * recorded), this machine's own from the host with the identity recorded, after checking they are
+ * the files recorded. Returns the mismatches instead when a host file differs (the fixture must
+ * then be re-recorded).
  */
 export function fixtureFiles(f: ExecFixture): { files: ExecFiles; stale: string[] } {
   const memory = new MemoryExecFiles();
   const stale: string[] = [];
+  const identities = new Map<string, FileIdentity>();
   for (const [p, e] of Object.entries(f.files)) {
     if (e.kind === 'host') {
-      const bytes = fs.existsSync(p) ? fs.readFileSync(p) : null;
-      const hash = bytes && createHash('sha256').update(bytes).digest('hex');
-      if (hash !== e.sha256) stale.push(`${p}: ${bytes ? 'contents differ' : 'missing'}`);
+      const mismatch = hostFileMismatch(p, e.sha256);
+      if (mismatch !== null) stale.push(mismatch);
+      identities.set(p, { major: e.major, minor: e.minor, inode: e.inode });
     } else if (e.kind === 'file') {
       memory.addFile(p, {
         size: e.size,
@@ -58,7 +101,8 @@ export function fixtureFiles(f: ExecFixture): { files: ExecFiles; stale: string[
     } else if (e.kind === 'dir') memory.addDirectory(p);
     else memory.addSymlink(p, e.target);
   }
-  return { files: new OverlayExecFiles(f.filesRoot ?? BUILD_DIR, memory, new NodeExecFiles()), stale };
+  const host = withRecordedIdentities(new NodeExecFiles(), identities);
+  return { files: new OverlayExecFiles(f.filesRoot ?? BUILD_DIR, memory, host), stale };
 }
 
 /** The `Anonymous:` kB of each VMA as smaps shows it (the task's own pages), and 0 for the gate page. */

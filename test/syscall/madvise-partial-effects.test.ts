@@ -143,6 +143,12 @@ function modelLines(): string[] {
   out.push(`POPULATE_READ [A, N]: ${result(r)}`);
 
   reset();
+  map(0, 2, 3, SA);
+  expect(sys.mremap(at(0), 2 * P, 4 * P, 0)).toBe(at(0));
+  r = sys.madvise(at(0), 4 * P, MADV_POPULATE_WRITE);
+  out.push(`POPULATE_WRITE [S grown past its object]: ${result(r)}; S resident ${resident(0)}`);
+
+  reset();
   map(0, 2, 3, PA);
   map(2, 2, 3, SA);
   r = sys.madvise(at(0), 4 * P, MADV_WIPEONFORK);
@@ -197,7 +203,7 @@ describe('partial effects of a failed mprotect or madvise', () => {
     )
       .split('\n')
       .filter((l) => l !== '' && !l.startsWith('#'));
-    expect(recorded).toHaveLength(18);
+    expect(recorded).toHaveLength(19);
     expect(modelLines()).toEqual(recorded);
   });
 });

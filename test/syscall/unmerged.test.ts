@@ -12,15 +12,11 @@ import {
   MREMAP_MAYMOVE,
   type PagingMode,
   PROT_READ,
-  procMaps,
-  type Task,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
-import { ANON, P, RW } from './errno-support.js';
+import { ANON, anonLine, maps as lines, P, RW } from './errno-support.js';
 
-const hex = (n: number) => n.toString(16).padStart(8, '0');
-const line = (start: number, end: number) => `${hex(start)}-${hex(end)} rw-p 00000000 00:00 0 `;
-const lines = (t: Task) => procMaps(t.mm).split('\n').filter(Boolean);
+const line = (start: number, end: number) => anonLine(start, end, 'rw-p');
 
 describe.each(['demand', 'eager'] as PagingMode[])('VMAs Linux leaves apart (%s paging)', (paging) => {
   const startBrk = 0x405000;

@@ -202,7 +202,10 @@ function main(argv: string[]): void {
 }
 
 function fixturesKernel(dir: string): string {
-  const first = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+  const first = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()[0];
   return first ? (JSON.parse(fs.readFileSync(path.join(dir, first), 'utf8')) as ExecFixture).kernel : '?';
 }
 

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileSystemName } from '../../src/cli/host-files.js';
 import type { HarnessFile } from '../linux-harness/record.js';
 
 const MiB = 2 ** 20;
@@ -28,7 +29,7 @@ export function defaultRoots(tag: string): FileRoots {
 
 function isTmpfs(dir: string): boolean {
   try {
-    return fs.statfsSync(dir).type === 0x01021994;
+    return fileSystemName(fs.statfsSync(dir).type) === 'tmpfs';
   } catch {
     return false;
   }

@@ -61,7 +61,7 @@ export interface Oracle {
  * This machine's kernel through the fork build of the harness: sequences in which processes fork
  * (`generateForkSequence`); the fixture also holds every live process's final maps.
  */
-export function forkOracle(harness: string, tools: Tools): Oracle {
+function forkOracle(harness: string, tools: Tools): Oracle {
   const zeroPageReads = probeZeroPageReads(harness, { tools });
   return {
     arch: 'x86_64',
@@ -144,7 +144,7 @@ export interface FuzzReport {
 }
 
 /** The class a difference belongs to: shrinking keeps to it, and only a few per class are shrunk. */
-export function differenceClass(d: Difference): string {
+function differenceClass(d: Difference): string {
   return d.kind === 'op' ? `op ${d.op} ${(d.label ?? '').split(':')[0]}` : d.kind;
 }
 
@@ -152,7 +152,7 @@ const sameClass = (a: Difference, b: Difference | null): boolean =>
   b !== null && a.kind === b.kind && (a.kind !== 'op' || a.op === b.op);
 
 /** The generator options of a campaign. */
-export function campaignOptions(
+function campaignOptions(
   oracle: Oracle,
   o: Pick<FuzzOptions, 'minOps' | 'maxOps' | 'wide'>,
 ): GenerateOptions {
@@ -226,7 +226,7 @@ export function fuzz(o: FuzzOptions): FuzzReport {
 }
 
 /** Shrinks one differing sequence; the shrunk sequence's fixture is the kernel's own recording of it. */
-export function shrinkDifference(
+function shrinkDifference(
   oracle: Oracle,
   compare: (f: Fixture) => Difference | null,
   job: Job,

@@ -31,7 +31,7 @@ import {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REGRESSIONS = path.resolve(HERE, '../../test/fixtures/linux-regressions');
 /** Differences the model keeps on purpose (README, "Where the model deliberately differs"), pinned. */
-export const DEVIATIONS = path.resolve(HERE, '../../test/fixtures/linux-deviations');
+const DEVIATIONS = path.resolve(HERE, '../../test/fixtures/linux-deviations');
 const STABLE = { disk: '/var/tmp/levitate-mm-fixtures', tmpfs: '/dev/shm/levitate-mm-fixtures' };
 
 /** The ops of a fixture, as the harness reads them. */
@@ -195,6 +195,7 @@ async function main(argv: string[]): Promise<void> {
     : fs
         .readdirSync(dir)
         .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+        .sort()
         .map((f) => f.slice(prefix.length, -'.json'.length));
   const old = names.map(
     (name) => JSON.parse(fs.readFileSync(path.join(dir, `${prefix}${name}.json`), 'utf8')) as Fixture,

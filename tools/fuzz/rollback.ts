@@ -6,8 +6,11 @@
  *   keeping what it changed before;
  * - madvise applies the advice to every VMA of its range in turn, skipping holes (ENOMEM at the
  *   end), and stops at the first VMA that refuses the advice, keeping what it did before;
- * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure;
- * - a user access that faults keeps the pages it faulted in before the failing one.
+ * - MADV_POPULATE_READ/WRITE keep the pages they populated before the failure (a hole, a VMA
+ *   that refuses the access, a guard, a page past the end of the object mapped, out of memory);
+ * - a user access that faults keeps the pages it faulted in before the failing one;
+ * - MADV_FREE pages (any task's) that reclaim dropped to make room stay dropped, whether or not an
+ *   allocation was refused in the end (tools/fuzz/linux/reclaim-during-failed-populate.c).
  * For those, the applied part is checked by re-issuing the call over each VMA piece it applied to:
  * that must succeed and change nothing; the piece where it stopped and everything after it, and
  * everything outside the range, must be exactly as before.
@@ -126,20 +129,30 @@ export interface FailedCall {
   result: number;
   /** Whether the allocator refused an allocation during the call (injected or real). */
   allocationFailed: boolean;
+  /**
+   * Frames reclaim freed during the call (any task's MADV_FREE pages, and tables emptied with
+   * them). Reclaim runs when an allocation finds RAM exhausted, and that allocation may then
+   * succeed: the loss stays whatever the call answers, as Linux's reclaim is not undone either.
+   */
+  reclaimedFrames: number;
 }
 
 /** Checks what a failed syscall left behind against what Linux would leave. */
 export function checkFailedCall(call: FailedCall): RollbackVerdict {
   const after = captureSpace(call.kernel, call.task, call.ids, call.before.ranges);
-  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way.
-  const c = call.allocationFailed ? { ...call, before: forgetReclaimed(call.before, after) } : call;
+  // Running out of frames reclaims MADV_FREE pages, of this task and others, on the way, whether
+  // or not an allocation is refused in the end.
+  const c = {
+    ...call,
+    before: reclaimedBefore(call.before, after, call.reclaimedFrames, call.allocationFailed),
+  };
   const ignoreCounters = call.allocationFailed ? ['freeFrames'] : [];
   const { kernel, before } = c;
   const pageSize = kernel.pageSize;
   const exact = () => ({ problems: compareStates(before, after, pageSize, { ignoreCounters }), applied: [] });
   if (c.name === 'mremap' && !call.allocationFailed) return checkMremap(c, after) ?? exact();
-  if (c.name === 'mmap' && !call.allocationFailed) {
-    const ends = fixedEnds(c.args, pageSize);
+  if ((c.name === 'mmap' || c.name === 'munmap') && !call.allocationFailed) {
+    const ends = c.name === 'mmap' ? fixedEnds(c.args, pageSize) : unmapEnds(c.args, pageSize);
     if (ends !== null)
       return {
         problems: compareStates(before, joinSplits(before, after, ends, pageSize), pageSize, {
@@ -159,6 +172,23 @@ export function checkFailedCall(call: FailedCall): RollbackVerdict {
   return checkWalk(c, after, range);
 }
 
+/**
+ * `before` as it must be after reclaim ran during a call: without the MADV_FREE pages reclaim
+ * dropped and, when no allocation was refused (every frame the call took it still holds or gave
+ * back), with the frames reclaim freed counted free.
+ */
+export function reclaimedBefore(
+  before: SpaceState,
+  after: SpaceState,
+  reclaimedFrames: number,
+  allocationFailed: boolean,
+): SpaceState {
+  if (reclaimedFrames === 0 && !allocationFailed) return before;
+  const was = forgetReclaimed(before, after);
+  if (allocationFailed) return was;
+  return { ...was, counters: { ...was.counters, freeFrames: was.counters.freeFrames + reclaimedFrames } };
+}
+
 /** The ends of a MAP_FIXED mmap's range, or null for any other mmap. */
 function fixedEnds(args: readonly bigint[], pageSize: number): [number, number] | null {
   const ps = BigInt(pageSize);
@@ -169,11 +199,18 @@ function fixedEnds(args: readonly bigint[], pageSize: number): [number, number] 
   return [Number(addr), Number(addr + len)];
 }
 
+/** The ends of a munmap's range, or null when it is not page-aligned or wraps. */
+function unmapEnds(args: readonly bigint[], pageSize: number): [number, number] | null {
+  return fixedEnds([args[0], args[1], 0n, BigInt(MAP_FIXED)], pageSize);
+}
+
 /**
  * `after` with the VMAs split at `points` joined again where `before` had one VMA across the point:
  * a MAP_FIXED refused by Linux's own checks (the address-space limit, the commit charge) keeps the
  * splits vms_gather_munmap_vmas made, unmerged (recorded on Linux:
- * test/fixtures/linux-regressions/aarch64-fixed-enomem-keeps-split.json). Nothing else may differ.
+ * test/fixtures/linux-regressions/aarch64-fixed-enomem-keeps-split.json); a munmap, MAP_FIXED or
+ * MREMAP_FIXED target refused at the end of its range by a special mapping (EINVAL) keeps the split
+ * at its start (tools/fuzz/linux/special-mappings.c). Nothing else may differ.
  */
 function joinSplits(
   before: SpaceState,
@@ -225,7 +262,7 @@ function outsideProblems(
  * keeps whatever of that it did before the refusal (a limit reached part way). Any prefix of those
  * steps may be done, nothing else. Null when the call is not of that kind.
  */
-function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
+function checkMremap(c: FailedCall, afterCall: SpaceState): RollbackVerdict | null {
   const { kernel, before } = c;
   const ps = kernel.pageSize;
   const u = (v: bigint) => BigInt.asUintN(64, v);
@@ -241,6 +278,11 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
   const target: [number, number] = [to, to + newLen];
   const source: [number, number] = [addr, addr + oldLen];
   const [lo1, hi1, lo2, hi2] = target[0] < source[0] ? [...target, ...source] : [...source, ...target];
+  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
+  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
+  // Clearing a target (of the call, or of one piece) that a special mapping refuses to have split
+  // at its end keeps the split made at its start.
+  const after = joinSplits(before, afterCall, [to, ...pieces.map((p) => to + (p.start - addr))], ps);
   const problems = [
     ...compareStates(before, after, ps, { range: [0, lo1] }),
     ...compareStates(before, after, ps, { range: [hi1, lo2] }),
@@ -255,8 +297,6 @@ function checkMremap(c: FailedCall, after: SpaceState): RollbackVerdict | null {
     return out.join(',');
   };
   const mapped = (st: SpaceState, s: number, e: number) => st.vmas.some((v) => v.start < e && s < v.end);
-  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
-  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
   const moved: { from: number; to: number; len: number }[] = [];
   for (const [i, p] of pieces.entries()) {
     const dst = to + (p.start - addr);
@@ -397,7 +437,7 @@ function checkPopulate(
     }
     const leaf = leafAt(after, x);
     if (leaf === undefined || !(leaf[1] & need)) {
-      why = 'out of memory';
+      why = pastTheEnd(c.task, vma, x, pageSize) ? 'past the end' : 'out of memory';
       break;
     }
     const old = leafAt(before, x);
@@ -408,6 +448,9 @@ function checkPopulate(
     hole: [-12],
     refused: [-EINVAL],
     guard: [-14, -EINVAL, -12],
+    // The file's fault method answers SIGBUS (filemap_fault, shmem_fault): -EFAULT, recorded on
+    // Linux by tools/fuzz/linux/partial-effects.c ("POPULATE_WRITE [S grown past its object]").
+    'past the end': [-14],
     'out of memory': [-12],
   };
   if (!(expected[why] ?? []).includes(c.result))
@@ -425,6 +468,16 @@ function checkPopulate(
     }),
   );
   return { problems, applied: [] };
+}
+
+/**
+ * Whether the page at `va` of `vma` lies wholly past the end of the object it maps: a file, or
+ * the shmem object of shared anonymous memory, which keeps the size it was created with when
+ * mremap grows the mapping.
+ */
+function pastTheEnd(task: Task, vma: VmaRecord, va: number, pageSize: number): boolean {
+  const size = task.mm.vmas.find(va)?.file?.size ?? null;
+  return size !== null && vma.pgoff * pageSize + (va - vma.start) >= size;
 }
 
 /**

@@ -17,7 +17,14 @@ import {
 import { fixtureSnapshot } from '../linux-harness/model.js';
 import type { Fixture } from '../linux-harness/record.js';
 import type { Failure, FailureKind, FuzzConfig, FuzzOp } from './case.js';
-import { callFailed, callRanges, checkFailedAccess, checkFailedCall, issue } from './rollback.js';
+import {
+  callFailed,
+  callRanges,
+  checkFailedAccess,
+  checkFailedCall,
+  issue,
+  reclaimedBefore,
+} from './rollback.js';
 import { Shadow } from './shadow.js';
 import { captureSpace, compareStates, Identities } from './state.js';
 
@@ -187,11 +194,16 @@ export class Session {
       return { kind: 'exception', message: `fork into slot ${op.into} from slot ${op.task}` };
     if (!this.empty.has(op.into)) kernel.exit(this.tasks[op.into]);
     const before = captureSpace(kernel, parent, this.ids);
+    const reclaimed = kernel.frames.reclaimed;
     if (op.inject !== undefined) kernel.frames.failAfter(op.inject);
     const child = op.shareMm ? kernel.clone(parent, CLONE_VM) : kernel.fork(parent);
     kernel.frames.failAfter(-1);
     if (typeof child === 'number') {
-      const problems = compareStates(before, captureSpace(kernel, parent, this.ids), kernel.pageSize);
+      const after = captureSpace(kernel, parent, this.ids);
+      // Copying pages may have reclaimed MADV_FREE pages on the way: that stays, as in Linux, and
+      // the frames it freed are free; everything the fork took it gave back.
+      const was = reclaimedBefore(before, after, kernel.frames.reclaimed - reclaimed, false);
+      const problems = compareStates(was, after, kernel.pageSize);
       if (problems.length > 0)
         return { kind: 'rollback', message: `fork answered ${child}: ${problems.join('; ')}` };
       this.respawn(op.into);
@@ -218,6 +230,7 @@ export class Session {
     }
     const before = captureSpace(kernel, task, this.ids, ranges);
     const refusals = kernel.frames.failures;
+    const reclaimed = kernel.frames.reclaimed;
     if (op.inject !== undefined) kernel.frames.failAfter(op.inject);
     if (op.call === 'read' || op.call === 'write') {
       const addr = u64(op.addr);
@@ -238,7 +251,7 @@ export class Session {
           Number(addr),
           len,
           e.address,
-          e.reason === 'out-of-memory',
+          e.reason === 'out-of-memory' || kernel.frames.reclaimed > reclaimed,
         );
         if (problems.length > 0)
           return { kind: 'rollback', message: `${op.call} that faulted: ${problems.join('; ')}` };
@@ -270,6 +283,7 @@ export class Session {
       args,
       result,
       allocationFailed: kernel.frames.failures > refusals,
+      reclaimedFrames: kernel.frames.reclaimed - reclaimed,
     });
     if (verdict.problems.length > 0)
       return {

@@ -52,7 +52,7 @@ export const KERNEL = {
   release: '6.18.15+deb13-arm64',
 } as const;
 
-export const QEMU_ARGS = [
+const QEMU_ARGS = [
   '-M',
   'virt',
   '-cpu',
@@ -64,9 +64,9 @@ export const QEMU_ARGS = [
   '-nic',
   'none',
 ];
-export const BOOT_PARAMS = 'console=ttyAMA0 norandmaps panic=-1 transparent_hugepage=madvise';
+const BOOT_PARAMS = 'console=ttyAMA0 norandmaps panic=-1 transparent_hugepage=madvise';
 /** Host packages (Debian 12 names) the recorder needs, and the command each provides. */
-export const HOST_PACKAGES: ReadonlyArray<[pkg: string, provides: string]> = [
+const HOST_PACKAGES: ReadonlyArray<[pkg: string, provides: string]> = [
   ['qemu-system-arm', '/usr/bin/qemu-system-aarch64'],
   ['gcc-aarch64-linux-gnu', '/usr/bin/aarch64-linux-gnu-gcc'],
   ['libc6-dev-arm64-cross', '/usr/aarch64-linux-gnu/lib/libc.a'],
@@ -300,10 +300,10 @@ export function boot(kernel: string, initramfs: string, logFile: string, timeout
 
 export type Arm64Fixture = Omit<Fixture, 'arch'> & { arch: 'aarch64' };
 
-export const GENERATE_ARCH = 'aarch64' as const;
+const GENERATE_ARCH = 'aarch64' as const;
 
 /** The generator options a seed is recorded with (arch aarch64 plus the length bounds). */
-export function generatorOptions(o: GenerateOptions = {}): GenerateOptions {
+function generatorOptions(o: GenerateOptions = {}): GenerateOptions {
   const g: GenerateOptions = { arch: GENERATE_ARCH };
   if (o.minOps !== undefined) g.minOps = o.minOps;
   if (o.maxOps !== undefined) g.maxOps = o.maxOps;
@@ -311,7 +311,7 @@ export function generatorOptions(o: GenerateOptions = {}): GenerateOptions {
 }
 
 /** Builds the fixture from one harness output, exactly as the x86_64 recorder does, for aarch64. */
-export function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions = {}): Arm64Fixture {
+function makeArm64Fixture(out: string, seed: number, gen: GenerateOptions = {}): Arm64Fixture {
   const ops = generateSequence(seed, generatorOptions(gen));
   return makeFixture(out, ops, seed, { arch: 'aarch64' }) as Arm64Fixture;
 }

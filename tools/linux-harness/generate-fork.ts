@@ -14,22 +14,23 @@
  *
  * `npx tsx tools/linux-harness/record-fork.ts --print 7` prints the sequence of seed 7.
  */
-import { Gen, type GenerateOptions, literal, type Op, type OpName, Rng } from './generate.js';
+import {
+  MADV_DOFORK,
+  MADV_DONTFORK,
+  MADV_KEEPONFORK,
+  MADV_WIPEONFORK,
+  MAP_ANONYMOUS,
+  MAP_FIXED_NOREPLACE,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_STACK,
+} from '../../src/abi/mman.js';
+import { Gen, type GenerateOptions, literal, type Op, type OpName, Rng, SENTINEL_LEN } from './generate.js';
 
 export const FORK_GENERATOR_VERSION = 1;
 
 const P = 0x1000;
-const MAP_SHARED = 0x01;
-const MAP_PRIVATE = 0x02;
-const MAP_ANONYMOUS = 0x20;
-const MAP_NORESERVE = 0x4000;
-const MAP_STACK = 0x20000;
-const MAP_FIXED_NOREPLACE = 0x100000;
-const SENTINEL_LEN = 64 * 0x100000 + P;
-const MADV_DONTFORK = 10;
-const MADV_DOFORK = 11;
-const MADV_WIPEONFORK = 18;
-const MADV_KEEPONFORK = 19;
 const MAX_ALIVE = 4;
 const MAX_FORKS = 3;
 

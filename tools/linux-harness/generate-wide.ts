@@ -24,7 +24,7 @@ const GiB = 0x40000000;
 const ANON_PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS;
 
 /** A length for a mapping of `f` at file offset `off`: the file's rest, a few pages, 2 MiB multiples, or past the end. */
-export function fileLen(g: Gen, f: GenFile, off: number): number {
+function fileLen(g: Gen, f: GenFile, off: number): number {
   const rest = Math.max(P, Math.ceil((f.size - off) / P) * P);
   return g.rng.weighted<number>([
     [f.device ? 0 : 4, rest],

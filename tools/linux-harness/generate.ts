@@ -18,6 +18,48 @@
  * CLI: npx tsx tools/linux-harness/generate.ts --seed 7 [--min-ops 40] [--max-ops 80] [--arch aarch64] [--json]
  */
 import { pathToFileURL } from 'node:url';
+import {
+  MADV_DODUMP,
+  MADV_DOFORK,
+  MADV_DONTDUMP,
+  MADV_DONTFORK,
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MADV_FREE,
+  MADV_HUGEPAGE,
+  MADV_KEEPONFORK,
+  MADV_NOHUGEPAGE,
+  MADV_NORMAL,
+  MADV_POPULATE_READ,
+  MADV_POPULATE_WRITE,
+  MADV_RANDOM,
+  MADV_REMOVE,
+  MADV_SEQUENTIAL,
+  MADV_WILLNEED,
+  MADV_WIPEONFORK,
+  MAP_32BIT,
+  MAP_ANONYMOUS,
+  MAP_DROPPABLE,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_HUGETLB,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MAP_SHARED_VALIDATE,
+  MAP_STACK,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+  PROT_EXEC,
+  PROT_GROWSDOWN,
+  PROT_GROWSUP,
+  PROT_READ,
+  PROT_SEM,
+  PROT_WRITE,
+} from '../../src/abi/mman.js';
 import { hex } from '../../src/hal/addr.js';
 import { Args, UsageError } from '../args.js';
 import { badFile, mmapFile, mmapWide } from './generate-wide.js';
@@ -132,50 +174,28 @@ export const ARG_COUNT: Record<OpName, number> = {
   exit: 0,
 };
 
-// ---- Linux x86_64 constants -----------------------------------------------------------------
+// ---- Linux constants (the mman ABI from src/abi/mman.ts) -------------------------------------
 const P = 0x1000;
 const MiB = 0x100000;
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const PROT_EXEC = 4;
-const PROT_SEM = 8;
-const PROT_GROWSDOWN = 0x01000000;
-const PROT_GROWSUP = 0x02000000;
-const MAP_SHARED = 0x01;
-const MAP_PRIVATE = 0x02;
-const MAP_SHARED_VALIDATE = 0x03;
-const MAP_DROPPABLE = 0x08;
-const MAP_FIXED = 0x10;
-const MAP_ANONYMOUS = 0x20;
-const MAP_32BIT = 0x40;
-const MAP_GROWSDOWN = 0x100;
-const MAP_NORESERVE = 0x4000;
-const MAP_POPULATE = 0x8000;
-const MAP_STACK = 0x20000;
-const MAP_HUGETLB = 0x40000;
-const MAP_FIXED_NOREPLACE = 0x100000;
-const MREMAP_MAYMOVE = 1;
-const MREMAP_FIXED = 2;
-const MREMAP_DONTUNMAP = 4;
 const MADV = {
-  NORMAL: 0,
-  RANDOM: 1,
-  SEQUENTIAL: 2,
-  WILLNEED: 3,
-  DONTNEED: 4,
-  FREE: 8,
-  REMOVE: 9,
-  DONTFORK: 10,
-  DOFORK: 11,
-  HUGEPAGE: 14,
-  NOHUGEPAGE: 15,
-  DONTDUMP: 16,
-  DODUMP: 17,
-  WIPEONFORK: 18,
-  KEEPONFORK: 19,
-  POPULATE_READ: 22,
-  POPULATE_WRITE: 23,
-  DONTNEED_LOCKED: 24,
+  NORMAL: MADV_NORMAL,
+  RANDOM: MADV_RANDOM,
+  SEQUENTIAL: MADV_SEQUENTIAL,
+  WILLNEED: MADV_WILLNEED,
+  DONTNEED: MADV_DONTNEED,
+  FREE: MADV_FREE,
+  REMOVE: MADV_REMOVE,
+  DONTFORK: MADV_DONTFORK,
+  DOFORK: MADV_DOFORK,
+  HUGEPAGE: MADV_HUGEPAGE,
+  NOHUGEPAGE: MADV_NOHUGEPAGE,
+  DONTDUMP: MADV_DONTDUMP,
+  DODUMP: MADV_DODUMP,
+  WIPEONFORK: MADV_WIPEONFORK,
+  KEEPONFORK: MADV_KEEPONFORK,
+  POPULATE_READ: MADV_POPULATE_READ,
+  POPULATE_WRITE: MADV_POPULATE_WRITE,
+  DONTNEED_LOCKED: MADV_DONTNEED_LOCKED,
 } as const;
 const ANON_PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS;
 

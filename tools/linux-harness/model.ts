@@ -24,7 +24,7 @@ import { type Fixture, type FixtureFile, normalizeShmemInodes } from './record.j
 const limit = (s: string) => (BigInt(s) >= 2n ** 63n ? Number.POSITIVE_INFINITY : Number(s));
 
 /** The layout the fixture's machine had: RAM, sysctls, rlimits, and the zero-page behaviour it probed. */
-export function fixtureLayout(f: Fixture): LayoutOptions {
+function fixtureLayout(f: Fixture): LayoutOptions {
   const layout: { -readonly [K in keyof LayoutOptions]: LayoutOptions[K] } = {
     totalRamPages: Math.floor((f.memTotalKiB * 1024) / f.pageSize),
     overcommitMemory: f.settings.overcommit_memory as 0 | 1 | 2,

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Args, UsageError } from '../args.js';
 import { FORK_SCENARIOS, scenarioOps } from './fork-scenarios.js';
 import type { Op } from './generate.js';
 import { serializeSequence } from './generate.js';
@@ -179,33 +179,37 @@ const USAGE = `usage: record-fork.ts [--count 48] [--seed 1] [--out test/fixture
        record-fork.ts --print SEED|SCENARIO     (the harness input, recording nothing)
 `;
 
-function parseCli(argv: string[]) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      count: { type: 'string', default: '48' },
-      seed: { type: 'string', default: '1' },
-      out: { type: 'string', default: 'test/fixtures/linux-x86_64-fork' },
-      'build-dir': { type: 'string', default: DEFAULT_BUILD_DIR },
-      'no-verify': { type: 'boolean', default: false },
-      print: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const int = (name: string, v: string): number => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n)) throw new Error(`--${name} needs an integer`);
-    return n;
+interface CliOptions {
+  count: number;
+  seed: number;
+  out: string;
+  buildDir: string;
+  verify: boolean;
+  print?: string;
+  help: boolean;
+}
+
+function parseCli(argv: string[]): CliOptions {
+  const o: CliOptions = {
+    count: 48,
+    seed: 1,
+    out: 'test/fixtures/linux-x86_64-fork',
+    buildDir: DEFAULT_BUILD_DIR,
+    verify: true,
+    help: false,
   };
-  return {
-    count: int('count', values.count),
-    seed: int('seed', values.seed),
-    out: values.out,
-    buildDir: values['build-dir'],
-    verify: !values['no-verify'],
-    print: values.print,
-    help: values.help,
-  };
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--count') o.count = args.int();
+    else if (a === '--seed') o.seed = args.int();
+    else if (a === '--out') o.out = args.value();
+    else if (a === '--build-dir') o.buildDir = args.value();
+    else if (a === '--no-verify') o.verify = false;
+    else if (a === '--print') o.print = args.value();
+    else if (a === '--help' || a === '-h') o.help = true;
+    else args.unknown();
+  }
+  return o;
 }
 
 function main(argv: string[]): void {
@@ -267,6 +271,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     main(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`record-fork: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    process.exit(e instanceof UsageError ? 2 : 1);
   }
 }

@@ -37,7 +37,7 @@ import {
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const HARNESS_SOURCE = path.join(HERE, 'harness.c');
 export const DEFAULT_BUILD_DIR = path.join(os.tmpdir(), 'levitate-mm-linux-harness');
-export const DEFAULT_STACK_RLIMIT = 8 * 1024 * 1024;
+const DEFAULT_STACK_RLIMIT = 8 * 1024 * 1024;
 
 export interface FixtureOp {
   op: string;
@@ -514,7 +514,7 @@ export function generatorFiles(files: readonly HarnessFile[]): GenFile[] {
 }
 
 /** The generator options of a recording: `files` as the generator sees them. */
-export function generateOptions(opts: RecordOptions): GenerateOptions {
+function generateOptions(opts: RecordOptions): GenerateOptions {
   const g: GenerateOptions = {};
   for (const k of ['minOps', 'maxOps', 'badFraction', 'arch', 'wide'] as const) {
     if (opts[k] !== undefined) Object.assign(g, { [k]: opts[k] });
@@ -535,7 +535,7 @@ export function recordOps(ops: readonly Op[], seed: number, opts: RecordOptions)
 }
 
 /** A fixture as two runs of one sequence are compared: shmem inode numbers renamed. */
-export function normalizedFixture(f: Fixture): string {
+function normalizedFixture(f: Fixture): string {
   return formatFixture({
     ...f,
     mapsBefore: normalizeShmemInodes(f.mapsBefore),
@@ -544,7 +544,7 @@ export function normalizedFixture(f: Fixture): string {
 }
 
 /** Generates, runs and (optionally) re-runs one seed; returns the fixture text. */
-export function recordSeed(seed: number, opts: RecordOptions): { fixture: Fixture; text: string } {
+function recordSeed(seed: number, opts: RecordOptions): { fixture: Fixture; text: string } {
   const ops = generateSequence(seed, generateOptions(opts));
   const run = (): Fixture => {
     try {

@@ -15,8 +15,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseMaps } from '../../src/abi/proc-maps.js';
 import { devMajorMinor, thpFileSystem } from '../../src/cli/exec-files-node.js';
-import { parseMaps } from '../../src/trace/proc-maps.js';
 import { Args, UsageError } from '../args.js';
 import { EnvironmentError, findTools } from '../linux-harness/record.js';
 import {

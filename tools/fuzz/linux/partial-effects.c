@@ -7,8 +7,8 @@
  * Pages are 4 KiB. A, B: private anonymous read-write mappings; S, S2: shared anonymous ones;
  * R: private read-only; N: private PROT_NONE; D: MAP_DROPPABLE. "byte" is the first byte of the
  * mapping, written as 1 (A, S) or 2 (B, S2) before the call; "resident" counts pages of its own
- * (smaps Rss, the zero page not counted); MADV_PAGEOUT stands for memory pressure: it drops pages
- * given up with MADV_FREE.
+ * (smaps Rss, the zero page not counted; for S, the object's pages it maps); MADV_PAGEOUT
+ * stands for memory pressure: it drops pages given up with MADV_FREE.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,6 +126,12 @@ int main(void) {
   reset(); map(0, 2, 3, PA); map(2, 2, PROT_NONE, PA);
   r = madvise(at(0), 4 * P, MADV_POPULATE_READ);
   printf("POPULATE_READ [A, N]: %s\n", result(r));
+
+  /* S grown in place by mremap: its shmem object keeps 2 pages, the pages past it are SIGBUS. */
+  reset(); map(0, 2, 3, SA);
+  if (mremap(at(0), 2 * P, 4 * P, 0) != at(0)) { perror("mremap"); exit(1); }
+  r = madvise(at(0), 4 * P, MADV_POPULATE_WRITE); smaps(0, "Rss:", x);
+  printf("POPULATE_WRITE [S grown past its object]: %s; S resident %s\n", result(r), x);
 
   reset(); map(0, 2, 3, PA); map(2, 2, 3, SA);
   r = madvise(at(0), 4 * P, MADV_WIPEONFORK); smaps(0, "VmFlags:", x);

@@ -11,7 +11,7 @@
  * Use `Number(entry.start)` where a number is wanted (exact for every user-space address < 2^53).
  */
 
-import { excerptAt, TraceSyntaxError } from './errors.js';
+import { excerptAt, TraceSyntaxError } from './text-error.js';
 
 export interface MapsPerms {
   read: boolean;

@@ -9,8 +9,8 @@ import {
   type MapsEntry,
   parseMaps,
   parseMapsLine,
-  TraceSyntaxError,
-} from '../../src/trace/index.js';
+} from '../../src/abi/proc-maps.js';
+import { TraceSyntaxError } from '../../src/abi/text-error.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/strace/maps/', import.meta.url));
 const SNAPSHOTS = readdirSync(DIR)
