@@ -232,9 +232,14 @@ export class CheckpointStore {
           break;
         }
         case Kind.Array: {
+          // Grown by push, never by setting its length: a longer length would leave holes, which
+          // turn the array holey for good and throw out the optimized code that used it.
           const a = o as unknown[];
-          a.length = to - from;
-          for (let k = from; k < to; k++) a[k - from] = values[k];
+          const n = to - from;
+          if (a.length > n) a.length = n;
+          let k = 0;
+          for (; k < a.length; k++) a[k] = values[from + k];
+          for (; k < n; k++) a.push(values[from + k]);
           break;
         }
         case Kind.Map: {

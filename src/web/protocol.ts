@@ -76,15 +76,27 @@ export interface Timeline {
   lanes: Array<{ label: string; pid: number }>;
   /** A one-line summary (calls, matches, differences). */
   summary: string;
-  /** Milliseconds the worker took to parse, replay and checkpoint. */
+  /** Milliseconds the worker took to parse, replay and checkpoint (and warm up: warmUpMs). */
   openMs: number;
+  /** Of it, the session warming its step paths up after the replay (ReplaySession.warmUp). */
+  warmUpMs?: number;
   checkpoints: number;
 }
 
 export type FromWorker =
   | { type: 'progress'; id: number; text: string }
   | { type: 'opened'; id: number; timeline: Timeline }
-  | { type: 'step'; id: number; view: StepView; walk: WalkView | null }
+  | {
+      type: 'step';
+      id: number;
+      view: StepView;
+      walk: WalkView | null;
+      /**
+       * The frame codes are those of the last step sent (then `view.frames.codes` is empty): most
+       * calls change no frame, and a quarter of a megabyte per step need not cross over.
+       */
+      sameCodes?: boolean;
+    }
   | { type: 'walk'; id: number; walk: WalkView }
   | { type: 'frame'; id: number; info: FrameInfo }
   | { type: 'error'; id: number; message: string };

@@ -28,8 +28,11 @@ import {
   type WalkView,
 } from './protocol.js';
 import {
+  defaultAddress,
+  type FrameState,
   frameCodes,
   frameInfo,
+  frameState,
   framesView,
   type RegionKey,
   regionKeys,
@@ -53,6 +56,8 @@ export interface ViewSession {
  */
 const CHECKPOINT_EVENTS = 2048;
 const CHECKPOINT_MS = 20;
+/** Events replayed after a restore when the session warms up (see warmUp). */
+const WARM_EVENTS = 8000;
 
 const ARG_NAMES: Record<MemoryCall['syscall'], string[]> = {
   mmap: ['addr', 'length', 'prot', 'flags', 'fd', 'offset'],
@@ -142,7 +147,7 @@ function stepViewOf(
   kernel: Kernel,
   task: Task | undefined,
   call: CallView,
-  before: { regions: RegionKey[]; codes: Uint8Array | undefined },
+  before: { regions: RegionKey[]; codes: Uint8Array | FrameState | undefined },
   t0: number,
 ): StepView {
   const live = task !== undefined && !task.exited ? task : undefined;
@@ -311,9 +316,38 @@ export class ReplaySession implements ViewSession {
       checkpoints,
       timeline,
     );
+    const w0 = performance.now();
+    s.warmUp();
     s.store.restore(checkpoints[0].cp);
     s.at = 0;
+    s.current = undefined;
+    s.codesAt = undefined;
+    timeline.warmUpMs = performance.now() - w0;
+    timeline.openMs = performance.now() - t0;
     return s;
+  }
+
+  /**
+   * Runs the paths of a step once or twice before the user steps, so that the first steps are not
+   * the slow ones. The first restore of a checkpoint throws out much of the optimized code of the
+   * replay (the engine had specialized it on the state as the replay left it), which then runs
+   * slowly until it is optimized again; and a step's views (frame codes over every frame of RAM,
+   * the address space, the walk) have not run at all yet. So: a checkpoint restored and
+   * WARM_EVENTS events replayed from it, then a few steps (far, next, previous) and a walk.
+   */
+  private warmUp(): void {
+    const n = this.calls.length;
+    if (n === 0) return;
+    const c = this.checkpoints[Math.min(1, this.checkpoints.length - 1)];
+    this.store.restore(c.cp);
+    this.at = c.event;
+    const end = Math.min(this.events.length, c.event + WARM_EVENTS);
+    while (this.at < end) this.replayer.step(this.events[this.at++]);
+    for (const p of [Math.floor(n / 3), Math.floor(n / 3) + 1, Math.floor(n / 3), Math.floor((2 * n) / 3)]) {
+      const v = this.step(p);
+      const a = defaultAddress(v);
+      if (a !== null && v.space !== null) this.walk(a);
+    }
   }
 
   /** Makes the live model the state just before event `e`. */
@@ -346,7 +380,8 @@ export class ReplaySession implements ViewSession {
     this.seekEvent(e);
     const task = this.kernel.tasks.get(this.callTask[p]);
     // A step to the next call starts where the last one ended: its frames are known already.
-    const codes = this.codesAt?.event === e ? this.codesAt.codes : frameCodes(this.kernel);
+    // Otherwise what the codes depend on is kept (a copy of two arrays, not a pass over RAM).
+    const codes = this.codesAt?.event === e ? this.codesAt.codes : frameState(this.kernel);
     const before = { regions: regionKeys(task?.mm), codes };
     this.replayer.step(this.events[e]);
     this.at = e + 1;

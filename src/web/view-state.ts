@@ -146,18 +146,67 @@ const USE_CODE = Uint8Array.from([0, FrameCode.Table, FrameCode.User, FrameCode.
 
 /** Every frame's FrameCode, as the grid draws it. */
 export function frameCodes(kernel: Kernel): Uint8Array {
+  return codesAndCounts(kernel).codes;
+}
+
+/** The frame codes, and how many frames have each code (one pass over RAM for both). */
+function codesAndCounts(kernel: Kernel): { codes: Uint8Array; byCode: Uint32Array } {
   const frames = kernel.frames;
   const codes = new Uint8Array(frames.totalPages);
+  const byCode = new Uint32Array(256);
   const { use, count } = frames;
   const user = FrameUse.UserData;
   for (let f = 0; f < codes.length; f++) {
     const u = use[f];
     if (u === 0) continue;
-    codes[f] = u === user && count[f] > 1 ? FrameCode.Shared : USE_CODE[u];
+    const c = u === user && count[f] > 1 ? FrameCode.Shared : USE_CODE[u];
+    codes[f] = c;
+    byCode[c]++;
   }
-  codes[frames.frameIndex(kernel.zeroFrame)] = FrameCode.Zero;
+  const zero = frames.frameIndex(kernel.zeroFrame);
+  byCode[codes[zero]]--;
+  codes[zero] = FrameCode.Zero;
+  byCode[FrameCode.Zero]++;
+  // Free frames are not counted (the view counts only frames in use).
   frames.forEachFreeBlock((head, order) => codes.fill(FrameCode.FreeBase + order, head, head + 2 ** order));
-  return codes;
+  return { codes, byCode };
+}
+
+/**
+ * What the frame codes of the frames in use depend on, kept before a call: each frame's use and
+ * reference count. Copying them costs far less than computing the codes.
+ */
+export interface FrameState {
+  use: Uint8Array;
+  count: Uint32Array;
+}
+
+export function frameState(kernel: Kernel): FrameState {
+  return { use: kernel.frames.use.slice(), count: kernel.frames.count.slice() };
+}
+
+/**
+ * Frames whose code now differs from what `before` implies (free at any order counting as one, as
+ * in changedFrames): the use changed, or a user page's count went over one or back (shared or not).
+ * The zero page keeps its code for good.
+ */
+function changedSince(kernel: Kernel, before: FrameState, max: number): number[] {
+  const { use, count } = kernel.frames;
+  const user = FrameUse.UserData;
+  const zero = kernel.frames.frameIndex(kernel.zeroFrame);
+  const changed: number[] = [];
+  const n = use.length;
+  for (let f = 0; f < n; f++) {
+    const u = use[f];
+    const was = before.use[f];
+    if (u !== was) {
+      if (f !== zero) changed.push(f);
+    } else if (u === user && count[f] !== before.count[f] && count[f] > 1 !== before.count[f] > 1) {
+      if (f !== zero) changed.push(f);
+    } else continue;
+    if (changed.length >= max) break;
+  }
+  return changed;
 }
 
 /** Frames whose code differs between `before` and `after` (free at any order counting as one), at most `max`. */
@@ -187,12 +236,13 @@ function changedFrames(before: Uint8Array, after: Uint8Array, max: number): numb
   return changed;
 }
 
-/** The frame grid, with the frames whose code differs from `before` (a previous frameCodes) marked. */
-export function framesView(kernel: Kernel, before: Uint8Array | undefined): FramesView {
-  const codes = frameCodes(kernel);
+/**
+ * The frame grid, with the frames whose code differs from `before` marked: the frame codes before
+ * the call (a previous frameCodes), or the frame state kept before it.
+ */
+export function framesView(kernel: Kernel, before: Uint8Array | FrameState | undefined): FramesView {
+  const { codes, byCode } = codesAndCounts(kernel);
   const counts = { table: 0, user: 0, shared: 0, kernel: 0 };
-  const byCode = new Uint32Array(256);
-  for (let f = 0; f < codes.length; f++) byCode[codes[f]]++;
   counts.table = byCode[FrameCode.Table];
   counts.user = byCode[FrameCode.User];
   counts.shared = byCode[FrameCode.Shared];
@@ -204,7 +254,12 @@ export function framesView(kernel: Kernel, before: Uint8Array | undefined): Fram
     free: kernel.frames.freePages,
     buddy: kernel.frames.buddyInfo(),
     counts,
-    changed: before === undefined ? [] : changedFrames(before, codes, 65536),
+    changed:
+      before === undefined
+        ? []
+        : before instanceof Uint8Array
+          ? changedFrames(before, codes, 65536)
+          : changedSince(kernel, before, 65536),
   };
 }
 

@@ -34,14 +34,29 @@ async function open(source: SessionSource, id: number): Promise<ViewSession> {
   );
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  if (a.length % 4 !== 0 || a.byteOffset % 4 !== 0 || b.byteOffset % 4 !== 0) {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  const x = new Int32Array(a.buffer, a.byteOffset, a.length / 4);
+  const y = new Int32Array(b.buffer, b.byteOffset, b.length / 4);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 /** One session at a time; requests are answered in order. */
 function serve(): void {
   let session: ViewSession | undefined;
   let queue: Promise<void> = Promise.resolve();
+  /** The frame codes of the last step sent (the page has them). */
+  let sent: Uint8Array | undefined;
   const answer = async (m: ToWorker): Promise<void> => {
     try {
       if (m.type === 'open') {
         session = undefined;
+        sent = undefined;
         session = await open(m.source, m.id);
         const t = session.timeline;
         scope.postMessage({ type: 'opened', id: m.id, timeline: t });
@@ -53,7 +68,14 @@ function serve(): void {
         // The walk comes in the same message, so that the page draws the step once.
         const a = m.address ?? defaultAddress(view);
         const walk = a !== null && view.space !== null ? session.walk(a) : null;
-        scope.postMessage({ type: 'step', id: m.id, view, walk }, [view.frames.codes.buffer as ArrayBuffer]);
+        const codes = view.frames.codes;
+        if (sent !== undefined && sameBytes(sent, codes)) {
+          view.frames.codes = new Uint8Array(0);
+          scope.postMessage({ type: 'step', id: m.id, view, walk, sameCodes: true });
+        } else {
+          sent = codes.slice();
+          scope.postMessage({ type: 'step', id: m.id, view, walk }, [codes.buffer as ArrayBuffer]);
+        }
       } else if (m.type === 'walk') {
         scope.postMessage({ type: 'walk', id: m.id, walk: session.walk(m.address) });
       } else if (m.type === 'frame') {

@@ -5,7 +5,7 @@
  * regions as /proc/PID/maps lists them. Hover shows the maps line, VmFlags and resident pages; a
  * click picks an address for the page-table walk.
  */
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { RegionView, SpaceView } from '../protocol.js';
 import { hex, KIND_COLOR, KINDS, sizeText } from './colors.js';
 import { memo } from './memo.js';
@@ -174,6 +174,35 @@ const RegionRow = memo(function RegionRow({
   );
 });
 
+/**
+ * Keys for the regions of a step: a region the last step had keeps its key (a call that adds or
+ * removes a region patches only that one), and a new region takes over the key of one that is
+ * gone (after a jump, where most regions are new, their elements are patched rather than removed
+ * and created again).
+ */
+function stableKeys(
+  last: Map<number, number>,
+  regions: readonly RegionView[],
+  next: { n: number },
+): Map<number, number> {
+  const keys = new Map<number, number>();
+  const taken = new Set<number>();
+  for (const r of regions) {
+    const k = last.get(r.start);
+    if (k !== undefined) {
+      keys.set(r.start, k);
+      taken.add(k);
+    }
+  }
+  // Gone keys in address order, given to the new regions in address order: the elements keep
+  // their order, so none has to be moved in the page (a move costs more than a patch).
+  const gone: number[] = [];
+  for (const k of last.values()) if (!taken.has(k)) gone.push(k);
+  let g = 0;
+  for (const r of regions) if (!keys.has(r.start)) keys.set(r.start, g < gone.length ? gone[g++] : next.n++);
+  return keys;
+}
+
 const HATCH = (
   <defs>
     <pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
@@ -202,6 +231,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
 }) {
   const [scale, setScale] = useState<'linear' | 'log'>('linear');
   const [hover, setHover] = useState<Hover>(null);
+  const keyState = useRef({ last: new Map<number, number>(), next: { n: 0 } });
   if (space === null) {
     return (
       <div class="panel">
@@ -211,6 +241,8 @@ export const AddressSpaceView = memo(function AddressSpaceView({
     );
   }
   const layout = layoutStrip(space, scale);
+  const keys = stableKeys(keyState.current.last, space.regions, keyState.current.next);
+  keyState.current.last = keys;
   const chosen = address.value;
   const isChosen = (r: RegionView) => chosen !== null && chosen >= r.start && chosen < r.end;
   const rows: Array<{ start: number; end: number; r?: RegionView }> = [];
@@ -249,12 +281,11 @@ export const AddressSpaceView = memo(function AddressSpaceView({
       <div class="space">
         <svg width={W} height={H} id="strip" role="img" aria-label="address space strip">
           {HATCH}
-          {layout.pieces.map((p, i) => {
-            // Keyed by place, not address: after a jump most regions are new, and patching the
-            // elements there costs less than replacing them.
+          {layout.pieces.map((p) => {
+            // Regions keyed as stableKeys says, gaps and unmapped ranges by address.
             if (p.kind === 'gap') {
               return p.compressed ? (
-                <g key={i}>
+                <g key={`gap ${p.start}`}>
                   <line
                     x1={8}
                     x2={W - 8}
@@ -272,7 +303,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
             if (p.kind === 'removed') {
               return (
                 <rect
-                  key={i}
+                  key={`removed ${p.start}`}
                   class="removed"
                   x={4}
                   y={p.y}
@@ -286,7 +317,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
             }
             return (
               <StripRegion
-                key={i}
+                key={keys.get(p.r.start)}
                 r={p.r}
                 y={p.y}
                 h={p.h}
@@ -301,11 +332,11 @@ export const AddressSpaceView = memo(function AddressSpaceView({
           <table class="mono" id="regions">
             {COLUMNS}
             <tbody>
-              {rows.map((row, i) => {
+              {rows.map((row) => {
                 const r = row.r;
                 if (r === undefined) {
                   return (
-                    <tr key={i} class="removed">
+                    <tr key={`removed ${row.start}`} class="removed">
                       <td colSpan={5}>
                         {row.start.toString(16)}-{row.end.toString(16)} unmapped by this call (
                         {sizeText(row.end - row.start)})
@@ -315,7 +346,7 @@ export const AddressSpaceView = memo(function AddressSpaceView({
                 }
                 return (
                   <RegionRow
-                    key={i}
+                    key={keys.get(r.start)}
                     r={r}
                     selected={isChosen(r)}
                     hovered={hover?.r === r}

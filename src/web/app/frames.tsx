@@ -4,7 +4,7 @@
  * zero page), free by the order of its buddy block. Frames the call allocated or freed are marked,
  * frames the TLB caches carry a dot; hover names the frame's owners. Below: buddyinfo and the TLB.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { FrameCode, type FramesView, type TlbView } from '../protocol.js';
 import { css, FRAME_LEGEND, frameRgb, hex } from './colors.js';
 import { memo } from './memo.js';
@@ -32,14 +32,28 @@ const RANK: Record<number, number> = {
   [FrameCode.Kernel]: 2,
 };
 
-function drawGrid(c: HTMLCanvasElement, f: FramesView, tlbFrames: Set<number>): void {
+function drawGrid(
+  c: HTMLCanvasElement,
+  f: FramesView,
+  tlbFrames: Set<number>,
+  images: { last?: ImageData },
+): void {
   const { cell, per, cols, rows } = gridGeometry(f.total);
-  c.width = cols * cell;
-  c.height = rows * cell;
-  c.style.width = `${cols * cell}px`;
-  c.style.height = `${rows * cell}px`;
+  if (c.width !== cols * cell || c.height !== rows * cell) {
+    c.width = cols * cell;
+    c.height = rows * cell;
+    c.style.width = `${cols * cell}px`;
+    c.style.height = `${rows * cell}px`;
+  }
   const g = c.getContext('2d')!;
-  const img = g.createImageData(cols * cell, rows * cell);
+  // One image reused from draw to draw (every cell is written again below, and putImageData
+  // replaces every pixel, the last draw's marks too): half a megabyte less for the collector at
+  // each step that changes a frame, and the canvas is not cleared by resizing it to its own size.
+  let img = images.last;
+  if (img === undefined || img.width !== cols * cell || img.height !== rows * cell) {
+    img = g.createImageData(cols * cell, rows * cell);
+    images.last = img;
+  }
   const gap = cell >= 5 ? 1 : 0;
   for (let i = 0; i * per < f.total; i++) {
     let code = f.codes[i * per];
@@ -145,14 +159,16 @@ export const FramesPanel = memo(function FramesPanel({
   const [hover, setHover] = useState<{ frame: number; x: number; y: number } | null>(null);
   const tlbFrames = new Set(tlb.entries.map((e) => (e.frame - frames.base) / pageSize));
   const drawn = useRef<{ codes: Uint8Array; marks: string } | null>(null);
-  useEffect(() => {
+  const images = useRef<{ last?: ImageData }>({});
+  // Drawn before the frame is painted, so that a step is on screen whole in one frame.
+  useLayoutEffect(() => {
     const c = canvas.current;
     if (c === null) return;
     // Most calls of a replay change no frame: draw only when something did.
     const marks = `${frames.changed.join(',')}|${[...tlbFrames].join(',')}`;
     const last = drawn.current;
     if (last !== null && last.marks === marks && sameCodes(last.codes, frames.codes)) return;
-    drawGrid(c, frames, tlbFrames);
+    drawGrid(c, frames, tlbFrames, images.current);
     drawn.current = { codes: frames.codes, marks };
   }, [frames, tlb]);
   const geo = gridGeometry(frames.total);

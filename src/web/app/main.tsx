@@ -3,6 +3,7 @@
  * the page itself (a `<script id="session">` the command line wrote: the demo, a log inside the
  * page, or log URLs on the local server); a log dropped on the page replaces it.
  */
+import { computed } from '@preact/signals';
 import { render } from 'preact';
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { pidFromFileName } from '../../trace/strace-parse.js';
@@ -11,6 +12,7 @@ import { AddressSpaceView } from './address-space.js';
 import { CallPanel } from './call.js';
 import { FramesPanel } from './frames.js';
 import {
+  afterNextPaint,
   connect,
   dropOptions,
   error,
@@ -48,6 +50,9 @@ async function openFiles(files: File[]): Promise<void> {
   worker().open({ kind: 'logs', title, options: dropOptions.value, logs }, transfer);
 }
 
+/** The last step's time, bound to its text node: it changes after every step without drawing the header again. */
+const stepText = computed(() => (view.value ? `step ${lastStepMs.value.toFixed(1)} ms` : ''));
+
 function Header() {
   const t = timeline.value;
   const opts = dropOptions.value;
@@ -60,8 +65,8 @@ function Header() {
       <span class="summary" id="summary">
         {t ? `${t.summary} · ${status.value}` : status.value}
       </span>
-      <span class="summary" id="step-ms" title="time from asking for the step to having drawn it">
-        {view.value ? `step ${lastStepMs.value.toFixed(1)} ms` : ''}
+      <span class="summary" id="step-ms" title="time from asking for the step to its frame painted">
+        {stepText}
       </span>
       <label title="for logs dropped on the page: translate addresses of a log recorded with ASLR">
         <input
@@ -123,9 +128,12 @@ function App() {
       window.removeEventListener('drop', drop);
     };
   }, []);
-  // Tell the store once the step is on screen (the step time includes rendering).
+  // Tell the store once the step is on screen. Everything a step draws (the DOM, and the canvases
+  // in layout effects) is done by now; the next frame lays it out and paints it, and a message
+  // posted from that frame's requestAnimationFrame callback runs only after its style, layout and
+  // paint, so the step's time includes them.
   useLayoutEffect(() => {
-    if (v !== null) requestAnimationFrame(() => worker().rendered());
+    if (v !== null) afterNextPaint(() => worker().rendered());
   }, [v]);
   return (
     <>

@@ -18,6 +18,7 @@ import {
 import { shareEqual, shareStep } from './memo.js';
 
 export const timeline = signal<Timeline | null>(null);
+/** The position of the step shown (it moves with the step's view, so that every panel agrees with it). */
 export const position = signal(0);
 export const view = signal<StepView | null>(null);
 export const address = signal<number | null>(null);
@@ -25,12 +26,27 @@ export const walk = signal<WalkView | null>(null);
 export const frameInfo = signal<FrameInfo | null>(null);
 export const status = signal('starting');
 export const error = signal('');
-/** Milliseconds from asking for a step to the page having drawn it. */
+/** Milliseconds from asking for a step to the first frame painted with all of it drawn. */
 export const lastStepMs = signal(0);
-/** When the page started, had the timeline, and first drew a step (performance.now() ms), for the benchmark. */
-export const timing = { start: performance.now(), opened: 0, firstDrawn: 0 };
+/**
+ * When the page started, had the timeline, first painted a step, and last painted one
+ * (performance.now() ms), for the benchmark.
+ */
+export const timing = { start: performance.now(), opened: 0, firstDrawn: 0, painted: 0 };
 /** Options for logs dropped on the page. */
 export const dropOptions = signal<ViewReplayOptions>({ relocate: true });
+
+/**
+ * Calls `f` once the next frame has been painted: a message posted from inside a
+ * requestAnimationFrame callback runs only after that frame's style, layout and paint.
+ */
+export function afterNextPaint(f: () => void): void {
+  requestAnimationFrame(() => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => f();
+    ch.port2.postMessage(null);
+  });
+}
 
 type Send = Omit<ToWorker, 'id'> & { type: ToWorker['type'] };
 
@@ -42,6 +58,10 @@ class Client {
   private seekInFlight = false;
   private seekWaiting: number | null = null;
   private seekStart = 0;
+  /** The frame codes of the last step received (a step whose codes are the same comes without them). */
+  private codes: Uint8Array | undefined;
+  /** The position last asked for (steps by one or ten go on from it, even before it is shown). */
+  private target = 0;
   /** Called after each step view has been rendered (the page calls `rendered`). */
   private renderWaiters: Array<() => void> = [];
 
@@ -69,6 +89,9 @@ class Client {
     status.value = 'opening';
     this.seekInFlight = false;
     this.seekWaiting = null;
+    this.target = 0;
+    this.codes = undefined;
+    position.value = 0;
     this.openId = this.send({ type: 'open', source } as Send, transfer);
   }
 
@@ -76,7 +99,7 @@ class Client {
     const t = timeline.value;
     if (t === null || t.count === 0) return;
     const q = Math.max(0, Math.min(t.count - 1, p));
-    position.value = q;
+    this.target = q;
     if (this.seekInFlight) {
       this.seekWaiting = q;
       return;
@@ -84,6 +107,11 @@ class Client {
     this.seekInFlight = true;
     this.seekStart = performance.now();
     this.send({ type: 'seek', position: q, address: address.value } as Send);
+  }
+
+  /** The position last asked for: where the next step by one (or ten) starts from. */
+  get at(): number {
+    return this.target;
   }
 
   requestWalk(a: number): void {
@@ -95,11 +123,15 @@ class Client {
     this.send({ type: 'frame', frame: f } as Send);
   }
 
-  /** The page drew the current view. */
+  /** The page painted the current view. */
   rendered(): void {
     if (view.value !== null) {
-      lastStepMs.value = performance.now() - this.seekStart;
-      if (timing.firstDrawn === 0) timing.firstDrawn = performance.now();
+      timing.painted = performance.now();
+      lastStepMs.value = timing.painted - this.seekStart;
+      // For traces of the page (the benchmark's --trace): the step from its seek to its paint.
+      performance.clearMeasures('step');
+      performance.measure('step', { start: this.seekStart, end: timing.painted });
+      if (timing.firstDrawn === 0) timing.firstDrawn = timing.painted;
     }
     const w = this.renderWaiters;
     this.renderWaiters = [];
@@ -127,19 +159,27 @@ class Client {
         this.seek(firstInteresting(m.timeline));
         return;
       case 'step': {
+        // A step of the session shown before the last open: nothing to do with this one.
+        if (m.id < this.openId) return;
         this.seekInFlight = false;
+        if (m.sameCodes === true && this.codes !== undefined) m.view.frames.codes = this.codes;
+        else this.codes = m.view.frames.codes;
         if (this.seekWaiting !== null) {
           const w = this.seekWaiting;
           this.seekWaiting = null;
           this.seek(w);
           return;
         }
+        const shown = view.value;
         batch(() => {
           // Parts equal to the last step's keep their identity: the panels they feed are not drawn again.
           view.value = shareStep(view.value, m.view);
+          position.value = m.view.position;
           walk.value = shareEqual(walk.value, m.walk);
           if (address.value === null && m.walk !== null) address.value = m.walk.address;
         });
+        // The same step again (nothing to draw): it is on screen with the next frame all the same.
+        if (view.value === shown) afterNextPaint(() => this.rendered());
         return;
       }
       case 'walk':

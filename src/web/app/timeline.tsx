@@ -3,7 +3,7 @@
  * drag to go to a call, the wheel zooms around the pointer; the scrubber and the keyboard (arrows,
  * Shift for tens, n / p for the next / previous difference, Home / End) move along it.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { type Timeline, Verdict } from '../protocol.js';
 import { VERDICT_COLOR, VERDICT_NAME } from './colors.js';
 import { findVerdict, position, worker } from './store.js';
@@ -27,6 +27,7 @@ interface Base {
 
 function draw(
   canvas: HTMLCanvasElement,
+  w: number,
   t: Timeline,
   lo: number,
   hi: number,
@@ -34,7 +35,6 @@ function draw(
   cache: { base?: Base },
 ): void {
   const dpr = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth;
   const lanes = Math.max(1, t.lanes.length);
   const h = lanes * LANE_H + AXIS_H;
   // Not laid out (yet, or for a moment while the page is resized): nothing to draw into.
@@ -141,8 +141,8 @@ export function TimelineView({ t }: { t: Timeline }) {
   const cache = useRef<{ base?: Base }>({});
   const at = position.value;
 
-  // Keep the current call in the window.
-  useEffect(() => {
+  // Keep the current call in the window (before the frame is painted, as everything a step draws).
+  useLayoutEffect(() => {
     const [lo, hi] = win;
     if (at < lo || at >= hi) {
       const span = hi - lo;
@@ -151,22 +151,30 @@ export function TimelineView({ t }: { t: Timeline }) {
     }
   }, [at]);
 
-  useEffect(() => {
+  // What a redraw needs, for the resize observer's (which outlives the steps).
+  const redraw = useRef(() => {});
+  redraw.current = () => {
+    const c = canvas.current;
+    if (c !== null) draw(c, width.current, t, win[0], win[1], position.value, cache.current);
+  };
+  // The canvas's laid-out width, as the resize observer last reported it: reading clientWidth
+  // while drawing a step would force a layout of the whole page before the frame's own.
+  const width = useRef(0);
+  useLayoutEffect(() => {
     const c = canvas.current;
     if (c === null) return;
-    const redraw = () => draw(c, t, win[0], win[1], position.value, cache.current);
-    redraw();
     // Redrawing changes the canvas's height: do it outside the observer's callback, and only for a
     // new width, so that the observer never loops.
-    let width = c.clientWidth;
-    const ro = new ResizeObserver(() => {
-      if (c.clientWidth === width) return;
-      width = c.clientWidth;
-      requestAnimationFrame(redraw);
+    const ro = new ResizeObserver((entries) => {
+      const w = entries[entries.length - 1].contentRect.width;
+      if (w === width.current) return;
+      width.current = w;
+      requestAnimationFrame(() => redraw.current());
     });
     ro.observe(c);
     return () => ro.disconnect();
-  }, [t, win, at]);
+  }, []);
+  useLayoutEffect(() => redraw.current(), [t, win, at]);
 
   const indexAt = (e: MouseEvent) => {
     const c = canvas.current!;
@@ -190,17 +198,17 @@ export function TimelineView({ t }: { t: Timeline }) {
   };
 
   const next = (dir: 1 | -1) => {
-    const i = findVerdict(t, at, dir, Verdict.Differs);
+    const i = findVerdict(t, worker().at, dir, Verdict.Differs);
     if (i >= 0) worker().seek(i);
   };
 
   return (
     <section class="timeline">
       <div class="controls">
-        <button type="button" title="previous call (←)" onClick={() => worker().seek(at - 1)}>
+        <button type="button" title="previous call (←)" onClick={() => worker().seek(worker().at - 1)}>
           ◀
         </button>
-        <button type="button" title="next call (→)" onClick={() => worker().seek(at + 1)}>
+        <button type="button" title="next call (→)" onClick={() => worker().seek(worker().at + 1)}>
           ▶
         </button>
         <button type="button" id="prev-diff" title="previous difference (p)" onClick={() => next(-1)}>
@@ -266,8 +274,9 @@ export function useTimelineKeys(t: Timeline | null): void {
       const target = e.target as HTMLElement | null;
       // Fields handle their own keys (the scrubber steps on arrows by itself).
       if (target && /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) return;
-      const at = position.value;
       const w = worker();
+      // From the position last asked for: keys pressed faster than steps are drawn all count.
+      const at = w.at;
       let handled = true;
       if (e.key === 'ArrowRight') w.seek(at + (e.shiftKey ? 10 : 1));
       else if (e.key === 'ArrowLeft') w.seek(at - (e.shiftKey ? 10 : 1));
