@@ -21,15 +21,16 @@
  * ld.so's first mapping after it lands on memory the process holds.
  */
 
+import { MAP_FIXED, MAP_FIXED_NOREPLACE } from '../abi/mman.js';
+import { hex } from '../hal/addr.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { errnoName } from '../trace/errno.js';
 import { parseExecArgs } from '../trace/process-args.js';
 import type { MemoryCallEvent, OtherCallEvent } from '../trace/strace-types.js';
-import { isZero, low32, sameInt, type TraceInt } from '../trace/trace-int.js';
+import { isZero, low32, sameInt } from '../trace/trace-int.js';
 import type { Processes, SpaceState, TaskState } from './processes.js';
 import { MAX_ADDR } from './relocation.js';
 
-const MAP_FIXED_ANY = 0x100010; // MAP_FIXED | MAP_FIXED_NOREPLACE
 /** Calls after an exec that must match before its layout counts as the log's without a placed mapping. */
 const VERIFY_CALLS = 16;
 
@@ -40,12 +41,10 @@ export interface ExecHooks {
   loaded?(pid: number, program: string, space: SpaceState): void;
 }
 
-const hex = (v: TraceInt) => `0x${v.toString(16)}`;
-
 /** Whether a call is a mapping whose address the kernel chose (what shows where the mmap area begins). */
 function placedMmap(ev: MemoryCallEvent): boolean {
   const c = ev.call;
-  return c.syscall === 'mmap' && isZero(c.addr) && (low32(c.flags) & MAP_FIXED_ANY) === 0;
+  return c.syscall === 'mmap' && isZero(c.addr) && (low32(c.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) === 0;
 }
 
 export class ExecLog {

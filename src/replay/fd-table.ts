@@ -7,15 +7,11 @@
  * writable mapping: open read-only).
  */
 import { EACCES, EBADF } from '../abi/errno.js';
+import { MAP_ANONYMOUS, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, PROT_WRITE } from '../abi/mman.js';
 import type { Task } from '../kernel/task.js';
 import { type FileFacts, MemoryObject } from '../mm/memory-object.js';
 import type { MemoryCall, SyscallResult, TraceEvent } from '../trace/strace-types.js';
 import { isZero, low32 } from '../trace/trace-int.js';
-
-const MAP_ANONYMOUS = 0x20;
-const MAP_SHARED_TYPE = 0x1;
-const MAP_TYPE = 0xf;
-const PROT_WRITE = 0x2;
 
 /** What the fd inference works on: a task's fd table and the fds whose state the log showed. */
 export interface FdOwner {
@@ -81,7 +77,9 @@ export class LogFiles {
     const readOnly =
       log.kind === 'error' &&
       log.errno === EACCES &&
-      (low32(call.flags) & MAP_TYPE) === MAP_SHARED_TYPE &&
+      // do_mmap: a shared mapping, validated or not, that may write needs a file open for writing.
+      ((low32(call.flags) & MAP_TYPE) === MAP_SHARED ||
+        (low32(call.flags) & MAP_TYPE) === MAP_SHARED_VALIDATE) &&
       (low32(call.prot) & PROT_WRITE) !== 0;
     if (current !== undefined && current.file.path === path.replace(/<(?:char|block) \d+:\d+>$/, '')) {
       if (readOnly && current.writable) files.set(fd, { ...current, writable: false });

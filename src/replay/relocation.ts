@@ -4,15 +4,18 @@
  * and the relocation of the heap. With `--relocate`, an address argument is translated through it
  * before the model runs the call (a log recorded with ASLR has everything elsewhere).
  */
+import {
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MREMAP_DONTUNMAP,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
+} from '../abi/mman.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import type { MemoryCall, MemoryCallEvent, SyscallResult } from '../trace/strace-types.js';
 import { addInt, isZero, low32, safeOf, sameInt, type TraceInt } from '../trace/trace-int.js';
 import { AddressMap } from './address-map.js';
 
-const MAP_FIXED_ANY = 0x100010; // MAP_FIXED | MAP_FIXED_NOREPLACE
-const MREMAP_MAYMOVE = 0x1;
-const MREMAP_FIXED = 0x2;
-const MREMAP_DONTUNMAP = 0x4;
 /** Log values above this are not addresses the model can hold (user addresses are below 2^53). */
 /** Log values are numbers up to it (trace-int.ts); `<` and `>` compare either form with it. */
 export const MAX_ADDR = Number.MAX_SAFE_INTEGER;
@@ -184,7 +187,7 @@ export class LogView {
       case 'mmap': {
         const len = pagesOf(call.length, page);
         if (Number.isNaN(len)) return;
-        if ((low32(call.flags) & MAP_FIXED_ANY) !== 0) this.forget(v, v + len, ok);
+        if ((low32(call.flags) & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0) this.forget(v, v + len, ok);
         this.map.set(v, v + len, ok ? model - v : model === undefined ? 0 : Number.NaN, ev.line);
         return;
       }

@@ -3,15 +3,13 @@
  * be of the process it shows.
  */
 
+import { MAP_FIXED, MAP_FIXED_NOREPLACE } from '../abi/mman.js';
 import { type MapsEntry, parseMaps } from '../abi/proc-maps.js';
 import { type Arch, hex } from '../hal/addr.js';
 import type { AddressSpace } from '../mm/address-space.js';
 import type { MemoryCallEvent } from '../trace/strace-types.js';
 import { isZero, low32, sameInt } from '../trace/trace-int.js';
 import { type LogView, MAX_ADDR } from './relocation.js';
-
-const MAP_FIXED = 0x10;
-const MAP_FIXED_NOREPLACE = 0x100000;
 
 /** The log contradicts its starting snapshot: it cannot be a log of the process the snapshot shows. */
 export class ReplayContradiction extends Error {

@@ -200,6 +200,14 @@ describe('Replayer', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['match', 'match', 'match']);
   });
 
+  it('learns that an fd is read-only from an EACCES of MAP_SHARED_VALIDATE as of MAP_SHARED', () => {
+    const { outcomes } = replay([
+      'mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED_VALIDATE, 3, 0) = -1 EACCES (Permission denied)',
+      'mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, 3, 0) = -1 EACCES (Permission denied)',
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['match', 'match']);
+  });
+
   it('gives threads one task, exec’d children and forks their own', () => {
     const { summary } = replay([
       `100   mmap(NULL, 8192, ${ANON}) = 0x7ffff7ffd000`,
