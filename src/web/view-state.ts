@@ -137,7 +137,7 @@ export function spaceView(task: Task, before: readonly RegionKey[]): SpaceView {
     root: space.pageTable.root,
     mapCount: space.mapCount,
     residentPages: resident,
-    tablePages: space.pageTable.tables().length,
+    tablePages: space.pageTable.tablePages,
   };
 }
 
