@@ -39,7 +39,7 @@ import { type LayoutFlags, layoutFrom, machineDefaults } from './replay-options.
 import { findPerPidFiles } from './trace-files.js';
 import { parseAddress, parseBytes, parseCount, parseLimit, ramGranule, UsageError } from './values.js';
 
-export const REPLAY_HELP = `
+const REPLAY_HELP = `
 Recording a log that replays with nothing else needed:
   setarch -R strace -f -e trace=%memory,%process -o app.strace ./app args
     -R: no address randomization, so every address is Linux's own; %process: execve, clone, fork,
@@ -284,7 +284,7 @@ function processLine(t: TaskReport): string {
 }
 
 /** The text summary (lines without the `levitate-mm replay: ` prefix). */
-export function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
+function summaryLines(s: ReplaySummary, relocate: boolean): string[] {
   if (s.replayed + s.notModelled + s.noResult === 0) {
     return [
       s.lines === 0
@@ -436,7 +436,7 @@ export function newReplayer(options: ReplayOptions): Replayer {
   }
 }
 
-export async function runReplay(trace: string | undefined, flags: ReplayFlags): Promise<number> {
+async function runReplay(trace: string | undefined, flags: ReplayFlags): Promise<number> {
   const options = replayOptionsOf(flags);
   const { arch } = options;
   const { inputs: host, bytes } = await inputsFor(trace);

@@ -156,7 +156,7 @@ export function serveView(
   });
 }
 
-export async function runView(trace: string | undefined, flags: ViewFlags): Promise<void> {
+async function runView(trace: string | undefined, flags: ViewFlags): Promise<void> {
   if (flags.demo && trace !== undefined) throw new UsageError('give either a log or --demo, not both');
   if (!flags.demo && trace === undefined) throw new UsageError('give a strace log to view, or --demo');
   if (trace === '-') throw new UsageError('view reads a log file, not standard input');
