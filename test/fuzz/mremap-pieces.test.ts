@@ -1,6 +1,7 @@
 /**
  * Refused MREMAP_FIXED moves at the vDSO's special mappings, as the fuzz campaign found them
- * (test/fixtures/fuzz/mremap-pieces-*.json) and one by hand (mremap-shrink-tail-split-kept.json):
+ * (test/fixtures/fuzz/mremap-pieces-*.json) and more by hand (fuzz/mremap-shrink-tail-split-kept.json,
+ * mremap-pieces/: with MREMAP_DONTUNMAP, and a source piece of [vvar] refused after its target clear):
  * the model must print what tools/fuzz/linux/mremap-pieces.c printed for the same calls on Linux
  * 6.18 (mremap-pieces-x86_64.txt: every result and the maps before and after), and the rollback
  * check must accept that and still name a change Linux would not make.
@@ -21,7 +22,7 @@ import { issue, type SyscallName } from '../../tools/fuzz/rollback.js';
 import { Session } from '../../tools/fuzz/session.js';
 
 const fixture = (name: string): FuzzCase =>
-  parseCase(readFileSync(new URL(`../fixtures/fuzz/${name}`, import.meta.url), 'utf8'), name);
+  parseCase(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8'), name);
 
 /** The recording: case name -> the lines mremap-pieces.c printed for it. */
 function recorded(): Map<string, string[]> {
@@ -95,7 +96,7 @@ describe('a refused MREMAP_FIXED at the special mappings', () => {
   it('still names a copy left in the refused piece’s target', () => {
     // Piece 1 of [0x20001000, 0x20007000) goes to [0x7ffff7ff5000, 0x7ffff7ffa000) and is refused
     // at [vvar]: a VMA left there (a half-done copy) is no part of what Linux keeps.
-    const f = planted('mremap-pieces-second-splits-vvar.json', (k) => {
+    const f = planted('fuzz/mremap-pieces-second-splits-vvar.json', (k) => {
       expect(k.sys.mmap(0x7fff_f7ff_5000, 0x1000, 3, FIX, -1, 0)).toBe(0x7fff_f7ff_5000);
     });
     expect(f?.kind).toBe('rollback');
@@ -105,7 +106,7 @@ describe('a refused MREMAP_FIXED at the special mappings', () => {
   it('still names a refused piece’s target cleared but for the special mapping', () => {
     // Piece 1 is refused clearing [0x7ffff7fea000, 0x7ffff7ff9000): the mapping at 0x7ffff7ff0000
     // stays on Linux; unmapped, the target is neither as it was nor cleared.
-    const f = planted('mremap-pieces-refused-target-kept.json', (k) => {
+    const f = planted('fuzz/mremap-pieces-refused-target-kept.json', (k) => {
       expect(k.sys.munmap(0x7fff_f7ff_0000, 0x7000)).toBe(0);
     });
     expect(f?.kind).toBe('rollback');
@@ -114,7 +115,7 @@ describe('a refused MREMAP_FIXED at the special mappings', () => {
 
   it('still names a change in the target between the pieces', () => {
     // The source's hole at 0x20004000 is the target's gap at 0x7ffff7ff3000, which no clear touches.
-    const f = planted('mremap-pieces-gap-kept-second-splits-vvar.json', (k) => {
+    const f = planted('fuzz/mremap-pieces-gap-kept-second-splits-vvar.json', (k) => {
       expect(k.sys.mmap(0x7fff_f7ff_3000, 0x1000, 3, FIX, -1, 0)).toBe(0x7fff_f7ff_3000);
     });
     expect(f?.kind).toBe('rollback');
@@ -123,10 +124,20 @@ describe('a refused MREMAP_FIXED at the special mappings', () => {
     );
   });
 
+  it('still names a refused piece’s target half cleared', () => {
+    // Piece 1, [vvar, vvar+2), is refused after its target [0x300003000, 0x300005000) was cleared
+    // (prep_move_vma: [vvar] may not be split); a page left there is no part of what Linux keeps.
+    const f = planted('mremap-pieces/source-piece-splits-vvar-target-cleared.json', (k) => {
+      expect(k.sys.mmap(0x3_0000_4000, 0x1000, 1, FIX, -1, 0)).toBe(0x3_0000_4000);
+    });
+    expect(f?.kind).toBe('rollback');
+    expect(f?.message).toContain('target page 0x300004000 still mapped');
+  });
+
   it('still names a tail half cut', () => {
     // The tail [0x7ffff7ff6000, 0x7ffff7ff9000) is refused at [vvar] keeping the split at its start
     // and the page below [vvar]; that page unmapped is a munmap that did not roll back.
-    const f = planted('mremap-shrink-tail-split-kept.json', (k) => {
+    const f = planted('fuzz/mremap-shrink-tail-split-kept.json', (k) => {
       expect(k.sys.munmap(0x7fff_f7ff_6000, 0x1000)).toBe(0);
     });
     expect(f?.kind).toBe('rollback');

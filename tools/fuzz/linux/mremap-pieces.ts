@@ -1,14 +1,19 @@
 /** The fuzz cases mremap-pieces.c runs on Linux, and a case's calls as that program's input. */
 import type { FuzzCase } from '../case.js';
 
-/** In test/fixtures/fuzz/: refused MREMAP_FIXED moves at the vDSO's special mappings. */
+/**
+ * Refused MREMAP_FIXED moves at the vDSO's special mappings, in test/fixtures/: those the fuzz
+ * campaign failed on (fuzz/), and more of their kind written by hand (mremap-pieces/).
+ */
 export const MREMAP_PIECES_CASES = [
-  'mremap-pieces-second-splits-vvar.json',
-  'mremap-pieces-gap-kept-second-splits-vvar.json',
-  'mremap-pieces-refused-target-kept.json',
-  'mremap-pieces-first-replaces-vvar.json',
-  'mremap-pieces-target-abuts-source.json',
-  'mremap-shrink-tail-split-kept.json',
+  'fuzz/mremap-pieces-second-splits-vvar.json',
+  'fuzz/mremap-pieces-gap-kept-second-splits-vvar.json',
+  'fuzz/mremap-pieces-refused-target-kept.json',
+  'fuzz/mremap-pieces-first-replaces-vvar.json',
+  'fuzz/mremap-pieces-target-abuts-source.json',
+  'fuzz/mremap-shrink-tail-split-kept.json',
+  'mremap-pieces/dontunmap-second-splits-vvar.json',
+  'mremap-pieces/source-piece-splits-vvar-target-cleared.json',
 ];
 
 /** The calls of a single-task case, one a line, as mremap-pieces.c reads them. */

@@ -1,5 +1,5 @@
 /**
- * Runs the fuzz cases of test/fuzz/mremap-pieces.test.ts (in test/fixtures/fuzz/) on this machine's
+ * Runs the fuzz cases of test/fuzz/mremap-pieces.test.ts (MREMAP_PIECES_CASES) on this machine's
  * kernel with mremap-pieces.c and writes what it printed to mremap-pieces-x86_64.txt.
  *
  *   npx tsx tools/fuzz/linux/record-mremap-pieces.ts
@@ -13,7 +13,7 @@ import { parseCase } from '../case.js';
 import { MREMAP_PIECES_CASES, opLines } from './mremap-pieces.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FIXTURES = path.join(HERE, '../../../test/fixtures/fuzz');
+const FIXTURES = path.join(HERE, '../../../test/fixtures');
 
 function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
