@@ -419,11 +419,13 @@ function checkWalk(c: FailedCall, after: SpaceState, range: [number, number]): R
     prot = Number(BigInt.asUintN(32, c.args[2]));
     if (prot & PROT_GROWSUP) return { problems: compareStates(before, after, pageSize), applied: [] };
     if (prot & PROT_GROWSDOWN) {
-      // The range reaches down to the start of a grows-down VMA; on any other it is EINVAL.
+      // do_mprotect_pkey: the range starts at the start of its first VMA, down from inside it or
+      // up from a hole below it (tools/fuzz/linux/mremap-pieces.c, mprotect-growsdown-from-hole.json),
+      // which must grow down; on any other it is EINVAL.
       const first = before.vmas.find((v) => v.end > s && v.start < e);
       if (first === undefined || !(first.flags & VM_GROWSDOWN))
         return { problems: compareStates(before, after, pageSize), applied: [] };
-      s = Math.min(s, first.start);
+      s = first.start;
     }
     prot &= ~PROT_GROWSDOWN;
   }

@@ -3,7 +3,8 @@ import type { FuzzCase } from '../case.js';
 
 /**
  * Refused MREMAP_FIXED moves at the vDSO's special mappings, in test/fixtures/: those the fuzz
- * campaign failed on (fuzz/), and more of their kind written by hand (mremap-pieces/).
+ * campaign failed on (fuzz/), and more of their kind written by hand (mremap-pieces/); and one
+ * more refused call the campaign failed on, checked the same way.
  */
 export const MREMAP_PIECES_CASES = [
   'fuzz/mremap-pieces-second-splits-vvar.json',
@@ -14,6 +15,8 @@ export const MREMAP_PIECES_CASES = [
   'fuzz/mremap-shrink-tail-split-kept.json',
   'mremap-pieces/dontunmap-second-splits-vvar.json',
   'mremap-pieces/source-piece-splits-vvar-target-cleared.json',
+  // Not an mremap: PROT_GROWSDOWN from a hole below a grows-down VMA changes that VMA (ENOMEM after).
+  'fuzz/mprotect-growsdown-from-hole.json',
 ];
 
 /** The calls of a single-task case, one a line, as mremap-pieces.c reads them. */
