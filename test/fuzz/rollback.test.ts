@@ -2,6 +2,8 @@
  * The fuzzer's rollback check (tools/fuzz/rollback.ts) on failed calls built by hand: what Linux
  * keeps of a failed call passes, anything else is named.
  */
+
+import { readFileSync } from 'node:fs';
 import {
   Kernel,
   MADV_FREE,
@@ -11,11 +13,14 @@ import {
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
+  PROT_GROWSDOWN,
   PROT_READ,
   PROT_WRITE,
   type Task,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
+import { replayCase } from '../../tools/fuzz/campaign.js';
+import { parseCase } from '../../tools/fuzz/case.js';
 import { callRanges, checkFailedCall } from '../../tools/fuzz/rollback.js';
 import { captureSpace, Identities } from '../../tools/fuzz/state.js';
 
@@ -131,5 +136,34 @@ describe('the rollback check after MADV_POPULATE answers -EFAULT', () => {
       'MADV_POPULATE stopped (out of memory) answering -14',
       `MADV_POPULATE stopped at 0x${a.toString(16)} answering -14 with no allocation refused`,
     ]);
+  });
+});
+
+describe('the rollback check after mprotect with PROT_GROWSDOWN', () => {
+  // test/fixtures/fuzz/mprotect-growsdown-from-hole.json: PROT_READ|PROT_GROWSDOWN over
+  // [hole, grows-down VMA, hole). Linux starts the walk at the VMA's start (up from the hole), so
+  // the VMA turns read-only before -ENOMEM at the hole above it (mremap-pieces-x86_64.txt); the
+  // check moved the start only down, and called the change a walk past a hole.
+  const fuzzCase = parseCase(
+    readFileSync(new URL('../fixtures/fuzz/mprotect-growsdown-from-hole.json', import.meta.url), 'utf8'),
+    'mprotect-growsdown-from-hole.json',
+  );
+
+  it('accepts the grows-down VMA changed from a start in a hole below it', () => {
+    expect(replayCase(fuzzCase).failure).toBeNull();
+  });
+
+  it('still names the VMA left unchanged', () => {
+    // A planted mprotect that answers -ENOMEM at the hole before the VMA, as if the walk began there.
+    const failure = replayCase(fuzzCase, {
+      kernel: (k) => {
+        const real = k.sys.mprotect.bind(k.sys);
+        k.sys.mprotect = (a, l, p) => (BigInt(p) & BigInt(PROT_GROWSDOWN) ? -12 : real(a, l, p));
+      },
+    }).failure;
+    expect(failure?.kind).toBe('rollback');
+    expect(failure?.message).toContain(
+      'piece 0 [0x200000004000, 0x200000006000) was not changed, but the same call on it alone does',
+    );
   });
 });

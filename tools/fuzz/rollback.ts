@@ -257,10 +257,14 @@ function outsideProblems(
 }
 
 /**
- * mremap with MREMAP_FIXED refused without a failed allocation: Linux clears the target first,
- * cuts the tail of a shrinking source next, and moves the VMAs of a same-size move one by one, and
- * keeps whatever of that it did before the refusal (a limit reached part way). Any prefix of those
- * steps may be done, nothing else. Null when the call is not of that kind.
+ * mremap with MREMAP_FIXED refused without a failed allocation. A resize (`mremap_to`) clears the
+ * whole target first, cuts the tail of a shrinking source next and moves the VMA last. A same-size
+ * move (`remap_move`, 6.17 on) moves the VMAs of the source one by one, each piece to its own
+ * target (the gaps between the pieces kept, and not cleared), each with its own target clear
+ * (`mremap_to` per piece): the pieces before the refusal are moved, the refused piece's target may
+ * be cleared (or only split at its start, when a special mapping refused the split at its end), and
+ * nothing else changes (tools/fuzz/linux/mremap-pieces.c). Keeping whatever it did before the
+ * refusal is what Linux does; any other change is named. Null when the call is not of that kind.
  */
 function checkMremap(c: FailedCall, afterCall: SpaceState): RollbackVerdict | null {
   const { kernel, before } = c;
@@ -275,65 +279,133 @@ function checkMremap(c: FailedCall, afterCall: SpaceState): RollbackVerdict | nu
   const [addr, oldLen, newLen, to] = [Number(addrW), Number(oldW), Number(newW), Number(toW)];
   if (addr < to + newLen && to < addr + oldLen) return null;
   const dontUnmap = (flags & MREMAP_DONTUNMAP) !== 0;
+  if (oldLen === newLen) return checkMoveEach(c, afterCall, addr, oldLen, to, dontUnmap);
   const target: [number, number] = [to, to + newLen];
   const source: [number, number] = [addr, addr + oldLen];
   const [lo1, hi1, lo2, hi2] = target[0] < source[0] ? [...target, ...source] : [...source, ...target];
-  // Pieces of a same-size move (one VMA each); a resize moves one piece, as the last step.
-  const pieces = oldLen === newLen ? piecesOf(before, addr, addr + oldLen) : [];
-  // Clearing a target (of the call, or of one piece) that a special mapping refuses to have split
-  // at its end keeps the split made at its start.
-  const after = joinSplits(before, afterCall, [to, ...pieces.map((p) => to + (p.start - addr))], ps);
+  // Clearing a target, or cutting a tail, that a special mapping refuses to have split at its end
+  // keeps the split made at its start.
+  const after = joinSplits(before, afterCall, newLen < oldLen ? [to, addr + newLen] : [to], ps);
   const problems = [
     ...compareStates(before, after, ps, { range: [0, lo1] }),
     ...compareStates(before, after, ps, { range: [hi1, lo2] }),
     ...compareStates(before, after, ps, { range: [hi2, Number.POSITIVE_INFINITY] }),
   ];
   const same = (range: [number, number]) => compareStates(before, after, ps, { range }).length === 0;
-  const leavesIn = (st: SpaceState, s: number, e: number) => {
-    const out: number[] = [];
-    for (let i = 0; i < st.leaves.length; i += 3)
-      if (st.leaves[i] >= s && st.leaves[i] < e)
-        out.push(st.leaves[i] - s, st.leaves[i + 1], st.leaves[i + 2]);
-    return out.join(',');
-  };
-  const mapped = (st: SpaceState, s: number, e: number) => st.vmas.some((v) => v.start < e && s < v.end);
-  const moved: { from: number; to: number; len: number }[] = [];
-  for (const [i, p] of pieces.entries()) {
-    const dst = to + (p.start - addr);
-    const len = p.end - p.start;
-    if (same([p.start, p.end]) && moved.length === i) continue;
-    const gone = dontUnmap ? leavesIn(after, p.start, p.end) === '' : !mapped(after, p.start, p.end);
-    const arrived =
-      leavesIn(after, dst, dst + len) === leavesIn(before, p.start, p.end) &&
-      after.vmas.some((v) => v.start <= dst && dst + len <= v.end);
-    if (gone && arrived && moved.length === i) moved.push({ from: p.start, to: dst, len });
-    else if (!same([p.start, p.end])) problems.push(`piece ${i} of the source changed without moving`);
-  }
-  const inMoved = (va: number) => moved.some((m) => va >= m.to && va < m.to + m.len);
   const unmapped: [number, number][] = [];
   if (!same(target)) {
-    // Cleared: nothing left in the target but what the moved pieces brought.
-    for (let i = 0; i < after.leaves.length; i += 3) {
-      const va = after.leaves[i];
-      if (va >= to && va < to + newLen && !inMoved(va))
-        problems.push(`target page 0x${va.toString(16)} kept`);
-    }
-    // Each mapped part of the target must lie inside the moved pieces (they are sorted, disjoint).
-    for (const v of after.vmas) {
-      let at = Math.max(v.start, to);
-      const stop = Math.min(v.end, to + newLen);
-      for (const m of moved) if (m.to <= at && at < m.to + m.len) at = Math.min(stop, m.to + m.len);
-      if (at < stop) problems.push(`target page 0x${at.toString(16)} still mapped`);
-    }
+    problems.push(...clearedProblems(after, target));
     unmapped.push(target);
   }
   if (newLen < oldLen && !same([addr + newLen, addr + oldLen])) {
-    if (mapped(after, addr + newLen, addr + oldLen))
-      problems.push('the tail of the source changed without being cut');
+    problems.push(
+      ...clearedProblems(after, [addr + newLen, addr + oldLen]).map((p) => `${p} (the tail of the source)`),
+    );
     unmapped.push([addr + newLen, addr + oldLen]);
   }
+  // The move is the last step: the source (but a tail cut) is as it was.
+  if (!same([addr, addr + Math.min(oldLen, newLen)])) problems.push('the source changed without moving');
   // Nothing kept: then nothing else may differ either (counters, commit charge, ...).
-  if (moved.length === 0 && unmapped.length === 0) problems.push(...compareStates(before, after, ps));
+  if (unmapped.length === 0) problems.push(...compareStates(before, after, ps));
+  return { problems: problems.slice(0, 6), applied: [], unmapped, moved: [] };
+}
+
+/** Whether a snapshot has a VMA in [s, e). */
+const mapped = (st: SpaceState, s: number, e: number) => st.vmas.some((v) => v.start < e && s < v.end);
+
+/** What is left in a range that must have been cleared: its VMAs and present pages, in words. */
+function clearedProblems(after: SpaceState, [s, e]: [number, number]): string[] {
+  const problems: string[] = [];
+  for (let i = 0; i < after.leaves.length; i += 3) {
+    const va = after.leaves[i];
+    if (va >= s && va < e) problems.push(`target page 0x${va.toString(16)} kept`);
+  }
+  for (const v of after.vmas)
+    if (v.start < e && s < v.end)
+      problems.push(`target page 0x${Math.max(v.start, s).toString(16)} still mapped`);
+  return problems;
+}
+
+/** The present leaves of [s, e) as offsets from s, frames and rights, as one comparable string. */
+function leavesIn(st: SpaceState, s: number, e: number): string {
+  const out: number[] = [];
+  for (let i = firstLeaf(st, s); i < st.leaves.length && st.leaves[i] < e; i += 3)
+    out.push(st.leaves[i] - s, st.leaves[i + 1], st.leaves[i + 2]);
+  return out.join(',');
+}
+
+function firstLeaf(st: SpaceState, va: number): number {
+  let i = 0;
+  while (i < st.leaves.length && st.leaves[i] < va) i += 3;
+  return i;
+}
+
+/**
+ * A refused same-size MREMAP_FIXED (`remap_move`): piece i of the source (its part of one VMA)
+ * goes to `to + (piece start - addr)`. A prefix of the pieces moved (source gone, or emptied with
+ * MREMAP_DONTUNMAP; its pages at its target in one VMA); the first piece not moved may have its
+ * own target cleared, or split at its start only; everything else is as it was: the pieces after
+ * it and their targets, the source's holes and the target's parts between the pieces.
+ */
+function checkMoveEach(
+  c: FailedCall,
+  afterCall: SpaceState,
+  addr: number,
+  len: number,
+  to: number,
+  dontUnmap: boolean,
+): RollbackVerdict | null {
+  const { before } = c;
+  const ps = c.kernel.pageSize;
+  const pieces = piecesOf(before, addr, addr + len).map((p) => ({ ...p, dst: to + (p.start - addr) }));
+  // A source that does not start in a VMA is refused (EFAULT) before anything is done.
+  if (pieces.length === 0 || pieces[0].afterHole) return null;
+  const moved: { from: number; to: number; len: number }[] = [];
+  for (const p of pieces) {
+    const n = p.end - p.start;
+    const gone = dontUnmap ? leavesIn(afterCall, p.start, p.end) === '' : !mapped(afterCall, p.start, p.end);
+    // At its target in one VMA of its own kind (copy_vma: an anonymous VMA never faulted takes the
+    // pgoff of its new address, any other keeps its own), maybe merged with a neighbour.
+    const src = vmaAt(before, p.start)!;
+    const pgoff = src.anonymous && src.anon === 0 ? p.dst / ps : src.pgoff + (p.start - src.start) / ps;
+    const arrived =
+      leavesIn(afterCall, p.dst, p.dst + n) === leavesIn(before, p.start, p.end) &&
+      afterCall.vmas.some(
+        (v) =>
+          v.start <= p.dst &&
+          p.dst + n <= v.end &&
+          v.flags === src.flags &&
+          v.file === src.file &&
+          v.name === src.name &&
+          v.pgoff + (p.dst - v.start) / ps === pgoff,
+      );
+    if (!gone || !arrived) break;
+    moved.push({ from: p.start, to: p.dst, len: n });
+  }
+  const refused = pieces[moved.length];
+  // The refused piece's target clear may have kept the split at its start.
+  const after = refused === undefined ? afterCall : joinSplits(before, afterCall, [refused.dst], ps);
+  const same = (range: [number, number]) => compareStates(before, after, ps, { range }).length === 0;
+  const unmapped: [number, number][] = moved.map((m) => [m.to, m.to + m.len]);
+  const problems: string[] = [];
+  if (refused !== undefined) {
+    const target: [number, number] = [refused.dst, refused.dst + (refused.end - refused.start)];
+    if (!same(target)) {
+      problems.push(...clearedProblems(after, target));
+      unmapped.push(target);
+    }
+  }
+  // Everything else as it was: the ranges between those the call may have changed.
+  const changed = [...moved.map((m): [number, number] => [m.from, m.from + m.len]), ...unmapped].sort(
+    (x, y) => x[0] - y[0],
+  );
+  let cursor = 0;
+  for (const [s, e] of [...changed, [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]]) {
+    if (cursor < s) problems.push(...compareStates(before, after, ps, { range: [cursor, s] }));
+    cursor = Math.max(cursor, e);
+  }
+  // Nothing kept: then nothing else may differ either (counters, commit charge, ...).
+  if (unmapped.length === 0) problems.push(...compareStates(before, after, ps));
   return { problems: problems.slice(0, 6), applied: [], unmapped, moved };
 }
 
@@ -347,11 +419,13 @@ function checkWalk(c: FailedCall, after: SpaceState, range: [number, number]): R
     prot = Number(BigInt.asUintN(32, c.args[2]));
     if (prot & PROT_GROWSUP) return { problems: compareStates(before, after, pageSize), applied: [] };
     if (prot & PROT_GROWSDOWN) {
-      // The range reaches down to the start of a grows-down VMA; on any other it is EINVAL.
+      // do_mprotect_pkey: the range starts at the start of its first VMA, down from inside it or
+      // up from a hole below it (tools/fuzz/linux/mremap-pieces.c, mprotect-growsdown-from-hole.json),
+      // which must grow down; on any other it is EINVAL.
       const first = before.vmas.find((v) => v.end > s && v.start < e);
       if (first === undefined || !(first.flags & VM_GROWSDOWN))
         return { problems: compareStates(before, after, pageSize), applied: [] };
-      s = Math.min(s, first.start);
+      s = first.start;
     }
     prot &= ~PROT_GROWSDOWN;
   }

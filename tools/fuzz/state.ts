@@ -17,6 +17,8 @@ export interface VmaRecord {
   anon: number;
   name: string;
   droppable: boolean;
+  /** Anonymous memory (no object, or private /dev/zero): a move of it never faulted takes a new pgoff. */
+  anonymous: boolean;
   /** Left unmerged with the VMA just below it (a boundary Linux does not merge). */
   unmergedBelow: boolean;
 }
@@ -79,6 +81,7 @@ export function captureSpace(
       anon: ids.of(v.anon),
       name: v.name,
       droppable: v.droppable,
+      anonymous: v.anonymous,
       unmergedBelow: v.unmergedWith !== null && v.unmergedWith.end === v.start,
     });
     if (v.file !== null && !objects.has(file)) objects.set(file, new Map(v.file.pages));
@@ -151,6 +154,8 @@ function sameAttributes(a: VmaRecord, b: VmaRecord): boolean {
 /** The VMAs of [lo, hi), clipped to it, with neighbours that differ only by a boundary joined. */
 function clippedVmas(vmas: readonly VmaRecord[], lo: number, hi: number, pageSize: number): VmaRecord[] {
   const out: VmaRecord[] = [];
+  // An empty range holds nothing (not a zero-length piece of the VMA around it).
+  if (lo >= hi) return out;
   for (const v of vmas) {
     if (v.start >= hi) break;
     if (v.end <= lo) continue;
