@@ -65,7 +65,7 @@ export class MmapGuard implements Disposable {
 
   /** Unmaps or restores every tracked page, frees their frames, then undoes the VMA changes. */
   [Symbol.dispose](): void {
-    if (this.undo.committed) return;
+    if (this.undo.closed) return;
     const { pageTable } = this.space;
     const runs = this.runs ?? [];
     if (this.runEnd !== this.runStart) runs.push(this.runStart, this.runEnd);

@@ -10,6 +10,8 @@
  * try/finally instead: tsc's downlevelled `using` allocates an environment, a stack, a record and
  * two closures per scope, which cost those paths about a tenth of what they allocate.
  */
+import { KernelPanic } from '../hal/panic.js';
+
 /** Slots per recorded step: the inverse and its five arguments. */
 const STEP = 6;
 
@@ -40,17 +42,20 @@ export class UndoLog implements Disposable {
     d: D,
     e: E,
   ): void {
+    if (this.done) throw new KernelPanic('a step recorded in an undo log already committed or rolled back');
     if (this.steps === null) this.steps = [inverse, a, b, c, d, e];
     else this.steps.push(inverse, a, b, c, d, e);
   }
 
   /** Queues an irreversible effect for after the commit. */
   onCommit(effect: () => void): void {
+    if (this.done) throw new KernelPanic('an effect queued in an undo log already committed or rolled back');
     if (this.deferred === null) this.deferred = [effect];
     else this.deferred.push(effect);
   }
 
-  get committed(): boolean {
+  /** Whether the log is closed: committed, or rolled back. Nothing may be recorded in it then. */
+  get closed(): boolean {
     return this.done;
   }
 

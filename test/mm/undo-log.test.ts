@@ -6,6 +6,7 @@
  * only tells that the log is settled: not asserted here, as that is not what the name promises.)
  */
 import { describe, expect, it } from 'vitest';
+import { KernelPanic } from '../../src/hal/panic.js';
 import { UndoLog } from '../../src/mm/undo-log.js';
 
 describe('UndoLog', () => {
@@ -35,7 +36,7 @@ describe('UndoLog', () => {
     log.onCommit(() => done.push('effect 1'));
     log.onCommit(() => done.push('effect 2'));
     log.commit();
-    expect(log.committed).toBe(true);
+    expect(log.closed).toBe(true);
     expect(done).toEqual(['effect 1', 'effect 2']);
     log.commit();
     log[Symbol.dispose]();
@@ -54,12 +55,25 @@ describe('UndoLog', () => {
     expect(done).toEqual(['undo (false)']);
   });
 
-  it('says whether it was committed; an empty log commits and rolls back without trouble', () => {
+  it('says whether it is closed, committed or rolled back; an empty log does either without trouble', () => {
     const a = new UndoLog();
+    expect(a.closed).toBe(false);
     a[Symbol.dispose]();
+    expect(a.closed).toBe(true);
     const b = new UndoLog();
-    expect(b.committed).toBe(false);
+    expect(b.closed).toBe(false);
     b.commit();
-    expect(b.committed).toBe(true);
+    expect(b.closed).toBe(true);
+  });
+
+  it('panics on a step or an effect recorded once it is closed, which would never run', () => {
+    const committed = new UndoLog();
+    committed.commit();
+    expect(() => committed.record(() => {})).toThrow(KernelPanic);
+    expect(() => committed.onCommit(() => {})).toThrow(KernelPanic);
+    const rolledBack = new UndoLog();
+    rolledBack[Symbol.dispose]();
+    expect(() => rolledBack.recordCall(() => {}, 1, 2, 3, 4, 5)).toThrow(KernelPanic);
+    expect(() => rolledBack.onCommit(() => {})).toThrow(KernelPanic);
   });
 });
