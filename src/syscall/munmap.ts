@@ -52,12 +52,10 @@ export function unmapRange(
   const undo = new UndoLog();
   try {
     const detached = space.detachRange(start, end, undo);
-    if (typeof detached === 'number') {
-      // A split refused at the end of the range keeps the one made at its start (see splitAround).
-      undo.commit();
-      return detached;
-    }
+    // Kept either way: refused at the end of the range, a split keeps the one made at its start
+    // (see splitAround); max_map_count refuses before anything changes.
     undo.commit();
+    if (typeof detached === 'number') return detached;
     // Point of no return: nothing below can fail.
     let accounted = 0;
     for (const v of detached) {
