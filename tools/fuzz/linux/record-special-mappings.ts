@@ -13,7 +13,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { boot, DEFAULT_CACHE, ensureHostTools, ensureKernel } from '../../linux-harness-arm64/record.js';
+import { Args, UsageError } from '../../args.js';
+import {
+  boot,
+  DEFAULT_CACHE,
+  EnvironmentError,
+  ensureHostTools,
+  ensureKernel,
+} from '../../linux-harness-arm64/record.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE = path.join(HERE, 'special-mappings.c');
@@ -50,8 +57,21 @@ function recordArm64(dir: string): void {
   fs.writeFileSync(path.join(HERE, 'special-mappings-aarch64.txt'), text);
 }
 
-const i = process.argv.indexOf('--arch');
-const arch = i >= 0 ? process.argv[i + 1] : undefined;
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'special-mappings-'));
-if (arch === undefined || arch === 'x86_64') recordX86(dir);
-if (arch === undefined || arch === 'aarch64') recordArm64(dir);
+function main(argv: string[]): void {
+  let arch: 'x86_64' | 'aarch64' | undefined;
+  const args = new Args(argv);
+  for (const a of args) {
+    if (a === '--arch') arch = args.oneOf(['x86_64', 'aarch64'] as const);
+    else args.unknown();
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'special-mappings-'));
+  if (arch === undefined || arch === 'x86_64') recordX86(dir);
+  if (arch === undefined || arch === 'aarch64') recordArm64(dir);
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`record-special-mappings: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(e instanceof EnvironmentError || e instanceof UsageError ? 2 : 1);
+}
