@@ -1,6 +1,7 @@
 /**
  * The layout of `levitate-mm replay`: its options, and the defaults taken from the machine it runs
- * on (/proc/meminfo and /proc/sys/vm), as a log recorded here would have seen them.
+ * on (/proc/meminfo, /proc/sys/vm and the CPU's flags in /proc/cpuinfo), as a log recorded here
+ * would have seen them.
  */
 import { readFileSync } from 'node:fs';
 import type { LayoutOptions } from '../mm/layout.js';
@@ -25,6 +26,8 @@ export interface MachineDefaults {
   overcommitMemory?: 0 | 1 | 2;
   overcommitRatio?: number;
   maxMapCount?: number;
+  /** x86-64: the CPU has protection keys and the kernel enabled them (`ospke`). */
+  protectionKeys?: boolean;
 }
 
 /**
@@ -38,12 +41,14 @@ export function machineDefaults(proc = '/proc'): MachineDefaults {
     return t !== undefined && /^\d+$/.test(t) ? Number(t) : undefined;
   };
   const oc = num('sys/vm/overcommit_memory');
+  const cpuinfo = readOr(`${proc}/cpuinfo`);
   return {
     totalRamBytes: meminfoBytes(meminfo, 'MemTotal'),
     totalSwapBytes: meminfoBytes(meminfo, 'SwapTotal'),
     overcommitMemory: oc === 0 || oc === 1 || oc === 2 ? oc : undefined,
     overcommitRatio: num('sys/vm/overcommit_ratio'),
     maxMapCount: num('sys/vm/max_map_count'),
+    protectionKeys: cpuinfo === undefined ? undefined : /^flags\s*:.* ospke( |$)/m.test(cpuinfo),
   };
 }
 
@@ -72,6 +77,7 @@ export function layoutFrom(flags: LayoutFlags, pageSize: number, machine: Machin
   if (machine.overcommitRatio !== undefined) layout.overcommitRatio = machine.overcommitRatio;
   const maxMapCount = flags.maxMapCount ?? machine.maxMapCount;
   if (maxMapCount !== undefined) layout.maxMapCount = maxMapCount;
+  if (machine.protectionKeys !== undefined) layout.protectionKeys = machine.protectionKeys;
   if (flags.mmapBase !== undefined) layout.mmapBase = flags.mmapBase;
   if (flags.taskSize !== undefined) layout.taskSize = flags.taskSize;
   if (flags.rlimitAs !== undefined) layout.rlimitAs = flags.rlimitAs;

@@ -16,22 +16,41 @@ const A = 1 << 5;
 const D = 1 << 6;
 const PS = 1 << 7;
 const HI_NX = 1 << 31;
+/** The protection key, bits 62..59 (30..27 of the high half). */
+const HI_PKEY_SHIFT = 27;
+const HI_PKEY_MASK = 0xf << HI_PKEY_SHIFT;
+/**
+ * The key Linux gives PROT_EXEC-only memory when the CPU has protection keys
+ * (`execute_only_pkey`: the lowest free key, 0 being the default), and whose PKRU bits deny
+ * every data access.
+ */
+const EXECUTE_ONLY_PKEY = 1;
 const HI_ADDR_MASK = 0xfffff; // address bits 51..32
 
 /**
  * Without protection keys an x86-64 user page is readable whenever it is present and user-accessible:
  * PROT_WRITE alone and PROT_EXEC alone can both be read. PROT_NONE becomes a supervisor-only entry.
+ * With them (CR4.PKE, `X86_FEATURE_OSPKE`), Linux maps PROT_EXEC alone with the execute-only key,
+ * whose PKRU bits deny reads and writes: such a page can only be executed.
  */
-function rightsFor(prot: number): Rights {
+function rightsOf(prot: number, protectionKeys: boolean): Rights {
   const r = prot & 7;
   if (r === 0) return 0;
+  if (protectionKeys && r === R_EXEC) return R_EXEC;
   let out = R_READ;
   if (r & R_WRITE) out |= R_WRITE;
   if (r & R_EXEC) out |= R_EXEC;
   return out;
 }
 
-export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
+export interface X86_64Options {
+  /** The CPU has protection keys and Linux uses them (`ospke` in /proc/cpuinfo): see `rightsOf`. */
+  protectionKeys?: boolean;
+}
+
+export function x86_64Descriptors(_geometry: PageGeometry, options: X86_64Options = {}): DescriptorFormat {
+  const keys = options.protectionKeys ?? false;
+  const rightsFor = (prot: number): Rights => rightsOf(prot, keys);
   const loBits: number[] = [];
   const hiBits: number[] = [];
   for (let prot = 0; prot < 8; prot++) {
@@ -40,7 +59,8 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
     if (r !== 0) lo |= US;
     if (r & R_WRITE) lo |= RW;
     loBits.push(lo);
-    hiBits.push(r & R_EXEC ? 0 : HI_NX >>> 0);
+    const key = keys && r === R_EXEC ? EXECUTE_ONLY_PKEY << HI_PKEY_SHIFT : 0;
+    hiBits.push((r & R_EXEC ? key : HI_NX) >>> 0);
   }
   return {
     arch: 'x86_64',
@@ -53,6 +73,7 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
     address: (lo, hi) => ((hi & HI_ADDR_MASK) * 2 ** 32 + ((lo & 0xfffff000) >>> 0)) as PhysAddr,
     userRights(lo, hi) {
       if (!(lo & P) || !(lo & US)) return 0;
+      if (keys && (hi & HI_PKEY_MASK) >>> HI_PKEY_SHIFT === EXECUTE_ONLY_PKEY) return hi & HI_NX ? 0 : R_EXEC;
       let r = R_READ;
       if (lo & RW) r |= R_WRITE;
       if (!(hi & HI_NX)) r |= R_EXEC;
@@ -70,9 +91,10 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
       if (lo & A) bits.push('A');
       if (lo & D) bits.push('D');
       if (hi & HI_NX) bits.push('NX');
+      if (hi & HI_PKEY_MASK) bits.push(`PK${(hi & HI_PKEY_MASK) >>> HI_PKEY_SHIFT}`);
       return `${names[level]} ${last ? 'page' : 'table'} -> 0x${addr} ${bits.join(' ')}`;
     },
-    fields: x86_64Fields,
+    fields: (lo, hi, level, last) => x86_64Fields(lo, hi, level, last, keys),
   };
 }
 
@@ -80,7 +102,13 @@ export function x86_64Descriptors(_geometry: PageGeometry): DescriptorFormat {
  * The fields of a 4-level paging entry (Intel SDM vol. 3, tables 4-15 to 4-20: PML4E, PDPTE, PDE
  * and PTE), by the manual's names. A not-present entry has only P (the rest is ignored).
  */
-function x86_64Fields(lo: number, hi: number, _level: number, last: boolean): DescriptorField[] {
+function x86_64Fields(
+  lo: number,
+  hi: number,
+  _level: number,
+  last: boolean,
+  keys: boolean,
+): DescriptorField[] {
   const f = (name: string, high: number, low: number, meaning?: string): DescriptorField => {
     const value = bitsOf(lo, hi, high, low);
     return meaning === undefined
@@ -117,6 +145,14 @@ function x86_64Fields(lo: number, hi: number, _level: number, last: boolean): De
     },
     f('XD', 63, 63, bit(63) ? 'instruction fetches not allowed' : 'executable'),
   );
-  if (last) out.splice(out.length - 1, 0, f('PK', 62, 59, 'protection key (CR4.PKE off: ignored)'));
+  if (last) {
+    const key = bitsOf(lo, hi, 62, 59);
+    const meaning = !keys
+      ? 'protection key (CR4.PKE off: ignored)'
+      : key === EXECUTE_ONLY_PKEY
+        ? `protection key ${key}: execute-only (PKRU denies reads and writes)`
+        : `protection key ${key}`;
+    out.splice(out.length - 1, 0, f('PK', 62, 59, meaning));
+  }
   return out;
 }

@@ -108,7 +108,7 @@ export class Kernel {
     this.format =
       this.arch === 'aarch64'
         ? aarch64Descriptors(this.geometry, { epan: this.layout.armEpan })
-        : x86_64Descriptors(this.geometry);
+        : x86_64Descriptors(this.geometry, { protectionKeys: this.layout.protectionKeys });
     const ramBytes = options.ramBytes ?? DEFAULT_RAM;
     const granule = Math.max(RAM_CHUNK_BYTES, this.pageSize);
     if (!Number.isSafeInteger(ramBytes) || ramBytes < granule || ramBytes % granule !== 0) {

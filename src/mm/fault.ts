@@ -140,7 +140,12 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
     vma = grown;
   }
   const { format, frames, ram } = space.ctx;
-  if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) return 'denied';
+  if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) {
+    // `access_error` asks `arch_vma_access_permitted` first: the execute-only key refuses a data
+    // access (`bad_area_access_from_pkeys`), a write included.
+    const keyed = space.layout.protectionKeys && (vma.prot & 7) === VM_EXEC && access !== 'exec';
+    return keyed ? 'protection-key' : 'denied';
+  }
   const pt = space.pageTable;
   const present = pt.translate(page as VirtAddr);
   const write = access === 'write';

@@ -80,6 +80,14 @@ export interface Layout {
    * changes how the VMA merges. Both reference kernels run `madvise`.
    */
   readonly thpEnabled: 'always' | 'madvise' | 'never';
+  /**
+   * x86-64 only: the CPU has protection keys and Linux enabled them (`ospke` in /proc/cpuinfo).
+   * PROT_EXEC alone then gets the execute-only key (`execute_only_pkey`, key 1: smaps shows
+   * `ProtectionKey: 1`), so a read or write there faults with SEGV_PKUERR instead of reading (or
+   * SEGV_ACCERR for a write), and MAP_POPULATE faults in nothing there (`check_vma_flags` refuses
+   * the data access). The recorders probe it (`protection_keys` in a fixture's settings).
+   */
+  readonly protectionKeys: boolean;
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -159,5 +167,6 @@ export function defaultLayout(
     readImpliesExec: opts.readImpliesExec ?? false,
     zeroPageReads: opts.zeroPageReads ?? true,
     thpEnabled: opts.thpEnabled ?? 'madvise',
+    protectionKeys: arch === 'x86_64' && (opts.protectionKeys ?? false),
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aarch64Descriptors } from '../../src/hal/aarch64-descriptor.js';
 import type { PhysAddr } from '../../src/hal/addr.js';
+import { bitsOf } from '../../src/hal/descriptor.js';
 import { pageGeometry } from '../../src/hal/geometry.js';
 import { R_EXEC, R_READ, R_WRITE } from '../../src/hal/rights.js';
 import { x86_64Descriptors } from '../../src/hal/x86-64-descriptor.js';
@@ -96,6 +97,24 @@ describe('x86-64 paging entries', () => {
     expect(d.rightsFor(4)).toBe(R_READ | R_EXEC);
     for (let prot = 0; prot < 8; prot++) {
       expect(d.userRights(d.leafLo(frame, prot), d.leafHi(frame, prot))).toBe(d.rightsFor(prot));
+    }
+  });
+
+  it('with protection keys, maps PROT_EXEC alone with the execute-only key: executable only', () => {
+    const k = x86_64Descriptors(pageGeometry('x86_64', 4096), { protectionKeys: true });
+    const lo = k.leafLo(frame, 4);
+    const hi = k.leafHi(frame, 4);
+    expect(k.rightsFor(4)).toBe(R_EXEC);
+    expect(k.userRights(lo, hi)).toBe(R_EXEC);
+    expect(bitsOf(lo, hi, 62, 59)).toBe(1);
+    expect(bit(lo, hi, 63)).toBe(0);
+    expect(k.fields(lo, hi, 3, true).find((f) => f.name === 'PK')?.meaning).toMatch(/execute-only/);
+    expect(k.describe(lo, hi, 3, true)).toMatch(/ PK1$/);
+    // Every other prot keeps key 0 and the rights it has without keys.
+    for (const prot of [0, 1, 2, 3, 5, 6, 7]) {
+      expect(bitsOf(k.leafLo(frame, prot), k.leafHi(frame, prot), 62, 59)).toBe(0);
+      expect(k.rightsFor(prot)).toBe(d.rightsFor(prot));
+      expect(k.userRights(k.leafLo(frame, prot), k.leafHi(frame, prot))).toBe(d.rightsFor(prot));
     }
   });
 

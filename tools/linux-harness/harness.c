@@ -404,6 +404,21 @@ static int probe_zero_page_reads(void) {
   return -1;
 }
 
+/* ---------- protection-key probe ---------- */
+/* Whether the kernel maps PROT_EXEC alone with the execute-only protection key (x86-64 with
+ * CR4.PKE): a read there faults with SEGV_PKUERR (4). Without keys the read succeeds on x86-64 (or
+ * faults with SEGV_ACCERR where the MMU has execute-only pages). The probe takes the key the first
+ * PROT_EXEC mapping of a sequence would have taken; the sequences allocate no other key. The
+ * mapping is gone again before the before snapshot. */
+static int probe_protection_keys(void) {
+  long a = sc6(SYS_mmap, 0, PAGE, 4 /* PROT_EXEC */, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+  if (a < 0 && a > -4096) fail("probe mmap", 0);
+  long v;
+  int faulted = access_byte(0, (u64)a, 0, &v);
+  sc2(SYS_munmap, a, PAGE);
+  return faulted && fault_sig == SIGSEGV && fault_code == 4;
+}
+
 /* ---------- inherited files ---------- */
 /* One line per descriptor from fd 3 up that the harness was started with (the files a sequence
  * maps): "fd <n> <st_dev> <st_ino> <st_size> <st_mode octal> <statfs f_type hex>". */
@@ -509,6 +524,9 @@ int main(void) {
     int z = probe_zero_page_reads();
     out_str("zero_page_reads ");
     out_str(z < 0 ? "unknown" : z ? "1" : "0");
+    out_str("\n");
+    out_str("protection_keys ");
+    out_str(probe_protection_keys() ? "1" : "0");
     out_str("\n");
   }
   static const struct {

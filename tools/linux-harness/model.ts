@@ -37,6 +37,7 @@ function fixtureLayout(f: Fixture): LayoutOptions {
     rlimitData: limit(f.rlimits.data.cur),
   };
   if (f.settings.zero_page_reads !== undefined) layout.zeroPageReads = f.settings.zero_page_reads;
+  layout.protectionKeys = f.settings.protection_keys ?? false;
   const thp = f.settings.thp_enabled;
   if (thp === 'always' || thp === 'madvise' || thp === 'never') layout.thpEnabled = thp;
   return layout;

@@ -76,6 +76,8 @@ export interface Fixture {
     thp_shmem_enabled: string;
     /** Whether a read fault on private anonymous memory maps the zero page (the harness's probe). */
     zero_page_reads?: boolean;
+    /** Whether PROT_EXEC alone gets the execute-only protection key (the harness's probe; x86-64). */
+    protection_keys?: boolean;
   };
   rlimits: { stack: RLimit; as: RLimit; data: RLimit };
   stat: {
@@ -407,6 +409,8 @@ export function makeFixture(
   };
   const zero = raw.fields.get('zero_page_reads');
   if (zero === '0' || zero === '1') settings.zero_page_reads = zero === '1';
+  // Recorded only where the kernel uses the keys, so fixtures from machines without them read as before.
+  if (raw.fields.get('protection_keys') === '1') settings.protection_keys = true;
   // Key order is the JSON order.
   const fixture: Partial<Fixture> = { kernel: requireBlock(raw, 'uname_release') };
   const version = raw.blocks.get('uname_version');
