@@ -47,7 +47,7 @@ export interface ExecArch {
    * The CPU's words in auxv, as recorded on the reference machines: this machine's AMD EPYC
    * (AT_HWCAP 0x178bfbff, AT_HWCAP2 2, AT_MINSIGSTKSZ 0xd30) and qemu's Cortex-A57 (AT_HWCAP 0x8ff:
    * fp, asimd, evtstrm, aes, pmull, sha1, sha2, crc32, cpuid; AT_MINSIGSTKSZ 0x1270). They change
-   * no address.
+   * no address. `layout.cpuWords` gives another CPU's.
    */
   readonly hwcap: number;
   readonly hwcap2: number;
@@ -66,6 +66,15 @@ export interface ExecArch {
 const VDSO_TEXT_BYTES = 8192;
 
 export function execArch(arch: Arch, layout: Layout, pageSize: number): ExecArch {
+  const base = referenceArch(arch, layout, pageSize);
+  const cpu = layout.cpuWords;
+  return cpu === null
+    ? base
+    : { ...base, hwcap: cpu.hwcap, hwcap2: cpu.hwcap2, minSigStackSize: cpu.minSigStackSize };
+}
+
+/** The reference machines' arch (see `ExecArch.hwcap`). */
+function referenceArch(arch: Arch, layout: Layout, pageSize: number): ExecArch {
   const vdsoTextPages = Math.ceil(VDSO_TEXT_BYTES / pageSize);
   if (arch === 'x86_64') {
     // ELF_ET_DYN_BASE = DEFAULT_MAP_WINDOW / 3 * 2 (integer division first).

@@ -88,6 +88,19 @@ export interface Layout {
    * the data access). The recorders probe it (`protection_keys` in a fixture's settings).
    */
   readonly protectionKeys: boolean;
+  /**
+   * The CPU's words execve puts in auxv (AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ), or null for those
+   * of the reference machines (`execArch`). They change no address; a layout recorded on another
+   * CPU gives its own.
+   */
+  readonly cpuWords: CpuWords | null;
+}
+
+/** What the CPU puts in auxv: AT_HWCAP, AT_HWCAP2 and AT_MINSIGSTKSZ. */
+export interface CpuWords {
+  readonly hwcap: number;
+  readonly hwcap2: number;
+  readonly minSigStackSize: number;
 }
 
 export type LayoutOptions = Partial<Layout>;
@@ -168,5 +181,6 @@ export function defaultLayout(
     zeroPageReads: opts.zeroPageReads ?? true,
     thpEnabled: opts.thpEnabled ?? 'madvise',
     protectionKeys: arch === 'x86_64' && (opts.protectionKeys ?? false),
+    cpuWords: opts.cpuWords ?? null,
   };
 }

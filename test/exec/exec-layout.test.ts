@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Kernel, procMaps, smapsFlags } from '../../src/index.js';
 import { expandArgs } from '../../tools/exec-layout/fixture.js';
-import { anonymousKb, fixtureFiles, loadExecFixtures } from '../support/exec-fixtures.js';
+import { anonymousKb, fixtureCpuWords, fixtureFiles, loadExecFixtures } from '../support/exec-fixtures.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -25,7 +25,13 @@ describe.each([
     const { files, stale } = fixtureFiles(f);
     expect(stale, 'host files changed since recording: run npm run record:exec-layout').toEqual([]);
     const rlimitStack = f.rlimitStack === 'unlimited' ? Number.POSITIVE_INFINITY : f.rlimitStack;
-    const kernel = new Kernel({ arch, paging: 'demand', ramBytes: 256 * 2 ** 20, execFiles: files });
+    const kernel = new Kernel({
+      arch,
+      paging: 'demand',
+      ramBytes: 256 * 2 ** 20,
+      execFiles: files,
+      layout: { cpuWords: fixtureCpuWords(f) },
+    });
     const task = kernel.spawn();
     const before = { mm: task.mm, free: kernel.frames.freePages, committed: kernel.accounting.committed };
     const argv = f.argv === null ? [] : expandArgs(f.argv);

@@ -3,8 +3,10 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NodeExecFiles } from '../../src/cli/exec-files-node.js';
+import { AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ } from '../../src/exec/arch.js';
 import { type ExecFile, type ExecFiles, MemoryExecFiles } from '../../src/exec/files.js';
 import type { AddressSpace } from '../../src/mm/address-space.js';
+import type { CpuWords } from '../../src/mm/layout.js';
 import { BUILD_DIR, type ExecFixture } from '../../tools/exec-layout/fixture.js';
 
 export const EXEC_FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'exec-layout');
@@ -103,6 +105,23 @@ export function fixtureFiles(f: ExecFixture): { files: ExecFiles; stale: string[
   }
   const host = withRecordedIdentities(new NodeExecFiles(), identities);
   return { files: new OverlayExecFiles(f.filesRoot ?? BUILD_DIR, memory, host), stale };
+}
+
+/**
+ * The CPU's auxv words of the machine a layout was recorded on (undefined for a refusal, which has
+ * no auxv): a fixture recorded on another CPU (AT_HWCAP and AT_MINSIGSTKSZ differ between the
+ * reference AMD EPYC and an Intel Xeon) replays with its own.
+ */
+export function fixtureCpuWords(f: ExecFixture): CpuWords | undefined {
+  const word = (type: number): number | undefined => {
+    const e = f.auxv?.find(([t]) => t === type);
+    return e === undefined ? undefined : Number(e[1]);
+  };
+  const hwcap = word(AT_HWCAP);
+  const hwcap2 = word(AT_HWCAP2);
+  const minSigStackSize = word(AT_MINSIGSTKSZ);
+  if (hwcap === undefined || hwcap2 === undefined || minSigStackSize === undefined) return undefined;
+  return { hwcap, hwcap2, minSigStackSize };
 }
 
 /** The `Anonymous:` kB of each VMA as smaps shows it (the task's own pages), and 0 for the gate page. */
