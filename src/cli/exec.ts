@@ -11,13 +11,15 @@ import { Kernel } from '../kernel/kernel.js';
 import { mapsEntry, procMaps } from '../kernel/procfs.js';
 import { errnoName, errnoText } from '../trace/errno.js';
 import { NodeExecFiles } from './exec-files-node.js';
+import { hostCpuWords } from './host-cpu.js';
 import { parseBytes, parseLimit } from './values.js';
 
 export const EXEC_HELP = `
 What it shows: the mappings Linux 6.18's execve sets up, with address randomization off (as under
 setarch -R): the program's segments and its bss, its ELF interpreter (ld.so), [vvar], [vdso] (and
 [vvar_vclock], [vsyscall] on x86-64) and [stack], sized for these arguments and this environment.
-Files are this machine's, so devices and inodes are the real ones. Compare with the kernel:
+Files are this machine's, so devices and inodes are the real ones, and auxv has this CPU's words
+(AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ) when the arch is this machine's. Compare with the kernel:
   levitate-mm exec /bin/true > model.maps
   setarch -R tools/exec-layout/exec-layout /bin/true   # or any program stopped at its first instruction
 
@@ -91,7 +93,7 @@ export function execReport(program: string, args: string[], flags: ExecFlags): s
     paging: 'demand',
     ramBytes: 2 ** 30,
     execFiles: files,
-    layout: { rlimitStack },
+    layout: { rlimitStack, cpuWords: hostCpuWords(arch) },
   });
   const task = kernel.spawn();
   const r = kernel.execve(task, path, [flags.argv0 ?? program, ...args], envp);

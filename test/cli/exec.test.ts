@@ -64,6 +64,20 @@ describe('levitate-mm exec', () => {
     expect(report.interpreter).toBe('/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2');
   });
 
+  it("--json: auxv carries this CPU's words, as ld.so shows them to a program started here", () => {
+    const shown = spawnSync('/bin/true', [], { env: { LD_SHOW_AUXV: '1' }, encoding: 'utf8' }).stdout;
+    const word = (name: string) => {
+      const m = new RegExp(`^${name}:\\s+(?:0x)?([0-9a-f]+)$`, 'm').exec(shown);
+      if (m === null) throw new Error(`LD_SHOW_AUXV printed no ${name}`);
+      return name === 'AT_MINSIGSTKSZ' ? Number(m[1]) : Number.parseInt(m[1], 16);
+    };
+    const report = JSON.parse(execReport('/bin/true', [], fixed({ json: true })));
+    const auxv = new Map(report.auxv.map((e: { type: number; value: string }) => [e.type, Number(e.value)]));
+    expect(auxv.get(16)).toBe(word('AT_HWCAP'));
+    expect(auxv.get(26)).toBe(word('AT_HWCAP2'));
+    expect(auxv.get(51)).toBe(word('AT_MINSIGSTKSZ'));
+  });
+
   it('looks PROGRAM up in PATH when it has no slash', () => {
     expect(execReport('true', [], fixed()).split('\n')[0]).toMatch(/ \/usr\/bin\/true$/);
   });
