@@ -15,20 +15,29 @@ export const RAM_PAGE_BYTES = 4096;
  * creates thousands).
  */
 const SLAB_BYTES = 2 ** 21;
-/** Host pages per slab. */
-const SLAB_PAGES = SLAB_BYTES / RAM_PAGE_BYTES;
+/**
+ * Host pages per array of write stamps (16 MiB of RAM, a 32 KiB array): a few per kernel, made as
+ * their part of RAM is first written, so a kernel with gigabytes of RAM that touches little of it
+ * does not allocate (and show V8) stamps for all of it.
+ */
+const STAMP_CHUNK_PAGES = 2 ** 12;
 
 /**
  * Simulated physical RAM: `size` bytes starting at physical address `base`, in slabs of 2 MiB,
  * each one ArrayBuffer created on the first write into it. The host commits an ArrayBuffer's
  * memory lazily, a page at a time as it is first written, so a resident simulated 4 KiB page costs
- * the host its 4 KiB and 8 bytes (the slab's header page).
+ * the host its 4 KiB, 8 bytes (the slab's header page) and 8 bytes (its write stamp).
  * What was never written reads as zero and is never written to, zeroing included, so it costs the
- * host nothing; each slab's `written` map remembers, per host page, which were.
+ * host nothing.
  *
- * Every write also stamps the host pages it changes with a number no earlier write had
- * (`writeStamp`), so that a reader that keeps what it read (the invariant checker, between two
- * checks) knows, page by page, whether RAM still holds it.
+ * Every write stamps the host pages it changes with a number no earlier write had (`writeStamp`),
+ * so that a reader that keeps what it read (the invariant checker, between two checks) knows, page
+ * by page, whether RAM still holds it; a page whose stamp is 0 was never written. The stamps are
+ * kept in arrays of 16 MiB of RAM each, not one per slab: each slab is then one ArrayBuffer and its
+ * two views, the fewest objects V8 must copy when a young-generation collection catches a slab just
+ * made (the survivors of those collections are what makes V8 double its young generation, 4 MiB of
+ * host memory at a time, which was 64 bytes per page of a 256 MiB mapping). Stamps cost 8 bytes per
+ * host page of RAM in each 16 MiB written into.
  *
  * Descriptors are 64-bit words read and written as two 32-bit halves (`readLo`/`readHi`), which
  * keeps every table walk in plain numbers.
@@ -38,9 +47,10 @@ export class PhysicalMemory {
   readonly size: number;
   private readonly bytes: (Uint8Array | undefined)[];
   private readonly words: (Uint32Array | undefined)[];
-  /** Per slab, per host page of it: 1 once something was written into it. */
-  private readonly written: (Uint8Array | undefined)[];
-  /** Per slab, per host page of it: the stamp of the last write into it (0: none). */
+  /**
+   * Per STAMP_CHUNK_PAGES host pages of RAM, per page: the stamp of the last write into it (0: none,
+   * never written); undefined while none of them was written.
+   */
   private readonly stamps: (Float64Array | undefined)[];
   /** The stamp of the last write anywhere; each write takes the next. */
   private clock = 0;
@@ -55,8 +65,7 @@ export class PhysicalMemory {
     const slabs = Math.ceil(size / SLAB_BYTES);
     this.bytes = new Array(slabs).fill(undefined);
     this.words = new Array(slabs).fill(undefined);
-    this.written = new Array(slabs).fill(undefined);
-    this.stamps = new Array(slabs).fill(undefined);
+    this.stamps = new Array(Math.ceil(size / RAM_PAGE_BYTES / STAMP_CHUNK_PAGES)).fill(undefined);
   }
 
   /** Bytes of host memory committed so far: the host pages written at least once. */
@@ -84,31 +93,34 @@ export class PhysicalMemory {
     const u8 = new Uint8Array(buf);
     this.bytes[s] = u8;
     this.words[s] = new Uint32Array(buf);
-    this.written[s] = new Uint8Array(SLAB_PAGES);
-    this.stamps[s] = new Float64Array(SLAB_PAGES);
     return u8;
   }
 
   /** Whether the host page holding RAM offset `off` was ever written. */
   private isWritten(off: number): boolean {
-    const w = this.written[(off / SLAB_BYTES) | 0];
-    return w !== undefined && w[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] !== 0;
+    const p = (off / RAM_PAGE_BYTES) | 0;
+    const stamps = this.stamps[(p / STAMP_CHUNK_PAGES) | 0];
+    return stamps !== undefined && stamps[p % STAMP_CHUNK_PAGES] !== 0;
   }
 
   /** Marks the host pages of [off, off + len) (within one slab, which exists) as written, and stamps them. */
   private markWritten(off: number, len: number): void {
-    const s = (off / SLAB_BYTES) | 0;
-    const w = this.written[s]!;
-    const stamps = this.stamps[s]!;
-    const first = ((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0;
-    const last = (((off % SLAB_BYTES) + len - 1) / RAM_PAGE_BYTES) | 0;
+    const page = (off / RAM_PAGE_BYTES) | 0;
+    const c = (page / STAMP_CHUNK_PAGES) | 0;
+    let stamps = this.stamps[c];
+    if (stamps === undefined) {
+      stamps = new Float64Array(
+        Math.min(STAMP_CHUNK_PAGES, this.size / RAM_PAGE_BYTES - c * STAMP_CHUNK_PAGES),
+      );
+      this.stamps[c] = stamps;
+    }
+    // A slab lies within one array of stamps: 16 MiB is a multiple of 2 MiB.
+    const first = page % STAMP_CHUNK_PAGES;
+    const last = first + ((((off % RAM_PAGE_BYTES) + len - 1) / RAM_PAGE_BYTES) | 0);
     const stamp = ++this.clock;
     for (let p = first; p <= last; p++) {
+      if (stamps[p] === 0) this.committed++;
       stamps[p] = stamp;
-      if (w[p] === 0) {
-        w[p] = 1;
-        this.committed++;
-      }
     }
   }
 
@@ -118,9 +130,9 @@ export class PhysicalMemory {
    * between.
    */
   writeStamp(pa: PhysAddr): number {
-    const off = this.offset(pa);
-    const stamps = this.stamps[(off / SLAB_BYTES) | 0];
-    return stamps === undefined ? 0 : stamps[((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0];
+    const p = (this.offset(pa) / RAM_PAGE_BYTES) | 0;
+    const stamps = this.stamps[(p / STAMP_CHUNK_PAGES) | 0];
+    return stamps === undefined ? 0 : stamps[p % STAMP_CHUNK_PAGES];
   }
 
   /** Low 32 bits of the 64-bit little-endian word at `pa` (8-byte aligned). */
@@ -159,7 +171,8 @@ export class PhysicalMemory {
       this.slab(off);
       this.markWritten(off, 8);
     } else {
-      this.stamps[(off / SLAB_BYTES) | 0]![((off % SLAB_BYTES) / RAM_PAGE_BYTES) | 0] = ++this.clock;
+      const p = (off / RAM_PAGE_BYTES) | 0;
+      this.stamps[(p / STAMP_CHUNK_PAGES) | 0]![p % STAMP_CHUNK_PAGES] = ++this.clock;
     }
     const w = this.words[(off / SLAB_BYTES) | 0]!;
     const k = (off % SLAB_BYTES) >>> 2;

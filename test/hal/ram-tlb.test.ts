@@ -101,6 +101,30 @@ describe('PhysicalMemory', () => {
     });
   });
 
+  it('keeps stamps on both sides of each 16 MiB of RAM, and to its last page', () => {
+    // 16 MiB and one chunk: the stamps of the last 256 KiB are a short array of their own.
+    const base = 0x4000_0000;
+    const ram = new PhysicalMemory(base, 16 * 2 ** 20 + RAM_CHUNK_BYTES);
+    const at = (off: number) => ram.writeStamp((base + off) as PhysAddr);
+    const edge = 16 * 2 ** 20;
+    const last = edge + RAM_CHUNK_BYTES - RAM_PAGE_BYTES;
+    ram.write64((base + edge - 8) as PhysAddr, 1, 0);
+    expect([at(edge - RAM_PAGE_BYTES) > 0, at(edge), at(last)]).toEqual([true, 0, 0]);
+    ram.write64((base + last + 8) as PhysAddr, 2, 0);
+    ram.write((base + edge) as PhysAddr, Uint8Array.of(3), 0, 1);
+    const stamps = [at(edge - RAM_PAGE_BYTES), at(edge), at(last)];
+    expect(new Set(stamps).size).toBe(3);
+    expect(stamps.every((s) => s > 0)).toBe(true);
+    expect(at(edge + RAM_PAGE_BYTES)).toBe(0);
+    expect(ram.committedBytes).toBe(3 * RAM_PAGE_BYTES);
+    // A zero word into a written page past the edge stamps it again; one into a page never written does not.
+    ram.write64((base + last) as PhysAddr, 0, 0);
+    ram.write64((base + edge + RAM_PAGE_BYTES) as PhysAddr, 0, 0);
+    expect(at(last)).toBeGreaterThan(stamps[2]);
+    expect(at(edge + RAM_PAGE_BYTES)).toBe(0);
+    expect([ram.readLo((base + last + 8) as PhysAddr), ram.committedBytes]).toEqual([2, 3 * RAM_PAGE_BYTES]);
+  });
+
   it('panics on an address outside RAM', () => {
     const ram = new PhysicalMemory(0x1000_0000, RAM_CHUNK_BYTES);
     expect(() => ram.readLo(0 as PhysAddr)).toThrow(KernelPanic);
