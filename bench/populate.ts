@@ -229,7 +229,7 @@ interface MemRow {
   marginalStatus: string;
 }
 /**
- * The JS heap. Simulated RAM is not in it: it lives in 1 GiB ArrayBuffers the host commits a page
+ * The JS heap. Simulated RAM is not in it: it lives in 2 MiB ArrayBuffers the host commits a page
  * at a time as they are written, so `arrayBuffers` counts a whole slab from its first write, and
  * only RSS says what a page costs.
  */
