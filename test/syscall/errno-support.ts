@@ -25,6 +25,17 @@ export const TASK_SIZE = 2 ** 47 - P;
 /** Where the probes put their mappings: free on both Linux (a PIE under setarch -R) and the model. */
 export const A = 0x10000000;
 
+/** 'ok', or the si_code of the fault one byte's access at `addr` gives, as the C probes printed. */
+export function accessProbe(t: Task, addr: number, access: 'read' | 'write'): string {
+  try {
+    if (access === 'read') t.read(addr, 1);
+    else t.write(addr, [1]);
+    return 'ok';
+  } catch (e) {
+    return (e as { siCode: string }).siCode;
+  }
+}
+
 export interface Setup {
   readonly k: Kernel;
   readonly t: Task;

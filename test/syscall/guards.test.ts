@@ -19,24 +19,12 @@ import {
   MREMAP_MAYMOVE,
   type PagingMode,
   PROT_READ,
-  type Task,
 } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
-import { ANON, P, RW } from './errno-support.js';
+import { ANON, P, accessProbe as probe, RW } from './errno-support.js';
 
 const A = 0x1000_0000;
 const B = 0x2000_0000;
-
-/** 'ok' or the fault's si_code, like the C probes printed. */
-function probe(t: Task, addr: number, access: 'read' | 'write'): string {
-  try {
-    if (access === 'read') t.read(addr, 1);
-    else t.write(addr, [1]);
-    return 'ok';
-  } catch (e) {
-    return (e as { siCode: string }).siCode;
-  }
-}
 
 describe.each(['eager', 'demand'] as PagingMode[])('guard regions (%s paging)', (paging) => {
   const boot = () => {

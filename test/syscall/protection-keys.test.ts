@@ -7,30 +7,11 @@
  * PROT_READ|PROT_EXEC the same page read again). Without keys (6.18.44-fc-v857, an AMD EPYC
  * without them) a read there succeeds and a write is SEGV_ACCERR.
  */
-import {
-  Kernel,
-  MAP_FIXED,
-  MAP_POPULATE,
-  type PagingMode,
-  PROT_EXEC,
-  PROT_READ,
-  type Task,
-} from 'levitate-mm';
+import { Kernel, MAP_FIXED, MAP_POPULATE, type PagingMode, PROT_EXEC, PROT_READ } from 'levitate-mm';
 import { describe, expect, it } from 'vitest';
-import { ANON, P, RW } from './errno-support.js';
+import { ANON, P, accessProbe as probe, RW } from './errno-support.js';
 
 const A = 0x1000_0000;
-
-/** 'ok' or the fault's si_code, like the C probes printed. */
-function probe(t: Task, addr: number, access: 'read' | 'write'): string {
-  try {
-    if (access === 'read') t.read(addr, 1);
-    else t.write(addr, [1]);
-    return 'ok';
-  } catch (e) {
-    return (e as { siCode: string }).siCode;
-  }
-}
 
 /** Pages of [start, end) the page table maps. */
 function mapped(k: Kernel, start: number, end: number): number {
