@@ -144,7 +144,10 @@ export function caseConfig(
   if (oc < 0.1) config.overcommitMemory = 1;
   else if (oc < 0.2) config.overcommitMemory = 2;
   if (random() < 0.15) config.maxMapCount = 16 + Math.floor(random() * 64);
-  return { config, length: 200 + Math.floor(random() * 1300) };
+  const length = 200 + Math.floor(random() * 1300);
+  // Drawn last, so that every other choice of a case is what the same seed gave before.
+  if (base.arch === 'x86_64' && random() < 0.5) config.protectionKeys = true;
+  return { config, length };
 }
 
 export interface CampaignOptions {

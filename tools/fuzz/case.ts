@@ -16,6 +16,8 @@ export interface FuzzConfig {
   totalRamPages?: number;
   overcommitMemory?: 0 | 1 | 2;
   maxMapCount?: number;
+  /** x86-64: the CPU has protection keys (PROT_EXEC alone is execute-only; `layout.protectionKeys`). */
+  protectionKeys?: boolean;
   /** Run the invariant checker after every k-th operation (and at the end). */
   checkEvery: number;
 }

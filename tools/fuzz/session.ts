@@ -92,6 +92,7 @@ export class Session {
         ...(config.totalRamPages !== undefined ? { totalRamPages: config.totalRamPages } : {}),
         ...(config.overcommitMemory !== undefined ? { overcommitMemory: config.overcommitMemory } : {}),
         ...(config.maxMapCount !== undefined ? { maxMapCount: config.maxMapCount } : {}),
+        ...(config.protectionKeys !== undefined ? { protectionKeys: config.protectionKeys } : {}),
       },
     });
     hooks.kernel?.(this.kernel);
