@@ -77,6 +77,7 @@ export function aarch64Descriptors(
       return r;
     },
     rightsFor: (prot) => rightsFor(prot, features.epan),
+    keyDenies: () => false,
     // Entries are created young (AF set), as Linux does on fault; without FEAT_HAFDBS nothing changes.
     touchedLo: (lo) => lo,
     describe(lo, hi, level, last) {

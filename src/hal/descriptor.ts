@@ -1,5 +1,5 @@
 import type { Arch, PhysAddr } from './addr.js';
-import type { Rights } from './rights.js';
+import type { Access, Rights } from './rights.js';
 
 /**
  * One architecture's stage-1 descriptor format, behind one interface. A descriptor is a 64-bit word
@@ -26,6 +26,11 @@ export interface DescriptorFormat {
   userRights(lo: number, hi: number): Rights;
   /** The rights the hardware grants for `prot` (x86-64 cannot deny reads of a user page, AArch64 has exec-only). */
   rightsFor(prot: number): Rights;
+  /**
+   * Whether an `access` that `rightsFor(prot)` does not grant is refused by a protection key
+   * (SEGV_PKUERR) rather than by the entry (SEGV_ACCERR): x86-64's execute-only key.
+   */
+  keyDenies(prot: number, access: Access): boolean;
   /** Sets the accessed (and, for a write, dirty) bits of a leaf the way the MMU would. */
   touchedLo(lo: number, write: boolean): number;
   /** Human-readable decoding of a descriptor. */

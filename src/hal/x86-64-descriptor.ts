@@ -50,11 +50,12 @@ export interface X86_64Options {
 
 export function x86_64Descriptors(_geometry: PageGeometry, options: X86_64Options = {}): DescriptorFormat {
   const keys = options.protectionKeys ?? false;
-  const rightsFor = (prot: number): Rights => rightsOf(prot, keys);
+  const rights: Rights[] = [];
   const loBits: number[] = [];
   const hiBits: number[] = [];
   for (let prot = 0; prot < 8; prot++) {
-    const r = rightsFor(prot);
+    const r = rightsOf(prot, keys);
+    rights.push(r);
     let lo = P | A;
     if (r !== 0) lo |= US;
     if (r & R_WRITE) lo |= RW;
@@ -79,7 +80,10 @@ export function x86_64Descriptors(_geometry: PageGeometry, options: X86_64Option
       if (!(hi & HI_NX)) r |= R_EXEC;
       return r;
     },
-    rightsFor,
+    rightsFor: (prot) => rights[prot & 7],
+    // `access_error` asks `arch_vma_access_permitted` first: the execute-only key refuses every
+    // data access (`bad_area_access_from_pkeys`), a write included.
+    keyDenies: (prot, access) => keys && (prot & 7) === R_EXEC && access !== 'exec',
     touchedLo: (lo, write) => (write ? lo | A | D : lo | A) >>> 0,
     describe(lo, hi, level, last) {
       if (!(lo & P)) return `L${4 - level} not present`;

@@ -141,10 +141,7 @@ export function handlePageFault(space: AddressSpace, va: VirtAddr, access: Acces
   }
   const { format, frames, ram } = space.ctx;
   if (!(format.rightsFor(vma.prot) & ACCESS_RIGHT[access])) {
-    // `access_error` asks `arch_vma_access_permitted` first: the execute-only key refuses a data
-    // access (`bad_area_access_from_pkeys`), a write included.
-    const keyed = space.layout.protectionKeys && (vma.prot & 7) === VM_EXEC && access !== 'exec';
-    return keyed ? 'protection-key' : 'denied';
+    return format.keyDenies(vma.prot, access) ? 'protection-key' : 'denied';
   }
   const pt = space.pageTable;
   const present = pt.translate(page as VirtAddr);

@@ -110,6 +110,17 @@ describe('x86-64 paging entries', () => {
     expect(bit(lo, hi, 63)).toBe(0);
     expect(k.fields(lo, hi, 3, true).find((f) => f.name === 'PK')?.meaning).toMatch(/execute-only/);
     expect(k.describe(lo, hi, 3, true)).toMatch(/ PK1$/);
+    // A data access there is the key's refusal (SEGV_PKUERR); without keys, or elsewhere, the entry's.
+    expect([k.keyDenies(4, 'read'), k.keyDenies(4, 'write'), k.keyDenies(4, 'exec')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect([d.keyDenies(4, 'write'), k.keyDenies(5, 'write'), k.keyDenies(0, 'read')]).toEqual([
+      false,
+      false,
+      false,
+    ]);
     // Every other prot keeps key 0 and the rights it has without keys.
     for (const prot of [0, 1, 2, 3, 5, 6, 7]) {
       expect(bitsOf(k.leafLo(frame, prot), k.leafHi(frame, prot), 62, 59)).toBe(0);
